@@ -1,0 +1,125 @@
+/**
+ * The mask PRG: AES-128-CTR keystream from Node's crypto (OpenSSL, AES-NI), with the
+ * 16-byte mask seed as the key and an all-zero initial counter block. Each seed keys
+ * exactly one mask, so a fixed IV never repeats a (key, counter) pair.
+ *
+ * Element i of a mask of `bits` bits is little-endian 32-bit word i of the keystream
+ * (keystream bytes 4i..4i+3), reduced mod 2^bits (protocol-spec/01-crypto.md, "Mask PRG").
+ *
+ * Masking cost is dominated by the keystream, so the API adds many masks into one
+ * accumulator in cache-sized chunks: every seed keeps one cipher for the whole vector,
+ * each chunk of the accumulator stays in L1/L2 while all keystreams are added to it,
+ * and the add runs on Int32Array views with `| 0` so V8 emits plain 32-bit adds.
+ */
+import { createCipheriv, type Cipher } from 'node:crypto';
+import { InvalidArgumentError } from '../errors.js';
+import { assertBytes, assertInt } from './bytes.js';
+
+/** Bytes of a mask seed (AES-128 key). */
+export const PRG_SEED_BYTES = 16;
+/** Accumulator words processed per step: 16 Ki words = 64 KiB of keystream per cipher call. */
+export const MASK_CHUNK_WORDS = 16384;
+/** The longest mask: 2^32 - 1 elements would overflow the 32-bit CTR space long after memory runs out; cap at 2^30. */
+export const MAX_MASK_LENGTH = 2 ** 30;
+
+const ZERO_IV = Buffer.alloc(16);
+const ZERO_CHUNK = Buffer.alloc(MASK_CHUNK_WORDS * 4);
+
+/** One mask to add (+1) or subtract (-1). */
+export interface MaskTerm {
+  seed: Uint8Array;
+  sign: 1 | -1;
+}
+
+function newKeystream(seed: Uint8Array, name: string): Cipher {
+  assertBytes(seed, name, PRG_SEED_BYTES);
+  return createCipheriv('aes-128-ctr', seed, ZERO_IV);
+}
+
+function assertBits(bits: number): void {
+  assertInt(bits, 'bits', 1, 32);
+}
+
+/** The next `words` keystream words of `cipher` as an Int32Array (aligned view or copy). */
+function nextWords(cipher: Cipher, words: number): Int32Array {
+  const ks = cipher.update(words === MASK_CHUNK_WORDS ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, words * 4));
+  if ((ks.byteOffset & 3) === 0) return new Int32Array(ks.buffer, ks.byteOffset, words);
+  return new Int32Array(new Uint8Array(ks).buffer);
+}
+
+// The keystream is little-endian words; Int32Array views read host order. Every
+// platform Node supports for this package is little-endian; refuse others loudly.
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  throw new Error('fedmeta secagg mask PRG requires a little-endian host');
+}
+
+/**
+ * Adds (sign +1) or subtracts (sign -1) the masks of `terms` into `acc`, in place,
+ * mod 2^bits. acc's entries must already be < 2^bits; on return they are again.
+ * @param acc - the accumulator (e.g. the encoded input vector)
+ * @param terms - seeds with their signs; order does not matter
+ * @param bits - the modulus exponent, 1..32
+ * @returns acc
+ * @throws InvalidArgumentError for a wrong seed length, sign or bits
+ */
+export function applyMasks(acc: Uint32Array, terms: readonly MaskTerm[], bits: number): Uint32Array {
+  if (!(acc instanceof Uint32Array)) throw new InvalidArgumentError('acc must be a Uint32Array');
+  if (!Array.isArray(terms)) throw new InvalidArgumentError('terms must be an array of { seed, sign }');
+  assertBits(bits);
+  if (acc.length > MAX_MASK_LENGTH) throw new InvalidArgumentError(`acc.length must be at most ${MAX_MASK_LENGTH}`);
+  const plus: Cipher[] = [];
+  const minus: Cipher[] = [];
+  terms.forEach((t, i) => {
+    if (t === null || typeof t !== 'object') throw new InvalidArgumentError(`terms[${i}] must be { seed, sign }`);
+    if (t.sign !== 1 && t.sign !== -1) throw new InvalidArgumentError(`terms[${i}].sign must be 1 or -1`);
+    (t.sign === 1 ? plus : minus).push(newKeystream(t.seed, `terms[${i}].seed`));
+  });
+  const all = new Int32Array(acc.buffer, acc.byteOffset, acc.length);
+  for (let start = 0; start < acc.length; start += MASK_CHUNK_WORDS) {
+    const words = Math.min(MASK_CHUNK_WORDS, acc.length - start);
+    const chunk = all.subarray(start, start + words);
+    for (const c of plus) addInto(chunk, nextWords(c, words));
+    for (const c of minus) subInto(chunk, nextWords(c, words));
+  }
+  if (bits < 32) {
+    const m = 2 ** bits - 1;
+    for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! & m;
+  }
+  return acc;
+}
+
+function addInto(acc: Int32Array, ks: Int32Array): void {
+  const n = acc.length;
+  for (let i = 0; i < n; i++) acc[i] = (acc[i]! + ks[i]!) | 0;
+}
+
+function subInto(acc: Int32Array, ks: Int32Array): void {
+  const n = acc.length;
+  for (let i = 0; i < n; i++) acc[i] = (acc[i]! - ks[i]!) | 0;
+}
+
+/**
+ * Adds or subtracts one mask into `acc` mod 2^bits (applyMasks with one term).
+ * @returns acc
+ */
+export function addMask(acc: Uint32Array, seed: Uint8Array, sign: 1 | -1, bits: number): Uint32Array {
+  return applyMasks(acc, [{ seed, sign }], bits);
+}
+
+/**
+ * The mask of `seed`: `length` elements, element i = LE word i of the keystream mod 2^bits.
+ * @throws InvalidArgumentError for a wrong seed length, a negative or huge length, or bits outside 1..32
+ */
+export function expandMask(seed: Uint8Array, length: number, bits: number): Uint32Array {
+  assertBytes(seed, 'seed', PRG_SEED_BYTES);
+  assertInt(length, 'length', 0, MAX_MASK_LENGTH);
+  assertBits(bits);
+  return applyMasks(new Uint32Array(length), [{ seed, sign: 1 }], bits);
+}
+
+/** Raw keystream bytes of `seed` (for tests, vectors and the bench baseline). */
+export function keystream(seed: Uint8Array, bytes: number): Uint8Array {
+  assertInt(bytes, 'bytes', 0, MAX_MASK_LENGTH * 4);
+  const c = newKeystream(seed, 'seed');
+  return new Uint8Array(c.update(Buffer.alloc(bytes)));
+}

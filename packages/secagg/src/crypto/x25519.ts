@@ -1,0 +1,92 @@
+/**
+ * X25519 key agreement (RFC 7748) for the pairwise mask keys and the share-encryption
+ * keys. Built on @noble/curves; adds typed errors and an injected Rng for key generation.
+ */
+import { x25519 } from '@noble/curves/ed25519.js';
+import { SecAggError } from '../errors.js';
+import type { Rng } from '../rng.js';
+import { assertBytes } from './bytes.js';
+
+/** Length of an X25519 secret key, public key and shared secret in bytes. */
+export const X25519_KEY_BYTES = 32;
+
+export interface X25519Keypair {
+  /** 32 random bytes; clamped by the scalar multiplication as RFC 7748 sec. 5 specifies. */
+  secretKey: Uint8Array;
+  /** The u-coordinate of secretKey * 9, 32 bytes little-endian. */
+  publicKey: Uint8Array;
+}
+
+/**
+ * The five u-coordinates (mod p) of points whose order divides the cofactor 8, on the
+ * curve and its twist. Any of them (and their non-canonical encodings u + p) forces the
+ * shared secret to zero whatever the secret key (RFC 7748 sec. 6.1 / 7).
+ */
+const P = 2n ** 255n - 19n;
+export const X25519_LOW_ORDER_U: readonly bigint[] = [
+  0n,
+  1n,
+  P - 1n,
+  325606250916557431795983626356110631294008115727848805560023387167927233504n,
+  39382357235489614581723060781553021112529911719440698176882885853963445705823n,
+];
+
+function decodeU(pk: Uint8Array): bigint {
+  // RFC 7748 sec. 5: mask the top bit, read little-endian, reduce mod p.
+  let u = 0n;
+  for (let i = 31; i >= 0; i--) u = (u << 8n) | BigInt(i === 31 ? pk[i]! & 0x7f : pk[i]!);
+  return u % P;
+}
+
+/**
+ * Generates a key pair from 32 bytes of `rng`.
+ * @param rng - the randomness source (systemRng in production)
+ */
+export function x25519Keypair(rng: Rng): X25519Keypair {
+  const secretKey = rng.fill(new Uint8Array(X25519_KEY_BYTES));
+  return { secretKey, publicKey: x25519PublicKey(secretKey) };
+}
+
+/**
+ * The public key of a 32-byte secret key (RFC 7748 sec. 6.1).
+ * @throws InvalidArgumentError if secretKey is not 32 bytes
+ */
+export function x25519PublicKey(secretKey: Uint8Array): Uint8Array {
+  assertBytes(secretKey, 'secretKey', X25519_KEY_BYTES);
+  return x25519.getPublicKey(secretKey);
+}
+
+/**
+ * Checks that a peer's public key has the right length and is not a low-order point.
+ * @throws InvalidArgumentError (ERR_INVALID_ARGUMENT) for a wrong type/length,
+ *   SecAggError ERR_LOW_ORDER_POINT for a low-order point
+ */
+export function x25519AssertPublicKey(publicKey: Uint8Array, name = 'publicKey'): void {
+  assertBytes(publicKey, name, X25519_KEY_BYTES);
+  const u = decodeU(publicKey);
+  if (X25519_LOW_ORDER_U.includes(u)) {
+    throw new SecAggError('ERR_LOW_ORDER_POINT', `${name} is a low-order X25519 point (u = ${u}); refusing key agreement`);
+  }
+}
+
+/**
+ * X25519(secretKey, peerPublicKey): the raw 32-byte shared secret. Rejects low-order
+ * peer keys before the ladder and an all-zero result after it (RFC 7748 sec. 6.1).
+ * Derive keys from it with hkdf.ts; never use it directly.
+ * @throws InvalidArgumentError for wrong lengths, SecAggError ERR_LOW_ORDER_POINT for
+ *   low-order peer keys or an all-zero shared secret
+ */
+export function x25519SharedSecret(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
+  assertBytes(secretKey, 'secretKey', X25519_KEY_BYTES);
+  x25519AssertPublicKey(peerPublicKey, 'peerPublicKey');
+  let shared: Uint8Array;
+  try {
+    shared = x25519.getSharedSecret(secretKey, peerPublicKey);
+  } catch (err) {
+    throw new SecAggError('ERR_LOW_ORDER_POINT', 'X25519 key agreement produced an invalid point', { cause: err });
+  }
+  let acc = 0;
+  for (const b of shared) acc |= b;
+  if (acc === 0) throw new SecAggError('ERR_LOW_ORDER_POINT', 'X25519 shared secret is all zero');
+  return shared;
+}
