@@ -24,6 +24,8 @@ export const CRYPTO_ERROR_CODES = {
   ERR_SHARE_INCONSISTENT: 'ERR_SHARE_INCONSISTENT',
   /** A value to quantise is NaN or infinite. */
   ERR_NON_FINITE: 'ERR_NON_FINITE',
+  /** An aggregate to decode has total weight 0, so it has no mean. */
+  ERR_ZERO_WEIGHT: 'ERR_ZERO_WEIGHT',
 } as const;
 
 export type CryptoErrorCode = keyof typeof CRYPTO_ERROR_CODES;
