@@ -1,0 +1,158 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, describe, editDistance, suggest, validate } from '../src/config/schema.js';
+import { fedmetaSchema } from '../src/config/fedmeta-schema.js';
+import { loadConfig, parseConfigText } from '../src/config/load.js';
+import { checkClientConfig, checkServerConfig, checkSimulateConfig } from '../src/config/rules.js';
+
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'fedmeta-config-'));
+
+function issuesOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    assert.equal(err.code, 'ERR_CONFIG_INVALID');
+    return err.issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('an empty document validates to the documented defaults', () => {
+  const c = validate(fedmetaSchema, {});
+  assert.equal(c.server.port, 8443);
+  assert.equal(c.server.host, '0.0.0.0');
+  assert.equal(c.secagg.mode, 'secagg+');
+  assert.equal(c.dp.enabled, true);
+  assert.equal(c.meta.algorithm, 'reptile');
+  assert.equal(c.server.roster, undefined);
+  assert.equal(c.server.deadlines.share, 30_000);
+});
+
+test('the example YAML and JSON configs in examples/ pass their command checks', () => {
+  const server = loadConfig({ file: join(repoRoot, 'examples/server.yaml') });
+  checkServerConfig(server);
+  assert.equal(server.server.roster, join(repoRoot, 'examples/roster.json'), 'paths resolve against the config file');
+  const client = loadConfig({ file: join(repoRoot, 'examples/client.yaml') });
+  checkClientConfig(client);
+  assert.match(client.client.server!, /^wss:\/\//);
+  const json = loadConfig({ file: join(repoRoot, 'examples/simulate.json') });
+  checkSimulateConfig(json);
+});
+
+test('YAML and JSON spellings of the same document give the same config', () => {
+  const yaml = parseConfigText('server:\n  port: 9000\n  insecure: true\ndp:\n  epsilon: 3.5\n', 'a.yaml');
+  const json = parseConfigText('{"server":{"port":9000,"insecure":true},"dp":{"epsilon":3.5}}', 'a.json');
+  assert.deepEqual(validate(fedmetaSchema, yaml), validate(fedmetaSchema, json));
+});
+
+test('a bad integer names the field, the allowed range and the value given', () => {
+  assert.deepEqual(issuesOf(() => validate(fedmetaSchema, { server: { port: '80a' } })), ['server.port: must be an integer 1-65535 (got "80a")']);
+  assert.deepEqual(issuesOf(() => validate(fedmetaSchema, { server: { port: 70000 } })), ['server.port: must be an integer 1-65535 (got 70000)']);
+  assert.deepEqual(issuesOf(() => validate(fedmetaSchema, { server: { rounds: 2.5 } })), ['server.rounds: must be an integer 1-1000000 (got 2.5)']);
+  // Numeric strings are accepted (YAML users quote numbers).
+  assert.equal(validate(fedmetaSchema, { server: { port: '9443' } }).server.port, 9443);
+});
+
+test('numbers, enums, booleans and strings each get their own message', () => {
+  const issues = issuesOf(() =>
+    validate(fedmetaSchema, {
+      dp: { epsilon: 0, enabled: 'maybe' },
+      secagg: { mode: 'secag+' },
+      meta: { algorithm: 42 },
+      client: { server: 'http://x', identity: '' },
+    }),
+  );
+  assert.deepEqual(issues, [
+    "secagg.mode: must be one of 'secagg+', 'secagg', 'plaintext' (got \"secag+\"); did you mean 'secagg+'?",
+    'dp.enabled: must be true or false (got "maybe")',
+    'dp.epsilon: must be a number > 0 and <= 1000 (got 0)',
+    "meta.algorithm: must be one of 'reptile', 'fomaml', 'maml', 'perfedavg', 'fedavg', 'protonets' (got 42)",
+    'client.identity: must be a non-empty string (got "")',
+    'client.server: must be a ws:// or wss:// URL, e.g. wss://coordinator.example.org:8443 (got "http://x")',
+  ]);
+});
+
+test('unknown keys are rejected with a did-you-mean and the allowed names', () => {
+  const issues = issuesOf(() => validate(fedmetaSchema, { server: { prot: 1 }, sever: {}, dp: { epsilonn: 1 } }));
+  assert.equal(issues.length, 3);
+  assert.match(issues[0]!, /^sever: unknown field; did you mean 'server'\?/);
+  assert.match(issues[1]!, /^server\.prot: unknown field; did you mean 'port'\? \(allowed here: host, port,/);
+  assert.match(issues[2]!, /^dp\.epsilonn: unknown field; did you mean 'epsilon'\?/);
+  const far = issuesOf(() => validate(fedmetaSchema, { zzzzzzzz: 1 }));
+  assert.doesNotMatch(far[0]!, /did you mean/);
+});
+
+test('a section of the wrong shape is reported, not crashed on', () => {
+  assert.deepEqual(issuesOf(() => validate(fedmetaSchema, { server: [1, 2] })), ['server: must be a mapping of fields (got a list)']);
+  assert.deepEqual(issuesOf(() => validate(fedmetaSchema, { dp: 'on' })), ['dp: must be a mapping of fields (got "on")']);
+});
+
+test('syntax errors name the file and the format', () => {
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'server:\n  port: 1\n port: 2\n');
+  assert.match(issuesOf(() => loadConfig({ file: bad }))[0]!, /not valid YAML/);
+  const badJson = join(dir, 'bad.json');
+  writeFileSync(badJson, '{"server": ');
+  const err = (() => {
+    try {
+      loadConfig({ file: badJson });
+    } catch (e) {
+      return e as Error;
+    }
+  })();
+  assert.ok(err instanceof ConfigError);
+  assert.match(err.message, /bad\.json: .*not valid JSON/);
+  assert.match(issuesOf(() => loadConfig({ file: join(dir, 'missing.yaml') }))[0]!, /file not found/);
+  assert.match(issuesOf(() => parseConfigText('- a\n- b\n', 'list.yaml'))[0]!, /must be a mapping of sections/);
+  assert.match(issuesOf(() => parseConfigText('a: 1\na: 2\n', 'dup.yaml'))[0]!, /not valid YAML/);
+});
+
+test('server rules: TLS or explicit insecure, a roster, both TLS files', () => {
+  const base = validate(fedmetaSchema, {});
+  assert.deepEqual(issuesOf(() => checkServerConfig(base)).map((i) => i.split(':')[0]), ['server.roster', 'server.tls']);
+  const both = validate(fedmetaSchema, { server: { roster: 'r.json', insecure: true, tls: { cert: 'c.pem', key: 'k.pem' } } });
+  assert.match(issuesOf(() => checkServerConfig(both))[0]!, /^server\.insecure: cannot be true when server\.tls is set/);
+  const half = validate(fedmetaSchema, { server: { roster: 'r.json', tls: { cert: 'c.pem' } } });
+  assert.match(issuesOf(() => checkServerConfig(half))[0]!, /^server\.tls\.key: is required/);
+  const small = validate(fedmetaSchema, { server: { roster: 'r.json', insecure: true, minClients: 5, clientsPerRound: 3 } });
+  assert.match(issuesOf(() => checkServerConfig(small))[0]!, /^server\.clientsPerRound: must be 0 \(all\) or >= server\.minClients \(5\)/);
+  checkServerConfig(validate(fedmetaSchema, { server: { roster: 'r.json', insecure: true } }));
+});
+
+test('client rules: identity, server URL, a demo shard, ca only with wss', () => {
+  const issues = issuesOf(() => checkClientConfig(validate(fedmetaSchema, {})));
+  assert.deepEqual(issues.map((i) => i.split(':')[0]), ['client.identity', 'client.server', 'data.clientIndex']);
+  const plain = validate(fedmetaSchema, { client: { identity: 'a.json', server: 'ws://h:1', ca: 'ca.pem' }, data: { clientIndex: 0 } });
+  assert.match(issuesOf(() => checkClientConfig(plain))[0]!, /^client\.ca: only applies to wss:\/\//);
+  const csv = validate(fedmetaSchema, { client: { identity: 'a.json', server: 'wss://h:1' }, data: { source: 'csv' } });
+  assert.match(issuesOf(() => checkClientConfig(csv))[0]!, /^data\.path: is required when data\.source is 'csv'/);
+});
+
+test('flags override the file and are validated with the flag source named', () => {
+  const file = join(dir, 'sim.yaml');
+  writeFileSync(file, 'server:\n  rounds: 7\nsimulate:\n  clients: 4\n');
+  const c = loadConfig({ file, defaults: { server: { rounds: 3 } }, overrides: { simulate: { clients: 9 } } });
+  assert.equal(c.server.rounds, 7, 'the file beats the defaults');
+  assert.equal(c.simulate.clients, 9, 'flags beat the file');
+  assert.throws(() => loadConfig({ file, overrides: { simulate: { drop: '2:lunch' } } }), (e: Error) => e instanceof ConfigError && /sim\.yaml \+ flags: simulate\.drop: must be "none" or ROUND:PHASE/.test(e.message));
+});
+
+test('every schema field is documented in the README Configuration section', () => {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Configuration'));
+  assert.ok(section.length > 100, 'README has a Configuration section');
+  for (const field of describe(fedmetaSchema)) assert.ok(section.includes(`\`${field.path}\``), `README documents ${field.path}`);
+});
+
+test('suggestions come from edit distance and ignore case', () => {
+  assert.equal(editDistance('kitten', 'sitting'), 3);
+  assert.equal(editDistance('', 'abc'), 3);
+  assert.equal(suggest('Port', ['port', 'host']), 'port');
+  assert.equal(suggest('xyz', ['port', 'host']), undefined);
+});

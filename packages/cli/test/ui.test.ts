@@ -1,0 +1,108 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatBytes, formatDuration, formatEpsilon, formatPercent } from '../src/ui/format.js';
+import { renderTable, visibleWidth } from '../src/ui/table.js';
+import { ProgressView, renderBar, renderProgress, type RoundProgress } from '../src/ui/progress.js';
+import { formatLogRecord, openJsonLog } from '../src/ui/log.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+test('byte, duration, percent and epsilon formats', () => {
+  assert.equal(formatBytes(0), '0 B');
+  assert.equal(formatBytes(1023), '1023 B');
+  assert.equal(formatBytes(1536), '1.5 KiB');
+  assert.equal(formatBytes(5 * 1024 * 1024), '5.0 MiB');
+  assert.equal(formatBytes(300 * 1024 * 1024), '300 MiB');
+  assert.equal(formatBytes(-1), '-');
+  assert.equal(formatDuration(950), '0.95s');
+  assert.equal(formatDuration(12_345), '12.3s');
+  assert.equal(formatDuration(83_456), '1m23.5s');
+  assert.equal(formatDuration(61_000), '1m01.0s');
+  assert.equal(formatPercent(0.8734), '87.3%');
+  assert.equal(formatPercent(undefined), '-');
+  assert.equal(formatEpsilon(1.23456), '1.235');
+  assert.equal(formatEpsilon(undefined), '-');
+});
+
+test('the bar fills by phase and by answers within the phase', () => {
+  assert.equal(renderBar('train', 0, 6, 12), '------------');
+  assert.equal(renderBar('train', 6, 6, 12), '##----------');
+  assert.equal(renderBar('masked', 3, 6, 12), '#######-----');
+  assert.equal(renderBar('done', 0, 0, 12), '############');
+  assert.equal(renderBar('share', 0, 0, 12).length, 12, 'no division by zero when nobody is alive');
+});
+
+const progress: RoundProgress = { round: 2, rounds: 10, phase: 'masked', answered: 3, alive: 5, cohort: 6, bytesUp: 1536, bytesDown: 2048, elapsedMs: 3100 };
+
+test('the progress line shows round, phase, answers, alive, bytes and time', () => {
+  assert.equal(
+    renderProgress(progress, 12),
+    'round  2/10 [#######-----] masked    3/5 answered, 5/6 alive  up 1.5 KiB  down 2.0 KiB  3.10s',
+  );
+  assert.match(renderProgress({ ...progress, phase: 'done', alive: 5 }, 12), /\[############\] done      5\/6 finished/);
+});
+
+test('without a TTY the view prints one plain line per phase change, no escape codes', () => {
+  const out: string[] = [];
+  const view = new ProgressView({ write: (s: string) => out.push(s), isTTY: false });
+  view.update(progress);
+  view.update({ ...progress, answered: 4 }); // same phase: nothing new
+  view.update({ ...progress, phase: 'unmask', answered: 0 });
+  view.log('client 3 dropped');
+  view.finish();
+  assert.equal(out.length, 3);
+  assert.ok(out.every((l) => l.endsWith('\n') && !l.includes('\x1b')));
+  assert.match(out[1]!, /unmask/);
+  assert.equal(out[2], 'client 3 dropped\n');
+});
+
+test('on a TTY the view redraws one line in place and ends it before a message', () => {
+  const out: string[] = [];
+  const view = new ProgressView({ write: (s: string) => out.push(s), isTTY: true, columns: 100 });
+  view.update(progress);
+  view.update({ ...progress, answered: 4 });
+  view.log('note');
+  assert.equal(out.length, 4);
+  assert.ok(out[0]!.startsWith('\r\x1b[2K'));
+  assert.ok(out[1]!.startsWith('\r\x1b[2K'));
+  assert.equal(out[2], '\n');
+  assert.equal(out[3], 'note\n');
+  const quiet: string[] = [];
+  new ProgressView({ write: (s: string) => quiet.push(s), isTTY: true }, false).update(progress);
+  assert.equal(quiet.length, 0, 'a disabled view writes nothing');
+});
+
+test('tables align columns, right-align numbers and add a footer', () => {
+  const rows = [
+    { round: 1, acc: '61.0%', bytes: '1.2 MiB' },
+    { round: 10, acc: '88.4%', bytes: '12 KiB' },
+  ];
+  const text = renderTable(
+    [
+      { header: 'round', align: 'right', value: (r) => String(r.round) },
+      { header: 'accuracy', align: 'right', value: (r) => r.acc },
+      { header: 'up', value: (r) => r.bytes },
+    ],
+    rows,
+    { round: 0, acc: 'total', bytes: '1.2 MiB' },
+  );
+  assert.equal(
+    text,
+    ['round  accuracy  up', '-----  --------  -------', '    1     61.0%  1.2 MiB', '   10     88.4%  12 KiB', '-----  --------  -------', '    0     total  1.2 MiB'].join('\n'),
+  );
+  assert.equal(visibleWidth('\x1b[32mok\x1b[0m'), 2);
+});
+
+test('JSON log records are one parseable line with time, level, event and fields', () => {
+  const line = formatLogRecord('info', 'round.done', { round: 3, update: new Float32Array(4), big: 5n }, new Date(0));
+  assert.equal(line, '{"time":"1970-01-01T00:00:00.000Z","level":"info","event":"round.done","round":3,"update":{"bytes":16},"big":"5"}');
+  const file = join(mkdtempSync(join(tmpdir(), 'fedmeta-log-')), 'log.jsonl');
+  const log = openJsonLog(file);
+  log.log('warn', 'client.dropped', { client: 'a' });
+  log.log('info', 'done');
+  log.close();
+  const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(records.map((r) => r.event), ['client.dropped', 'done']);
+  assert.equal(records[0].client, 'a');
+});
