@@ -1,0 +1,65 @@
+import type { ModelSpec } from '../models/spec.js';
+import { lossAndGrads, lossOf, makeBatch, sampleIndices, sgd, finiteScalar, allIndices } from './train.js';
+import { adaptBySgd, headAccuracy, runLocal, type LocalStep } from './local.js';
+import type { Algorithm, LabeledSet, LocalHyper } from './types.js';
+
+/** `localSteps` minibatch SGD steps (batchSize, lr) on the support set. */
+function sgdSteps(spec: ModelSpec, hyper: LocalHyper) {
+  return (support: LabeledSet): LocalStep => (params, rng, report) => {
+    const batch = makeBatch(spec, support, sampleIndices(support.count, hyper.batchSize, rng));
+    const { loss, grads } = lossAndGrads((ps) => lossOf(spec, ps, batch), params);
+    report({ loss: finiteScalar(loss, 'local loss'), examples: batch.count });
+    return sgd(params, grads, hyper.lr);
+  };
+}
+
+/**
+ * FedAvg (McMahan et al. 2017): local minibatch SGD, update = theta_local - theta_global.
+ * Its `adapt` does nothing: plain FedAvg serves one global model to everyone.
+ */
+export function fedAvg(spec: ModelSpec): Algorithm {
+  return {
+    name: 'fedavg',
+    spec,
+    localUpdate: (g, data, hyper, seed) => runLocal(spec, g, data, hyper, seed, sgdSteps(spec, hyper)),
+    adapt: (params, support, steps, lr) => adaptBySgd(spec, params, support, 0 * steps, lr),
+    accuracy: (params, _support, query) => headAccuracy(spec, params, query),
+  };
+}
+
+/**
+ * FedAvg + local fine-tuning, the baseline to beat (Matsuda et al. 2022): FedAvg training,
+ * then `steps` full-batch SGD steps on the client's support set at evaluation.
+ */
+export function fedAvgFineTune(spec: ModelSpec): Algorithm {
+  return {
+    ...fedAvg(spec),
+    name: 'fedavg-ft',
+    adapt: (params, support, steps, lr) => adaptBySgd(spec, params, support, steps, lr),
+  };
+}
+
+/**
+ * Reptile (Nichol et al. 2018), one task per client: from theta, run `innerSteps`
+ * (default localSteps) full-batch SGD steps (lr) on the support set - the same procedure as
+ * the evaluation-time adaptation - and send phi - theta; the server's step size is
+ * Reptile's epsilon. Differs from FedAvg in using the adaptation procedure itself as the
+ * local task, which is what makes the learned initialisation adapt fast.
+ */
+export function reptile(spec: ModelSpec): Algorithm {
+  return {
+    name: 'reptile',
+    spec,
+    localUpdate: (g, data, hyper, seed) => {
+      const inner = { ...hyper, localSteps: hyper.innerSteps ?? hyper.localSteps };
+      return runLocal(spec, g, data, inner, seed, (support) => (params, rng, report) => {
+        const batch = makeBatch(spec, support, hyper.batchSize >= support.count ? allIndices(support.count) : sampleIndices(support.count, hyper.batchSize, rng));
+        const { loss, grads } = lossAndGrads((ps) => lossOf(spec, ps, batch), params);
+        report({ loss: finiteScalar(loss, 'local loss'), examples: batch.count });
+        return sgd(params, grads, hyper.lr);
+      });
+    },
+    adapt: (params, support, steps, lr) => adaptBySgd(spec, params, support, steps, lr),
+    accuracy: (params, _support, query) => headAccuracy(spec, params, query),
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Server side: applies the weighted mean of client updates (each theta_local - theta_global,
+ * see algorithms/types.ts) to the global parameter vector. Plain JS over Float32Arrays: the
+ * server needs no tensors. With SGD, lr 1 and no momentum this is exactly FedAvg.
+ */
+import { MetaArgumentError, requirePositive } from './errors.js';
+import { MetaError } from './errors.js';
+
+export type MetaOptimizerConfig =
+  | { kind: 'sgd'; lr: number; momentum?: number }
+  | { kind: 'adam'; lr: number; beta1?: number; beta2?: number; epsilon?: number };
+
+export class MetaOptimizer {
+  private m: Float64Array | undefined;
+  private v: Float64Array | undefined;
+  private t = 0;
+
+  /** @throws HyperparameterError for lr <= 0, momentum/betas outside [0, 1), epsilon <= 0 */
+  constructor(readonly config: MetaOptimizerConfig) {
+    if (!config || (config.kind !== 'sgd' && config.kind !== 'adam')) {
+      throw new MetaArgumentError(`serverOptimizer.kind: expected 'sgd' or 'adam', got ${String((config as { kind?: unknown })?.kind)}`);
+    }
+    requirePositive('serverLr', config.lr);
+    const unit = (field: string, v: number | undefined) => {
+      if (v !== undefined && (!(v >= 0) || v >= 1)) requirePositive(field, -1);
+    };
+    if (config.kind === 'sgd') unit('momentum', config.momentum);
+    else {
+      unit('beta1', config.beta1);
+      unit('beta2', config.beta2);
+      if (config.epsilon !== undefined) requirePositive('epsilon', config.epsilon);
+    }
+  }
+
+  /**
+   * Weighted mean of updates: sum_i w_i u_i / sum_i w_i.
+   * @throws MetaArgumentError on no updates, mismatched lengths or non-positive total weight
+   */
+  static weightedMean(updates: { update: Float32Array; weight: number }[]): Float32Array {
+    if (!Array.isArray(updates) || updates.length === 0) throw new MetaArgumentError('updates: need at least one');
+    const n = updates[0]!.update.length;
+    const acc = new Float64Array(n);
+    let total = 0;
+    updates.forEach(({ update, weight }, k) => {
+      if (!(update instanceof Float32Array) || update.length !== n) {
+        throw new MetaError('META_PARAM_LENGTH', `updates[${k}].update: length ${update?.length} but updates[0] has ${n}`);
+      }
+      if (!Number.isFinite(weight) || weight < 0) throw new MetaArgumentError(`updates[${k}].weight: must be finite and >= 0, got ${weight}`);
+      total += weight;
+      for (let i = 0; i < n; i++) acc[i]! += weight * update[i]!;
+    });
+    if (!(total > 0)) throw new MetaArgumentError('updates: total weight must be > 0');
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = acc[i]! / total;
+    return out;
+  }
+
+  /**
+   * theta += step(meanUpdate) in place, where the mean update is treated as a descent
+   * direction already (a negative pseudo-gradient): SGD/momentum add lr * (momentum buffer),
+   * Adam adds lr * mhat / (sqrt(vhat) + eps) (FedAdam, Reddi et al. 2021).
+   * @returns `params` (mutated)
+   */
+  apply(params: Float32Array, meanUpdate: Float32Array): Float32Array {
+    if (!(params instanceof Float32Array) || !(meanUpdate instanceof Float32Array)) {
+      throw new MetaArgumentError('apply: params and meanUpdate must be Float32Arrays');
+    }
+    if (params.length !== meanUpdate.length) {
+      throw new MetaError('META_PARAM_LENGTH', `apply: params has ${params.length} entries, meanUpdate ${meanUpdate.length}`);
+    }
+    for (const u of meanUpdate) if (!Number.isFinite(u)) throw new MetaError('META_NON_FINITE', 'apply: meanUpdate has a non-finite entry');
+    const n = params.length;
+    if (this.m && this.m.length !== n) throw new MetaError('META_PARAM_LENGTH', `apply: optimizer state has ${this.m.length} entries, params ${n}`);
+    const c = this.config;
+    if (c.kind === 'sgd') {
+      const mu = c.momentum ?? 0;
+      if (mu === 0) {
+        for (let i = 0; i < n; i++) params[i]! += c.lr * meanUpdate[i]!;
+        return params;
+      }
+      const m = (this.m ??= new Float64Array(n));
+      for (let i = 0; i < n; i++) {
+        m[i] = mu * m[i]! + meanUpdate[i]!;
+        params[i]! += c.lr * m[i]!;
+      }
+      return params;
+    }
+    const b1 = c.beta1 ?? 0.9;
+    const b2 = c.beta2 ?? 0.99;
+    const eps = c.epsilon ?? 1e-3;
+    const m = (this.m ??= new Float64Array(n));
+    const v = (this.v ??= new Float64Array(n));
+    this.t++;
+    const c1 = 1 - b1 ** this.t;
+    const c2 = 1 - b2 ** this.t;
+    for (let i = 0; i < n; i++) {
+      const g = meanUpdate[i]!;
+      m[i] = b1 * m[i]! + (1 - b1) * g;
+      v[i] = b2 * v[i]! + (1 - b2) * g * g;
+      params[i]! += (c.lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + eps);
+    }
+    return params;
+  }
+
+  /** weightedMean + apply in one call. */
+  step(params: Float32Array, updates: { update: Float32Array; weight: number }[]): Float32Array {
+    return this.apply(params, MetaOptimizer.weightedMean(updates));
+  }
+}
