@@ -9,11 +9,12 @@
  * Masking cost is dominated by the keystream, so the API adds many masks into one
  * accumulator in cache-sized chunks: every seed keeps one cipher for the whole vector,
  * each chunk of the accumulator stays in L1/L2 while all keystreams are added to it,
- * and the add runs on Int32Array views with `| 0` so V8 emits plain 32-bit adds.
+ * and the add runs in a small WebAssembly SIMD kernel (simd.ts), with a JS fallback.
  */
 import { createCipheriv, type Cipher } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, assertInt } from './bytes.js';
+import { SIMD_BLOCK_BYTES, simdAdder, type SimdAdder } from './simd.js';
 
 /** Bytes of a mask seed (AES-128 key). */
 export const PRG_SEED_BYTES = 16;
@@ -74,6 +75,51 @@ export function applyMasks(acc: Uint32Array, terms: readonly MaskTerm[], bits: n
     if (t.sign !== 1 && t.sign !== -1) throw new InvalidArgumentError(`terms[${i}].sign must be 1 or -1`);
     (t.sign === 1 ? plus : minus).push(newKeystream(t.seed, `terms[${i}].seed`));
   });
+  const simd = simdAdder();
+  if (simd) maskChunksSimd(acc, plus, minus, simd);
+  else maskChunksJs(acc, plus, minus);
+  if (bits < 32) {
+    const m = 2 ** bits - 1;
+    for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! & m;
+  }
+  return acc;
+}
+
+/** Keystream bytes per chunk. */
+const CHUNK_BYTES = MASK_CHUNK_WORDS * 4;
+
+/**
+ * SIMD path: each accumulator chunk is copied into the wasm memory at offset 0, every
+ * cipher's next 64 KiB of keystream is copied to offset CHUNK_BYTES and added or
+ * subtracted there, and the chunk is copied back. The copies are memcpy-speed; the
+ * chunk and the keystream stay in L1/L2 for the whole inner loop.
+ */
+function maskChunksSimd(acc: Uint32Array, plus: Cipher[], minus: Cipher[], simd: SimdAdder): void {
+  const mem = simd.memory;
+  const memWords = new Int32Array(mem.buffer, 0, (2 * CHUNK_BYTES) / 4);
+  const accBytes = new Uint8Array(acc.buffer, acc.byteOffset, acc.byteLength);
+  for (let start = 0; start < acc.length; start += MASK_CHUNK_WORDS) {
+    const words = Math.min(MASK_CHUNK_WORDS, acc.length - start);
+    const bytes = words * 4;
+    const blocks = Math.floor(bytes / SIMD_BLOCK_BYTES);
+    const tailFrom = (blocks * SIMD_BLOCK_BYTES) / 4;
+    mem.set(accBytes.subarray(start * 4, start * 4 + bytes), 0);
+    for (let k = 0; k < plus.length + minus.length; k++) {
+      const isPlus = k < plus.length;
+      const cipher = isPlus ? plus[k]! : minus[k - plus.length]!;
+      mem.set(cipher.update(words === MASK_CHUNK_WORDS ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, bytes)), CHUNK_BYTES);
+      if (blocks > 0) (isPlus ? simd.add : simd.sub)(0, CHUNK_BYTES, blocks);
+      for (let i = tailFrom; i < words; i++) {
+        const ks = memWords[MASK_CHUNK_WORDS + i]!;
+        memWords[i] = isPlus ? (memWords[i]! + ks) | 0 : (memWords[i]! - ks) | 0;
+      }
+    }
+    accBytes.set(mem.subarray(0, bytes), start * 4);
+  }
+}
+
+/** Fallback without WebAssembly SIMD: the same chunking with JS loops on Int32Array views. */
+function maskChunksJs(acc: Uint32Array, plus: Cipher[], minus: Cipher[]): void {
   const all = new Int32Array(acc.buffer, acc.byteOffset, acc.length);
   for (let start = 0; start < acc.length; start += MASK_CHUNK_WORDS) {
     const words = Math.min(MASK_CHUNK_WORDS, acc.length - start);
@@ -81,11 +127,6 @@ export function applyMasks(acc: Uint32Array, terms: readonly MaskTerm[], bits: n
     for (const c of plus) addInto(chunk, nextWords(c, words));
     for (const c of minus) subInto(chunk, nextWords(c, words));
   }
-  if (bits < 32) {
-    const m = 2 ** bits - 1;
-    for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! & m;
-  }
-  return acc;
 }
 
 function addInto(acc: Int32Array, ks: Int32Array): void {
