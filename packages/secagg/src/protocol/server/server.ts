@@ -1,0 +1,164 @@
+/**
+ * The SecAgg / SecAgg+ server machine (sans-IO). The host owns sockets and clocks:
+ *
+ *   const server = new SecAggServer(config, rng);
+ *   on message (id, m):   deliver(server.receive(id, m));   // may throw SecAggProtocolError
+ *   on socket close (id): deliver(server.clientDropped(id));
+ *   on deadline, or as soon as server.readyToAdvance: deliver(server.closeRound());
+ *   ... until server.state is 'completed' (server.result) or 'aborted' (server.abortReason).
+ *
+ * `deliver(outputs)` sends each `outputs.sends[i].message` to client `outputs.sends[i].to`.
+ * A rejected message (wrong round, late, duplicate, malformed) throws a typed
+ * SecAggProtocolError and changes nothing: the round goes on. Aborts never throw: the
+ * machine moves to 'aborted' and returns an `abort` message for every live participant.
+ */
+import { InvalidArgumentError } from '../../errors.js';
+import { systemRng, type Rng } from '../../rng.js';
+import { normalizeConfig, type NormalizedConfig, type SecAggConfig } from '../config.js';
+import type { ClientMessage } from '../messages.js';
+import { ABORT_REASONS, SecAggProtocolError, type AbortReasonCode, type AbortReasonName } from '../reasons.js';
+import type { AggregationResult, ServerRoundState, ServerSend, ServerSession, ServerStateName } from './context.js';
+import { AdvertiseKeysRound } from './r0-advertise-keys.js';
+
+export type { AggregationResult, ServerSend, ServerStateName } from './context.js';
+
+/** What a call into the server produced for the host to do. */
+export interface ServerOutputs {
+  /** Messages to deliver, in order. */
+  readonly sends: readonly ServerSend[];
+}
+
+export interface SecAggServerOptions {
+  /**
+   * Identity public keys of the expected clients. In active mode the server then
+   * rejects advertise/consistency messages whose signatures do not verify (clients
+   * verify in any case).
+   */
+  readonly roster?: ReadonlyMap<number, Uint8Array>;
+}
+
+export class SecAggServer {
+  readonly config: NormalizedConfig;
+  private readonly session: ServerSession;
+  private round: ServerRoundState | null;
+  private finalState: 'completed' | 'aborted' | null = null;
+  private outcome: AggregationResult | null = null;
+  private reason: AbortReasonCode | null = null;
+  private reasonDetail = '';
+
+  /**
+   * @param config the session config (validated; throws InvalidArgumentError naming the field)
+   * @param rng reserved for server-side randomness (the protocol's server needs none today)
+   */
+  constructor(config: SecAggConfig, rng: Rng = systemRng, options: SecAggServerOptions = {}) {
+    this.config = normalizeConfig(config);
+    if (options.roster !== undefined && !(options.roster instanceof Map)) throw new InvalidArgumentError('options.roster: expected a Map');
+    this.session = { config: this.config, rng, roster: options.roster ? new Map(options.roster) : null, disconnected: new Set() };
+    this.round = new AdvertiseKeysRound(this.session);
+  }
+
+  /** The current round, or 'completed' / 'aborted'. */
+  get state(): ServerStateName {
+    return this.finalState ?? this.round!.name;
+  }
+
+  /** True when every client the round waits for has answered or dropped. */
+  get readyToAdvance(): boolean {
+    return this.round !== null && this.round.pending().length === 0;
+  }
+
+  /** Clients the current round still waits for. */
+  get pendingClients(): readonly number[] {
+    return this.round?.pending() ?? [];
+  }
+
+  /** The session id once AdvertiseKeys closed (null before). */
+  get sessionId(): Uint8Array | null {
+    return this.session.sessionId ?? null;
+  }
+
+  /** The aggregate once 'completed'. */
+  get result(): AggregationResult | null {
+    return this.outcome;
+  }
+
+  /** The registered reason once 'aborted'. */
+  get abortReason(): AbortReasonCode | null {
+    return this.reason;
+  }
+
+  /** Human-readable detail of the abort. */
+  get abortDetail(): string {
+    return this.reasonDetail;
+  }
+
+  /**
+   * Hands one client's message to the current round.
+   * @param clientId the id the transport authenticated (must match the message's own id)
+   * @throws SecAggProtocolError (ERR_UNKNOWN_CLIENT, ERR_CLIENT_ID_MISMATCH,
+   *   ERR_UNEXPECTED_MESSAGE, ERR_LATE_MESSAGE, ERR_NOT_PARTICIPATING, ERR_DUPLICATE_MESSAGE,
+   *   ERR_INVALID_MESSAGE, ERR_SESSION_FINISHED); the session state is unchanged
+   */
+  receive(clientId: number, message: ClientMessage): ServerOutputs {
+    if (!this.config.clientIds.includes(clientId)) throw new SecAggProtocolError('ERR_UNKNOWN_CLIENT', `receive: client ${String(clientId)} is not in the session`);
+    if (message === null || typeof message !== 'object') throw new SecAggProtocolError('ERR_INVALID_MESSAGE', 'receive: message is not an object');
+    if ('clientId' in message && message.clientId !== clientId) {
+      throw new SecAggProtocolError('ERR_CLIENT_ID_MISMATCH', `receive: message claims client ${message.clientId}, transport says ${clientId}`);
+    }
+    if (this.round === null) throw new SecAggProtocolError('ERR_SESSION_FINISHED', `receive: session ${this.finalState}; ${message.kind} from client ${clientId} ignored`);
+    if (message.kind === 'abort') return this.clientDropped(clientId);
+    if (message.kind === 'masked-input' && this.session.u3 !== undefined) {
+      throw new SecAggProtocolError('ERR_LATE_MESSAGE', `receive: masked input from client ${clientId} after MaskedInputCollection closed`);
+    }
+    this.round.receive(clientId, message);
+    return { sends: [] };
+  }
+
+  /**
+   * The host reports that a client's connection is gone. The client is out of every
+   * later round; the current round may now be ready to advance.
+   */
+  clientDropped(clientId: number): ServerOutputs {
+    if (!this.config.clientIds.includes(clientId)) throw new SecAggProtocolError('ERR_UNKNOWN_CLIENT', `clientDropped: client ${String(clientId)} is not in the session`);
+    this.session.disconnected.add(clientId);
+    return { sends: [] };
+  }
+
+  /**
+   * Closes the current round with whoever answered (the host's deadline fired, or
+   * readyToAdvance). Returns the next round's messages, or abort messages.
+   * @throws SecAggProtocolError ERR_SESSION_FINISHED after completion/abort
+   */
+  closeRound(): ServerOutputs {
+    if (this.round === null) throw new SecAggProtocolError('ERR_SESSION_FINISHED', `closeRound: session ${this.finalState}`);
+    const participants = this.round.participants();
+    const t = this.round.close();
+    if ('next' in t) {
+      this.round = t.next;
+      // Nothing is sent to a closed connection; the client is simply pending-dropped.
+      return { sends: t.sends.filter((s) => !this.session.disconnected.has(s.to)) };
+    }
+    if ('result' in t) {
+      this.round = null;
+      this.finalState = 'completed';
+      this.outcome = t.result;
+      return { sends: [] };
+    }
+    return this.enterAbort(t.abort, t.detail, participants);
+  }
+
+  /** Host-initiated abort (e.g. shutdown): every live participant gets an abort message. */
+  abort(detail = 'cancelled by the host'): ServerOutputs {
+    if (this.round === null) return { sends: [] };
+    return this.enterAbort('CANCELLED', detail, this.round.participants());
+  }
+
+  private enterAbort(name: AbortReasonName, detail: string, participants: readonly number[]): ServerOutputs {
+    this.round = null;
+    this.finalState = 'aborted';
+    this.reason = ABORT_REASONS[name];
+    this.reasonDetail = detail;
+    const message = { kind: 'abort', reason: this.reason, detail } as const;
+    return { sends: participants.filter((id) => !this.session.disconnected.has(id)).map((to) => ({ to, message })) };
+  }
+}
