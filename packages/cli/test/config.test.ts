@@ -31,7 +31,7 @@ test('an empty document validates to the documented defaults', () => {
   assert.equal(c.dp.enabled, true);
   assert.equal(c.meta.algorithm, 'reptile');
   assert.equal(c.server.roster, undefined);
-  assert.equal(c.server.deadlines.share, 30_000);
+  assert.equal(c.server.deadlines.shareKeys, 30_000);
 });
 
 test('the example YAML and JSON configs in examples/ pass their command checks', () => {
@@ -69,10 +69,10 @@ test('numbers, enums, booleans and strings each get their own message', () => {
     }),
   );
   assert.deepEqual(issues, [
-    "secagg.mode: must be one of 'secagg+', 'secagg', 'plaintext' (got \"secag+\"); did you mean 'secagg+'?",
+    "secagg.mode: must be one of 'secagg+', 'secagg', 'auto', 'plaintext' (got \"secag+\"); did you mean 'secagg+'?",
     'dp.enabled: must be true or false (got "maybe")',
     'dp.epsilon: must be a number > 0 and <= 1000 (got 0)',
-    "meta.algorithm: must be one of 'reptile', 'fomaml', 'maml', 'perfedavg', 'fedavg', 'protonets' (got 42)",
+    "meta.algorithm: must be one of 'reptile', 'fomaml', 'maml', 'perfedavg-fo', 'perfedavg-hf', 'fedavg', 'fedavg-ft', 'protonets' (got 42)",
     'client.identity: must be a non-empty string (got "")',
     'client.server: must be a ws:// or wss:// URL, e.g. wss://coordinator.example.org:8443 (got "http://x")',
   ]);

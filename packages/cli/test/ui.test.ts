@@ -26,48 +26,48 @@ test('byte, duration, percent and epsilon formats', () => {
 });
 
 test('the bar fills by phase and by answers within the phase', () => {
-  assert.equal(renderBar('train', 0, 6, 12), '------------');
-  assert.equal(renderBar('train', 6, 6, 12), '##----------');
-  assert.equal(renderBar('masked', 3, 6, 12), '#######-----');
-  assert.equal(renderBar('done', 0, 0, 12), '############');
-  assert.equal(renderBar('share', 0, 0, 12).length, 12, 'no division by zero when nobody is alive');
+  assert.equal(renderBar('waiting', 0, 6, 10), '----------');
+  assert.equal(renderBar('training', 0, 6, 10), '----------');
+  assert.equal(renderBar('training', 6, 6, 10), '##--------');
+  assert.equal(renderBar('masked-input', 3, 6, 10), '#####-----');
+  assert.equal(renderBar('unmasking', 0, 5, 10), '######----');
+  assert.equal(renderBar('done', 0, 0, 10), '##########');
+  assert.equal(renderBar('share-keys', 0, 0, 12).length, 12, 'no division by zero when nobody is alive');
 });
 
-const progress: RoundProgress = { round: 2, rounds: 10, phase: 'masked', answered: 3, alive: 5, cohort: 6, bytesUp: 1536, bytesDown: 2048, elapsedMs: 3100 };
+const progress: RoundProgress = { round: 2, rounds: 10, phase: 'masked-input', responded: 3, cohort: 6, dropped: 1, connected: 5, bytesUp: 1536, bytesDown: 2048, elapsedMs: 3100 };
 
-test('the progress line shows round, phase, answers, alive, bytes and time', () => {
+test('the progress line shows round, phase, answers, drops, bytes and time', () => {
   assert.equal(
-    renderProgress(progress, 12),
-    'round  2/10 [#######-----] masked    3/5 answered, 5/6 alive  up 1.5 KiB  down 2.0 KiB  3.10s',
+    renderProgress(progress, 10),
+    'round  2/10 [#####-----] masked-input  3/5 answered, 1 dropped  up 1.5 KiB  down 2.0 KiB  3.10s',
   );
-  assert.match(renderProgress({ ...progress, phase: 'done', alive: 5 }, 12), /\[############\] done      5\/6 finished/);
+  assert.match(renderProgress({ ...progress, phase: 'done' }, 10), /\[##########\] done +5\/6 finished/);
+  assert.match(renderProgress({ ...progress, phase: 'waiting' }, 10), /waiting +5 connected/);
 });
 
 test('without a TTY the view prints one plain line per phase change, no escape codes', () => {
   const out: string[] = [];
   const view = new ProgressView({ write: (s: string) => out.push(s), isTTY: false });
   view.update(progress);
-  view.update({ ...progress, answered: 4 }); // same phase: nothing new
-  view.update({ ...progress, phase: 'unmask', answered: 0 });
+  view.update({ ...progress, responded: 4 }); // same phase: nothing new
+  view.update({ ...progress, phase: 'unmasking', responded: 0 });
   view.log('client 3 dropped');
   view.finish();
   assert.equal(out.length, 3);
   assert.ok(out.every((l) => l.endsWith('\n') && !l.includes('\x1b')));
-  assert.match(out[1]!, /unmask/);
+  assert.match(out[1]!, /unmasking/);
   assert.equal(out[2], 'client 3 dropped\n');
 });
 
-test('on a TTY the view redraws one line in place and ends it before a message', () => {
+test('on a TTY the view redraws in place, keeps one line per round, ends it before a message', () => {
   const out: string[] = [];
   const view = new ProgressView({ write: (s: string) => out.push(s), isTTY: true, columns: 100 });
   view.update(progress);
-  view.update({ ...progress, answered: 4 });
+  view.update({ ...progress, responded: 4 });
+  view.update({ ...progress, round: 3, phase: 'training', responded: 0 });
   view.log('note');
-  assert.equal(out.length, 4);
-  assert.ok(out[0]!.startsWith('\r\x1b[2K'));
-  assert.ok(out[1]!.startsWith('\r\x1b[2K'));
-  assert.equal(out[2], '\n');
-  assert.equal(out[3], 'note\n');
+  assert.deepEqual(out.map((s) => (s.startsWith('\r\x1b[2K') ? 'draw' : s)), ['draw', 'draw', '\n', 'draw', '\n', 'note\n']);
   const quiet: string[] = [];
   new ProgressView({ write: (s: string) => quiet.push(s), isTTY: true }, false).update(progress);
   assert.equal(quiet.length, 0, 'a disabled view writes nothing');

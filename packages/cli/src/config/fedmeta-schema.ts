@@ -8,8 +8,12 @@ import { bool, int, num, obj, oneOf, str, type Infer } from './schema.js';
 const MAX = Number.MAX_SAFE_INTEGER;
 const ms = (doc: string, dflt: number) => int({ doc: `${doc} (milliseconds)`, min: 100, max: 86_400_000, default: dflt });
 
-export const SECAGG_MODES = ['secagg+', 'secagg', 'plaintext'] as const;
-export const ALGORITHMS = ['reptile', 'fomaml', 'maml', 'perfedavg', 'fedavg', 'protonets'] as const;
+const DROP_PHASE = '(advertise-keys|share-keys|masked-input|consistency|unmasking)';
+const DROP_PATTERN = new RegExp(`^(none|\\d+:${DROP_PHASE}(,\\d+:${DROP_PHASE})*)$`);
+
+export const SECAGG_MODES = ['secagg+', 'secagg', 'auto', 'plaintext'] as const;
+/** The meta package's algorithm names. */
+export const ALGORITHMS = ['reptile', 'fomaml', 'maml', 'perfedavg-fo', 'perfedavg-hf', 'fedavg', 'fedavg-ft', 'protonets'] as const;
 
 export const fedmetaSchema = obj('fedmeta config', {
   server: obj('the coordinator', {
@@ -19,47 +23,61 @@ export const fedmetaSchema = obj('fedmeta config', {
       cert: str({ doc: 'certificate chain file (PEM)' }),
       key: str({ doc: 'private key file (PEM)' }),
     }),
-    insecure: bool({ doc: 'serve plain ws:// without TLS (loopback/testing only; must be explicit)', default: false }),
+    insecure: bool({ doc: 'serve plain ws:// without TLS (trusted networks and testing only; must be explicit)', default: false }),
     roster: str({ doc: 'roster file of allowed client public keys (fedmeta keygen --roster)' }),
-    checkpointDir: str({ doc: 'directory for the model, round number and DP ledger checkpoints', default: './fedmeta-checkpoint' }),
-    rounds: int({ doc: 'federated rounds to run', min: 1, max: 1_000_000, default: 20 }),
-    minClients: int({ doc: 'smallest cohort a round may start or finish with', min: 2, max: MAX, default: 3 }),
-    clientsPerRound: int({ doc: 'clients invited per round (0 = every connected client)', min: 0, max: MAX, default: 0 }),
-    heartbeatMs: ms('ping interval; a client silent for 3 intervals is dropped', 15_000),
-    deadlines: obj('per-phase deadlines; a client that misses one drops out of the round', {
-      train: ms('local training and masked upload', 600_000),
-      advertise: ms('key advertisement', 30_000),
-      share: ms('encrypted share exchange', 30_000),
-      masked: ms('masked input collection', 600_000),
-      unmask: ms('unmasking (share reveal)', 30_000),
+    federationId: str({ doc: 'name bound into every client signature; clients may pin it', default: 'fedmeta', pattern: /^[\x21-\x7e]{1,128}$/, patternHint: 'must be 1-128 printable ASCII characters without spaces' }),
+    checkpointDir: str({ doc: 'directory for the model, round number and DP ledger; a restarted server resumes from it', default: './fedmeta-checkpoint' }),
+    rounds: int({ doc: 'federated rounds to run (a resumed run counts from its checkpoint)', min: 1, max: 1_000_000, default: 20 }),
+    minClients: int({ doc: 'a round starts only with at least this many authenticated clients', min: 2, max: MAX, default: 3 }),
+    clientsPerRound: int({ doc: 'clients sampled per round (0 = every connected client)', min: 0, max: MAX, default: 0 }),
+    heartbeat: obj('liveness', {
+      intervalMs: ms('WebSocket ping interval', 5_000),
+      timeoutMs: ms('a connection silent this long is dropped', 30_000),
+    }),
+    deadlines: obj('per-phase deadlines; a client that misses one drops out of the round, which goes on', {
+      auth: ms('connect to authenticated', 10_000),
+      waitForClients: ms('waiting for minClients before a round starts', 60_000),
+      training: ms('local training and key advertisement', 120_000),
+      shareKeys: ms('encrypted share exchange', 30_000),
+      maskedInput: ms('masked input collection', 30_000),
+      consistency: ms('consistency check (active security only)', 30_000),
+      unmasking: ms('unmasking (share reveal)', 30_000),
     }),
   }),
   secagg: obj('secure aggregation', {
-    mode: oneOf(SECAGG_MODES, { doc: 'secagg+ (sparse graph), secagg (complete graph) or plaintext (no masking, testing)', default: 'secagg+' }),
-    bits: int({ doc: 'bits per quantised entry (modulus 2^bits)', min: 8, max: 52, default: 32 }),
-    threshold: int({ doc: 'Shamir threshold t; default: derived from the fractions below', min: 2, max: MAX }),
-    dropoutFraction: num({ doc: 'fraction of clients that may drop out in a round', min: 0, max: 0.5, default: 0.1 }),
-    corruptFraction: num({ doc: 'fraction of clients assumed colluding with the server', min: 0, max: 0.5, default: 0.05 }),
-    clip: num({ doc: 'quantisation range: each entry is clipped to [-clip, clip] before encoding', min: 0, max: Infinity, exclusiveMin: true, default: 1 }),
+    mode: oneOf(SECAGG_MODES, {
+      doc: 'secagg+ (sparse k-regular graph), secagg (complete graph), auto (secagg+ from secagg.plusFromClients clients) or plaintext (no masking: benchmarks only)',
+      default: 'secagg+',
+    }),
+    security: oneOf(['semi-honest', 'active'] as const, { doc: 'active: clients sign key advertisements and run the consistency check', default: 'semi-honest' }),
+    plusFromClients: int({ doc: "cohort size from which mode 'auto' uses secagg+", min: 2, max: MAX, default: 16 }),
+    bits: int({ doc: 'ring size 2^bits of the encoded entries; default 32 without DP, the DP encoding\'s 16 with DP', min: 8, max: 52 }),
+    threshold: int({ doc: 'Shamir threshold t; default: from the parameter finder (secagg+) or floor(2n/3)+1 (secagg)', min: 2, max: MAX }),
+    dropoutFraction: num({ doc: 'fraction of clients that may drop out in a round (parameter finder input)', min: 0, max: 0.5, default: 0.1 }),
+    corruptFraction: num({ doc: 'fraction of clients assumed to collude with the server (parameter finder input)', min: 0, max: 0.5, default: 0.05 }),
+    clip: num({ doc: 'without DP: each update entry is clipped to [-clip, clip] before quantisation', min: 0, max: Infinity, exclusiveMin: true, default: 1 }),
   }),
-  dp: obj('differential privacy (distributed discrete Gaussian)', {
-    enabled: bool({ doc: 'add noise and charge the privacy ledger', default: true }),
-    epsilon: num({ doc: 'total privacy budget over the whole run', min: 0, max: 1000, exclusiveMin: true, default: 8 }),
-    delta: num({ doc: 'DP delta', min: 0, max: 0.1, exclusiveMin: true, default: 1e-5 }),
-    accountant: oneOf(['rdp', 'pld'] as const, { doc: 'privacy accountant', default: 'rdp' }),
-    l2Clip: num({ doc: 'L2 norm each client update is clipped to', min: 0, max: Infinity, exclusiveMin: true, default: 1 }),
-    sigma: num({ doc: 'noise multiplier; default: planned from epsilon, delta and rounds', min: 0, max: 1000, exclusiveMin: true }),
+  dp: obj('differential privacy (distributed discrete Gaussian noise added by the clients)', {
+    enabled: bool({ doc: 'add noise and charge the privacy ledger every round', default: true }),
+    epsilon: num({ doc: 'total privacy budget; the server stops before a round that would exceed it', min: 0, max: 1000, exclusiveMin: true, default: 8 }),
+    delta: num({ doc: 'delta of the (epsilon, delta) guarantee', min: 0, max: 0.1, exclusiveMin: true, default: 1e-5 }),
+    accountant: oneOf(['rdp', 'pld'] as const, { doc: 'accountant used to plan the noise for the budget', default: 'rdp' }),
+    l2Clip: num({ doc: 'L2 norm every client update is clipped to', min: 0, max: Infinity, exclusiveMin: true, default: 1 }),
+    noiseMultiplier: num({ doc: 'noise multiplier z (central noise std = z * l2Clip); default: planned so that server.rounds rounds spend epsilon', min: 0, max: 1000, exclusiveMin: true }),
   }),
   meta: obj('meta-learning', {
-    algorithm: oneOf(ALGORITHMS, { doc: 'meta-learning algorithm', default: 'reptile' }),
+    algorithm: oneOf(ALGORITHMS, { doc: 'client algorithm', default: 'reptile' }),
     model: oneOf(['mlp', 'cnn'] as const, { doc: 'model architecture', default: 'mlp' }),
-    innerLr: num({ doc: 'inner-loop (client) learning rate', min: 0, max: 100, exclusiveMin: true, default: 0.05 }),
-    innerSteps: int({ doc: 'inner-loop steps per round', min: 1, max: 10_000, default: 5 }),
-    serverLr: num({ doc: 'meta (server) learning rate', min: 0, max: 100, exclusiveMin: true, default: 1 }),
-    serverOptimizer: oneOf(['sgd', 'momentum', 'adam'] as const, { doc: 'meta-optimiser applied to the aggregate', default: 'sgd' }),
-    batchSize: int({ doc: 'mini-batch size for inner steps', min: 1, max: 100_000, default: 32 }),
-    evalSteps: int({ doc: 'fine-tuning steps before measuring personalised accuracy', min: 0, max: 10_000, default: 5 }),
-    backend: oneOf(['auto', 'wasm', 'cpu'] as const, { doc: 'TensorFlow.js backend (auto: wasm if it loads, else cpu)', default: 'auto' }),
+    hidden: int({ doc: 'mlp: width of the hidden layer; cnn: width of the embedding layer', min: 1, max: 100_000, default: 64 }),
+    localSteps: int({ doc: 'local steps per round (SGD steps, meta-steps or episodes, per algorithm)', min: 1, max: 100_000, default: 10 }),
+    batchSize: int({ doc: 'mini-batch size drawn from the support set', min: 1, max: 100_000, default: 32 }),
+    lr: num({ doc: 'local step size (SGD lr; inner lr for reptile; outer lr for maml/perfedavg)', min: 0, max: 100, exclusiveMin: true, default: 0.05 }),
+    innerLr: num({ doc: 'inner adaptation lr of the maml family and perfedavg; default: meta.lr', min: 0, max: 100, exclusiveMin: true }),
+    innerSteps: int({ doc: 'inner steps of maml (default 1) and reptile (default meta.localSteps)', min: 1, max: 100_000 }),
+    serverOptimizer: oneOf(['sgd', 'adam'] as const, { doc: 'meta-optimiser applied to the aggregated update', default: 'sgd' }),
+    serverLr: num({ doc: 'meta (server) learning rate; 1 with sgd is plain FedAvg averaging', min: 0, max: 100, exclusiveMin: true, default: 1 }),
+    evalSteps: int({ doc: 'fine-tuning steps on each client\'s support set before measuring personalised accuracy', min: 0, max: 10_000, default: 5 }),
+    backend: oneOf(['auto', 'wasm', 'cpu'] as const, { doc: 'TensorFlow.js backend (auto: the fastest that loads)', default: 'auto' }),
   }),
   data: obj('training data', {
     source: oneOf(['mnist', 'fashion-mnist', 'idx', 'csv', 'json'] as const, { doc: 'dataset', default: 'mnist' }),
@@ -75,9 +93,13 @@ export const fedmetaSchema = obj('fedmeta config', {
   client: obj('one institution\'s client', {
     identity: str({ doc: 'identity file from fedmeta keygen (secret; mode 0600)' }),
     server: str({ doc: 'coordinator URL', pattern: /^wss?:\/\/[^\s]+$/, patternHint: 'must be a ws:// or wss:// URL, e.g. wss://coordinator.example.org:8443' }),
-    ca: str({ doc: 'CA or self-signed certificate (PEM) to trust for the server' }),
-    reconnectMinMs: ms('first reconnect delay', 500),
-    reconnectMaxMs: ms('longest reconnect delay (exponential backoff with jitter)', 30_000),
+    ca: str({ doc: 'CA or self-signed certificate (PEM) to trust for the server; default: the system store' }),
+    federationId: str({ doc: 'refuse a server announcing another federation id (recommended)' }),
+    reconnect: obj('reconnecting after a lost connection (exponential backoff with full jitter)', {
+      maxAttempts: int({ doc: 'give up after this many consecutive failed attempts', min: 1, max: 1_000_000, default: 10 }),
+      baseDelayMs: ms('first delay; doubles per attempt', 250),
+      maxDelayMs: ms('longest delay', 10_000),
+    }),
   }),
   output: obj('what the run writes', {
     model: str({ doc: 'directory for the final model in tfjs format (model.json + weights.bin)', default: './fedmeta-out/model' }),
@@ -86,11 +108,12 @@ export const fedmetaSchema = obj('fedmeta config', {
   simulate: obj('fedmeta simulate only', {
     clients: int({ doc: 'clients in the simulated federation', min: 2, max: 1000, default: 6 }),
     drop: str({
-      doc: 'clients to kill: ROUND:PHASE[,ROUND:PHASE...] with PHASE one of train, share, masked, unmask; "none" for no drops',
-      default: '2:masked',
-      pattern: /^(none|\d+:(train|advertise|share|masked|unmask)(,\d+:(train|advertise|share|masked|unmask))*)$/,
-      patternHint: 'must be "none" or ROUND:PHASE[,ROUND:PHASE...], e.g. "2:masked,3:share"',
+      doc: 'clients that crash (socket closed, no goodbye): ROUND:PHASE[,ROUND:PHASE...], the i-th entry kills client i after it reached PHASE (advertise-keys, share-keys, masked-input, unmasking) in ROUND; "none" for no crashes',
+      default: '2:share-keys',
+      pattern: DROP_PATTERN,
+      patternHint: 'must be "none" or ROUND:PHASE[,ROUND:PHASE...] with PHASE one of advertise-keys, share-keys, masked-input, consistency, unmasking, e.g. "2:share-keys,3:masked-input"',
     }),
+    reconnect: bool({ doc: 'crashed clients reconnect and rejoin a later round', default: true }),
   }),
 });
 

@@ -15,9 +15,14 @@ function common(c: FedmetaConfig, issues: ConfigIssue[]): void {
   if (t !== undefined && s.clientsPerRound > 0 && t > s.clientsPerRound) {
     issues.push({ path: 'secagg.threshold', message: `must be <= server.clientsPerRound (${s.clientsPerRound}) (got ${t})` });
   }
-  if (c.client.reconnectMinMs > c.client.reconnectMaxMs) {
-    issues.push({ path: 'client.reconnectMinMs', message: `must be <= client.reconnectMaxMs (${c.client.reconnectMaxMs}) (got ${c.client.reconnectMinMs})` });
+  const r = c.client.reconnect;
+  if (r.baseDelayMs > r.maxDelayMs) {
+    issues.push({ path: 'client.reconnect.baseDelayMs', message: `must be <= client.reconnect.maxDelayMs (${r.maxDelayMs}) (got ${r.baseDelayMs})` });
   }
+  if (c.server.heartbeat.intervalMs >= c.server.heartbeat.timeoutMs) {
+    issues.push({ path: 'server.heartbeat.timeoutMs', message: `must be longer than server.heartbeat.intervalMs (${c.server.heartbeat.intervalMs}) (got ${c.server.heartbeat.timeoutMs})` });
+  }
+
   if (['idx', 'csv', 'json'].includes(c.data.source) && c.data.path === undefined) {
     issues.push({ path: 'data.path', message: `is required when data.source is '${c.data.source}' (the file or directory holding the data)` });
   }

@@ -1,27 +1,48 @@
 /**
  * The per-round progress line. On a TTY it redraws one line in place:
  *
- *   round 2/5 [######------------] masked   4/6 alive  up 1.2 MiB  down 340 KiB  3.1s
+ *   round 2/5 [########------------] masked-input  3/5 answered, 1 dropped  up 1.2 MiB  down 340 KiB  3.10s
  *
  * When stdout is not a TTY (CI, pipes, files) it prints a plain log line only when the
  * phase changes and a final line per round, so logs stay short and greppable.
  */
 import { formatBytes, formatDuration } from './format.js';
 
-/** Phases in the order a round goes through them (SecAgg vocabulary). */
-export const PHASES = ['train', 'advertise', 'share', 'masked', 'unmask', 'aggregate'] as const;
-export type Phase = (typeof PHASES)[number] | 'done';
+/**
+ * The server's phases in the order a round goes through them (the server package's
+ * ServerPhase). 'waiting' comes before a round; 'done' after the last.
+ */
+export const PHASES = ['waiting', 'training', 'share-keys', 'masked-input', 'consistency', 'unmasking', 'aggregating', 'evaluating', 'checkpointing', 'done'] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** The bar's slices: consistency (active mode only) and the post-aggregation steps fold into neighbours. */
+const SLICE: Record<Phase, number> = {
+  waiting: 0,
+  training: 0,
+  'share-keys': 1,
+  'masked-input': 2,
+  consistency: 2.5,
+  unmasking: 3,
+  aggregating: 4,
+  evaluating: 4.5,
+  checkpointing: 4.8,
+  done: 5,
+};
+const SLICES = 5;
 
 export interface RoundProgress {
   round: number;
   rounds: number;
   phase: Phase;
-  /** Clients that have answered the current phase. */
-  answered: number;
-  /** Clients still in the round. */
-  alive: number;
-  /** Clients the round started with. */
+  /** Cohort members that answered the current phase. */
+  responded: number;
+  /** Size of this round's cohort (0 while waiting). */
   cohort: number;
+  /** Cohort members dropped this round so far. */
+  dropped: number;
+  /** Authenticated connections. */
+  connected: number;
+  /** Bytes received by the server (client uploads) and sent by it. */
   bytesUp: number;
   bytesDown: number;
   elapsedMs: number;
@@ -35,23 +56,27 @@ export interface ProgressSink {
 }
 
 /**
- * The bar fills by phase (each phase an equal slice) plus the answered fraction within it.
+ * The bar fills by phase (equal slices) plus the answered fraction within the phase.
  * @returns a string of exactly `width` characters
  */
-export function renderBar(phase: Phase, answered: number, alive: number, width: number): string {
-  const steps = PHASES.length;
-  const index = phase === 'done' ? steps : PHASES.indexOf(phase);
-  const within = phase === 'done' || alive <= 0 ? 0 : Math.min(1, answered / alive);
-  const filled = Math.round((width * (index + within)) / steps);
-  return '#'.repeat(Math.min(width, filled)) + '-'.repeat(Math.max(0, width - filled));
+export function renderBar(phase: Phase, responded: number, alive: number, width: number): string {
+  const base = SLICE[phase] ?? 0;
+  const inPhase = Number.isInteger(base) && phase !== 'done' && phase !== 'waiting' && alive > 0 ? Math.min(1, responded / alive) : 0;
+  const filled = Math.min(width, Math.round((width * (base + inPhase)) / SLICES));
+  return '#'.repeat(filled) + '-'.repeat(width - filled);
 }
 
 /** The progress line's text (no newline, no cursor codes). */
 export function renderProgress(p: RoundProgress, barWidth = 20): string {
   const r = String(p.round).padStart(String(p.rounds).length);
-  const phase = p.phase.padEnd(9);
-  const count = p.phase === 'done' ? `${p.alive}/${p.cohort} finished` : `${p.answered}/${p.alive} answered, ${p.alive}/${p.cohort} alive`;
-  return `round ${r}/${p.rounds} [${renderBar(p.phase, p.answered, p.alive, barWidth)}] ${phase} ${count}  up ${formatBytes(p.bytesUp)}  down ${formatBytes(p.bytesDown)}  ${formatDuration(p.elapsedMs)}`;
+  const alive = Math.max(0, p.cohort - p.dropped);
+  const counts =
+    p.phase === 'waiting'
+      ? `${p.connected} connected`
+      : p.phase === 'done'
+        ? `${alive}/${p.cohort} finished`
+        : `${p.responded}/${alive} answered, ${p.dropped} dropped`;
+  return `round ${r}/${p.rounds} [${renderBar(p.phase, p.responded, alive, barWidth)}] ${p.phase.padEnd(13)} ${counts}  up ${formatBytes(p.bytesUp)}  down ${formatBytes(p.bytesDown)}  ${formatDuration(p.elapsedMs)}`;
 }
 
 /** Draws progress to a sink: in place on a TTY, as phase-change log lines otherwise. */
@@ -64,10 +89,15 @@ export class ProgressView {
     private readonly enabled = true,
   ) {}
 
+  private lastRound: number | undefined;
+
+  /** Shows `p`; a new round number ends the previous round's line, so each round keeps one. */
   update(p: RoundProgress): void {
     if (!this.enabled) return;
+    if (this.lastRound !== undefined && p.round !== this.lastRound) this.newline();
+    this.lastRound = p.round;
     if (this.sink.isTTY) {
-      const width = Math.max(10, Math.min(30, (this.sink.columns ?? 100) - 80));
+      const width = Math.max(10, Math.min(30, (this.sink.columns ?? 100) - 90));
       this.sink.write(`\r\x1b[2K${renderProgress(p, width)}`);
       this.drawn = true;
       if (p.phase === 'done') this.newline();
