@@ -11,3 +11,4 @@ export {
   SecAggServer, type SecAggServerOptions, type ServerOutputs, type ServerSend, type ServerStateName, type AggregationResult,
 } from './server/server.js';
 export * from './simulate.js';
+export * from './params.js';
