@@ -24,3 +24,25 @@ export {
 } from './partition.js';
 export { type SupportQueryOptions, splitSupportQuery } from './split.js';
 export { type Federation, type FederatedOptions, federatedMnist, federatedSplit } from './federated.js';
+export {
+  DEFAULT_MAX_IDX_BYTES,
+  IDX_DTYPES,
+  type IdxDtype,
+  type IdxPairOptions,
+  type IdxTensor,
+  idxPairToDataset,
+  isGzip,
+  loadIdxPair,
+  parseIdx,
+  readIdxFile,
+} from './idx.js';
+export {
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_DIR,
+  type FashionMnistOptions,
+  loadFashionMnist,
+} from './fashion-mnist.js';
+export { CIFAR10_CLASSES, type CifarOptions, type CifarVariant, loadCifarBatches, parseCifarBatch } from './cifar.js';
+export { type CsvRecord, parseCsvRecords } from './csv.js';
+export { type Standardisation, computeStandardisation, standardise } from './standardise.js';
+export { type TabularData, type TabularOptions, loadCsv, loadJsonTable, parseCsv, parseJsonTable } from './tabular.js';
