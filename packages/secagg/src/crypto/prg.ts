@@ -26,6 +26,16 @@ export const MAX_MASK_LENGTH = 2 ** 30;
 const ZERO_IV = Buffer.alloc(16);
 const ZERO_CHUNK = Buffer.alloc(MASK_CHUNK_WORDS * 4);
 
+/** Which add kernel applyMasks uses: 'auto' (wasm SIMD when available) or 'js'. */
+export interface MaskOptions {
+  kernel?: 'auto' | 'js';
+}
+
+/** The kernel applyMasks uses by default on this host. */
+export function maskKernel(): 'wasm-simd' | 'js' {
+  return simdAdder() ? 'wasm-simd' : 'js';
+}
+
 /** One mask to add (+1) or subtract (-1). */
 export interface MaskTerm {
   seed: Uint8Array;
@@ -60,10 +70,11 @@ if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
  * @param acc - the accumulator (e.g. the encoded input vector)
  * @param terms - seeds with their signs; order does not matter
  * @param bits - the modulus exponent, 1..32
+ * @param options - kernel choice (tests and benches only; results are identical)
  * @returns acc
  * @throws InvalidArgumentError for a wrong seed length, sign or bits
  */
-export function applyMasks(acc: Uint32Array, terms: readonly MaskTerm[], bits: number): Uint32Array {
+export function applyMasks(acc: Uint32Array, terms: readonly MaskTerm[], bits: number, options: MaskOptions = {}): Uint32Array {
   if (!(acc instanceof Uint32Array)) throw new InvalidArgumentError('acc must be a Uint32Array');
   if (!Array.isArray(terms)) throw new InvalidArgumentError('terms must be an array of { seed, sign }');
   assertBits(bits);
@@ -75,7 +86,7 @@ export function applyMasks(acc: Uint32Array, terms: readonly MaskTerm[], bits: n
     if (t.sign !== 1 && t.sign !== -1) throw new InvalidArgumentError(`terms[${i}].sign must be 1 or -1`);
     (t.sign === 1 ? plus : minus).push(newKeystream(t.seed, `terms[${i}].seed`));
   });
-  const simd = simdAdder();
+  const simd = options.kernel === 'js' ? null : simdAdder();
   if (simd) maskChunksSimd(acc, plus, minus, simd);
   else maskChunksJs(acc, plus, minus);
   if (bits < 32) {
@@ -158,9 +169,14 @@ export function expandMask(seed: Uint8Array, length: number, bits: number): Uint
   return applyMasks(new Uint32Array(length), [{ seed, sign: 1 }], bits);
 }
 
-/** Raw keystream bytes of `seed` (for tests, vectors and the bench baseline). */
-export function keystream(seed: Uint8Array, bytes: number): Uint8Array {
+/**
+ * Raw AES-128-CTR keystream of `seed` (for tests, vectors and the bench baseline).
+ * @param initialCounter - the first 16-byte counter block; the mask PRG always uses zeros
+ */
+export function keystream(seed: Uint8Array, bytes: number, initialCounter: Uint8Array = ZERO_IV): Uint8Array {
+  assertBytes(seed, 'seed', PRG_SEED_BYTES);
   assertInt(bytes, 'bytes', 0, MAX_MASK_LENGTH * 4);
-  const c = newKeystream(seed, 'seed');
+  assertBytes(initialCounter, 'initialCounter', 16);
+  const c = createCipheriv('aes-128-ctr', seed, initialCounter);
   return new Uint8Array(c.update(Buffer.alloc(bytes)));
 }
