@@ -79,6 +79,7 @@ const PATH_FIELDS = [
   ['server', 'roster'],
   ['server', 'checkpointDir'],
   ['data', 'path'],
+  ['data', 'labels'],
   ['client', 'identity'],
   ['client', 'ca'],
   ['output', 'model'],

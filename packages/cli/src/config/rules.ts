@@ -24,7 +24,13 @@ function common(c: FedmetaConfig, issues: ConfigIssue[]): void {
   }
 
   if (['idx', 'csv', 'json'].includes(c.data.source) && c.data.path === undefined) {
-    issues.push({ path: 'data.path', message: `is required when data.source is '${c.data.source}' (the file or directory holding the data)` });
+    issues.push({ path: 'data.path', message: `is required when data.source is '${c.data.source}' (the file holding the data)` });
+  }
+  if (c.data.source === 'idx' && c.data.labels === undefined) {
+    issues.push({ path: 'data.labels', message: "is required when data.source is 'idx' (the labels IDX file)" });
+  }
+  if (c.data.clientIndex !== undefined && c.data.clientIndex >= c.data.shards) {
+    issues.push({ path: 'data.clientIndex', message: `must be < data.shards (${c.data.shards}) (got ${c.data.clientIndex})` });
   }
 }
 
@@ -74,6 +80,9 @@ export function checkClientConfig(c: FedmetaConfig, file?: string): void {
 export function checkSimulateConfig(c: FedmetaConfig, file?: string): void {
   const issues: ConfigIssue[] = [];
   common(c, issues);
+  if (c.data.source !== 'mnist' && c.data.source !== 'fashion-mnist') {
+    issues.push({ path: 'data.source', message: `simulate splits a demo dataset into clients: use 'mnist' or 'fashion-mnist' (got '${c.data.source}')` });
+  }
   if (c.simulate.clients < c.server.minClients) {
     issues.push({ path: 'simulate.clients', message: `must be >= server.minClients (${c.server.minClients}) (got ${c.simulate.clients})` });
   }

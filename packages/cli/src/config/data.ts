@@ -1,0 +1,73 @@
+/**
+ * Turning the `data` section into datasets, with the meta package's loaders:
+ * - demo sources (mnist, fashion-mnist) are split into non-IID shards, the same way on
+ *   every machine for the same seed, so each demo client takes its shard by index and the
+ *   server evaluates on the held-out test part no shard owns;
+ * - an institution's own file (idx, csv, json) is that client's data, split per class
+ *   into support (training) and query (personalised evaluation).
+ */
+import type { ClientData, Dataset, Federation } from '@fedmeta/meta';
+import type { FedmetaConfig } from './fedmeta-schema.js';
+
+type DataConfig = FedmetaConfig['data'];
+
+/** The meta package loads TensorFlow.js: import it only when data is actually needed. */
+const meta = () => import('@fedmeta/meta');
+
+/** Support/query options from the config (meta's default is a 20% support fraction). */
+function splitOptions(d: DataConfig): { supportPerClass?: number; supportFraction?: number; queryPerClass?: number } {
+  return {
+    ...(d.supportPerClass !== undefined ? { supportPerClass: d.supportPerClass } : {}),
+    ...(d.queryPerClass !== undefined ? { queryPerClass: d.queryPerClass } : {}),
+  };
+}
+
+/**
+ * Splits a demo dataset into `shards` non-IID clients plus a held-out test set.
+ * @throws the meta package's DataError / PartitionError (e.g. more classes per client than exist)
+ */
+export async function loadDemoFederation(d: DataConfig, shards: number): Promise<Federation> {
+  const m = await meta();
+  const options = {
+    clients: shards,
+    scheme: d.partition,
+    classesPerClient: d.classesPerClient,
+    alpha: d.alpha,
+    seed: d.seed,
+    ...splitOptions(d),
+  };
+  if (d.source === 'mnist') return m.federatedMnist(options);
+  if (d.source === 'fashion-mnist') {
+    const ds = await m.loadFashionMnist({ split: 'test', ...(d.path !== undefined ? { dir: d.path } : {}) });
+    return m.federatedSplit(ds, options);
+  }
+  throw new TypeError(`data.source '${d.source}' is not a demo dataset`);
+}
+
+/** Loads an institution's own file as one dataset. */
+async function loadOwnFile(d: DataConfig): Promise<Dataset> {
+  const m = await meta();
+  if (d.source === 'idx') return m.loadIdxPair(d.path!, d.labels!);
+  if (d.source === 'csv') return (await m.loadCsv(d.path!, { labelColumn: d.labelColumn, standardise: d.standardise })).dataset;
+  if (d.source === 'json') return (await m.loadJsonTable(d.path!, { labelColumn: d.labelColumn, standardise: d.standardise })).dataset;
+  throw new TypeError(`data.source '${d.source}' is not a file source`);
+}
+
+/** The data one client trains on (support) and is evaluated on (query). */
+export async function loadClientData(d: DataConfig): Promise<ClientData> {
+  if (d.source === 'mnist' || d.source === 'fashion-mnist') {
+    const fed = await loadDemoFederation(d, d.shards);
+    return fed.clients[d.clientIndex ?? 0]!;
+  }
+  const m = await meta();
+  const ds = await loadOwnFile(d);
+  const split = splitOptions(d);
+  return m.splitSupportQuery(ds, { ...split, ...(split.supportPerClass === undefined ? { supportFraction: 0.2 } : {}), seed: d.seed });
+}
+
+/** What the server evaluates the global model on: the demo test split, or the configured file. */
+export async function loadServerEvalData(d: DataConfig): Promise<Dataset | undefined> {
+  if (d.source === 'mnist' || d.source === 'fashion-mnist') return (await loadDemoFederation(d, d.shards)).test;
+  if (d.path === undefined) return undefined;
+  return loadOwnFile(d);
+}
