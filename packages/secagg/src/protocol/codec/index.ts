@@ -294,6 +294,7 @@ function decodeBody(kind: MessageKind, r: ByteReader, limits: DecodeLimits): Mes
       const count = r.u16('entries.count');
       const flags = r.u8('flags');
       if (flags > 1) throw new DecodeError('ERR_DECODE_FIELD', `${kind}.flags: unknown flag bits 0x${flags.toString(16)}`);
+      if (count === 0 && flags === 1) throw new DecodeError('ERR_DECODE_NONCANONICAL', `${kind}.flags: an empty list is unsigned`);
       const entryBytes = 2 + 2 * PUBLIC_KEY_BYTES + (flags === 1 ? SIGNATURE_BYTES : 0);
       r.need(count * entryBytes, 'entries');
       const entries = [];
@@ -355,6 +356,9 @@ function decodeBody(kind: MessageKind, r: ByteReader, limits: DecodeLimits): Mes
       if (len === 0 && selfMaskShares.length + keyShares.length > 0) {
         throw new DecodeError('ERR_DECODE_FIELD', `${kind}.shareLength: 0 with a non-empty share list`);
       }
+      if (len !== 0 && selfMaskShares.length + keyShares.length === 0) {
+        throw new DecodeError('ERR_DECODE_NONCANONICAL', `${kind}.shareLength: must be 0 when both share lists are empty`);
+      }
       return { kind, clientId, selfMaskShares, keyShares };
     }
     case 'abort': {
@@ -364,7 +368,7 @@ function decodeBody(kind: MessageKind, r: ByteReader, limits: DecodeLimits): Mes
       if (len > MAX_ABORT_DETAIL_BYTES) throw new DecodeError('ERR_DECODE_LIMIT', `${kind}.detail.length: ${len} > ${MAX_ABORT_DETAIL_BYTES}`);
       let detail: string;
       try {
-        detail = new TextDecoder('utf-8', { fatal: true }).decode(r.bytesView(len, 'detail'));
+        detail = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(r.bytesView(len, 'detail'));
       } catch (err) {
         if (err instanceof DecodeError) throw err;
         throw new DecodeError('ERR_DECODE_UTF8', `${kind}.detail: invalid UTF-8`);
