@@ -1,0 +1,292 @@
+/**
+ * Append-only, crash-safe privacy ledger.
+ *
+ * File format: JSON lines. Line 1 is a header {type:'header', version, budget, delta,
+ * accountant}; every other line is one privacy event {type:'event', mechanism, ...}.
+ * Every record is written with ONE fs.writeSync of the whole line followed by
+ * fs.fsyncSync on the file; the directory is fsync'd after creation. `charge` returns
+ * only after that fsync, so a caller that releases an aggregate only after `charge`
+ * returns can never have released something the ledger does not hold.
+ *
+ * Torn records: a crash mid-write can leave a partial last line. We count every
+ * unparseable line as SPENT (conservative; see protocol-spec/08-dp.md): if the prefix
+ * still shows the Gaussian parameters q and sigma we count that event, otherwise we
+ * count a copy of the most expensive complete event in the ledger, and if there is none
+ * the spent epsilon is reported as Infinity. Appending after a torn line first writes a
+ * newline so later records stay whole.
+ *
+ * `spent()` always recomputes epsilon from all events (the `epsilonAfter` field stored
+ * in each record is informational and never trusted). With accountant 'pld' and only
+ * Gaussian events, the result is min(PLD, RDP) - both are valid upper bounds.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BudgetExceededError, DpArgumentError, LedgerCorruptError, checkNumber } from './errors.js';
+import { DEFAULT_RDP_ORDERS } from './accountant/orders.js';
+import { rdpToEpsilon } from './accountant/convert.js';
+import { computeRdp } from './accountant/rdp.js';
+import { computeDdgRdp, type DdgMechanismParams } from './accountant/ddg.js';
+import { composePld, gaussianPld, pldEpsilonForDelta, selfComposePld, type DiscretePld } from './accountant/pld.js';
+import type { AccountantName } from './planner.js';
+
+/** One round of the Poisson-subsampled Gaussian (noise multiplier sigma, sampling rate q). */
+export interface GaussianEvent {
+  mechanism: 'gaussian';
+  q: number;
+  sigma: number;
+}
+
+/** One round of the distributed discrete Gaussian with client sampling rate q. */
+export interface DdgEvent extends DdgMechanismParams {
+  mechanism: 'ddg';
+  q: number;
+}
+
+export type PrivacyEvent = GaussianEvent | DdgEvent;
+
+/** A stored record: the event plus bookkeeping. */
+export type LedgerRecord = PrivacyEvent & { round: number; seq: number; epsilonAfter: number };
+
+export interface LedgerOptions {
+  /** Total epsilon budget (required when creating). */
+  budget?: number;
+  /** Delta at which epsilon is reported (required when creating). */
+  delta?: number;
+  accountant?: AccountantName;
+  /** Open an existing ledger for reading only. */
+  readOnly?: boolean;
+}
+
+export interface LedgerSummary {
+  epsilon: number;
+  delta: number;
+  budget: number;
+  accountant: AccountantName;
+  events: number;
+  tornRecords: number;
+}
+
+function validateEvent(e: PrivacyEvent): PrivacyEvent {
+  if (e === null || typeof e !== 'object') throw new DpArgumentError('event must be an object');
+  checkNumber('event.q', e.q, { min: 0, max: 1 });
+  if (e.mechanism === 'gaussian') {
+    checkNumber('event.sigma', e.sigma, { min: 0, minExclusive: true });
+    return { mechanism: 'gaussian', q: e.q, sigma: e.sigma };
+  }
+  if (e.mechanism === 'ddg') {
+    checkNumber('event.l2Sensitivity', e.l2Sensitivity, { min: 0 });
+    checkNumber('event.localSigma', e.localSigma, { min: 0.5 });
+    checkNumber('event.numClients', e.numClients, { min: 1, integer: true });
+    checkNumber('event.dim', e.dim, { min: 1, integer: true });
+    return { mechanism: 'ddg', q: e.q, l2Sensitivity: e.l2Sensitivity, localSigma: e.localSigma, numClients: e.numClients, dim: e.dim };
+  }
+  throw new DpArgumentError(`event.mechanism must be 'gaussian' or 'ddg', got ${String((e as { mechanism?: unknown }).mechanism)}`);
+}
+
+function eventKey(e: PrivacyEvent): string {
+  return e.mechanism === 'gaussian' ? `g:${e.q}:${e.sigma}` : `d:${e.q}:${e.l2Sensitivity}:${e.localSigma}:${e.numClients}:${e.dim}`;
+}
+
+/**
+ * Epsilon at `delta` of a multiset of events. RDP always; with 'pld' and only Gaussian
+ * events also PLD, returning the smaller of the two valid bounds.
+ */
+export function epsilonOfEvents(events: readonly PrivacyEvent[], delta: number, accountant: AccountantName = 'rdp'): number {
+  if (events.length === 0) return 0;
+  const groups = new Map<string, { event: PrivacyEvent; count: number }>();
+  for (const e of events) {
+    const k = eventKey(e);
+    const g = groups.get(k);
+    if (g) g.count++;
+    else groups.set(k, { event: e, count: 1 });
+  }
+  const orders = DEFAULT_RDP_ORDERS;
+  const total = new Float64Array(orders.length);
+  for (const { event, count } of groups.values()) {
+    const r = event.mechanism === 'gaussian' ? computeRdp(event.q, event.sigma, count, orders) : computeDdgRdp(event, event.q, count, orders);
+    for (let i = 0; i < total.length; i++) total[i]! += r[i]!;
+  }
+  let eps = rdpToEpsilon(orders, total, delta).epsilon;
+  const allGaussian = [...groups.values()].every((g) => g.event.mechanism === 'gaussian');
+  if (accountant === 'pld' && allGaussian) {
+    let pldEps = 0;
+    for (const adjacency of ['remove', 'add'] as const) {
+      let acc: DiscretePld | undefined;
+      for (const { event, count } of groups.values()) {
+        const g = event as GaussianEvent;
+        if (g.q === 0) continue;
+        const one = g.q === 1 ? gaussianPld(g.sigma / Math.sqrt(count), 1, 'remove', 1e-4) : selfComposePld(gaussianPld(g.sigma, g.q, adjacency, 1e-4), count);
+        acc = acc ? composePld(acc, one) : one;
+      }
+      if (acc) pldEps = Math.max(pldEps, pldEpsilonForDelta(acc, delta));
+    }
+    eps = Math.min(eps, pldEps);
+  }
+  return eps;
+}
+
+const TORN_GAUSSIAN = /"mechanism":"gaussian","q":([0-9.eE+-]+),"sigma":([0-9.eE+-]+)[,}]/;
+
+/** An open ledger. Not safe for concurrent writers (one process owns a ledger file). */
+export class Ledger {
+  private readonly records: LedgerRecord[] = [];
+  private tornRecords = 0;
+  private tornEvents: PrivacyEvent[] = [];
+  private fd: number | undefined;
+  private needsNewline = false;
+  readonly budget: number;
+  readonly delta: number;
+  readonly accountant: AccountantName;
+
+  /** @internal use openLedger */
+  constructor(readonly file: string, opts: LedgerOptions) {
+    const exists = fs.existsSync(file);
+    if (!exists) {
+      if (opts.readOnly) throw Object.assign(new Error(`ENOENT: ledger ${file} does not exist`), { code: 'ENOENT' });
+      this.budget = checkNumber('budget', opts.budget, { min: 0, minExclusive: true });
+      this.delta = checkNumber('delta', opts.delta, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
+      this.accountant = opts.accountant ?? 'rdp';
+      if (this.accountant !== 'rdp' && this.accountant !== 'pld') throw new DpArgumentError(`accountant must be 'rdp' or 'pld', got ${String(this.accountant)}`);
+      this.fd = fs.openSync(file, 'wx');
+      const header = { type: 'header', version: 1, budget: this.budget, delta: this.delta, accountant: this.accountant };
+      this.writeLine(JSON.stringify(header));
+      const dirFd = fs.openSync(path.dirname(path.resolve(file)), 'r');
+      try {
+        fs.fsyncSync(dirFd);
+      } finally {
+        fs.closeSync(dirFd);
+      }
+      return;
+    }
+    const text = fs.readFileSync(file, 'utf8');
+    const lines = text.split('\n');
+    const endsClean = text.endsWith('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    let header: { budget?: unknown; delta?: unknown; accountant?: unknown } | undefined;
+    try {
+      header = JSON.parse(lines[0] ?? '');
+    } catch {
+      header = undefined;
+    }
+    if (!header || (header as { type?: unknown }).type !== 'header') throw new LedgerCorruptError(`ledger ${file}: line 1 is not a header record`);
+    this.budget = checkNumber('header.budget', header.budget, { min: 0, minExclusive: true });
+    this.delta = checkNumber('header.delta', header.delta, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
+    const acc = header.accountant;
+    if (acc !== 'rdp' && acc !== 'pld') throw new LedgerCorruptError(`ledger ${file}: header.accountant must be 'rdp' or 'pld'`);
+    this.accountant = acc;
+    if (opts.budget !== undefined && opts.budget !== this.budget) throw new DpArgumentError(`budget ${opts.budget} differs from the ledger's ${this.budget}`);
+    if (opts.delta !== undefined && opts.delta !== this.delta) throw new DpArgumentError(`delta ${opts.delta} differs from the ledger's ${this.delta}`);
+    const torn: string[] = [];
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      let rec: unknown;
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        torn.push(line);
+        continue;
+      }
+      if (!rec || typeof rec !== 'object' || (rec as { type?: unknown }).type !== 'event') throw new LedgerCorruptError(`ledger ${file}: line ${i + 1} is not an event record`);
+      try {
+        const ev = validateEvent(rec as PrivacyEvent);
+        const r = rec as LedgerRecord;
+        this.records.push({ ...ev, round: r.round, seq: r.seq, epsilonAfter: r.epsilonAfter });
+      } catch (err) {
+        throw new LedgerCorruptError(`ledger ${file}: line ${i + 1}: ${(err as Error).message}`);
+      }
+    }
+    this.tornRecords = torn.length;
+    this.tornEvents = torn.map((line) => this.eventForTorn(line)).filter((e): e is PrivacyEvent => e !== undefined);
+    if (!opts.readOnly) {
+      this.fd = fs.openSync(file, 'a');
+      this.needsNewline = !endsClean && text.length > 0;
+    }
+  }
+
+  /** The event a torn line is counted as (undefined: unknown and no complete event to copy). */
+  private eventForTorn(line: string): PrivacyEvent | undefined {
+    const m = TORN_GAUSSIAN.exec(line);
+    if (m) {
+      const q = Number(m[1]);
+      const sigma = Number(m[2]);
+      if (q >= 0 && q <= 1 && sigma > 0) return { mechanism: 'gaussian', q, sigma };
+    }
+    let worst: PrivacyEvent | undefined;
+    let worstEps = -1;
+    for (const r of this.records) {
+      const e = epsilonOfEvents([r], this.delta, 'rdp');
+      if (e > worstEps) {
+        worstEps = e;
+        worst = r;
+      }
+    }
+    return worst;
+  }
+
+  private writeLine(line: string): void {
+    if (this.fd === undefined) throw new DpArgumentError(`ledger ${this.file} is open read-only or closed`);
+    const data = Buffer.from((this.needsNewline ? '\n' : '') + line + '\n', 'utf8');
+    let off = 0;
+    while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off);
+    fs.fsyncSync(this.fd);
+    this.needsNewline = false;
+  }
+
+  /** All complete events, oldest first. */
+  get events(): readonly LedgerRecord[] {
+    return this.records;
+  }
+
+  private allEvents(): PrivacyEvent[] | undefined {
+    if (this.tornRecords > this.tornEvents.length) return undefined;
+    return [...this.records, ...this.tornEvents];
+  }
+
+  /** Epsilon spent so far, recomputed from every recorded event (Infinity if a torn record cannot be bounded). */
+  spent(): number {
+    const all = this.allEvents();
+    return all ? epsilonOfEvents(all, this.delta, this.accountant) : Infinity;
+  }
+
+  /** A summary for reports and the CLI. */
+  summary(): LedgerSummary {
+    return { epsilon: this.spent(), delta: this.delta, budget: this.budget, accountant: this.accountant, events: this.records.length, tornRecords: this.tornRecords };
+  }
+
+  /**
+   * Records one privacy event durably BEFORE its aggregate is released.
+   * Returns only after the record is fsync'd; release the aggregate after it returns.
+   * @returns epsilon spent including this event.
+   * @throws BudgetExceededError (nothing written) if epsilon would exceed the budget.
+   */
+  charge(event: PrivacyEvent & { round?: number }): { epsilon: number; seq: number } {
+    const ev = validateEvent(event);
+    const round = event.round === undefined ? this.records.length + 1 : checkNumber('event.round', event.round, { min: 0, integer: true });
+    const prior = this.allEvents();
+    const eps = prior ? epsilonOfEvents([...prior, ev], this.delta, this.accountant) : Infinity;
+    if (!(eps <= this.budget)) {
+      throw new BudgetExceededError(`privacy budget exceeded: epsilon would be ${eps} > budget ${this.budget} (delta ${this.delta})`, eps, this.budget);
+    }
+    const seq = this.records.length + this.tornRecords + 1;
+    // Mechanism parameters come first so a torn prefix still reveals them.
+    const rec = { type: 'event', ...ev, round, seq, epsilonAfter: eps };
+    this.writeLine(JSON.stringify(rec));
+    this.records.push({ ...ev, round, seq, epsilonAfter: eps });
+    return { epsilon: eps, seq };
+  }
+
+  /** Closes the file descriptor. */
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/**
+ * Opens (or creates, when `budget` and `delta` are given and the file does not exist) a ledger.
+ * @throws LedgerCorruptError for a malformed header or a malformed complete record.
+ */
+export function openLedger(file: string, opts: LedgerOptions = {}): Ledger {
+  if (typeof file !== 'string' || file === '') throw new DpArgumentError('file must be a non-empty path');
+  return new Ledger(file, opts);
+}
