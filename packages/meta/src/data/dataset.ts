@@ -142,20 +142,32 @@ export function concat(datasets: readonly Dataset[], name?: string): Dataset {
   return out;
 }
 
-/** Number of examples of each class: result[c] for c in 0..numClasses-1. */
+/** Number of examples of each class: result[c] for c in 0..numClasses-1. @throws DataError 'DATA_BAD_LABEL'. */
 export function classCounts(ds: Dataset): number[] {
   checkDataset('ds', ds);
   const counts = new Array<number>(ds.numClasses).fill(0);
-  for (let i = 0; i < ds.count; i++) counts[ds.y[i]!]! += 1;
+  for (let i = 0; i < ds.count; i++) counts[checkedLabel(ds, i)]! += 1;
   return counts;
 }
 
-/** Example indices of each class, in dataset order: result[c] lists the examples labelled c. */
+/**
+ * Example indices of each class, in dataset order: result[c] lists the examples labelled c.
+ * @throws DataError 'DATA_BAD_LABEL' when a label is outside 0..numClasses-1.
+ */
 export function indicesByClass(ds: Dataset): number[][] {
   checkDataset('ds', ds);
   const out: number[][] = Array.from({ length: ds.numClasses }, () => []);
-  for (let i = 0; i < ds.count; i++) out[ds.y[i]!]!.push(i);
+  for (let i = 0; i < ds.count; i++) out[checkedLabel(ds, i)]!.push(i);
   return out;
+}
+
+/** Label of example i, checked: a hand-built Dataset may carry labels createDataset would refuse. */
+function checkedLabel(ds: Dataset, i: number): number {
+  const label = ds.y[i]!;
+  if (label < 0 || label >= ds.numClasses) {
+    throw new DataError('DATA_BAD_LABEL', `y[${i}] = ${label} is outside 0..${ds.numClasses - 1}`);
+  }
+  return label;
 }
 
 /** A copy of `ds` with its examples in a seeded random order (same seed, same order). */

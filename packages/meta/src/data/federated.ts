@@ -1,5 +1,5 @@
 // One-call non-IID federations for tests, benches and the simulated runtime.
-import { checkInt, checkNumber, checkObject } from './checks.js';
+import { checkNumber, checkObject } from './checks.js';
 import { checkDataset, type ClientData, type Dataset, indicesByClass, subset } from './dataset.js';
 import { DataArgumentError } from './errors.js';
 import { loadMnist } from './mnist.js';
@@ -83,17 +83,14 @@ export function federatedSplit(ds: Dataset, options: FederatedOptions): Federati
   } else {
     throw new DataArgumentError(`options.scheme must be 'classes' or 'dirichlet', got ${String(opts.scheme)}`);
   }
-  const split = opts.supportPerClass !== undefined
-    ? { supportPerClass: checkInt('options.supportPerClass', opts.supportPerClass, 1) }
-    : { supportFraction: opts.supportFraction ?? 0.2 };
-  const clients = partition.datasets.map((clientDs, id) =>
-    splitSupportQuery(clientDs, {
-      ...split,
-      ...(opts.queryPerClass !== undefined ? { queryPerClass: opts.queryPerClass } : {}),
-      seed: opts.seed,
-      id,
-    }),
-  );
+  // Default to FedMeta's 0.2 support fraction; if both are given, splitSupportQuery refuses.
+  const split: { supportPerClass?: number; supportFraction?: number; queryPerClass?: number } = {};
+  if (opts.supportPerClass !== undefined) split.supportPerClass = opts.supportPerClass;
+  if (opts.supportFraction !== undefined || opts.supportPerClass === undefined) {
+    split.supportFraction = opts.supportFraction ?? 0.2;
+  }
+  if (opts.queryPerClass !== undefined) split.queryPerClass = opts.queryPerClass;
+  const clients = partition.datasets.map((clientDs, id) => splitSupportQuery(clientDs, { ...split, seed: opts.seed, id }));
   return { clients, test, train, partition: partition.indices };
 }
 

@@ -46,3 +46,4 @@ export { CIFAR10_CLASSES, type CifarOptions, type CifarVariant, loadCifarBatches
 export { type CsvRecord, parseCsvRecords } from './csv.js';
 export { type Standardisation, computeStandardisation, standardise } from './standardise.js';
 export { type TabularData, type TabularOptions, loadCsv, loadJsonTable, parseCsv, parseJsonTable } from './tabular.js';
+export { DATA_FORMATS, type DataSource, type LoadedData, loadDataSource } from './source.js';

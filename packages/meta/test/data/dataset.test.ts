@@ -52,6 +52,12 @@ test('classCounts and indicesByClass agree with the labels', () => {
   const ds = tiny();
   assert.deepEqual(classCounts(ds), [2, 2, 2]);
   assert.deepEqual(indicesByClass(ds), [[0, 3], [1, 4], [2, 5]]);
+  // A hand-built dataset with a label out of range is caught, not a crash.
+  const bad = { ...ds, y: Int32Array.from([0, 1, 2, 0, 1, 7]) };
+  for (const f of [classCounts, indicesByClass]) {
+    assert.throws(() => f(bad), (e: unknown) => e instanceof DataError && e.code === 'DATA_BAD_LABEL' && /y\[5\] = 7/.test(e.message));
+  }
+  assert.throws(() => classCounts({ ...ds, count: 5 }), /consistent/);
 });
 
 test('shuffle is a seeded permutation of the examples, rows kept intact', () => {

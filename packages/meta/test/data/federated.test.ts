@@ -54,4 +54,6 @@ test('federatedSplit: no example is in two clients or in a client and the test s
   assert.equal(seen.size, 300, 'supportFraction default keeps every pool example in support or query');
   assert.throws(() => federatedSplit(ds, { clients: 2, scheme: 'iid' as never, seed: 1 }), /options.scheme/);
   assert.throws(() => federatedSplit(ds, { clients: 2, scheme: 'classes', testFraction: 1, seed: 1 }), /testFraction/);
+  assert.throws(() => federatedSplit(ds, { clients: 2, scheme: 'classes', supportPerClass: 3, supportFraction: 0.3, seed: 1 }),
+    /exactly one of supportFraction or supportPerClass/);
 });

@@ -131,6 +131,33 @@ test('partitionDirichlet: deterministic per seed, minExamples enforced, impossib
   assert.throws(() => partitionDirichlet(ds, { clients: 5, alpha: 0, seed: 1 }), /options.alpha must be > 0/);
 });
 
+test('partitionDirichlet (property): disjoint, complete, every client non-empty, deterministic', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 6 }),
+      fc.integer({ min: 1, max: 6 }),
+      fc.double({ min: 0.05, max: 50, noNaN: true }),
+      fc.integer(),
+      (counts, clients, alpha, seed) => {
+        const ds = labelled(counts);
+        fc.pre(ds.count >= clients * 3);
+        const run = () => partitionDirichlet(ds, { clients, alpha, seed, maxAttempts: 2000 });
+        let p: Partition;
+        try {
+          p = run();
+        } catch (e) {
+          // Only the documented failure is allowed, and only when every client is hard to fill.
+          assert.ok(e instanceof PartitionError && alpha < 0.5, String(e));
+          return;
+        }
+        assert.equal(assertDisjointAndConsistent(p, ds.count).size, ds.count);
+        assert.deepEqual(p.indices, run().indices);
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
 test('apportion: counts sum to the total and follow the weights', () => {
   assert.deepEqual(apportion([0.5, 0.25, 0.25], 10), [5, 3, 2]);
   assert.deepEqual(apportion([1 / 3, 1 / 3, 1 / 3], 2), [1, 1, 0]);
