@@ -85,11 +85,11 @@ test('tables align columns, right-align numbers and add a footer', () => {
       { header: 'up', value: (r) => r.bytes },
     ],
     rows,
-    { round: 0, acc: 'total', bytes: '1.2 MiB' },
+    ['', 'total', '1.2 MiB'],
   );
   assert.equal(
     text,
-    ['round  accuracy  up', '-----  --------  -------', '    1     61.0%  1.2 MiB', '   10     88.4%  12 KiB', '-----  --------  -------', '    0     total  1.2 MiB'].join('\n'),
+    ['round  accuracy  up', '-----  --------  -------', '    1     61.0%  1.2 MiB', '   10     88.4%  12 KiB', '-----  --------  -------', '          total  1.2 MiB'].join('\n'),
   );
   assert.equal(visibleWidth('\x1b[32mok\x1b[0m'), 2);
 });
@@ -105,4 +105,31 @@ test('JSON log records are one parseable line with time, level, event and fields
   const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(records.map((r) => r.event), ['client.dropped', 'done']);
   assert.equal(records[0].client, 'a');
+});
+
+test('the simulate summary: per-round table with totals, accuracy before/after, privacy and traffic', async () => {
+  const { renderSummary } = await import('../src/ui/summary.js');
+  const round = (i: number, extra: object = {}) => ({
+    round: i, status: 'completed' as const, cohort: 6, survivors: 6, dropped: 0, degree: 4, threshold: 3,
+    globalAccuracy: 0.5 + i / 20, epsilon: i * 1.5, bytesUp: 1024 * 1024 * i, bytesDown: 2048 * i, wallMs: 3000, ...extra,
+  });
+  const text = renderSummary({
+    clients: 6, roundsPlanned: 3, roundsCompleted: 2, endReason: 'completed', algorithm: 'reptile', model: 'mlp', parameters: 50890,
+    secagg: 'secagg+', backend: 'wasm', dp: { epsilonBudget: 8, delta: 1e-5, noiseMultiplier: 2.2, l2Clip: 1, epsilonSpent: 4.5 }, evalSteps: 5,
+    initial: { globalAccuracy: 0.1, personalisedAccuracy: 0.5, noAdaptationAccuracy: 0.1 },
+    final: { globalAccuracy: 0.65, personalisedAccuracy: 0.83, noAdaptationAccuracy: 0.6 },
+    rounds: [round(1), round(2, { survivors: 5, dropped: 1 }), round(3, { status: 'aborted', abortReason: 'too-few' })],
+    clientsReport: [{ name: 'client-0', endReason: 'failed', rounds: 1, error: 'ERR_X' }],
+    bytesUp: 6e6, bytesDown: 12000, wallMs: 9000,
+  });
+  const lines = text.split('\n');
+  assert.equal(lines[2], 'round  status             clients  dropped  k/t  global acc  epsilon       up      down   wall');
+  assert.equal(lines[5], '    2  ok                     5/6        1  4/3       60.0%    3.000  2.0 MiB   4.0 KiB  3.00s');
+  assert.match(lines[6]!, /^ {4}3 {2}aborted \(too-few\)/);
+  assert.equal(lines[8], 'total                                    1            65.0%    4.500  5.7 MiB  11.7 KiB  9.00s');
+  assert.match(text, /^ {2}personalised {8}50\.0% -> 83\.0% {3}\(mean over clients, query set after 5 steps/m);
+  assert.match(text, /^privacy {15}epsilon 4\.500 of 8 spent \(delta 0\.00001, noise multiplier 2\.200, L2 clip 1\)$/m);
+  assert.match(text, /^clients that failed {3}client-0 \(ERR_X\)$/m);
+  const noDp = renderSummary({ dp: null, clients: 2, roundsPlanned: 1, roundsCompleted: 1, endReason: 'completed', algorithm: 'fedavg', model: 'mlp', parameters: 1, secagg: 'plaintext', backend: 'cpu', evalSteps: 0, initial: { personalisedAccuracy: 0, noAdaptationAccuracy: 0 }, final: { personalisedAccuracy: 1, noAdaptationAccuracy: 1 }, rounds: [], clientsReport: [], bytesUp: 0, bytesDown: 0, wallMs: 1 });
+  assert.match(noDp, /^privacy {15}DP off/m);
 });

@@ -19,12 +19,13 @@ function pad(s: string, width: number, align: 'left' | 'right'): string {
 }
 
 /**
- * Renders rows as an aligned table with a header and a dashed rule.
+ * Renders rows as an aligned table with a header and a dashed rule; `footer` (one
+ * string per column, missing ones blank) goes under a second rule, e.g. totals.
  * @returns lines joined by "\n", no trailing newline
  */
-export function renderTable<Row>(columns: Column<Row>[], rows: Row[], footer?: Row): string {
+export function renderTable<Row>(columns: Column<Row>[], rows: Row[], footer?: string[]): string {
   const cells = rows.map((r) => columns.map((c) => c.value(r)));
-  const foot = footer ? columns.map((c) => c.value(footer)) : undefined;
+  const foot = footer ? columns.map((_, i) => footer[i] ?? '') : undefined;
   const widths = columns.map((c, i) => Math.max(visibleWidth(c.header), ...cells.map((r) => visibleWidth(r[i]!)), foot ? visibleWidth(foot[i]!) : 0));
   const line = (values: string[]) => values.map((v, i) => pad(v, widths[i]!, columns[i]!.align ?? 'left')).join('  ').trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');

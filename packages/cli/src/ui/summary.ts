@@ -1,0 +1,105 @@
+/**
+ * The end-of-run report of `fedmeta simulate` (and `fedmeta server`): a plain data object
+ * (what --json prints) and its table rendering.
+ */
+import { formatBytes, formatDuration, formatEpsilon, formatPercent } from './format.js';
+import { renderTable, type Column } from './table.js';
+
+export interface ReportRound {
+  round: number;
+  status: 'completed' | 'aborted';
+  cohort: number;
+  survivors: number;
+  dropped: number;
+  /** SecAgg+ graph degree (0 = complete graph) and Shamir threshold. */
+  degree: number;
+  threshold: number;
+  /** Global model on the held-out test set after this round. */
+  globalAccuracy?: number | undefined;
+  /** Mean personalised accuracy (after evalSteps fine-tuning steps) when measured. */
+  personalisedAccuracy?: number | undefined;
+  /** Cumulative epsilon after this round. */
+  epsilon?: number | undefined;
+  bytesUp: number;
+  bytesDown: number;
+  wallMs: number;
+  abortReason?: string;
+}
+
+export interface AccuracySnapshot {
+  globalAccuracy?: number | undefined;
+  /** Mean over clients of query accuracy after evalSteps steps on the support set. */
+  personalisedAccuracy: number;
+  /** Mean over clients of query accuracy without adaptation. */
+  noAdaptationAccuracy: number;
+  personalisedStd?: number;
+}
+
+export interface SimulationReport {
+  clients: number;
+  roundsPlanned: number;
+  roundsCompleted: number;
+  endReason: string;
+  algorithm: string;
+  model: string;
+  parameters: number;
+  secagg: string;
+  backend: string;
+  dp: { epsilonBudget: number; delta: number; noiseMultiplier: number; l2Clip: number; epsilonSpent: number } | null;
+  evalSteps: number;
+  initial: AccuracySnapshot;
+  final: AccuracySnapshot;
+  rounds: ReportRound[];
+  clientsReport: { name: string; endReason: string; rounds: number; error?: string }[];
+  bytesUp: number;
+  bytesDown: number;
+  wallMs: number;
+  modelDir?: string;
+}
+
+/** The per-round table plus a few summary lines. */
+export function renderSummary(r: SimulationReport): string {
+  const personalised = r.rounds.some((x) => x.personalisedAccuracy !== undefined);
+  const columns: Column<ReportRound>[] = [
+    { header: 'round', align: 'right', value: (x) => String(x.round) },
+    { header: 'status', value: (x) => (x.status === 'completed' ? 'ok' : `aborted${x.abortReason ? ` (${x.abortReason})` : ''}`) },
+    { header: 'clients', align: 'right', value: (x) => `${x.survivors}/${x.cohort}` },
+    { header: 'dropped', align: 'right', value: (x) => String(x.dropped) },
+    { header: 'k/t', align: 'right', value: (x) => `${x.degree === 0 ? 'all' : x.degree}/${x.threshold}` },
+    { header: 'global acc', align: 'right', value: (x) => formatPercent(x.globalAccuracy) },
+    ...(personalised ? [{ header: `pers. acc (${r.evalSteps} steps)`, align: 'right' as const, value: (x: ReportRound) => formatPercent(x.personalisedAccuracy) }] : []),
+    { header: 'epsilon', align: 'right', value: (x) => formatEpsilon(x.epsilon) },
+    { header: 'up', align: 'right', value: (x) => formatBytes(x.bytesUp) },
+    { header: 'down', align: 'right', value: (x) => formatBytes(x.bytesDown) },
+    { header: 'wall', align: 'right', value: (x) => formatDuration(x.wallMs) },
+  ];
+  const totals: Record<string, string> = {
+    round: 'total',
+    dropped: String(r.rounds.reduce((a, x) => a + x.dropped, 0)),
+    'global acc': formatPercent(r.final.globalAccuracy),
+    epsilon: formatEpsilon(r.dp?.epsilonSpent),
+    up: formatBytes(r.bytesUp),
+    down: formatBytes(r.bytesDown),
+    wall: formatDuration(r.wallMs),
+  };
+  const table = renderTable(columns, r.rounds, columns.map((col) => totals[col.header] ?? ''));
+  const pct = formatPercent;
+  const lines = [
+    `fedmeta simulate: ${r.roundsCompleted}/${r.roundsPlanned} rounds completed (${r.endReason}), ${r.clients} clients, ${r.algorithm} ${r.model} (${r.parameters} parameters), ${r.secagg}, tfjs ${r.backend}`,
+    '',
+    table,
+    '',
+    `accuracy              before training -> after ${r.roundsCompleted} rounds`,
+    `  global (test set)   ${pct(r.initial.globalAccuracy).padStart(6)} -> ${pct(r.final.globalAccuracy)}`,
+    `  personalised        ${pct(r.initial.personalisedAccuracy).padStart(6)} -> ${pct(r.final.personalisedAccuracy)}   (mean over clients, query set after ${r.evalSteps} steps on the support set)`,
+    `  no adaptation       ${pct(r.initial.noAdaptationAccuracy).padStart(6)} -> ${pct(r.final.noAdaptationAccuracy)}   (same query sets, global model as is)`,
+    r.dp
+      ? `privacy               epsilon ${formatEpsilon(r.dp.epsilonSpent)} of ${r.dp.epsilonBudget} spent (delta ${r.dp.delta}, noise multiplier ${r.dp.noiseMultiplier.toFixed(3)}, L2 clip ${r.dp.l2Clip})`
+      : 'privacy               DP off (secure aggregation only)',
+    `traffic               up ${formatBytes(r.bytesUp)}, down ${formatBytes(r.bytesDown)}; wall time ${formatDuration(r.wallMs)}`,
+  ];
+  const failed = r.clientsReport.filter((c) => c.endReason === 'failed');
+  if (failed.length > 0) lines.push(`clients that failed   ${failed.map((c) => `${c.name} (${c.error ?? 'unknown'})`).join(', ')}`);
+  if (r.modelDir) lines.push(`model                 ${r.modelDir}/model.json (tfjs layers format)`);
+  return lines.join('\n');
+}
