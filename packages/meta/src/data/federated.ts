@@ -3,7 +3,7 @@ import { checkNumber, checkObject } from './checks.js';
 import { checkDataset, type ClientData, type Dataset, indicesByClass, subset } from './dataset.js';
 import { DataArgumentError } from './errors.js';
 import { loadMnist } from './mnist.js';
-import { type Partition, partitionByClasses, partitionDirichlet } from './partition.js';
+import { type Partition, partitionByClasses, partitionDirichlet, partitionIid } from './partition.js';
 import { SeededRng } from './rng.js';
 import { splitSupportQuery } from './split.js';
 
@@ -11,8 +11,11 @@ import { splitSupportQuery } from './split.js';
 export interface FederatedOptions {
   /** Number of clients. */
   clients: number;
-  /** 'classes': k classes per client (pathological); 'dirichlet': Dir(alpha) label skew. */
-  scheme: 'classes' | 'dirichlet';
+  /**
+   * 'classes': k classes per client (pathological); 'dirichlet': Dir(alpha) label skew;
+   * 'iid': uniform random equal-size split (the baseline where personalisation should not help).
+   */
+  scheme: 'classes' | 'dirichlet' | 'iid';
   /** For 'classes' (default 2). */
   classesPerClient?: number;
   /** For 'classes': examples per client (default: all of the pool, split evenly). */
@@ -80,8 +83,10 @@ export function federatedSplit(ds: Dataset, options: FederatedOptions): Federati
       minExamples: opts.minExamples ?? 4,
       seed: opts.seed,
     });
+  } else if (opts.scheme === 'iid') {
+    partition = partitionIid(train, { clients: opts.clients, seed: opts.seed });
   } else {
-    throw new DataArgumentError(`options.scheme must be 'classes' or 'dirichlet', got ${String(opts.scheme)}`);
+    throw new DataArgumentError(`options.scheme must be 'classes', 'dirichlet' or 'iid', got ${String(opts.scheme)}`);
   }
   // Default to FedMeta's 0.2 support fraction; if both are given, splitSupportQuery refuses.
   const split: { supportPerClass?: number; supportFraction?: number; queryPerClass?: number } = {};

@@ -17,10 +17,12 @@ export { loadMnist } from './mnist.js';
 export {
   type ClassPartitionOptions,
   type DirichletPartitionOptions,
+  type IidPartitionOptions,
   type Partition,
   limitPerClass,
   partitionByClasses,
   partitionDirichlet,
+  partitionIid,
 } from './partition.js';
 export { type SupportQueryOptions, splitSupportQuery } from './split.js';
 export { type Federation, type FederatedOptions, federatedMnist, federatedSplit } from './federated.js';

@@ -150,6 +150,29 @@ export function partitionDirichlet(ds: Dataset, options: DirichletPartitionOptio
   );
 }
 
+/** Options of {@link partitionIid}. */
+export interface IidPartitionOptions {
+  /** Number of clients (>= 1). */
+  clients: number;
+  seed: number;
+}
+
+/**
+ * IID baseline: a seeded random permutation dealt into `clients` parts whose sizes differ
+ * by at most one, so every client's label mix follows the dataset's.
+ * @throws PartitionError when there are fewer examples than clients.
+ */
+export function partitionIid(ds: Dataset, options: IidPartitionOptions): Partition {
+  checkDataset('ds', ds);
+  const opts = checkObject<IidPartitionOptions>('options', options);
+  const clients = checkInt('options.clients', opts.clients, 1);
+  if (clients > ds.count) throw new PartitionError(`${clients} clients but only ${ds.count} examples`);
+  const perm = new SeededRng(opts.seed, 0x6969).permutation(ds.count);
+  const owned: number[][] = Array.from({ length: clients }, () => []);
+  perm.forEach((i, j) => owned[j % clients]!.push(i));
+  return materialise(ds, owned);
+}
+
 /**
  * Integer counts summing to `total` proportional to `weights` (which sum to 1):
  * floor of each share, then the leftover units to the largest fractional remainders.

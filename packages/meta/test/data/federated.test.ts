@@ -39,6 +39,11 @@ test('federatedMnist is deterministic per seed and differs across seeds', () => 
   assert.notDeepEqual(a.partition, c.partition);
 });
 
+test('federatedSplit iid: every client sees (almost) every class', () => {
+  const fed = federatedSplit(labelled(new Array(4).fill(100)), { clients: 5, scheme: 'iid', supportPerClass: 3, seed: 1 });
+  for (const c of fed.clients) assert.ok(labelsOf(c.support).length >= 3);
+});
+
 test('federatedSplit: no example is in two clients or in a client and the test set', () => {
   const ds = labelled(new Array(5).fill(80));
   const fed = federatedSplit(ds, { clients: 6, scheme: 'dirichlet', alpha: 0.5, testFraction: 0.25, seed: 2 });
@@ -52,7 +57,7 @@ test('federatedSplit: no example is in two clients or in a client and the test s
     }
   }
   assert.equal(seen.size, 300, 'supportFraction default keeps every pool example in support or query');
-  assert.throws(() => federatedSplit(ds, { clients: 2, scheme: 'iid' as never, seed: 1 }), /options.scheme/);
+  assert.throws(() => federatedSplit(ds, { clients: 2, scheme: 'shards' as never, seed: 1 }), /options.scheme must be 'classes', 'dirichlet' or 'iid'/);
   assert.throws(() => federatedSplit(ds, { clients: 2, scheme: 'classes', testFraction: 1, seed: 1 }), /testFraction/);
   assert.throws(() => federatedSplit(ds, { clients: 2, scheme: 'classes', supportPerClass: 3, supportFraction: 0.3, seed: 1 }),
     /exactly one of supportFraction or supportPerClass/);

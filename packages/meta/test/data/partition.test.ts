@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { classCounts } from '../../src/data/dataset.js';
 import { DataArgumentError, PartitionError } from '../../src/data/errors.js';
-import { apportion, limitPerClass, partitionByClasses, partitionDirichlet, type Partition } from '../../src/data/partition.js';
+import { apportion, limitPerClass, partitionByClasses, partitionDirichlet, partitionIid, type Partition } from '../../src/data/partition.js';
 import { labelled, labelsOf, sourceIds } from './helpers.js';
 
 /** Every example at most once, datasets match their index lists. */
@@ -156,6 +156,18 @@ test('partitionDirichlet (property): disjoint, complete, every client non-empty,
     ),
     { numRuns: 60 },
   );
+});
+
+test('partitionIid: equal sizes (within one), every example once, label mix like the whole', () => {
+  const ds = labelled(new Array(10).fill(200));
+  const p = partitionIid(ds, { clients: 7, seed: 4 });
+  assert.equal(assertDisjointAndConsistent(p, ds.count).size, ds.count);
+  const sizes = p.datasets.map((d) => d.count);
+  assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1);
+  assert.ok(meanMaxShare(p) < 0.15, `mean max-class share ${meanMaxShare(p)}`);
+  assert.deepEqual(p.indices, partitionIid(ds, { clients: 7, seed: 4 }).indices);
+  assert.notDeepEqual(p.indices, partitionIid(ds, { clients: 7, seed: 5 }).indices);
+  assert.throws(() => partitionIid(labelled([2, 1]), { clients: 4, seed: 1 }), PartitionError);
 });
 
 test('apportion: counts sum to the total and follow the weights', () => {
