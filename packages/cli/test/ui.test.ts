@@ -127,7 +127,7 @@ test('the simulate summary: per-round table with totals, accuracy before/after, 
   assert.equal(lines[5], '    2  ok                     5/6        1  4/3       60.0%    3.000  2.0 MiB   4.0 KiB  3.00s');
   assert.match(lines[6]!, /^ {4}3 {2}aborted \(too-few\)/);
   assert.equal(lines[8], 'total                                    1            65.0%    4.500  5.7 MiB  11.7 KiB  9.00s');
-  assert.match(text, /^ {2}personalised {8}50\.0% -> 83\.0% {3}\(mean over clients, query set after 5 steps/m);
+  assert.match(text, /^ {2}personalised {9}50\.0% -> 83\.0% {3}\(mean over clients, query set after 5 steps/m);
   assert.match(text, /^privacy {15}epsilon 4\.500 of 8 spent \(delta 0\.00001, noise multiplier 2\.200, L2 clip 1\)$/m);
   assert.match(text, /^clients that failed {3}client-0 \(ERR_X\)$/m);
   const noDp = renderSummary({ dp: null, clients: 2, roundsPlanned: 1, roundsCompleted: 1, endReason: 'completed', algorithm: 'fedavg', model: 'mlp', parameters: 1, secagg: 'plaintext', backend: 'cpu', evalSteps: 0, initial: { personalisedAccuracy: 0, noAdaptationAccuracy: 0 }, final: { personalisedAccuracy: 1, noAdaptationAccuracy: 1 }, rounds: [], clientsReport: [], bytesUp: 0, bytesDown: 0, wallMs: 1 });
