@@ -1,6 +1,6 @@
 export * from './types.js';
 export { fedAvg, fedAvgFineTune, reptile } from './fedavg.js';
-export { mamlFamily, mamlMetaGradient, type MamlVariant } from './maml.js';
+export { mamlFamily, mamlMetaGradient, finiteDifferenceHvp, type MamlVariant } from './maml.js';
 export { protoNets } from './protonets.js';
 import { MetaArgumentError } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';

@@ -3,7 +3,7 @@
  * run `localSteps` steps of the algorithm's rule, return theta_local - theta_global.
  */
 import { checkParamLength, flattenParams, unflattenParams, type ModelSpec } from '../models/spec.js';
-import { requireInt, requirePositive, MetaArgumentError } from '../errors.js';
+import { requireInt, requirePositive, MetaArgumentError, MetaError } from '../errors.js';
 import { createPrng, streamOf, type Prng } from '../rng.js';
 import { tf, type Tensor } from '../tf.js';
 import {
@@ -55,7 +55,7 @@ export function runLocal(
       params = next;
     }
     const local = flattenParams(spec, params);
-    for (const v of local) if (!Number.isFinite(v)) finiteScalar(tf.scalar(v), 'a local parameter');
+    if (!local.every(Number.isFinite)) throw new MetaError('META_NON_FINITE', 'local parameters became non-finite (learning rate too large?)');
     return {
       update: subtract(local, globalParams),
       weight: data.support.count,

@@ -48,11 +48,25 @@ function norm(ts: Tensor[]): Tensor {
   return tf.sqrt(tf.addN(ts.map((t) => tf.sum(tf.square(t)))));
 }
 
+/**
+ * Hessian-vector product H(theta; batch) v by central differences of gradients along v,
+ * with perturbation radius r in parameter space: ||v|| * [g(theta + r u) - g(theta - r u)] / 2r,
+ * u = v / ||v||. Exact for quadratic losses; error O(r^2) otherwise. Zero when v = 0.
+ */
+export function finiteDifferenceHvp(spec: ModelSpec, params: Tensor[], batch: Batch, v: Tensor[], radius: number): Tensor[] {
+  const vn = finiteScalar(norm(v), 'Hessian-vector direction norm');
+  if (vn === 0) return v.map((t) => tf.zerosLike(t));
+  const dir = v.map((t) => tf.mul(t, radius / vn));
+  const plus = lossAndGrads((ps) => lossOf(spec, ps, batch), params.map((p, i) => tf.add(p, dir[i]!))).grads;
+  const minus = lossAndGrads((ps) => lossOf(spec, ps, batch), params.map((p, i) => tf.sub(p, dir[i]!))).grads;
+  return plus.map((g, i) => tf.mul(tf.sub(g, minus[i]!), vn / (2 * radius)));
+}
+
 function metaStep(spec: ModelSpec, variant: MamlVariant, hyper: LocalHyper) {
   const alpha = hyper.innerLr ?? hyper.lr;
   const beta = hyper.lr;
   const innerSteps = variant.startsWith('perfedavg') ? 1 : hyper.innerSteps ?? 1;
-  const radius = hyper.hvpRadius ?? 0.01;
+  const radius = hyper.hvpRadius ?? 1e-3;
   return (support: LabeledSet): LocalStep => (params, rng, report) => {
     const [inIdx, outIdx] = sampleDisjoint(support.count, hyper.batchSize, rng);
     const inner = makeBatch(spec, support, inIdx);
@@ -68,15 +82,8 @@ function metaStep(spec: ModelSpec, variant: MamlVariant, hyper: LocalHyper) {
       if (variant === 'perfedavg-hf') {
         // Independent batch D_h for the Hessian-vector product, as in Per-FedAvg.
         const hess = makeBatch(spec, support, sampleIndices(support.count, hyper.batchSize, rng));
-        const n = norm(metaGrad);
-        const gn = finiteScalar(n, 'meta-gradient norm');
-        if (gn > 0) {
-          const dir = metaGrad.map((g) => tf.mul(g, radius / gn));
-          const plus = lossAndGrads((ps) => lossOf(spec, ps, hess), params.map((p, i) => tf.add(p, dir[i]!))).grads;
-          const minus = lossAndGrads((ps) => lossOf(spec, ps, hess), params.map((p, i) => tf.sub(p, dir[i]!))).grads;
-          const scale = gn / (2 * radius);
-          metaGrad = metaGrad.map((g, i) => tf.sub(g, tf.mul(tf.sub(plus[i]!, minus[i]!), alpha * scale)));
-        }
+        const hv = finiteDifferenceHvp(spec, params, hess, metaGrad, radius);
+        metaGrad = metaGrad.map((g, i) => tf.sub(g, tf.mul(hv[i]!, alpha)));
         examples += 2 * hess.count;
       }
     }

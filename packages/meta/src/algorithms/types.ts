@@ -51,7 +51,7 @@ export interface LocalHyper {
   innerLr?: number;
   /** inner SGD steps of MAML (default 1) and Reptile (default localSteps) */
   innerSteps?: number;
-  /** Per-FedAvg(HF): radius r of the finite-difference Hessian-vector product (default 0.01) */
+  /** Per-FedAvg(HF): radius r of the finite-difference Hessian-vector product (default 1e-3; larger radii cross relu kinks) */
   hvpRadius?: number;
 }
 
