@@ -132,10 +132,14 @@ export async function readIdxFile(path: string, maxBytes = DEFAULT_MAX_IDX_BYTES
   let bytes: Uint8Array = await readExisting(path, hint);
   if (isGzip(bytes)) {
     try {
-      // maxOutputLength caps the inflated size, so a gzip bomb fails instead of filling memory.
-      bytes = await gunzipAsync(bytes, { maxOutputLength: maxBytes + 64 });
+      // maxOutputLength caps the inflated size (payload cap + the largest possible header),
+      // so a gzip bomb fails instead of filling memory.
+      bytes = await gunzipAsync(bytes, { maxOutputLength: maxBytes + 4 + 4 * 255 });
     } catch (cause) {
       const zcode = (cause as { code?: string }).code;
+      if (zcode === 'ERR_BUFFER_TOO_LARGE') {
+        throw new DataFormatError('IDX_DIMS_MISMATCH', path, `inflates to more than the ${maxBytes}-byte limit`, { cause });
+      }
       const cutOff = zcode === 'Z_BUF_ERROR';
       throw new DataFormatError(cutOff ? 'IDX_TRUNCATED' : 'IDX_BAD_GZIP', path,
         cutOff ? 'gzip stream ends early (truncated download?)' : `gzip stream is corrupt (${zcode ?? String(cause)})`,

@@ -105,6 +105,10 @@ test('broken gzip: cut-off stream -> IDX_TRUNCATED, corrupted stream -> IDX_BAD_
   const corrupt = Uint8Array.from(gz);
   for (let i = 10; i < corrupt.length - 8; i++) corrupt[i] = corrupt[i]! ^ 0x5a;
   await rejectsWith(() => readIdxFile(write('corrupt.gz', corrupt)), 'IDX_BAD_GZIP');
+  // A small file that inflates past the cap is refused while inflating (gzip bomb).
+  const bomb = gzipSync(encodeIdx('uint8', [4 << 20], new Uint8Array(4 << 20)));
+  assert.ok(bomb.length < 10_000);
+  await rejectsWith(() => readIdxFile(write('bomb.gz', bomb), 1 << 20), 'IDX_DIMS_MISMATCH', /inflates to more than the 1048576-byte limit/);
 });
 
 test('image/label pairs that do not fit together are typed errors', async () => {
