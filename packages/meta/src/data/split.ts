@@ -22,8 +22,9 @@ export interface SupportQueryOptions {
  * supportPerClass s takes min(s, n-1) for support (a class with a single example goes to
  * support), supportFraction f takes round(f*n) clamped to [1, n-1]; the rest, up to
  * queryPerClass, goes to query. So every class with >= 2 examples is in both sets, and
- * the choice is a seeded random one (same seed and id, same split).
- * @throws DataArgumentError on bad options; PartitionError when support or query ends up empty.
+ * the choice is a seeded random one (same seed and id, same split). If that leaves query
+ * empty (every class a singleton), one example moves from support to query.
+ * @throws DataArgumentError on bad options; PartitionError when `ds` has fewer than 2 examples.
  */
 export function splitSupportQuery(ds: Dataset, options: SupportQueryOptions): ClientData {
   checkDataset('ds', ds);
@@ -39,7 +40,7 @@ export function splitSupportQuery(ds: Dataset, options: SupportQueryOptions): Cl
     : checkInt('options.queryPerClass', opts.queryPerClass, 1);
   const id = checkInt('options.id', opts.id ?? 0, 0);
   const rng = new SeededRng(opts.seed, 0x7371, id);
-  const support: number[] = [];
+  const supportByClass: number[][] = [];
   const query: number[] = [];
   for (const idx of indicesByClass(ds)) {
     const n = idx.length;
@@ -48,12 +49,19 @@ export function splitSupportQuery(ds: Dataset, options: SupportQueryOptions): Cl
     const s = n === 1 ? 1
       : perClass !== undefined ? Math.min(perClass, n - 1)
       : Math.min(n - 1, Math.max(1, Math.round(fraction! * n)));
-    support.push(...idx.slice(0, s));
+    supportByClass.push(idx.slice(0, s));
     query.push(...idx.slice(s, s + Math.min(queryCap, n - s)));
   }
+  // Only singleton classes (e.g. a sparse Dirichlet client): move one example of the
+  // best-represented class to query, so the client can still be evaluated.
+  if (query.length === 0 && ds.count >= 2) {
+    const largest = supportByClass.reduce((best, cur) => (cur.length > best.length ? cur : best));
+    query.push(largest.pop()!);
+  }
+  const support = supportByClass.flat();
   if (support.length === 0 || query.length === 0) {
     throw new PartitionError(
-      `client ${id}: ${ds.count} examples cannot give a non-empty support and query set (need >= 2 in a class)`,
+      `client ${id}: ${ds.count} example(s) cannot give a non-empty support and query set (need at least 2)`,
     );
   }
   // Shuffle within each set so batches mix classes; sorting first keeps this independent

@@ -41,6 +41,14 @@ test('bad options and impossible splits are typed errors', () => {
   assert.throws(() => splitSupportQuery(ds, { supportFraction: 0.5, supportPerClass: 2, seed: 1 }), DataArgumentError);
   assert.throws(() => splitSupportQuery(ds, { supportFraction: 1, seed: 1 }), /supportFraction must be > 0 and < 1/);
   assert.throws(() => splitSupportQuery(ds, { supportPerClass: 0, seed: 1 }), /supportPerClass/);
-  assert.throws(() => splitSupportQuery(labelled([1, 1]), { supportPerClass: 1, seed: 1 }),
+  assert.throws(() => splitSupportQuery(labelled([1, 0]), { supportPerClass: 1, seed: 1 }),
     (e: unknown) => e instanceof PartitionError && /non-empty support and query/.test(e.message));
+  assert.throws(() => splitSupportQuery(labelled([0, 0]), { supportPerClass: 1, seed: 1 }), PartitionError);
+});
+
+test('all-singleton classes: one example moves to query so the client can be evaluated', () => {
+  const cd = splitSupportQuery(labelled([1, 1, 1]), { supportPerClass: 5, seed: 1 });
+  assert.equal(cd.support.count, 2);
+  assert.equal(cd.query.count, 1);
+  assert.equal(new Set([...sourceIds(cd.support), ...sourceIds(cd.query)]).size, 3);
 });
