@@ -1,1 +1,6 @@
-export {};
+// @fedmeta/client: one institution's federation client. Masking is @fedmeta/secagg's
+// client machine, DP noise @fedmeta/dp's encoder, training @fedmeta/meta's algorithms.
+export { runClient } from './client.js';
+export type * from './options.js';
+export { backoffDelay, resolveBackoff, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+export { FATAL_CODES } from './errors.js';

@@ -8,3 +8,4 @@ export * from './chunking.js';
 export * from './handshake.js';
 export * from './connection.js';
 export * from './hex.js';
+export * from './round-config.js';

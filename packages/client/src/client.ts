@@ -1,0 +1,340 @@
+/**
+ * runClient: one institution's client. Connects (reconnecting with jittered exponential
+ * backoff), authenticates, and for each round it is sampled into: validates the round
+ * config and params, trains and encodes (pipeline.ts), then drives the secagg client
+ * machine, forwarding its messages. Between rounds it just keeps the connection alive;
+ * after a server restart it reconnects and joins the next round.
+ */
+import { ready, decodeMessage, encodeMessage, SecAggAbortError, SecAggClient, SecAggError, systemRng, type ClientMessage, type ServerMessage } from '@fedmeta/secagg';
+import { fromHex, parseRoundConfig, resolveLimits, TransportError, type Limits, type MessageOf, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
+import { backoffDelay, resolveBackoff, type BackoffPolicy } from './backoff.js';
+import { openSession, type Session } from './connection.js';
+import { FATAL_CODES } from './errors.js';
+import { ensureBackend, trainAndEncode } from './pipeline.js';
+import type { ClientHandle, ClientOptions, ClientPhase, ClientProgress, ClientRoundRecord, ClientSummary, ClientEvent } from './options.js';
+
+interface ActiveRound {
+  round: number;
+  config: RoundConfig;
+  machine: SecAggClient | null;
+  phase?: ClientPhase;
+  record: ClientRoundRecord;
+}
+
+class FederationClient {
+  private readonly limits: Limits;
+  private readonly backoff: BackoffPolicy;
+  private session: Session | null = null;
+  private active: ActiveRound | null = null;
+  private readonly records: ClientRoundRecord[] = [];
+  private state: ClientProgress['state'] = 'connecting';
+  private attempts = 0;
+  private bytes = { in: 0, out: 0 };
+  private name = '';
+  private stopped = false;
+  private dropHookFired = false;
+  private wake: (() => void) | null = null;
+  private resolveDone!: (s: ClientSummary) => void;
+  readonly done: Promise<ClientSummary>;
+
+  constructor(private readonly o: ClientOptions) {
+    this.limits = resolveLimits(o.limits);
+    this.backoff = resolveBackoff(o.reconnect);
+    this.done = new Promise((r) => (this.resolveDone = r));
+  }
+
+  private log(level: ClientEvent['level'], event: string, fields: Record<string, unknown> = {}): void {
+    this.o.logger?.({ time: new Date().toISOString(), level, event, client: this.name || undefined, ...fields });
+  }
+
+  progress(): ClientProgress {
+    const c = this.session?.conn;
+    return {
+      state: this.state,
+      round: this.active?.round ?? 0,
+      ...(this.active?.phase ? { phase: this.active.phase } : {}),
+      attempts: this.attempts,
+      bytesIn: this.bytes.in + (c?.bytesIn ?? 0),
+      bytesOut: this.bytes.out + (c?.bytesOut ?? 0),
+    };
+  }
+
+  private setState(s: ClientProgress['state']): void {
+    this.state = s;
+    this.o.onProgress?.(this.progress());
+  }
+
+  /** The connect / serve / back off loop. */
+  async run(): Promise<void> {
+    let failures = 0;
+    try {
+      await ready(); // libsodium (share AEAD) must be initialised before any round
+      const choice = await ensureBackend(this.o.backend ?? 'auto');
+      this.log('debug', 'backend', { name: choice });
+    } catch (err) {
+      return this.end('failed', new TransportError('ERR_INTERNAL', `tfjs backend: ${(err as Error).message}`, { cause: err }));
+    }
+    for (;;) {
+      if (this.stopped) return this.end('closed');
+      this.setState(this.attempts === 0 ? 'connecting' : 'connecting');
+      this.attempts++;
+      let session: Session;
+      try {
+        this.setState('authenticating');
+        session = await openSession(this.o, this.limits);
+      } catch (err) {
+        const e = err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String(err));
+        this.log('warn', 'connect.failed', { code: e.code, message: e.message, attempt: this.attempts });
+        if (FATAL_CODES.has(e.code)) return this.end('failed', e);
+        failures++;
+        if (failures >= this.backoff.maxAttempts) return this.end('failed', new TransportError('ERR_CONNECT_FAILED', `gave up after ${failures} attempts: ${e.message}`));
+        await this.sleep(backoffDelay(this.backoff, failures - 1, Math.random()));
+        continue;
+      }
+      failures = 0;
+      this.name = session.welcome.name;
+      this.log('info', 'connected', { url: this.o.url, nextRound: session.welcome.nextRound });
+      const outcome = await this.serve(session);
+      this.bytes.in += session.conn.bytesIn;
+      this.bytes.out += session.conn.bytesOut;
+      this.session = null;
+      if (outcome.kind === 'bye') return this.end('federation-done');
+      if (outcome.kind === 'stopped') return this.end('closed');
+      if (outcome.error && FATAL_CODES.has(outcome.error.code)) return this.end('failed', outcome.error);
+      if (outcome.kind === 'dropped-by-hook' && !this.o.testHooks?.dropAfterPhase?.reconnect) return this.end('closed');
+      this.log('warn', 'disconnected', { code: outcome.error?.code, reconnect: true });
+      failures++;
+      this.setState('backoff');
+      await this.sleep(backoffDelay(this.backoff, 0, Math.random()));
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    }).then(() => {
+      this.wake = null;
+    });
+  }
+
+  /** Serves one authenticated session until it closes. */
+  private serve(session: Session): Promise<{ kind: 'closed' | 'bye' | 'stopped' | 'dropped-by-hook'; error?: TransportError | null }> {
+    this.session = session;
+    this.setState('idle');
+    return new Promise((resolve) => {
+      let bye = false;
+      let hookDrop = false;
+      session.onMessage = (msg) => {
+        if (msg.type === 'bye') {
+          bye = true;
+          this.log('info', 'federation.done', { summary: msg.summary });
+          session.conn.close(1000, 'bye');
+          return;
+        }
+        this.onMessage(session, msg, () => {
+          hookDrop = true;
+        });
+      };
+      session.onClose = (code, error) => {
+        this.abandonRound('disconnected');
+        if (bye) resolve({ kind: 'bye' });
+        else if (this.stopped) resolve({ kind: 'stopped' });
+        else if (hookDrop) resolve({ kind: 'dropped-by-hook' });
+        else resolve({ kind: 'closed', error });
+        void code;
+      };
+    });
+  }
+
+  private abandonRound(status: ClientRoundRecord['status']): void {
+    if (!this.active) return;
+    this.active.machine?.cancel();
+    this.active.record.status = status;
+    this.records.push(this.active.record);
+    this.active = null;
+  }
+
+  private onMessage(session: Session, msg: RuntimeMessage, markHookDrop: () => void): void {
+    switch (msg.type) {
+      case 'heartbeat':
+        return;
+      case 'error':
+        this.log('warn', 'server.error', { code: msg.code, message: msg.message });
+        return;
+      case 'roundStart':
+        return this.onRoundStart(session, msg, markHookDrop);
+      case 'secagg':
+        return this.onSecAgg(session, msg, markHookDrop);
+      case 'roundEnd': {
+        if (!this.active || this.active.round !== msg.round) {
+          throw new TransportError('ERR_ROUND_MISMATCH', `roundEnd for round ${msg.round}, active ${this.active?.round ?? 'none'}`);
+        }
+        this.active.record.status = msg.status;
+        this.records.push(this.active.record);
+        this.log('info', 'round.end', { round: msg.round, status: msg.status, summary: msg.summary });
+        this.active = null;
+        this.setState('idle');
+        return;
+      }
+      default:
+        throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} from the server`);
+    }
+  }
+
+  private onRoundStart(session: Session, msg: MessageOf<'roundStart'>, markHookDrop: () => void): void {
+    if (this.active) {
+      // A new round while one is open means the server gave up on the old one silently.
+      this.abandonRound('aborted');
+    }
+    const config = parseRoundConfig(msg.config, { round: msg.round, paramCount: msg.params.length, federationId: session.challenge.federationId, participantId: msg.participantId });
+    const active: ActiveRound = { round: msg.round, config, machine: null, record: { round: msg.round, status: 'aborted' } };
+    this.active = active;
+    this.setState('training');
+    session.conn.send({ type: 'progress', round: msg.round, stage: 'training', fraction: 0 });
+    // Yield once so the progress frame leaves before the (synchronous) training starts.
+    setImmediate(() => {
+      if (this.active !== active || !session.conn.isOpen) return;
+      try {
+        this.trainAndStart(session, active, msg, markHookDrop);
+      } catch (err) {
+        // Local failures (training, encoding) leave the round: the server sees the code and drops us.
+        session.conn.fail(err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err), { cause: err }));
+      }
+    });
+  }
+
+  private trainAndStart(session: Session, active: ActiveRound, msg: MessageOf<'roundStart'>, markHookDrop: () => void): void {
+    const rng = this.o.rng ?? systemRng;
+    const seed = this.o.seed ?? (typeof this.o.data.id === 'number' ? this.o.data.id : 0);
+    const trained = trainAndEncode(active.config, msg.params, this.o.data, seed, rng);
+    Object.assign(active.record, { lossFirst: trained.local.metrics.lossFirst, lossLast: trained.local.metrics.lossLast, weight: trained.local.weight, trainMs: Math.round(trained.trainMs) });
+    this.o.testHooks?.onEncodedInput?.(active.round, trained.encoded.slice());
+    session.conn.send({ type: 'progress', round: active.round, stage: 'encoding', fraction: 1 });
+    this.setState('aggregating');
+    const agg = active.config.aggregation;
+    if (agg.mode === 'plaintext') {
+      session.conn.send({ type: 'plainInput', round: active.round, vector: trained.encoded });
+      this.reached(session, active, 'masked-input', markHookDrop);
+      return;
+    }
+    const s = agg.secagg!;
+    const identities = s.identities ? new Map(Object.entries(s.identities).map(([id, hex]) => [Number(id), fromHex(hex, 32, `identities.${id}`)])) : undefined;
+    try {
+      active.machine = new SecAggClient({
+        id: msg.participantId,
+        config: { sessionNonce: fromHex(s.sessionNonce, 32, 'sessionNonce'), clientIds: s.clientIds, threshold: s.threshold, bits: agg.bits, vectorLength: agg.vectorLength, degree: s.degree, mode: s.mode },
+        rng,
+        input: trained.encoded,
+        ...(s.mode === 'active' ? { identity: { secretKey: this.o.identity.secretKey }, roster: identities! } : {}),
+      });
+    } catch (cause) {
+      throw new TransportError('ERR_BAD_PAYLOAD', `roundStart.config.aggregation.secagg: ${(cause as Error).message}`, { cause });
+    }
+    this.sendSecAgg(session, active, [active.machine.start()], markHookDrop);
+  }
+
+  private onSecAgg(session: Session, msg: MessageOf<'secagg'>, markHookDrop: () => void): void {
+    const active = this.active;
+    if (!active || active.round !== msg.round) throw new TransportError('ERR_ROUND_MISMATCH', `secagg message for round ${msg.round}, active ${active?.round ?? 'none'}`);
+    if (!active.machine) throw new TransportError('ERR_UNEXPECTED_FRAME', 'secagg message before this client started the round');
+    let decoded: ServerMessage;
+    try {
+      decoded = decodeMessage(msg.payload) as ServerMessage;
+    } catch (err) {
+      throw err instanceof SecAggError ? new TransportError('ERR_PROTOCOL', `secagg message: ${err.code}: ${err.message}`, { cause: err }) : err;
+    }
+    if (decoded.kind === 'unmask-request' && this.reached(session, active, 'unmasking', markHookDrop)) return;
+    let replies: ClientMessage[];
+    try {
+      replies = active.machine.receive(decoded);
+    } catch (err) {
+      if (err instanceof SecAggAbortError) {
+        // The machine refuses a faithless server: tell it why, and leave the round.
+        const abort = active.machine.abortMessage();
+        if (abort) session.conn.send({ type: 'secagg', round: active.round, payload: encodeMessage(abort) });
+        this.log('warn', 'round.aborted-by-client', { round: active.round, reason: err.code, message: err.message });
+        return;
+      }
+      throw err instanceof SecAggError ? new TransportError('ERR_PROTOCOL', `${err.code}: ${err.message}`, { cause: err }) : err;
+    }
+    if (decoded.kind === 'abort') this.log('warn', 'round.aborted-by-server', { round: active.round, reason: decoded.reason, detail: decoded.detail });
+    this.sendSecAgg(session, active, replies, markHookDrop);
+  }
+
+  private sendSecAgg(session: Session, active: ActiveRound, msgs: ClientMessage[], markHookDrop: () => void): void {
+    for (const m of msgs) {
+      session.conn.send({ type: 'secagg', round: active.round, payload: encodeMessage(m) });
+      const phase: ClientPhase | null =
+        m.kind === 'advertise-keys' ? 'advertise-keys' : m.kind === 'share-keys' ? 'share-keys' : m.kind === 'masked-input' ? 'masked-input' : m.kind === 'consistency-signature' ? 'consistency' : null;
+      if (phase && this.reached(session, active, phase, markHookDrop)) return;
+    }
+  }
+
+  /**
+   * Records the phase; if the fault-injection hook targets it, closes the socket hard
+   * (a real disconnect: no close frame, like a crashed process) and returns true.
+   */
+  private reached(session: Session, active: ActiveRound, phase: ClientPhase, markHookDrop: () => void): boolean {
+    active.phase = phase;
+    this.o.onProgress?.(this.progress());
+    const hook = this.o.testHooks?.dropAfterPhase;
+    if (!hook || this.dropHookFired || hook.phase !== phase || (hook.round !== undefined && hook.round !== active.round)) return false;
+    this.dropHookFired = true;
+    this.log('warn', 'test.drop', { round: active.round, phase });
+    markHookDrop();
+    active.machine?.cancel();
+    session.conn.terminate();
+    return true;
+  }
+
+  private end(reason: ClientSummary['endReason'], error?: TransportError): void {
+    this.abandonRound('disconnected');
+    this.setState(reason === 'failed' ? 'failed' : 'done');
+    if (error) this.log('error', 'client.failed', { code: error.code, message: error.message });
+    this.resolveDone({
+      name: this.name,
+      rounds: [...this.records],
+      endReason: reason,
+      ...(error ? { error: { code: error.code, message: error.message } } : {}),
+      bytesIn: this.bytes.in,
+      bytesOut: this.bytes.out,
+    });
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    this.session?.conn.close(1000, 'client closing');
+    await this.done;
+  }
+}
+
+/**
+ * Starts a client in the background.
+ * @param options plain options (identity as bytes; see options.ts)
+ * @returns a handle: `done` resolves with the client's summary (never rejects), close() stops it
+ * @throws RangeError / TransportError ERR_BAD_PAYLOAD synchronously for invalid options
+ * @example
+ *   const client = runClient({ url: server.url, identity, federationId: 'demo', data: clients[0] });
+ *   const summary = await client.done;
+ */
+export function runClient(options: ClientOptions): ClientHandle {
+  validateClientOptions(options);
+  const c = new FederationClient(options);
+  void c.run();
+  return { done: c.done, progress: () => c.progress(), close: () => c.close() };
+}
+
+function validateClientOptions(o: ClientOptions): void {
+  if (o === null || typeof o !== 'object') throw new TypeError('options: expected an object');
+  if (typeof o.url !== 'string' || !/^wss?:\/\//.test(o.url)) throw new TypeError(`url: expected ws://... or wss://..., got ${String(o.url)}`);
+  const id = o.identity;
+  if (!(id?.publicKey instanceof Uint8Array) || id.publicKey.length !== 32) throw new RangeError('identity.publicKey: expected 32 bytes (Ed25519)');
+  if (!(id.secretKey instanceof Uint8Array) || id.secretKey.length !== 32) throw new RangeError('identity.secretKey: expected 32 bytes (Ed25519 seed)');
+  if (!o.data || typeof o.data !== 'object' || !o.data.support || !o.data.query) throw new TypeError('data: expected { id, support, query } (a meta ClientData)');
+  if (o.tls?.ca !== undefined && !(typeof o.tls.ca === 'string' || o.tls.ca instanceof Uint8Array)) throw new TypeError('tls.ca: expected PEM bytes or string');
+}

@@ -1,0 +1,130 @@
+/**
+ * The client's public options, handle and progress records. Plain objects: the CLI maps
+ * its config file onto them; the identity is bytes, never a file path.
+ */
+import type { Rng } from '@fedmeta/secagg';
+import type { Limits } from '@fedmeta/transport';
+
+/** A meta Dataset (structurally): row-major features, integer labels. */
+export interface ClientDataset {
+  x: Float32Array;
+  y: Int32Array;
+  count: number;
+  shape: number[];
+  numClasses: number;
+}
+
+/** The institution's local data (structurally the meta package's ClientData). */
+export interface ClientDataOptions {
+  id: number | string;
+  /** Local training happens on `support` only. */
+  support: ClientDataset;
+  /** Held out for personalised evaluation. */
+  query: ClientDataset;
+}
+
+/** Points at which the fault-injection hook may close the socket. */
+export type ClientPhase =
+  /** After sending AdvertiseKeys (before ShareKeys). */
+  | 'advertise-keys'
+  /** After sending ShareKeys (before the masked input). */
+  | 'share-keys'
+  /** After sending the masked input (before unmasking). */
+  | 'masked-input'
+  /** After sending the consistency signature (active mode). */
+  | 'consistency'
+  /** On receiving the unmask request, before answering it. */
+  | 'unmasking';
+
+export interface ClientTestHooks {
+  /**
+   * REAL fault injection: closes the socket (no close handshake, like a crash) right after
+   * the client reached `phase` in round `round` (any round when absent), then - if
+   * `reconnect` is true - reconnects like any client would.
+   */
+  dropAfterPhase?: { phase: ClientPhase; round?: number; reconnect?: boolean };
+  /** Called with the exact encoded (quantised / DDG) input the client masks, per round. */
+  onEncodedInput?: (round: number, encoded: Uint32Array) => void;
+}
+
+export interface ReconnectOptions {
+  /** Give up after this many consecutive failed attempts; default 10. */
+  maxAttempts?: number;
+  /** First delay; doubles per attempt with full jitter; default 250 ms. */
+  baseDelayMs?: number;
+  /** Cap of the delay; default 10 s. */
+  maxDelayMs?: number;
+}
+
+export interface ClientOptions {
+  /** ws://host:port or wss://host:port */
+  url: string;
+  /** Ed25519 identity: 32-byte secret key and its 32-byte public key (must be on the server's roster). */
+  identity: { publicKey: Uint8Array; secretKey: Uint8Array };
+  /** Refuse a server announcing a different federation id (recommended). */
+  federationId?: string;
+  /** TLS: trust exactly these CA / self-signed certificates (PEM). Default: the system store. */
+  tls?: { ca?: Uint8Array | string; rejectUnauthorized?: boolean };
+  data: ClientDataOptions;
+  reconnect?: ReconnectOptions;
+  /** Send a progress heartbeat at most this often during local training; default 2 s. */
+  progressIntervalMs?: number;
+  /** Seed of local batch sampling (mixed with the round number). */
+  seed?: number;
+  limits?: Partial<Limits>;
+  logger?: (event: ClientEvent) => void;
+  onProgress?: (progress: ClientProgress) => void;
+  /** Randomness of secagg keys, stochastic rounding, DP noise, nonces; default the OS CSPRNG. */
+  rng?: Rng;
+  testHooks?: ClientTestHooks;
+  /** tfjs backend for local training: 'auto' (default), 'wasm', 'cpu' or 'tensorflow'. */
+  backend?: 'auto' | 'wasm' | 'cpu' | 'tensorflow';
+}
+
+export type ClientState = 'connecting' | 'authenticating' | 'idle' | 'training' | 'aggregating' | 'backoff' | 'done' | 'failed';
+
+export interface ClientProgress {
+  state: ClientState;
+  round: number;
+  /** secagg phase reached in the current round, when aggregating. */
+  phase?: ClientPhase;
+  attempts: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface ClientRoundRecord {
+  round: number;
+  status: 'completed' | 'aborted' | 'excluded' | 'disconnected';
+  /** Local training metrics from the meta algorithm. */
+  lossFirst?: number;
+  lossLast?: number;
+  weight?: number;
+  trainMs?: number;
+}
+
+export interface ClientSummary {
+  name: string;
+  rounds: ClientRoundRecord[];
+  /** How the client ended: the server said bye, close() was called, or it gave up. */
+  endReason: 'federation-done' | 'closed' | 'failed';
+  /** Set when endReason is 'failed' (e.g. ERR_AUTH_UNKNOWN_KEY, ERR_CONNECT_FAILED). */
+  error?: { code: string; message: string };
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface ClientEvent {
+  time: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  event: string;
+  [key: string]: unknown;
+}
+
+export interface ClientHandle {
+  /** Resolves when the client ends (never rejects: failures are in the summary). */
+  readonly done: Promise<ClientSummary>;
+  progress(): ClientProgress;
+  /** Closes the connection (1000) and stops reconnecting; resolves `done`. */
+  close(): Promise<void>;
+}

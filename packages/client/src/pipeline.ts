@@ -1,0 +1,82 @@
+/**
+ * The client's local pipeline for one round: train with the meta algorithm on the
+ * institution's own data, then encode the update into Z_{2^b} - the secagg quantiser
+ * (clip, weight as coordinate 0, stochastic rounding) or, with DP, the dp package's
+ * distributed discrete Gaussian encoder (clip, rotate, noise). Masking follows in
+ * client.ts (the secagg client machine). No training or encoding maths lives here.
+ */
+import { activeBackend, selectBackend, createAlgorithm, createModel, type AlgorithmName, type LocalHyper, type ModelConfig, type LocalResult } from '@fedmeta/meta';
+import { encodeUpdate, quantizeParams, type Rng } from '@fedmeta/secagg';
+import { TransportError, type RoundConfig } from '@fedmeta/transport';
+import { ddgEncode } from './dp.js';
+import type { ClientDataOptions } from './options.js';
+
+let backendReady: Promise<string> | null = null;
+
+/** Selects the tfjs backend once per process (many in-process clients share it). */
+export function ensureBackend(prefer: 'auto' | 'wasm' | 'cpu' | 'tensorflow'): Promise<string> {
+  backendReady ??= selectBackend({ prefer, log: null }).then(() => activeBackend());
+  return backendReady;
+}
+
+export interface TrainedRound {
+  encoded: Uint32Array;
+  local: LocalResult;
+  trainMs: number;
+}
+
+/**
+ * Builds the model the server announced and checks it against the received params.
+ * @throws TransportError ERR_BAD_PAYLOAD for an unknown model/algorithm, ERR_VECTOR_LENGTH on a params mismatch
+ */
+export function prepareModel(config: RoundConfig, params: Float32Array) {
+  let spec;
+  let algorithm;
+  try {
+    spec = createModel(config.model as unknown as ModelConfig);
+    algorithm = createAlgorithm(config.algorithm.name as AlgorithmName, spec);
+  } catch (cause) {
+    throw new TransportError('ERR_BAD_PAYLOAD', `roundStart.config.model/algorithm: ${(cause as Error).message}`, { cause });
+  }
+  if (spec.paramCount !== params.length) {
+    throw new TransportError('ERR_VECTOR_LENGTH', `roundStart.params has ${params.length} entries, the announced model has ${spec.paramCount}`);
+  }
+  for (let i = 0; i < params.length; i++) {
+    if (!Number.isFinite(params[i]!)) throw new TransportError('ERR_BAD_PAYLOAD', `roundStart.params[${i}] is not finite`);
+  }
+  return { spec, algorithm };
+}
+
+/**
+ * Trains on `data.support` and encodes the update for aggregation.
+ * @throws TransportError ERR_BAD_PAYLOAD when the hyperparameters or encoding are unusable,
+ *   ERR_VECTOR_LENGTH when the encoding's length disagrees with the announced vector length
+ */
+export function trainAndEncode(config: RoundConfig, params: Float32Array, data: ClientDataOptions, seed: number, rng: Rng): TrainedRound {
+  const { algorithm } = prepareModel(config, params);
+  const started = performance.now();
+  let local: LocalResult;
+  try {
+    local = algorithm.localUpdate(params, data, config.algorithm.hyper as unknown as LocalHyper, (config.trainSeed ^ seed) >>> 1);
+  } catch (cause) {
+    throw new TransportError('ERR_INTERNAL', `local training failed: ${(cause as Error).message}`, { cause });
+  }
+  const trainMs = performance.now() - started;
+  let encoded: Uint32Array;
+  const e = config.encoding;
+  try {
+    if (e.kind === 'quantize') {
+      const qp = quantizeParams(e);
+      const weight = Math.max(1, Math.min(qp.maxWeight, Math.round(local.weight)));
+      encoded = encodeUpdate(local.update, weight, qp, rng);
+    } else {
+      encoded = ddgEncode(e, local.update, rng);
+    }
+  } catch (cause) {
+    throw new TransportError('ERR_BAD_PAYLOAD', `encoding the update failed: ${(cause as Error).message}`, { cause });
+  }
+  if (encoded.length !== config.aggregation.vectorLength) {
+    throw new TransportError('ERR_VECTOR_LENGTH', `encoded update has ${encoded.length} entries, the round expects ${config.aggregation.vectorLength}`);
+  }
+  return { encoded, local, trainMs };
+}

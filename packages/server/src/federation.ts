@@ -1,0 +1,432 @@
+/**
+ * The coordinator: accepts and authenticates institutions, then runs rounds one after
+ * another - wait for a cohort, drive the round (round.ts), decode the aggregate, charge
+ * the privacy ledger BEFORE the update is applied or released, apply it with the meta
+ * optimiser, evaluate, checkpoint - and emits structured events and progress.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { IncomingMessage } from 'node:http';
+import { selectBackend, createAlgorithm, createModel, MetaOptimizer, type AlgorithmName, type MetaOptimizerConfig, type ModelConfig, type ModelSpec, type Algorithm } from '@fedmeta/meta';
+import { TransportError, toHex, type RoundConfig } from '@fedmeta/transport';
+import { ready, type SecAggConfig } from '@fedmeta/secagg';
+import { configHash, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { planCohort, sampleCohort } from './cohort.js';
+import { quantizeEncoding, type RoundEncoding } from './encoding.js';
+import { ServerError } from './errors.js';
+import { listen, type Listener } from './listener.js';
+import { Peer } from './peer.js';
+import { startRound, type RunningRound } from './round.js';
+import { readOptimizerState, restoreOptimizerState } from './optimizer-state.js';
+import { Privacy } from './privacy.js';
+import type { FederationSummary, RoundSummary, ServerEvent, ServerHandle, ServerPhase, ServerProgress, ServerStatus } from './options.js';
+import type { ResolvedServerOptions } from './validate.js';
+
+export class Federation {
+  private listener!: Listener;
+  private readonly peers = new Map<string, Peer>();
+  private readonly spec: ModelSpec;
+  private readonly algorithm: Algorithm;
+  private readonly optimizer: MetaOptimizer;
+  private params: Float32Array;
+  private nextRound = 1;
+  private phase: ServerPhase = 'waiting';
+  private readonly summaries: RoundSummary[] = [];
+  private readonly hash: string;
+  private running: RunningRound | null = null;
+  private closing = false;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private peersChanged: (() => void) | null = null;
+  private bytesBase = { in: 0, out: 0 };
+  private roundCounts = { cohort: 0, responded: 0, dropped: 0 };
+  private readonly privacy: Privacy | null;
+  private resolveDone!: (s: FederationSummary) => void;
+  private rejectDone!: (e: unknown) => void;
+  readonly done: Promise<FederationSummary>;
+
+  constructor(private readonly o: ResolvedServerOptions) {
+    this.done = new Promise((res, rej) => {
+      this.resolveDone = res;
+      this.rejectDone = rej;
+    });
+    this.done.catch(() => undefined);
+    try {
+      this.spec = createModel(o.raw.model.config as unknown as ModelConfig);
+      this.algorithm = createAlgorithm(o.raw.algorithm.name as AlgorithmName, this.spec);
+      this.optimizer = new MetaOptimizer((o.raw.optimizer ?? { kind: 'sgd', lr: 1 }) as MetaOptimizerConfig);
+    } catch (cause) {
+      throw new ServerError('ERR_SERVER_CONFIG', `model/algorithm/optimizer: ${(cause as Error).message}`, { cause });
+    }
+    const init = o.raw.model.initialParams;
+    if (init && init.length !== this.spec.paramCount) {
+      throw new ServerError('ERR_SERVER_CONFIG', `model.initialParams: ${init.length} entries, the model has ${this.spec.paramCount}`);
+    }
+    this.params = init ? init.slice() : this.spec.initParams(o.seed);
+    const raw = o.raw;
+    // What must not change across a restart (rounds may be extended).
+    this.hash = configHash({ federationId: o.federationId, model: raw.model.config, algorithm: raw.algorithm, optimizer: raw.optimizer ?? null, aggregation: o.aggregation, dp: raw.dp ?? null, seed: o.seed });
+    const ledgerPath = raw.dp ? raw.dp.ledgerPath ?? join(raw.checkpointDir!, 'ledger.json') : null;
+    this.privacy = raw.dp && ledgerPath ? new Privacy(raw.dp, ledgerPath, this.spec.paramCount) : null;
+  }
+
+  log(level: ServerEvent['level'], event: string, fields: Record<string, unknown> = {}): void {
+    this.o.raw.logger?.({ time: new Date().toISOString(), level, event, ...fields });
+  }
+
+  private bytes(): { in: number; out: number } {
+    let i = this.bytesBase.in;
+    let o = this.bytesBase.out;
+    for (const p of this.peers.values()) {
+      i += p.conn.bytesIn;
+      o += p.conn.bytesOut;
+    }
+    return { in: i, out: o };
+  }
+
+  private progress(phase: ServerPhase, responded = this.roundCounts.responded, dropped = this.roundCounts.dropped): void {
+    if (phase !== this.phase) this.log('debug', 'phase', { round: this.nextRound, phase });
+    this.phase = phase;
+    this.roundCounts.responded = responded;
+    this.roundCounts.dropped = dropped;
+    const b = this.bytes();
+    const p: ServerProgress = {
+      round: this.nextRound,
+      rounds: this.o.rounds,
+      phase,
+      connected: this.readyPeers().length,
+      cohort: this.roundCounts.cohort,
+      responded,
+      dropped,
+      bytesIn: b.in,
+      bytesOut: b.out,
+    };
+    this.o.raw.onProgress?.(p);
+  }
+
+  private readyPeers(): Peer[] {
+    return [...this.peers.values()].filter((p) => p.isReady);
+  }
+
+  /** Loads the checkpoint, binds, and starts the round loop. */
+  async start(): Promise<ServerHandle> {
+    const dir = this.o.raw.checkpointDir;
+    if (dir) {
+      const ck = loadCheckpoint(dir);
+      if (ck) {
+        if (ck.configHash !== this.hash || ck.federationId !== this.o.federationId) {
+          throw new ServerError('ERR_CHECKPOINT_MISMATCH', `${dir} belongs to a federation with a different configuration (hash ${ck.configHash.slice(0, 12)} vs ${this.hash.slice(0, 12)})`);
+        }
+        const params = ck.arrays.params;
+        if (!params || params.length !== this.spec.paramCount) throw new ServerError('ERR_CHECKPOINT_CORRUPT', `${dir}: params missing or of the wrong length`);
+        this.params = params;
+        restoreOptimizerState(this.optimizer, ck.arrays, ck.meta.optimizer);
+        this.nextRound = ck.nextRound;
+        this.summaries.push(...((ck.meta.rounds as RoundSummary[] | undefined) ?? []));
+        this.log('info', 'checkpoint.resumed', { dir, nextRound: ck.nextRound });
+      }
+    }
+    if (this.privacy) await this.privacy.open();
+    await ready(); // libsodium, used by the secagg crypto suite
+    await selectBackend({ prefer: this.o.raw.backend ?? 'auto', log: null });
+    this.listener = await listen(this.o.raw, this.o.limits);
+    this.listener.wss.on('connection', (socket, req: IncomingMessage) => this.onConnection(socket, req));
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.o.heartbeat.intervalMs);
+    this.heartbeatTimer.unref();
+    this.log('info', 'server.listening', { url: this.listener.url, federationId: this.o.federationId, nextRound: this.nextRound, rounds: this.o.rounds });
+    void this.loop().then(
+      (reason) => this.finish(reason),
+      (err) => {
+        this.log('error', 'server.failed', { error: String((err as Error)?.message ?? err) });
+        void this.shutdown().then(() => this.rejectDone(err));
+      },
+    );
+    const self = this;
+    return {
+      port: this.listener.port,
+      url: this.listener.url,
+      done: this.done,
+      status: () => self.status(),
+      close: async () => {
+        await self.close();
+      },
+    };
+  }
+
+  private onConnection(socket: import('ws').WebSocket, req: IncomingMessage): void {
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    if (this.closing) {
+      socket.close(4440, 'ERR_SHUTDOWN');
+      return;
+    }
+    new Peer(socket, remote, {
+      federationId: this.o.federationId,
+      roster: this.o.roster,
+      limits: this.o.limits,
+      authMs: this.o.deadlines.authMs,
+      nextRound: () => this.nextRound,
+      log: (level, event, fields) => this.log(level, event, fields),
+      onReady: (peer) => {
+        const old = this.peers.get(peer.publicKeyHex);
+        if (old && old !== peer) {
+          this.retire(old);
+          old.conn.fail(new TransportError('ERR_SESSION_REPLACED', `a newer session of '${peer.name}' connected`));
+        }
+        this.peers.set(peer.publicKeyHex, peer);
+        this.progress(this.phase);
+        this.peersChanged?.();
+      },
+      onClosed: (peer) => {
+        if (this.peers.get(peer.publicKeyHex) === peer) {
+          this.retire(peer);
+          this.peers.delete(peer.publicKeyHex);
+        }
+        this.progress(this.phase);
+      },
+    });
+  }
+
+  /** Keeps the byte counters of closed connections in the totals. */
+  private retire(peer: Peer): void {
+    this.bytesBase.in += peer.conn.bytesIn;
+    this.bytesBase.out += peer.conn.bytesOut;
+    peer.conn.bytesIn = 0;
+    peer.conn.bytesOut = 0;
+  }
+
+  private heartbeat(): void {
+    const now = Date.now();
+    for (const p of this.peers.values()) {
+      if (!p.conn.isOpen) continue;
+      if (now - p.conn.lastSeen > this.o.heartbeat.timeoutMs) {
+        p.conn.fail(new TransportError('ERR_HEARTBEAT_TIMEOUT', `no frame or pong for ${now - p.conn.lastSeen} ms`));
+      } else {
+        p.conn.ping();
+      }
+    }
+  }
+
+  /** Resolves with a cohort once enough clients are ready (or null when closing). */
+  private async waitForCohort(): Promise<Peer[] | null> {
+    const { minClients, maxClients } = this.o.cohort;
+    const wanted = Math.min(maxClients, this.rosterActive());
+    let minReachedAt: number | null = null;
+    for (;;) {
+      if (this.closing) return null;
+      const ready = this.readyPeers();
+      const now = Date.now();
+      if (ready.length >= minClients) minReachedAt ??= now;
+      else minReachedAt = null;
+      if (ready.length >= wanted || (minReachedAt !== null && now - minReachedAt >= this.o.deadlines.waitForClientsMs)) {
+        return sampleCohort(ready, maxClients, this.o.seed, this.nextRound);
+      }
+      this.progress('waiting', 0, 0);
+      const waitMs = minReachedAt === null ? 60_000 : Math.max(1, this.o.deadlines.waitForClientsMs - (now - minReachedAt));
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, waitMs);
+        this.peersChanged = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.peersChanged = null;
+    }
+  }
+
+  private rosterActive(): number {
+    return this.o.raw.roster.filter((e) => !e.revoked).length;
+  }
+
+  private async loop(): Promise<FederationSummary['endReason']> {
+    while (this.nextRound <= this.o.rounds) {
+      const cohort = await this.waitForCohort();
+      if (!cohort) return 'closed';
+      const round = this.nextRound;
+      const started = Date.now();
+      const b0 = this.bytes();
+      const plan = planCohort(cohort.length, this.o.aggregation);
+      const encoding: RoundEncoding = this.privacy ? this.privacy.encoding(cohort.length, round, this.o.rng) : quantizeEncoding(this.spec.paramCount, cohort.length, this.o.aggregation);
+      const nonce = this.o.rng.fill(new Uint8Array(32));
+      const clientIds = cohort.map((_, i) => i + 1);
+      const active = this.o.aggregation.security === 'active';
+      const identities = active ? new Map(cohort.map((p, i) => [i + 1, p.publicKey])) : null;
+      const secagg: SecAggConfig | null =
+        plan.mode === 'plaintext'
+          ? null
+          : { sessionNonce: nonce, clientIds, threshold: plan.threshold, bits: encoding.bits, vectorLength: encoding.vectorLength, degree: plan.degree, mode: active ? 'active' : 'semi-honest' };
+      const config: RoundConfig = {
+        federationId: this.o.federationId,
+        round,
+        model: this.o.raw.model.config,
+        paramCount: this.spec.paramCount,
+        algorithm: { name: this.o.raw.algorithm.name, hyper: this.o.raw.algorithm.hyper },
+        trainSeed: (this.o.seed * 1_000_003 + round) % 2 ** 31,
+        encoding: encoding.wire,
+        aggregation: {
+          mode: plan.mode,
+          vectorLength: encoding.vectorLength,
+          bits: encoding.bits,
+          ...(secagg
+            ? {
+                secagg: {
+                  sessionNonce: toHex(nonce),
+                  clientIds,
+                  threshold: plan.threshold,
+                  degree: plan.degree,
+                  mode: secagg.mode,
+                  ...(identities ? { identities: Object.fromEntries([...identities].map(([id, pk]) => [String(id), toHex(pk)])) } : {}),
+                },
+              }
+            : {}),
+        },
+        trainingMs: this.o.deadlines.trainingMs,
+      };
+      this.roundCounts = { cohort: cohort.length, responded: 0, dropped: 0 };
+      this.log('info', 'round.started', { round, cohort: cohort.map((p) => p.name), mode: plan.mode, degree: plan.degree, threshold: plan.threshold, vectorLength: encoding.vectorLength });
+      this.running = startRound({
+        round,
+        cohort,
+        config,
+        params: this.params,
+        secagg,
+        identities,
+        deadlines: this.o.deadlines,
+        rng: this.o.rng,
+        log: (level, event, fields) => this.log(level, event, fields),
+        progress: (phase, responded, dropped) => this.progress(phase, responded, dropped),
+      });
+      const outcome = await this.running.outcome;
+      this.running = null;
+      if (this.closing) return 'closed';
+      const summary: RoundSummary = {
+        round,
+        status: outcome.status,
+        mode: plan.mode,
+        cohort: cohort.length,
+        survivors: outcome.status === 'completed' ? outcome.survivors.length : 0,
+        dropped: outcome.dropped.length,
+        degree: plan.degree,
+        threshold: plan.threshold,
+        bytesIn: 0,
+        bytesOut: 0,
+        wallMs: 0,
+      };
+      if (outcome.status === 'completed') {
+        this.progress('aggregating', outcome.survivors.length, outcome.dropped.length);
+        this.o.raw.onAggregate?.(round, { sum: outcome.sum, survivors: outcome.survivors.map((p) => p.name), dropped: outcome.dropped.map((p) => p.name) });
+        if (this.privacy) {
+          // Charge BEFORE anything derived from the aggregate is applied or released.
+          const charged = await this.privacy.charge(round, outcome.survivors.length);
+          if (!charged.ok) {
+            summary.status = 'aborted';
+            summary.abortReason = 'BUDGET_EXHAUSTED';
+            this.summaries.push(summary);
+            this.endRound(cohort, round, 'aborted', { reason: 'BUDGET_EXHAUSTED' });
+            this.log('warn', 'budget.exhausted', { round, epsilon: charged.epsilon, budget: this.o.raw.dp!.epsilonBudget });
+            return 'budget-exhausted';
+          }
+          summary.epsilon = charged.epsilon;
+        }
+        const decoded = this.privacy ? this.privacy.decode(outcome.sum, round, outcome.survivors.length) : encoding.decode(outcome.sum);
+        summary.totalWeight = decoded.totalWeight;
+        this.optimizer.apply(this.params, decoded.mean);
+        const ev = this.o.raw.evaluate;
+        if (ev && ((round % (ev.every ?? 1)) === 0 || round === this.o.rounds)) {
+          this.progress('evaluating');
+          summary.accuracy = this.algorithm.accuracy(this.params, ev.data, ev.data);
+        }
+      } else {
+        summary.abortReason = outcome.reason;
+        this.log('warn', 'round.aborted', { round, reason: outcome.reason, detail: outcome.detail });
+      }
+      const b1 = this.bytes();
+      summary.bytesIn = b1.in - b0.in;
+      summary.bytesOut = b1.out - b0.out;
+      summary.wallMs = Date.now() - started;
+      this.summaries.push(summary);
+      this.nextRound = round + 1;
+      this.checkpoint();
+      this.endRound(cohort, round, summary.status, { ...summary });
+      this.log('info', 'round.finished', { ...summary });
+    }
+    return 'completed';
+  }
+
+  private endRound(cohort: Peer[], round: number, status: 'completed' | 'aborted', summary: Record<string, unknown>): void {
+    for (const p of cohort) if (p.isReady) p.send({ type: 'roundEnd', round, status, summary });
+  }
+
+  private checkpoint(): void {
+    const dir = this.o.raw.checkpointDir;
+    if (!dir) return;
+    this.progress('checkpointing');
+    const opt = readOptimizerState(this.optimizer);
+    saveCheckpoint(dir, {
+      federationId: this.o.federationId,
+      configHash: this.hash,
+      nextRound: this.nextRound,
+      arrays: { params: this.params, ...opt.arrays },
+      meta: { optimizer: opt.meta, rounds: this.summaries, epsilon: this.privacy?.spent() ?? null },
+    });
+    this.log('info', 'checkpoint.saved', { dir, nextRound: this.nextRound });
+  }
+
+  status(): ServerStatus {
+    return {
+      federationId: this.o.federationId,
+      round: this.nextRound,
+      rounds: this.o.rounds,
+      phase: this.phase,
+      connected: this.readyPeers().map((p) => ({ name: p.name, since: p.connectedAt.toISOString() })),
+      ...(this.privacy ? { epsilon: this.privacy.spent() } : {}),
+    };
+  }
+
+  private summary(endReason: FederationSummary['endReason']): FederationSummary {
+    return {
+      federationId: this.o.federationId,
+      roundsCompleted: this.summaries.filter((s) => s.status === 'completed').length,
+      rounds: [...this.summaries],
+      finalParams: this.params.slice(),
+      ...(this.privacy ? { epsilon: this.privacy.spent() } : {}),
+      endReason,
+    };
+  }
+
+  private async finish(reason: FederationSummary['endReason']): Promise<void> {
+    this.progress('done');
+    const s = this.summary(reason);
+    for (const p of this.readyPeers()) {
+      p.send({ type: 'bye', summary: { roundsCompleted: s.roundsCompleted, endReason: reason } });
+      p.conn.close(1000, 'federation done');
+    }
+    this.log('info', 'server.done', { endReason: reason, roundsCompleted: s.roundsCompleted });
+    await this.shutdown();
+    this.resolveDone(s);
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.peersChanged?.();
+    // Give close frames a moment to flush before tearing sockets down.
+    await new Promise((r) => setTimeout(r, 50));
+    await this.listener?.close();
+    this.privacy?.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) {
+      await this.done.catch(() => undefined);
+      return;
+    }
+    this.closing = true;
+    this.running?.cancel('server shutting down');
+    for (const p of this.peers.values()) p.conn.fail(new TransportError('ERR_SHUTDOWN', 'the server is shutting down'));
+    this.peersChanged?.();
+    await this.done.catch(() => undefined);
+  }
+}
+
+export function newSessionNonce(): Uint8Array {
+  return randomBytes(32);
+}

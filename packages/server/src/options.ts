@@ -1,0 +1,265 @@
+/**
+ * The server's public options, handle, events and progress records. Options are plain
+ * objects (the CLI maps its config file onto them); keys are bytes, never file paths.
+ */
+import type { Rng } from '@fedmeta/secagg';
+import type { Limits } from '@fedmeta/transport';
+
+/** One allowed institution. */
+export interface RosterEntry {
+  /** Human-readable name, shown in logs and the welcome frame. */
+  name: string;
+  /** Ed25519 public key, 32 bytes. */
+  publicKey: Uint8Array;
+  /** A revoked key is refused with ERR_AUTH_REVOKED. */
+  revoked?: boolean;
+}
+
+/** The model, as a serialisable config of the meta package (sent to every client). */
+export interface ModelOptions {
+  /** A meta `ModelConfig`, e.g. { kind: 'mlp', inputShape: [784], hidden: [32], numClasses: 10 }. */
+  config: { kind: string } & Record<string, unknown>;
+  /** Starting parameters; default: the spec's seeded He initialisation. */
+  initialParams?: Float32Array;
+}
+
+/** Local training every client runs per round (sent to every client). */
+export interface AlgorithmOptions {
+  /** A meta algorithm name: 'fedavg' | 'fedavg-ft' | 'reptile' | 'fomaml' | 'maml' | 'perfedavg-fo' | 'perfedavg-hf' | 'protonets'. */
+  name: string;
+  /** A meta LocalHyper: { localSteps, batchSize, lr, innerLr?, innerSteps?, hvpRadius? }. */
+  hyper: { localSteps: number; batchSize: number; lr: number } & Record<string, unknown>;
+}
+
+/** The server-side meta-optimiser applying the aggregated mean update. */
+export interface OptimizerOptions {
+  kind: 'sgd' | 'adam';
+  /** Server learning rate; 1 with SGD is plain FedAvg averaging. */
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  momentum?: number;
+}
+
+export type AggregationMode =
+  /** SecAgg+ (k-regular graph) when the cohort has at least `plusFromClients`, else classic SecAgg. */
+  | 'auto'
+  /** Classic SecAgg: complete graph. */
+  | 'secagg'
+  /** SecAgg+: (k, t) from the parameter finder for the cohort size. */
+  | 'secagg+'
+  /** No masking at all: clients send their encoded input in the clear (bench baseline only). */
+  | 'plaintext';
+
+export interface AggregationOptions {
+  /** Default 'auto'. */
+  mode?: AggregationMode;
+  /** 'semi-honest' (default) or 'active' (signed key advertisements, consistency check). */
+  security?: 'semi-honest' | 'active';
+  /** Cohort size from which 'auto' uses SecAgg+; default 16. */
+  plusFromClients?: number;
+  /** Expected dropout fraction for the parameter finder; default 0.1. */
+  dropoutFraction?: number;
+  /** Assumed corrupt fraction for the parameter finder; default 0.05. */
+  corruptFraction?: number;
+  /** Override the threshold t (classic SecAgg default: floor(2n/3)+1, at least 2). */
+  threshold?: number;
+  /** Override the SecAgg+ graph degree k (even, >= 2); default from the parameter finder. */
+  degree?: number;
+  /** Ring size 2^bits; default 32 without DP, the DP encoder's bits with DP. */
+  bits?: number;
+  /** Quantisation (no-DP path): clip bounds of the update; default elementClip 1, l2Clip none. */
+  elementClip?: number;
+  l2Clip?: number;
+  /** Largest per-client weight (example count is capped to it); default 10000. */
+  maxWeight?: number;
+}
+
+/** Distributed DP (discrete Gaussian added by clients, accounted by the server). */
+export interface DpOptions {
+  /** L2 clip of each client's update. */
+  l2Clip: number;
+  /** Noise multiplier z: central std of the summed noise = z * l2Clip. */
+  noiseMultiplier: number;
+  /** Ring bits of the DDG encoding (default 16 per the paper; 32 is safest). */
+  bits?: number;
+  /** delta of the (eps, delta) guarantee. */
+  delta: number;
+  /** Hard budget: the server stops (BudgetExceededError) before a release that would exceed it. */
+  epsilonBudget: number;
+  /** Path of the crash-safe ledger file (fsync'd); default <checkpointDir>/ledger.json. */
+  ledgerPath?: string;
+}
+
+/** Per-phase deadlines (ms). Clients that miss one are dropped from the round, which goes on. */
+export interface DeadlineOptions {
+  /** Handshake: connect -> auth. Default 10 s. */
+  authMs?: number;
+  /** Waiting for `cohort.minClients` to be connected before a round starts. Default 60 s. */
+  waitForClientsMs?: number;
+  /** Local training + advertise keys. Default 120 s (clients send progress heartbeats meanwhile). */
+  trainingMs?: number;
+  /** Every later secagg phase. Default 30 s each. */
+  shareKeysMs?: number;
+  maskedInputMs?: number;
+  consistencyMs?: number;
+  unmaskingMs?: number;
+}
+
+export interface HeartbeatOptions {
+  /** ws ping interval; default 5 s. */
+  intervalMs?: number;
+  /** A connection with no frame and no pong for this long is dropped; default 30 s. */
+  timeoutMs?: number;
+}
+
+export interface CohortOptions {
+  /** A round starts only with at least this many authenticated clients (>= 2). */
+  minClients: number;
+  /** Sample at most this many of the connected clients per round; default all. */
+  maxClients?: number;
+}
+
+export interface EvaluationOptions {
+  /** Held-out data to evaluate the global model on after each round (a meta Dataset). */
+  data: { x: Float32Array; y: Int32Array; count: number; shape: number[]; numClasses: number };
+  /** Evaluate every `every` rounds (default 1) and after the last. */
+  every?: number;
+}
+
+export interface ServerOptions {
+  /** Bind address; default '127.0.0.1'. */
+  host?: string;
+  /** Port; 0 picks a free one (read it from the handle). */
+  port: number;
+  /** TLS certificate chain and key (PEM, bytes or string): the server speaks wss. */
+  tls?: { cert: Uint8Array | string; key: Uint8Array | string };
+  /** Plain ws without TLS. Must be explicitly true when `tls` is absent. */
+  insecure?: boolean;
+  /** Bound into every client's auth signature; clients may pin it. */
+  federationId: string;
+  roster: RosterEntry[];
+  /** Number of rounds to run (resumed runs count from the checkpoint). */
+  rounds: number;
+  model: ModelOptions;
+  algorithm: AlgorithmOptions;
+  optimizer?: OptimizerOptions;
+  cohort: CohortOptions;
+  aggregation?: AggregationOptions;
+  /** When set, clients clip + add distributed discrete Gaussian noise and the ledger is charged per round. */
+  dp?: DpOptions;
+  deadlines?: DeadlineOptions;
+  heartbeat?: HeartbeatOptions;
+  /** Directory for checkpoints (and the ledger); the server resumes from it when present. */
+  checkpointDir?: string;
+  evaluate?: EvaluationOptions;
+  /** Seed of the model init and the cohort sampling; randomness of secagg comes from `rng`. */
+  seed?: number;
+  limits?: Partial<Limits>;
+  /** Structured JSON events, one object per event (default: none). */
+  logger?: (event: ServerEvent) => void;
+  /** Called on every phase change and count change, for progress bars. */
+  onProgress?: (progress: ServerProgress) => void;
+  /** tfjs backend for evaluation and model init: 'auto' (default), 'wasm', 'cpu' or 'tensorflow'. */
+  backend?: 'auto' | 'wasm' | 'cpu' | 'tensorflow';
+  /** Randomness of session nonces and the secagg server; default the OS CSPRNG. */
+  rng?: Rng;
+  /**
+   * Diagnostic hook: the raw mod-2^b aggregate of each completed round and who is in it,
+   * before decoding (tests compare it with the survivors' encoded inputs bit for bit).
+   */
+  onAggregate?: (round: number, aggregate: { sum: Uint32Array; survivors: string[]; dropped: string[] }) => void;
+}
+
+export type ServerPhase =
+  | 'waiting'
+  | 'training'
+  | 'share-keys'
+  | 'masked-input'
+  | 'consistency'
+  | 'unmasking'
+  | 'aggregating'
+  | 'evaluating'
+  | 'checkpointing'
+  | 'done';
+
+export interface ServerProgress {
+  round: number;
+  rounds: number;
+  phase: ServerPhase;
+  /** Authenticated connections right now. */
+  connected: number;
+  /** Size of this round's cohort (0 while waiting). */
+  cohort: number;
+  /** Cohort members that answered the current phase so far. */
+  responded: number;
+  /** Cohort members dropped this round so far. */
+  dropped: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface RoundSummary {
+  round: number;
+  status: 'completed' | 'aborted';
+  mode: Exclude<AggregationMode, 'auto'>;
+  cohort: number;
+  survivors: number;
+  dropped: number;
+  /** secagg abort reason or runtime reason when aborted. */
+  abortReason?: string;
+  /** SecAgg+ degree k (0 = complete graph) and threshold t. */
+  degree: number;
+  threshold: number;
+  /** Sum of the survivors' weights (e.g. example counts). */
+  totalWeight?: number;
+  /** Evaluation of the new global model on held-out data. */
+  accuracy?: number;
+  loss?: number;
+  /** Cumulative epsilon after this round (DP only). */
+  epsilon?: number;
+  bytesIn: number;
+  bytesOut: number;
+  wallMs: number;
+}
+
+export interface FederationSummary {
+  federationId: string;
+  roundsCompleted: number;
+  rounds: RoundSummary[];
+  finalParams: Float32Array;
+  /** Cumulative epsilon spent (DP only). */
+  epsilon?: number;
+  /** Why the federation ended: all rounds ran, the budget ran out, or close() was called. */
+  endReason: 'completed' | 'budget-exhausted' | 'closed';
+}
+
+/** A structured log event; `event` names it, the rest is event-specific JSON. */
+export interface ServerEvent {
+  time: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  event: string;
+  [key: string]: unknown;
+}
+
+export interface ServerStatus {
+  federationId: string;
+  round: number;
+  rounds: number;
+  phase: ServerPhase;
+  connected: { name: string; since: string }[];
+  epsilon?: number;
+}
+
+export interface ServerHandle {
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+  /** ws://host:port or wss://host:port */
+  readonly url: string;
+  /** Resolves when the federation ends (all rounds, budget exhausted, or close()). */
+  readonly done: Promise<FederationSummary>;
+  status(): ServerStatus;
+  /** Stops accepting, closes every connection with 4440 (ERR_SHUTDOWN) and resolves `done`. */
+  close(): Promise<void>;
+}

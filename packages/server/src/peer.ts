@@ -1,0 +1,96 @@
+/**
+ * One connected institution as seen by the server: a framed connection that goes
+ * challenged -> ready -> closed. The handshake lives here (auth.ts holds the checks);
+ * after it, messages go to whichever round handler is attached.
+ */
+import { randomBytes } from 'node:crypto';
+import type WebSocket from 'ws';
+import { Connection, TransportError, toHex, type Limits, type RuntimeMessage } from '@fedmeta/transport';
+import { checkAuth, type Roster } from './auth.js';
+
+export type PeerState = 'challenged' | 'ready' | 'closed';
+
+export interface PeerContext {
+  federationId: string;
+  roster: Roster;
+  limits: Limits;
+  authMs: number;
+  /** Next round number, told to the client in the welcome frame. */
+  nextRound(): number;
+  onReady(peer: Peer): void;
+  onClosed(peer: Peer, error: TransportError | null): void;
+  log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>): void;
+}
+
+export class Peer {
+  readonly conn: Connection;
+  state: PeerState = 'challenged';
+  name = '';
+  publicKeyHex = '';
+  publicKey: Uint8Array = new Uint8Array(0);
+  readonly connectedAt = new Date();
+  /** Attached by the round driver; receives every post-handshake message except heartbeats. */
+  handler: ((msg: RuntimeMessage) => void) | null = null;
+  /** Called when the connection closes (round drivers use it to report drops). */
+  closeListeners = new Set<(error: TransportError | null) => void>();
+  private readonly serverNonce = randomBytes(32);
+  private readonly authTimer: NodeJS.Timeout;
+
+  constructor(
+    socket: WebSocket,
+    readonly remote: string,
+    private readonly ctx: PeerContext,
+  ) {
+    this.conn = new Connection(socket, ctx.limits, {
+      onMessage: (msg) => this.onMessage(msg),
+      onClose: (code, reason, error) => this.onClose(code, reason, error),
+    });
+    // Before authentication only tiny control frames are accepted: a stranger cannot make
+    // us allocate a bulk reassembly buffer.
+    this.conn.setAccept((t) => t === 'auth' || t === 'heartbeat' || t === 'error');
+    this.authTimer = setTimeout(() => this.conn.fail(new TransportError('ERR_AUTH_TIMEOUT', `no auth within ${ctx.authMs} ms`)), ctx.authMs);
+    this.authTimer.unref();
+    this.conn.send({ type: 'challenge', serverNonce: this.serverNonce, federationId: ctx.federationId, chunkBytes: ctx.limits.chunkBytes, maxMessageBytes: ctx.limits.maxMessageBytes });
+  }
+
+  private onMessage(msg: RuntimeMessage): void {
+    if (msg.type === 'heartbeat') return;
+    if (msg.type === 'error') {
+      this.ctx.log('warn', 'peer.error', { peer: this.name || this.remote, code: msg.code, message: msg.message });
+      return;
+    }
+    if (this.state === 'challenged') {
+      if (msg.type !== 'auth') throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} before auth`);
+      const entry = checkAuth(this.ctx.roster, this.ctx.federationId, this.serverNonce, msg);
+      clearTimeout(this.authTimer);
+      this.state = 'ready';
+      this.name = entry.name;
+      this.publicKey = entry.publicKey;
+      this.publicKeyHex = toHex(entry.publicKey);
+      this.conn.setAccept((t) => t !== 'auth' && t !== 'challenge' && t !== 'welcome' && t !== 'roundStart' && t !== 'roundEnd' && t !== 'bye');
+      this.conn.send({ type: 'welcome', name: entry.name, nextRound: this.ctx.nextRound(), sessionId: randomBytes(16) });
+      this.ctx.log('info', 'peer.authenticated', { peer: entry.name, remote: this.remote });
+      this.ctx.onReady(this);
+      return;
+    }
+    if (!this.handler) throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} outside a round`);
+    this.handler(msg);
+  }
+
+  private onClose(code: number, reason: string, error: TransportError | null): void {
+    clearTimeout(this.authTimer);
+    const wasReady = this.state === 'ready';
+    this.state = 'closed';
+    this.ctx.log(error ? 'warn' : 'info', 'peer.closed', { peer: this.name || this.remote, code, reason, error: error?.code });
+    for (const l of this.closeListeners) l(error);
+    if (wasReady || error) this.ctx.onClosed(this, error);
+  }
+
+  get isReady(): boolean {
+    return this.state === 'ready' && this.conn.isOpen;
+  }
+
+  send(msg: RuntimeMessage): boolean {
+    return this.conn.send(msg);
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Option validation and defaults. Every error names the option path and the fix, so the
+ * CLI can show it as is.
+ */
+import { systemRng, type Rng } from '@fedmeta/secagg';
+import { resolveLimits, TransportError, type Limits } from '@fedmeta/transport';
+import { Roster } from './auth.js';
+import { ServerError } from './errors.js';
+import type { AggregationMode, ServerOptions } from './options.js';
+
+export interface ResolvedServerOptions {
+  raw: ServerOptions;
+  federationId: string;
+  rounds: number;
+  roster: Roster;
+  limits: Limits;
+  rng: Rng;
+  seed: number;
+  cohort: { minClients: number; maxClients: number };
+  aggregation: {
+    mode: AggregationMode;
+    security: 'semi-honest' | 'active';
+    plusFromClients: number;
+    dropoutFraction: number;
+    corruptFraction: number;
+    threshold?: number;
+    degree?: number;
+    bits: number;
+    elementClip: number;
+    l2Clip?: number;
+    maxWeight: number;
+  };
+  deadlines: { authMs: number; waitForClientsMs: number; trainingMs: number; shareKeysMs: number; maskedInputMs: number; consistencyMs: number; unmaskingMs: number };
+  heartbeat: { intervalMs: number; timeoutMs: number };
+}
+
+function fail(field: string, want: string, got: unknown): never {
+  throw new ServerError('ERR_SERVER_CONFIG', `${field}: expected ${want}, got ${JSON.stringify(got) ?? String(got)}`);
+}
+function posInt(v: unknown, field: string, min = 1): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(field, `an integer >= ${min}`, v);
+  return v;
+}
+function fraction(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !(v >= 0 && v < 1)) fail(field, 'a number in [0, 1)', v);
+  return v;
+}
+function positive(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(field, 'a finite number > 0', v);
+  return v;
+}
+function ms(v: unknown, field: string, dflt: number): number {
+  return v === undefined ? dflt : posInt(v, field);
+}
+
+/**
+ * Checks every option and fills defaults.
+ * @throws ServerError ERR_SERVER_CONFIG naming the option
+ */
+export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
+  if (o === null || typeof o !== 'object') throw new ServerError('ERR_SERVER_CONFIG', 'options: expected an object');
+  if (typeof o.federationId !== 'string' || o.federationId.length === 0 || Buffer.byteLength(o.federationId) > 256) {
+    fail('federationId', 'a non-empty string of at most 256 bytes', o.federationId);
+  }
+  if (typeof o.port !== 'number' || !Number.isInteger(o.port) || o.port < 0 || o.port > 65535) fail('port', 'an integer in [0, 65535] (0 = any free port)', o.port);
+  const rounds = posInt(o.rounds, 'rounds');
+  const roster = new Roster(o.roster);
+  if (!o.model || typeof o.model.config?.kind !== 'string') fail('model.config', "a meta model config with a 'kind'", o.model?.config);
+  if (o.model.initialParams !== undefined && !(o.model.initialParams instanceof Float32Array)) fail('model.initialParams', 'a Float32Array', typeof o.model.initialParams);
+  if (!o.algorithm || typeof o.algorithm.name !== 'string') fail('algorithm.name', 'a meta algorithm name', o.algorithm?.name);
+  if (!o.algorithm.hyper || typeof o.algorithm.hyper !== 'object') fail('algorithm.hyper', '{ localSteps, batchSize, lr, ... }', o.algorithm.hyper);
+  if (!o.cohort) fail('cohort', '{ minClients }', o.cohort);
+  const minClients = posInt(o.cohort.minClients, 'cohort.minClients', 2);
+  const maxClients = o.cohort.maxClients === undefined ? 0xffff : posInt(o.cohort.maxClients, 'cohort.maxClients', minClients);
+  if (minClients > roster.size) fail('cohort.minClients', `at most the roster size ${roster.size}`, minClients);
+  const a = o.aggregation ?? {};
+  const mode = a.mode ?? 'auto';
+  if (!['auto', 'secagg', 'secagg+', 'plaintext'].includes(mode)) fail('aggregation.mode', "'auto', 'secagg', 'secagg+' or 'plaintext'", mode);
+  const security = a.security ?? 'semi-honest';
+  if (security !== 'semi-honest' && security !== 'active') fail('aggregation.security', "'semi-honest' or 'active'", security);
+  if (o.dp) {
+    positive(o.dp.l2Clip, 'dp.l2Clip');
+    positive(o.dp.noiseMultiplier, 'dp.noiseMultiplier');
+    fraction(o.dp.delta, 'dp.delta');
+    positive(o.dp.epsilonBudget, 'dp.epsilonBudget');
+    if (!o.dp.ledgerPath && !o.checkpointDir) fail('dp.ledgerPath', 'a path (or set checkpointDir): the privacy ledger must be persisted', undefined);
+  }
+  let limits: Limits;
+  try {
+    limits = resolveLimits(o.limits);
+  } catch (e) {
+    throw new ServerError('ERR_SERVER_CONFIG', (e as TransportError).message);
+  }
+  const d = o.deadlines ?? {};
+  const h = o.heartbeat ?? {};
+  const resolved: ResolvedServerOptions = {
+    raw: o,
+    federationId: o.federationId,
+    rounds,
+    roster,
+    limits,
+    rng: o.rng ?? systemRng,
+    seed: o.seed === undefined ? 1 : posInt(o.seed, 'seed', 0),
+    cohort: { minClients, maxClients },
+    aggregation: {
+      mode,
+      security,
+      plusFromClients: a.plusFromClients === undefined ? 16 : posInt(a.plusFromClients, 'aggregation.plusFromClients', 2),
+      dropoutFraction: a.dropoutFraction === undefined ? 0.1 : fraction(a.dropoutFraction, 'aggregation.dropoutFraction'),
+      corruptFraction: a.corruptFraction === undefined ? 0.05 : fraction(a.corruptFraction, 'aggregation.corruptFraction'),
+      ...(a.threshold === undefined ? {} : { threshold: posInt(a.threshold, 'aggregation.threshold', 2) }),
+      ...(a.degree === undefined ? {} : { degree: posInt(a.degree, 'aggregation.degree', 2) }),
+      bits: a.bits === undefined ? 32 : posInt(a.bits, 'aggregation.bits', 8),
+      elementClip: a.elementClip === undefined ? 1 : positive(a.elementClip, 'aggregation.elementClip'),
+      ...(a.l2Clip === undefined ? {} : { l2Clip: positive(a.l2Clip, 'aggregation.l2Clip') }),
+      maxWeight: a.maxWeight === undefined ? 10_000 : posInt(a.maxWeight, 'aggregation.maxWeight'),
+    },
+    deadlines: {
+      authMs: ms(d.authMs, 'deadlines.authMs', 10_000),
+      waitForClientsMs: ms(d.waitForClientsMs, 'deadlines.waitForClientsMs', 60_000),
+      trainingMs: ms(d.trainingMs, 'deadlines.trainingMs', 120_000),
+      shareKeysMs: ms(d.shareKeysMs, 'deadlines.shareKeysMs', 30_000),
+      maskedInputMs: ms(d.maskedInputMs, 'deadlines.maskedInputMs', 30_000),
+      consistencyMs: ms(d.consistencyMs, 'deadlines.consistencyMs', 30_000),
+      unmaskingMs: ms(d.unmaskingMs, 'deadlines.unmaskingMs', 30_000),
+    },
+    heartbeat: { intervalMs: ms(h.intervalMs, 'heartbeat.intervalMs', 5_000), timeoutMs: ms(h.timeoutMs, 'heartbeat.timeoutMs', 30_000) },
+  };
+  if (resolved.aggregation.degree !== undefined && resolved.aggregation.degree % 2 !== 0) fail('aggregation.degree', 'an even integer >= 2', resolved.aggregation.degree);
+  if (resolved.aggregation.bits > 32) fail('aggregation.bits', 'an integer in [8, 32]', resolved.aggregation.bits);
+  return resolved;
+}

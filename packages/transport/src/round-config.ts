@@ -1,0 +1,158 @@
+/**
+ * The round configuration the server sends in every `roundStart` frame (as capped JSON),
+ * and its validation on the client: the client checks every field before it trains or
+ * masks anything, so a broken or hostile server gets a typed ERR_BAD_PAYLOAD naming the
+ * field rather than a crash deep inside training.
+ */
+import { TransportError } from './errors.js';
+import { fromHex } from './hex.js';
+import type { JsonObject } from './frames.js';
+
+/** Quantisation without DP: the secagg quantiser (weight as coordinate 0). */
+export interface QuantizeEncoding {
+  kind: 'quantize';
+  bits: number;
+  maxClients: number;
+  elementClip: number;
+  l2Clip?: number;
+  maxWeight: number;
+}
+
+/** Distributed discrete Gaussian (dp package): params are the dp encoder's, opaque here. */
+export interface DdgEncoding {
+  kind: 'ddg';
+  /** The dp package's encoder parameters (JSON). */
+  params: JsonObject;
+  /** Hex of the 32-byte public round seed (rotation / shared randomness of the encoder). */
+  roundSeed: string;
+}
+
+export type Encoding = QuantizeEncoding | DdgEncoding;
+
+export interface SecAggRoundConfig {
+  sessionNonce: string;
+  clientIds: number[];
+  threshold: number;
+  degree: number;
+  mode: 'semi-honest' | 'active';
+  /** Active mode: identity public key (hex) of every participant id. */
+  identities?: Record<string, string>;
+}
+
+export interface RoundConfig {
+  federationId: string;
+  round: number;
+  /** A meta ModelConfig. */
+  model: JsonObject & { kind: string };
+  paramCount: number;
+  algorithm: { name: string; hyper: JsonObject };
+  /** Seed of local batch sampling this round (clients mix in their own seed). */
+  trainSeed: number;
+  encoding: Encoding;
+  aggregation: {
+    mode: 'secagg' | 'secagg+' | 'plaintext';
+    /** Length of the encoded (and masked) vector. */
+    vectorLength: number;
+    bits: number;
+    secagg?: SecAggRoundConfig;
+  };
+  /** Informational: how long the server waits for training + advertise keys. */
+  trainingMs: number;
+}
+
+function bad(field: string, want: string): never {
+  throw new TransportError('ERR_BAD_PAYLOAD', `roundStart.config.${field}: expected ${want}`);
+}
+function obj(v: unknown, field: string): JsonObject {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) bad(field, 'an object');
+  return v as JsonObject;
+}
+function int(v: unknown, field: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(field, `an integer in [${min}, ${max}]`);
+  return v;
+}
+function num(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) bad(field, 'a finite number > 0');
+  return v;
+}
+function str(v: unknown, field: string): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 256) bad(field, 'a non-empty string');
+  return v;
+}
+
+/**
+ * Validates a received round config against what the frame and the client know.
+ * @param expected round number from the frame header, params length from the frame, federation id from the challenge
+ * @throws TransportError ERR_BAD_PAYLOAD (field named), ERR_ROUND_MISMATCH, ERR_VECTOR_LENGTH
+ */
+export function parseRoundConfig(raw: JsonObject, expected: { round: number; paramCount: number; federationId: string; participantId: number }): RoundConfig {
+  const c = obj(raw, '(root)');
+  const federationId = str(c.federationId, 'federationId');
+  if (federationId !== expected.federationId) bad('federationId', `'${expected.federationId}'`);
+  const round = int(c.round, 'round', 0, 0xffff_ffff);
+  if (round !== expected.round) throw new TransportError('ERR_ROUND_MISMATCH', `roundStart.config.round ${round} differs from the frame's round ${expected.round}`);
+  const model = obj(c.model, 'model');
+  str(model.kind, 'model.kind');
+  const paramCount = int(c.paramCount, 'paramCount', 1, 2 ** 28);
+  if (paramCount !== expected.paramCount) throw new TransportError('ERR_VECTOR_LENGTH', `roundStart.params has ${expected.paramCount} entries, config.paramCount says ${paramCount}`);
+  const algorithm = obj(c.algorithm, 'algorithm');
+  str(algorithm.name, 'algorithm.name');
+  obj(algorithm.hyper, 'algorithm.hyper');
+  const trainSeed = int(c.trainSeed, 'trainSeed', 0, 2 ** 31 - 1);
+  const trainingMs = int(c.trainingMs, 'trainingMs', 1, 2 ** 31 - 1);
+  const e = obj(c.encoding, 'encoding');
+  let encoding: Encoding;
+  if (e.kind === 'quantize') {
+    encoding = {
+      kind: 'quantize',
+      bits: int(e.bits, 'encoding.bits', 8, 32),
+      maxClients: int(e.maxClients, 'encoding.maxClients', 1, 0xffff),
+      elementClip: num(e.elementClip, 'encoding.elementClip'),
+      maxWeight: int(e.maxWeight, 'encoding.maxWeight', 1, 0xffff_ffff),
+      ...(e.l2Clip === undefined ? {} : { l2Clip: num(e.l2Clip, 'encoding.l2Clip') }),
+    };
+  } else if (e.kind === 'ddg') {
+    fromHex(e.roundSeed, 32, 'roundStart.config.encoding.roundSeed');
+    encoding = { kind: 'ddg', params: obj(e.params, 'encoding.params'), roundSeed: e.roundSeed as string };
+  } else {
+    bad('encoding.kind', "'quantize' or 'ddg'");
+  }
+  const a = obj(c.aggregation, 'aggregation');
+  if (a.mode !== 'secagg' && a.mode !== 'secagg+' && a.mode !== 'plaintext') bad('aggregation.mode', "'secagg', 'secagg+' or 'plaintext'");
+  const vectorLength = int(a.vectorLength, 'aggregation.vectorLength', 1, 2 ** 28);
+  const bits = int(a.bits, 'aggregation.bits', 1, 32);
+  let secagg: SecAggRoundConfig | undefined;
+  if (a.mode !== 'plaintext') {
+    const s = obj(a.secagg, 'aggregation.secagg');
+    fromHex(s.sessionNonce, 32, 'roundStart.config.aggregation.secagg.sessionNonce');
+    if (!Array.isArray(s.clientIds) || s.clientIds.length < 2) bad('aggregation.secagg.clientIds', 'an array of at least 2 ids');
+    const clientIds = s.clientIds.map((id, i) => int(id, `aggregation.secagg.clientIds[${i}]`, 1, 0xffff));
+    if (!clientIds.includes(expected.participantId)) bad('aggregation.secagg.clientIds', `to contain this client's id ${expected.participantId}`);
+    if (s.mode !== 'semi-honest' && s.mode !== 'active') bad('aggregation.secagg.mode', "'semi-honest' or 'active'");
+    let identities: Record<string, string> | undefined;
+    if (s.mode === 'active') {
+      const ids = obj(s.identities, 'aggregation.secagg.identities');
+      for (const id of clientIds) fromHex(ids[String(id)], 32, `roundStart.config.aggregation.secagg.identities.${id}`);
+      identities = ids as Record<string, string>;
+    }
+    secagg = {
+      sessionNonce: s.sessionNonce as string,
+      clientIds,
+      threshold: int(s.threshold, 'aggregation.secagg.threshold', 2, 0xffff),
+      degree: int(s.degree, 'aggregation.secagg.degree', 0, 0xffff),
+      mode: s.mode,
+      ...(identities ? { identities } : {}),
+    };
+  }
+  return {
+    federationId,
+    round,
+    model: model as RoundConfig['model'],
+    paramCount,
+    algorithm: algorithm as RoundConfig['algorithm'],
+    trainSeed,
+    encoding,
+    aggregation: { mode: a.mode, vectorLength, bits, ...(secagg ? { secagg } : {}) },
+    trainingMs,
+  };
+}
