@@ -1,6 +1,107 @@
-// Placeholder: replaced by the issue that owns the 'client' command.
+/**
+ * `fedmeta client --config FILE`: one institution's client. Loads its identity and its
+ * data, connects to the coordinator (reconnecting with backoff), trains and masks every
+ * round until the federation ends. SIGINT/SIGTERM close the connection cleanly.
+ */
 import { CliError } from '../errors.js';
+import { flagString, parseFlags } from '../config/args.js';
+import { loadConfig, setPath, type RawConfig } from '../config/load.js';
+import { checkClientConfig } from '../config/rules.js';
+import type { FedmetaConfig } from '../config/fedmeta-schema.js';
+import { clientIdentity, clientOptionsFromConfig } from '../config/options.js';
+import { loadClientData } from '../config/data.js';
+import { openJsonLog } from '../ui/log.js';
+import { toCliError } from '../ui/errors.js';
+import { formatBytes } from '../ui/format.js';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError("'client' is not implemented yet", 70);
+const HELP = `usage: fedmeta client --config FILE [options]
+
+Runs one institution's client described by FILE (JSON or YAML; see README
+"Configuration" and examples/client.yaml). Needs client.identity (from fedmeta keygen)
+and client.server (wss://host:port); client.ca to trust a self-signed server certificate.
+
+options (each overrides the config file):
+  --config FILE     the config file (required)
+  --server URL      [client.server]
+  --identity FILE   [client.identity]
+  --log FILE        JSON logs ("-": stderr)   [output.log]
+  --json            print the final summary as JSON on stdout
+  -h, --help`;
+
+const FLAGS = {
+  config: { type: 'string' },
+  server: { type: 'string' },
+  identity: { type: 'string' },
+  log: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, FLAGS);
+  if (f.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const file = flagString(f.config);
+  if (file === undefined) throw new CliError(`--config FILE is required\n\n${HELP}`);
+  const o: RawConfig = {};
+  for (const [flag, path] of [['server', 'client.server'], ['identity', 'client.identity'], ['log', 'output.log']] as const) {
+    const v = flagString(f[flag]);
+    if (v !== undefined) setPath(o, path, v);
+  }
+  let c: FedmetaConfig;
+  try {
+    c = loadConfig({ file, overrides: o });
+    checkClientConfig(c, file);
+  } catch (err) {
+    toCliError(err);
+  }
+  const log = openJsonLog(c.output.log);
+  try {
+    return await participate(c, f.json === true, log.log.bind(log)).catch(toCliError);
+  } finally {
+    log.close();
+  }
+}
+
+async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<typeof openJsonLog>['log']): Promise<number> {
+  const out = json ? process.stderr : process.stdout;
+  const say = (line: string) => out.write(line + '\n');
+  const identity = clientIdentity(c, say);
+  const meta = await import('@fedmeta/meta');
+  const { runClient } = await import('@fedmeta/client');
+  const backend = await meta.selectBackend({ prefer: c.meta.backend, log: null });
+  const data = await loadClientData(c.data);
+  say(`fedmeta client '${identity.name}': ${data.support.count} support / ${data.query.count} query examples, tfjs ${backend.name}, connecting to ${c.client.server}`);
+  let last = '';
+  const handle = runClient({
+    ...clientOptionsFromConfig(c, identity, data),
+    logger: (e) => log(e.level, e.event, e),
+    onProgress: (p) => {
+      // One line per state or round change: readable in a terminal and in a service log.
+      const line = `round ${p.round}: ${p.state}${p.phase ? ` (${p.phase})` : ''}${p.attempts > 0 && p.state === 'backoff' ? `, attempt ${p.attempts}` : ''}`;
+      if (line !== last) say(`${line}  up ${formatBytes(p.bytesOut)}  down ${formatBytes(p.bytesIn)}`);
+      last = line;
+    },
+  });
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals > 1) process.exit(130);
+    say('closing the connection (again to exit at once)');
+    void handle.close();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const s = await handle.done;
+    const completed = s.rounds.filter((r) => r.status === 'completed').length;
+    if (json) process.stdout.write(JSON.stringify({ ...s, roundsCompleted: completed }, null, 2) + '\n');
+    else say(`fedmeta client '${s.name}': ${s.endReason}; ${completed} rounds contributed; up ${formatBytes(s.bytesOut)}, down ${formatBytes(s.bytesIn)}`);
+    if (s.endReason === 'failed') throw new CliError(`${s.error?.code ?? 'failed'}: ${s.error?.message ?? 'the client gave up'}`, 1);
+    return s.endReason === 'closed' ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

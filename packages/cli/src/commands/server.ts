@@ -1,6 +1,166 @@
-// Placeholder: replaced by the issue that owns the 'server' command.
+/**
+ * `fedmeta server --config FILE`: the coordinator of a real federation. Reads the config,
+ * roster and TLS files, runs the rounds with progress lines, resumes from its checkpoint
+ * after a restart, exports the final model, and shuts down cleanly on SIGINT/SIGTERM
+ * (a second signal exits at once).
+ */
+import { resolve } from 'node:path';
 import { CliError } from '../errors.js';
+import { flagInt, flagString, parseFlags } from '../config/args.js';
+import { loadConfig, setPath, type RawConfig } from '../config/load.js';
+import { checkServerConfig } from '../config/rules.js';
+import type { FedmetaConfig } from '../config/fedmeta-schema.js';
+import { modelConfig, serverOptionsFromConfig, serverRoster, serverTls } from '../config/options.js';
+import { loadServerEvalData } from '../config/data.js';
+import { ProgressView, type Phase } from '../ui/progress.js';
+import { openJsonLog } from '../ui/log.js';
+import { toCliError } from '../ui/errors.js';
+import { renderRoundsTable, type ReportRound } from '../ui/summary.js';
+import { formatEpsilon } from '../ui/format.js';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError("'server' is not implemented yet", 70);
+const HELP = `usage: fedmeta server --config FILE [options]
+
+Runs the federation coordinator described by FILE (JSON or YAML; see README
+"Configuration" and examples/server.yaml). Needs server.roster and either server.tls
+(cert + key) or server.insecure: true. Resumes from server.checkpointDir when it holds a
+checkpoint of the same configuration. SIGINT/SIGTERM: close every connection and exit.
+
+options (each overrides the config file):
+  --config FILE     the config file (required)
+  --port N          [server.port]
+  --rounds N        [server.rounds]
+  --out DIR         final model, tfjs format   [output.model]
+  --log FILE        JSON logs ("-": stderr)   [output.log]
+  --json            print the final summary as JSON on stdout
+  -h, --help`;
+
+const FLAGS = {
+  config: { type: 'string' },
+  port: { type: 'string' },
+  rounds: { type: 'string' },
+  out: { type: 'string' },
+  log: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Loads and checks the server config with flag overrides. @throws CliError */
+export function loadServerConfig(argv: string[]): { config: FedmetaConfig; json: boolean } | undefined {
+  const f = parseFlags(argv, FLAGS);
+  if (f.help) {
+    console.log(HELP);
+    return undefined;
+  }
+  const file = flagString(f.config);
+  if (file === undefined) throw new CliError(`--config FILE is required\n\n${HELP}`);
+  const o: RawConfig = {};
+  const port = flagInt('port', f.port, 1, 65535);
+  const rounds = flagInt('rounds', f.rounds, 1, 1_000_000);
+  if (port !== undefined) setPath(o, 'server.port', port);
+  if (rounds !== undefined) setPath(o, 'server.rounds', rounds);
+  if (typeof f.out === 'string') setPath(o, 'output.model', f.out);
+  if (typeof f.log === 'string') setPath(o, 'output.log', f.log);
+  try {
+    const config = loadConfig({ file, overrides: o });
+    checkServerConfig(config, file);
+    return { config, json: f.json === true };
+  } catch (err) {
+    return toCliError(err);
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const loaded = loadServerConfig(argv);
+  if (!loaded) return 0;
+  const { config: c, json } = loaded;
+  const out = json ? process.stderr : process.stdout;
+  const view = new ProgressView(out);
+  const log = openJsonLog(c.output.log);
+  try {
+    return await serve(c, json, view, log.log.bind(log)).catch(toCliError);
+  } finally {
+    log.close();
+  }
+}
+
+async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: ReturnType<typeof openJsonLog>['log']): Promise<number> {
+  const meta = await import('@fedmeta/meta');
+  const { startServer } = await import('@fedmeta/server');
+  const backend = await meta.selectBackend({ prefer: c.meta.backend, log: null });
+  const roster = serverRoster(c);
+  const evalData = await loadServerEvalData(c.data);
+  if (!evalData) throw new CliError('data: the server needs the data shape: use a demo data.source or point data.path at a reference file');
+  const spec = meta.createModel(modelConfig(c, evalData.shape, evalData.numClasses) as unknown as Parameters<typeof meta.createModel>[0]);
+  const base = await serverOptionsFromConfig(c);
+  let roundStarted = performance.now();
+  let currentRound = -1;
+  const server = await startServer({
+    ...base,
+    ...serverTls(c),
+    roster,
+    model: { config: spec.config as unknown as { kind: string } & Record<string, unknown> },
+    evaluate: { data: evalData },
+    logger: (e) => log(e.level, e.event, e),
+    onProgress: (p) => {
+      if (p.round !== currentRound) [currentRound, roundStarted] = [p.round, performance.now()];
+      view.update({
+        round: Math.min(p.round, p.rounds),
+        rounds: p.rounds,
+        phase: p.phase as Phase,
+        responded: p.responded,
+        cohort: p.cohort,
+        dropped: p.dropped,
+        connected: p.connected,
+        bytesUp: p.bytesIn,
+        bytesDown: p.bytesOut,
+        elapsedMs: performance.now() - roundStarted,
+      });
+    },
+  });
+  const active = roster.filter((r) => !r.revoked).length;
+  view.log(
+    `fedmeta server: ${server.url} federation '${c.server.federationId}', ${active} clients on the roster, ${c.server.rounds} rounds, ` +
+      `${c.secagg.mode}, ${base.dp ? `DP epsilon budget ${c.dp.epsilon} (noise multiplier ${base.dp.noiseMultiplier.toFixed(3)})` : 'DP off'}, tfjs ${backend.name}`,
+  );
+  log('info', 'cli.server.started', { url: server.url, roster: active, rounds: c.server.rounds });
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    signals++;
+    if (signals > 1) process.exit(130);
+    view.log(`${signal}: closing connections (again to exit at once)`);
+    void server.close();
+  };
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  try {
+    const summary = await server.done;
+    view.finish();
+    const modelDir = resolve(c.output.model);
+    if (summary.rounds.some((r) => r.status === 'completed')) await meta.exportTfjsModel(spec, summary.finalParams, modelDir);
+    const rounds: ReportRound[] = summary.rounds.map((r) => ({
+      round: r.round, status: r.status, cohort: r.cohort, survivors: r.survivors, dropped: r.dropped, degree: r.degree, threshold: r.threshold,
+      globalAccuracy: r.accuracy, epsilon: r.epsilon, bytesUp: r.bytesIn, bytesDown: r.bytesOut, wallMs: r.wallMs,
+      ...(r.abortReason ? { abortReason: r.abortReason } : {}),
+    }));
+    if (json) {
+      process.stdout.write(JSON.stringify({ federationId: summary.federationId, endReason: summary.endReason, roundsCompleted: summary.roundsCompleted, epsilon: summary.epsilon ?? null, rounds, modelDir }, null, 2) + '\n');
+    } else {
+      const lines = [
+        '',
+        renderRoundsTable(rounds),
+        '',
+        `fedmeta server: ${summary.endReason}; ${summary.roundsCompleted} rounds completed in all` +
+          (summary.epsilon !== undefined ? `; epsilon ${formatEpsilon(summary.epsilon)} of ${c.dp.epsilon} spent` : ''),
+        `model: ${modelDir}/model.json (tfjs layers format); checkpoint: ${c.server.checkpointDir}`,
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+    }
+    return summary.endReason === 'closed' ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    await server.close();
+  }
 }

@@ -1,6 +1,258 @@
-// Placeholder: replaced by the issue that owns the 'simulate' command.
+/**
+ * `fedmeta simulate`: a whole federation in one process - the real server and N real
+ * clients talking over loopback WebSockets (port 0, plain ws: explicit and local only),
+ * non-IID MNIST, SecAgg+ and distributed DP by default, then a summary table.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { CliError } from '../errors.js';
+import { flagInt, flagOnOff, flagPositive, flagString, parseFlags } from '../config/args.js';
+import { loadConfig, setPath, type RawConfig } from '../config/load.js';
+import { checkSimulateConfig } from '../config/rules.js';
+import type { FedmetaConfig } from '../config/fedmeta-schema.js';
+import { algorithmOptions, modelConfig, serverOptionsFromConfig } from '../config/options.js';
+import { loadDemoFederation } from '../config/data.js';
+import { generateIdentity } from '../identity.js';
+import { ProgressView, type Phase } from '../ui/progress.js';
+import { openJsonLog } from '../ui/log.js';
+import { toCliError } from '../ui/errors.js';
+import { renderSummary, type SimulationReport, type ReportRound } from '../ui/summary.js';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError("'simulate' is not implemented yet", 70);
+const HELP = `usage: fedmeta simulate [options]
+
+Runs a whole federation in this process: the server and N clients over loopback
+WebSockets (plain ws on 127.0.0.1), non-IID MNIST, SecAgg+ and distributed DP.
+
+options (each overrides the config file):
+  --config FILE        a fedmeta config file (JSON or YAML); see README "Configuration"
+  --clients N          clients (default 6)                    [simulate.clients]
+  --rounds N           rounds (default 8)                     [server.rounds]
+  --algorithm NAME     reptile, fomaml, maml, perfedavg-fo, perfedavg-hf, fedavg,
+                       fedavg-ft, protonets (default reptile) [meta.algorithm]
+  --secagg MODE        secagg+, secagg, auto, plaintext (default secagg+) [secagg.mode]
+  --dp on|off          distributed DP (default on)            [dp.enabled]
+  --epsilon E          total privacy budget                   [dp.epsilon]
+  --drop SPEC          crashes: ROUND:PHASE[,...] or none (default 2:share-keys) [simulate.drop]
+  --seed N             data split, model init, batches         [data.seed]
+  --backend NAME       auto, wasm, cpu                         [meta.backend]
+  --out DIR            final model (tfjs format) goes here     [output.model]
+  --log FILE           structured JSON logs ("-" for stderr)   [output.log]
+  --json               print the summary as one JSON object on stdout (progress goes to stderr)
+  -h, --help`;
+
+const FLAGS = {
+  config: { type: 'string' },
+  clients: { type: 'string' },
+  rounds: { type: 'string' },
+  algorithm: { type: 'string' },
+  secagg: { type: 'string' },
+  dp: { type: 'string' },
+  epsilon: { type: 'string' },
+  drop: { type: 'string' },
+  seed: { type: 'string' },
+  backend: { type: 'string' },
+  out: { type: 'string' },
+  log: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * Defaults of the demo, under any config file: sized so `npm start` finishes in a few
+ * minutes on 2 cores (see README "Simulate" for the measured time).
+ */
+export const SIMULATE_DEFAULTS: RawConfig = {
+  server: {
+    rounds: 8,
+    minClients: 3,
+    heartbeat: { intervalMs: 2_000, timeoutMs: 20_000 },
+    deadlines: { training: 60_000, shareKeys: 15_000, maskedInput: 15_000, unmasking: 15_000 },
+  },
+  data: { supportPerClass: 20, queryPerClass: 50 },
+  dp: { epsilon: 50 },
+};
+
+/** Flags as a raw config document (validated together with the file). */
+function overridesFrom(f: Record<string, string | boolean | undefined>): RawConfig {
+  const o: RawConfig = {};
+  const set = (path: string, v: unknown) => v !== undefined && setPath(o, path, v);
+  set('simulate.clients', flagInt('clients', f.clients, 2, 1000));
+  set('server.rounds', flagInt('rounds', f.rounds, 1, 1_000_000));
+  set('meta.algorithm', flagString(f.algorithm));
+  set('secagg.mode', flagString(f.secagg));
+  set('dp.enabled', flagOnOff('dp', f.dp));
+  set('dp.epsilon', flagPositive('epsilon', f.epsilon));
+  set('simulate.drop', flagString(f.drop));
+  set('data.seed', flagInt('seed', f.seed, 0, 2 ** 32 - 1));
+  set('meta.backend', flagString(f.backend));
+  set('output.model', flagString(f.out));
+  set('output.log', flagString(f.log));
+  return o;
+}
+
+/** "2:share-keys,3:masked-input" -> one crash per entry, the i-th for client i. */
+export function parseDrops(spec: string): { round: number; phase: string }[] {
+  if (spec === 'none') return [];
+  return spec.split(',').map((item) => {
+    const [round, phase] = item.split(':');
+    return { round: Number(round), phase: phase! };
+  });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, FLAGS);
+  if (f.help) {
+    console.log(HELP);
+    return 0;
+  }
+  let config: FedmetaConfig;
+  const file = flagString(f.config);
+  try {
+    config = loadConfig({ ...(file ? { file } : {}), defaults: SIMULATE_DEFAULTS, overrides: overridesFrom(f) });
+    checkSimulateConfig(config, file);
+  } catch (err) {
+    toCliError(err);
+  }
+  const drops = parseDrops(config.simulate.drop);
+  if (drops.length >= config.simulate.clients) throw new CliError(`--drop: ${drops.length} crashes need more than ${config.simulate.clients} clients`);
+  const json = f.json === true;
+  const out = json ? process.stderr : process.stdout;
+  const view = new ProgressView(out);
+  const log = openJsonLog(config.output.log);
+  const say = (line: string) => view.log(line);
+  try {
+    const report = await simulate(config, drops, view, say, log.log.bind(log)).catch(toCliError);
+    view.finish();
+    if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else out.write('\n' + renderSummary(report) + '\n');
+    return report.roundsCompleted > 0 ? 0 : 1;
+  } finally {
+    log.close();
+  }
+}
+
+type Log = ReturnType<typeof openJsonLog>['log'];
+
+async function simulate(c: FedmetaConfig, drops: { round: number; phase: string }[], view: ProgressView, say: (l: string) => void, log: Log): Promise<SimulationReport> {
+  const started = performance.now();
+  const meta = await import('@fedmeta/meta');
+  const { startServer } = await import('@fedmeta/server');
+  const { runClient } = await import('@fedmeta/client');
+  const backend = await meta.selectBackend({ prefer: c.meta.backend, log: null });
+  const n = c.simulate.clients;
+  const fed = await loadDemoFederation(c.data, n);
+  const shape = fed.test.shape;
+  const numClasses = fed.test.numClasses;
+  const spec = meta.createModel(modelConfig(c, shape, numClasses) as unknown as Parameters<typeof meta.createModel>[0]);
+  const algorithm = meta.createAlgorithm(c.meta.algorithm, spec);
+  const evalLr = c.meta.innerLr ?? c.meta.lr;
+  const personalised = (params: Float32Array) => meta.evaluatePersonalized(algorithm, params, fed.clients, { steps: c.meta.evalSteps, lr: evalLr });
+  const initial = spec.initParams(c.data.seed);
+  const before = personalised(initial);
+  const identities = Array.from({ length: n }, (_, i) => generateIdentity(`client-${i}`));
+  const checkpointDir = mkdtempSync(join(tmpdir(), 'fedmeta-simulate-'));
+  const base = await serverOptionsFromConfig(c);
+  const dpNote = base.dp ? `DP on: epsilon budget ${c.dp.epsilon}, delta ${c.dp.delta}, noise multiplier ${base.dp.noiseMultiplier.toFixed(3)}` : 'DP off';
+  say(`fedmeta simulate: ${n} clients, ${c.server.rounds} rounds, ${c.meta.algorithm} on ${c.meta.model} (${spec.paramCount} parameters), ${c.secagg.mode}, ${dpNote}, tfjs ${backend.name}`);
+  say(`data: ${c.data.source}, ${c.data.partition === 'classes' ? `${c.data.classesPerClient} classes per client` : `Dirichlet alpha ${c.data.alpha}`}, ${fed.clients.map((x) => x.support.count).reduce((a, b) => a + b, 0)} support examples in all; server evaluates on ${fed.test.count} held-out examples`);
+
+  let roundStarted = performance.now();
+  let currentRound = -1;
+  const server = await startServer({
+    ...base,
+    host: '127.0.0.1',
+    port: 0,
+    insecure: true,
+    roster: identities.map((id) => ({ name: id.name, publicKey: id.publicKey })),
+    model: { config: spec.config as unknown as { kind: string } & Record<string, unknown>, initialParams: initial },
+    algorithm: algorithmOptions(c),
+    checkpointDir,
+    evaluate: { data: fed.test },
+    logger: (e) => log(e.level, e.event, { ...e, component: 'server' }),
+    onProgress: (p) => {
+      if (p.round !== currentRound) {
+        currentRound = p.round;
+        roundStarted = performance.now();
+      }
+      view.update({
+        // After the last round the server reports round = rounds + 1 while it finishes.
+        round: Math.min(p.round, p.rounds),
+        rounds: p.rounds,
+        phase: p.phase as Phase,
+        responded: p.responded,
+        cohort: p.cohort,
+        dropped: p.dropped,
+        connected: p.connected,
+        bytesUp: p.bytesIn,
+        bytesDown: p.bytesOut,
+        elapsedMs: performance.now() - roundStarted,
+      });
+    },
+  });
+  const stop = () => void server.close();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  for (const [i, d] of drops.entries()) say(`client-${i} will crash in round ${d.round} after ${d.phase}${c.simulate.reconnect ? ' and reconnect' : ''}`);
+  try {
+    const clients = identities.map((identity, i) => {
+      const drop = drops[i];
+      return runClient({
+        url: server.url,
+        identity,
+        federationId: c.server.federationId,
+        data: fed.clients[i]!,
+        reconnect: { maxAttempts: 20, baseDelayMs: 100, maxDelayMs: 2_000 },
+        seed: c.data.seed * 1009 + i,
+        logger: (e) => log(e.level, e.event, { ...e, component: identity.name }),
+        ...(drop ? { testHooks: { dropAfterPhase: { phase: drop.phase as 'share-keys', round: drop.round, reconnect: c.simulate.reconnect } } } : {}),
+      });
+    });
+    const summary = await server.done;
+    const clientSummaries = await Promise.all(clients.map((h) => h.done));
+    const after = personalised(summary.finalParams);
+    const model = resolve(c.output.model);
+    await meta.exportTfjsModel(spec, summary.finalParams, model);
+    const rounds: ReportRound[] = summary.rounds.map((r) => ({
+      round: r.round,
+      status: r.status,
+      cohort: r.cohort,
+      survivors: r.survivors,
+      dropped: r.dropped,
+      degree: r.degree,
+      threshold: r.threshold,
+      globalAccuracy: r.accuracy,
+      epsilon: r.epsilon,
+      bytesUp: r.bytesIn,
+      bytesDown: r.bytesOut,
+      wallMs: r.wallMs,
+      ...(r.abortReason ? { abortReason: r.abortReason } : {}),
+    }));
+    return {
+      clients: n,
+      roundsPlanned: c.server.rounds,
+      roundsCompleted: summary.rounds.filter((r) => r.status === 'completed').length,
+      endReason: summary.endReason,
+      algorithm: c.meta.algorithm,
+      model: c.meta.model,
+      parameters: spec.paramCount,
+      secagg: c.secagg.mode,
+      backend: backend.name,
+      dp: base.dp ? { epsilonBudget: c.dp.epsilon, delta: c.dp.delta, noiseMultiplier: base.dp.noiseMultiplier, l2Clip: c.dp.l2Clip, epsilonSpent: summary.epsilon ?? 0 } : null,
+      evalSteps: c.meta.evalSteps,
+      initial: { globalAccuracy: algorithm.accuracy(initial, meta.concat(fed.clients.map((x) => x.support)), fed.test), personalisedAccuracy: before.mean, noAdaptationAccuracy: before.before.mean },
+      final: { globalAccuracy: rounds.at(-1)?.globalAccuracy, personalisedAccuracy: after.mean, noAdaptationAccuracy: after.before.mean, personalisedStd: after.std },
+      rounds,
+      clientsReport: clientSummaries.map((s) => ({ name: s.name, endReason: s.endReason, rounds: s.rounds.filter((r) => r.status === 'completed').length, ...(s.error ? { error: s.error.code } : {}) })),
+      bytesUp: rounds.reduce((a, r) => a + r.bytesUp, 0),
+      bytesDown: rounds.reduce((a, r) => a + r.bytesDown, 0),
+      wallMs: performance.now() - started,
+      modelDir: model,
+    };
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await server.close();
+    rmSync(checkpointDir, { recursive: true, force: true });
+  }
 }

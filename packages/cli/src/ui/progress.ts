@@ -24,11 +24,13 @@ const SLICE: Record<Phase, number> = {
   consistency: 2.5,
   unmasking: 3,
   aggregating: 4,
-  evaluating: 4.5,
-  checkpointing: 4.8,
+  evaluating: 4.4,
+  checkpointing: 4.7,
   done: 5,
 };
 const SLICES = 5;
+/** Phases in which the server collects one answer per client: they fill as answers come in. */
+const COLLECTING = new Set<Phase>(['training', 'share-keys', 'masked-input', 'unmasking']);
 
 export interface RoundProgress {
   round: number;
@@ -61,7 +63,7 @@ export interface ProgressSink {
  */
 export function renderBar(phase: Phase, responded: number, alive: number, width: number): string {
   const base = SLICE[phase] ?? 0;
-  const inPhase = Number.isInteger(base) && phase !== 'done' && phase !== 'waiting' && alive > 0 ? Math.min(1, responded / alive) : 0;
+  const inPhase = COLLECTING.has(phase) && alive > 0 ? Math.min(1, responded / alive) : 0;
   const filled = Math.min(width, Math.round((width * (base + inPhase)) / SLICES));
   return '#'.repeat(filled) + '-'.repeat(width - filled);
 }

@@ -57,9 +57,21 @@ export interface SimulationReport {
   modelDir?: string;
 }
 
-/** The per-round table plus a few summary lines. */
-export function renderSummary(r: SimulationReport): string {
-  const personalised = r.rounds.some((x) => x.personalisedAccuracy !== undefined);
+/** Totals shown under the per-round table. */
+export interface RoundTotals {
+  globalAccuracy?: number | undefined;
+  epsilon?: number | undefined;
+  bytesUp: number;
+  bytesDown: number;
+  wallMs: number;
+}
+
+/**
+ * The per-round table: status, survivors, drops, SecAgg+ degree/threshold, accuracy,
+ * cumulative epsilon, traffic and wall time, with a totals row.
+ */
+export function renderRoundsTable(rounds: ReportRound[], evalSteps = 0, totals?: RoundTotals): string {
+  const personalised = rounds.some((x) => x.personalisedAccuracy !== undefined);
   const columns: Column<ReportRound>[] = [
     { header: 'round', align: 'right', value: (x) => String(x.round) },
     { header: 'status', value: (x) => (x.status === 'completed' ? 'ok' : `aborted${x.abortReason ? ` (${x.abortReason})` : ''}`) },
@@ -67,22 +79,41 @@ export function renderSummary(r: SimulationReport): string {
     { header: 'dropped', align: 'right', value: (x) => String(x.dropped) },
     { header: 'k/t', align: 'right', value: (x) => `${x.degree === 0 ? 'all' : x.degree}/${x.threshold}` },
     { header: 'global acc', align: 'right', value: (x) => formatPercent(x.globalAccuracy) },
-    ...(personalised ? [{ header: `pers. acc (${r.evalSteps} steps)`, align: 'right' as const, value: (x: ReportRound) => formatPercent(x.personalisedAccuracy) }] : []),
+    ...(personalised ? [{ header: `pers. acc (${evalSteps} steps)`, align: 'right' as const, value: (x: ReportRound) => formatPercent(x.personalisedAccuracy) }] : []),
     { header: 'epsilon', align: 'right', value: (x) => formatEpsilon(x.epsilon) },
     { header: 'up', align: 'right', value: (x) => formatBytes(x.bytesUp) },
     { header: 'down', align: 'right', value: (x) => formatBytes(x.bytesDown) },
     { header: 'wall', align: 'right', value: (x) => formatDuration(x.wallMs) },
   ];
-  const totals: Record<string, string> = {
-    round: 'total',
-    dropped: String(r.rounds.reduce((a, x) => a + x.dropped, 0)),
-    'global acc': formatPercent(r.final.globalAccuracy),
-    epsilon: formatEpsilon(r.dp?.epsilonSpent),
-    up: formatBytes(r.bytesUp),
-    down: formatBytes(r.bytesDown),
-    wall: formatDuration(r.wallMs),
+  const last = rounds.at(-1);
+  const t: RoundTotals = totals ?? {
+    globalAccuracy: last?.globalAccuracy,
+    epsilon: last?.epsilon,
+    bytesUp: rounds.reduce((a, x) => a + x.bytesUp, 0),
+    bytesDown: rounds.reduce((a, x) => a + x.bytesDown, 0),
+    wallMs: rounds.reduce((a, x) => a + x.wallMs, 0),
   };
-  const table = renderTable(columns, r.rounds, columns.map((col) => totals[col.header] ?? ''));
+  const cells: Record<string, string> = {
+    round: 'total',
+    dropped: String(rounds.reduce((a, x) => a + x.dropped, 0)),
+    'global acc': formatPercent(t.globalAccuracy),
+    epsilon: formatEpsilon(t.epsilon),
+    up: formatBytes(t.bytesUp),
+    down: formatBytes(t.bytesDown),
+    wall: formatDuration(t.wallMs),
+  };
+  return renderTable(columns, rounds, columns.map((col) => cells[col.header] ?? ''));
+}
+
+/** The per-round table plus a few summary lines. */
+export function renderSummary(r: SimulationReport): string {
+  const table = renderRoundsTable(r.rounds, r.evalSteps, {
+    globalAccuracy: r.final.globalAccuracy,
+    epsilon: r.dp?.epsilonSpent,
+    bytesUp: r.bytesUp,
+    bytesDown: r.bytesDown,
+    wallMs: r.wallMs,
+  });
   const pct = formatPercent;
   const lines = [
     `fedmeta simulate: ${r.roundsCompleted}/${r.roundsPlanned} rounds completed (${r.endReason}), ${r.clients} clients, ${r.algorithm} ${r.model} (${r.parameters} parameters), ${r.secagg}, tfjs ${r.backend}`,

@@ -1,0 +1,140 @@
+/**
+ * Mapping a validated config onto the server and client libraries' option objects.
+ * Files are read here (TLS PEMs, roster, identity); the libraries only ever see bytes.
+ */
+import { readFileSync } from 'node:fs';
+import type { ClientOptions } from '@fedmeta/client';
+import type { ServerOptions } from '@fedmeta/server';
+import { CliError } from '../errors.js';
+import { readIdentity, readRoster, type Identity, type RosterEntry } from '../identity.js';
+import type { FedmetaConfig } from './fedmeta-schema.js';
+
+/** Reads a file named by a config field; a missing file is a CliError naming the field. */
+export function readConfiguredFile(field: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new CliError(`${field}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/** The model config the meta package builds (inputs 28x28x1 for the demo datasets). */
+export function modelConfig(c: FedmetaConfig, inputShape: number[], numClasses: number): ServerOptions['model']['config'] {
+  if (c.meta.model === 'cnn') {
+    if (inputShape.length !== 3) throw new CliError(`meta.model: cnn needs image data [height, width, channels] (the data has shape [${inputShape.join(', ')}]); use mlp`);
+    return { kind: 'cnn', inputShape, channels: [16, 32], embedding: c.meta.hidden, numClasses };
+  }
+  return { kind: 'mlp', inputShape, hidden: [c.meta.hidden], numClasses };
+}
+
+/** Local training every client runs (the meta package's LocalHyper). */
+export function algorithmOptions(c: FedmetaConfig): ServerOptions['algorithm'] {
+  const m = c.meta;
+  return {
+    name: m.algorithm,
+    hyper: {
+      localSteps: m.localSteps,
+      batchSize: m.batchSize,
+      lr: m.lr,
+      ...(m.innerLr !== undefined ? { innerLr: m.innerLr } : {}),
+      ...(m.innerSteps !== undefined ? { innerSteps: m.innerSteps } : {}),
+    },
+  };
+}
+
+/**
+ * The noise multiplier: the configured one, or the smallest that keeps `rounds` releases
+ * of the full cohort (no sampling amplification claimed: q = 1) within the budget.
+ */
+export async function noiseMultiplier(c: FedmetaConfig): Promise<number> {
+  if (c.dp.noiseMultiplier !== undefined) return c.dp.noiseMultiplier;
+  const { planNoiseMultiplier } = await import('@fedmeta/dp');
+  try {
+    return planNoiseMultiplier({ epsilon: c.dp.epsilon, delta: c.dp.delta, q: 1, steps: c.server.rounds, accountant: c.dp.accountant }).sigma;
+  } catch (err) {
+    throw new CliError(`dp.epsilon: cannot plan noise for epsilon ${c.dp.epsilon} over ${c.server.rounds} rounds: ${(err as Error).message}`);
+  }
+}
+
+/** Everything of ServerOptions that comes from the config alone (no data, roster or callbacks). */
+export async function serverOptionsFromConfig(c: FedmetaConfig): Promise<Omit<ServerOptions, 'roster' | 'model' | 'port'> & { port: number }> {
+  const s = c.server;
+  const a = c.secagg;
+  const d = s.deadlines;
+  const options: Omit<ServerOptions, 'roster' | 'model'> = {
+    host: s.host,
+    port: s.port,
+    federationId: s.federationId,
+    rounds: s.rounds,
+    algorithm: algorithmOptions(c),
+    optimizer: { kind: c.meta.serverOptimizer, lr: c.meta.serverLr },
+    cohort: { minClients: s.minClients, ...(s.clientsPerRound > 0 ? { maxClients: s.clientsPerRound } : {}) },
+    aggregation: {
+      mode: a.mode,
+      security: a.security,
+      plusFromClients: a.plusFromClients,
+      dropoutFraction: a.dropoutFraction,
+      corruptFraction: a.corruptFraction,
+      elementClip: a.clip,
+      ...(a.threshold !== undefined ? { threshold: a.threshold } : {}),
+      ...(a.bits !== undefined ? { bits: a.bits } : {}),
+    },
+    deadlines: {
+      authMs: d.auth,
+      waitForClientsMs: d.waitForClients,
+      trainingMs: d.training,
+      shareKeysMs: d.shareKeys,
+      maskedInputMs: d.maskedInput,
+      consistencyMs: d.consistency,
+      unmaskingMs: d.unmasking,
+    },
+    heartbeat: { intervalMs: s.heartbeat.intervalMs, timeoutMs: s.heartbeat.timeoutMs },
+    checkpointDir: s.checkpointDir,
+    seed: c.data.seed,
+  };
+  if (c.dp.enabled) {
+    options.dp = {
+      l2Clip: c.dp.l2Clip,
+      noiseMultiplier: await noiseMultiplier(c),
+      delta: c.dp.delta,
+      epsilonBudget: c.dp.epsilon,
+      ...(a.bits !== undefined ? { bits: a.bits } : {}),
+    };
+  }
+  return options;
+}
+
+/** TLS material or the explicit insecure flag, read from the configured files. */
+export function serverTls(c: FedmetaConfig): Pick<ServerOptions, 'tls' | 'insecure'> {
+  const { tls, insecure } = c.server;
+  if (tls.cert !== undefined && tls.key !== undefined) {
+    return { tls: { cert: readConfiguredFile('server.tls.cert', tls.cert), key: readConfiguredFile('server.tls.key', tls.key) } };
+  }
+  return { insecure };
+}
+
+/** The roster file as the server's roster entries. */
+export function serverRoster(c: FedmetaConfig): RosterEntry[] {
+  return readRoster(c.server.roster!).clients;
+}
+
+/** Client options from the config, the identity file and the loaded data. */
+export function clientOptionsFromConfig(c: FedmetaConfig, identity: Identity, data: ClientOptions['data']): ClientOptions {
+  const cl = c.client;
+  return {
+    url: cl.server!,
+    identity: { publicKey: identity.publicKey, secretKey: identity.secretKey },
+    ...(cl.federationId !== undefined ? { federationId: cl.federationId } : {}),
+    ...(cl.ca !== undefined ? { tls: { ca: readConfiguredFile('client.ca', cl.ca) } } : {}),
+    data,
+    reconnect: { maxAttempts: cl.reconnect.maxAttempts, baseDelayMs: cl.reconnect.baseDelayMs, maxDelayMs: cl.reconnect.maxDelayMs },
+    seed: c.data.seed,
+  };
+}
+
+/** Reads the client identity, printing the permissions warning if any. */
+export function clientIdentity(c: FedmetaConfig, warn: (line: string) => void): Identity {
+  const { identity, warning } = readIdentity(c.client.identity!);
+  if (warning) warn(`warning: ${warning}`);
+  return identity;
+}
