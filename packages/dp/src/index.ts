@@ -7,3 +7,9 @@ export { analyticGaussianEpsilon, analyticGaussianDelta } from './accountant/ana
 export { planNoiseMultiplier, epsilonFor, MAX_NOISE_MULTIPLIER, type AccountantName, type Plan, type PlanQuery, type EpsilonQuery } from './planner.js';
 export { ddgEpsilon, ddgRdp, ddgTau, computeDdgRdp, ddgRdpUnsampled, type DdgMechanismParams } from './accountant/ddg.js';
 export { openLedger, Ledger, epsilonOfEvents, type PrivacyEvent, type GaussianEvent, type DdgEvent, type LedgerRecord, type LedgerOptions, type LedgerSummary } from './ledger.js';
+export { cryptoRandom, seededRandom, BufferedRandom, keystream, type RandomSource } from './rng.js';
+export { sampleDiscreteGaussian, sampleDiscreteLaplace, fillDiscreteGaussian, bernoulliExpRational, bernoulliExpFloat, discreteGaussianPmf } from './discrete-gaussian.js';
+export { fwht, rotate, unrotate, rotationSigns, ROTATION_INFO } from './hadamard.js';
+export { clipL2 } from './clip.js';
+export { gaussianMechanism, addGaussianNoise, sampleStandardNormal } from './gaussian.js';
+export { createDdgEncoder, chooseDdgParams, addModular, paddedLength, type DdgConfig, type DdgParams, type DdgEncoder } from './ddg.js';

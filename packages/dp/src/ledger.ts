@@ -68,6 +68,9 @@ export interface LedgerSummary {
 
 function validateEvent(e: PrivacyEvent): PrivacyEvent {
   if (e === null || typeof e !== 'object') throw new DpArgumentError('event must be an object');
+  if (e.mechanism !== 'gaussian' && e.mechanism !== 'ddg') {
+    throw new DpArgumentError(`event.mechanism must be 'gaussian' or 'ddg', got ${String((e as { mechanism?: unknown }).mechanism)}`);
+  }
   checkNumber('event.q', e.q, { min: 0, max: 1 });
   if (e.mechanism === 'gaussian') {
     checkNumber('event.sigma', e.sigma, { min: 0, minExclusive: true });

@@ -21,7 +21,7 @@
  * ADD: the reverse. For q = 1 both coincide, and T steps equal one step with s/sqrt(T).
  */
 import { checkNumber } from '../errors.js';
-import { normalCdf, normalSf } from '../math.js';
+import { logAddExp, normalCdf, normalSf } from '../math.js';
 import { convolve, fft, nextPow2 } from './fft.js';
 
 /** A discrete PLD: probs[k] is the mass at loss (lower + k) * interval, plus an atom at +infinity. */
@@ -229,21 +229,26 @@ export function pldDeltaForEpsilon(p: DiscretePld, eps: number): number {
   return d;
 }
 
-/** Smallest eps >= 0 with delta(eps) <= delta, exactly for the discrete PLD (Infinity if impossible). */
+/**
+ * Smallest eps >= 0 with delta(eps) <= delta, exactly for the discrete PLD (Infinity if impossible).
+ * Scans losses from the top; the lower-distribution mass sum_k p_k e^{-loss_k} is kept in
+ * log space so that epsilons beyond ~700 do not underflow.
+ */
 export function pldEpsilonForDelta(p: DiscretePld, delta: number): number {
   if (p.infinityMass > delta) return Infinity;
   let massUpper = p.infinityMass;
-  let massLower = 0;
+  let logMassLower = -Infinity;
   for (let k = p.probs.length - 1; k >= 0; k--) {
     const loss = (p.lower + k) * p.interval;
     const prob = p.probs[k]!;
-    if (massUpper > delta && massLower > 0 && Math.log((massUpper - delta) / massLower) >= loss) break;
+    if (massUpper > delta && logMassLower > -Infinity && Math.log(massUpper - delta) - logMassLower >= loss) break;
+    if (prob <= 0) continue;
     massUpper += prob;
-    massLower += Math.exp(-loss) * prob;
-    if (massUpper >= delta && massLower === 0) return Math.max(0, loss);
+    logMassLower = logAddExp(logMassLower, Math.log(prob) - loss);
   }
-  if (massUpper <= massLower + delta) return 0;
-  return Math.max(0, Math.log((massUpper - delta) / massLower));
+  if (massUpper <= delta) return 0;
+  const eps = Math.log(massUpper - delta) - logMassLower;
+  return eps > 0 ? eps : 0;
 }
 
 export interface PldEpsilonResult {

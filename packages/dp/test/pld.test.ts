@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pldEpsilon, gaussianHockeyStick, gaussianPld, selfComposePld, pldEpsilonForDelta, pldDeltaForEpsilon } from '../src/accountant/pld.js';
+import { rdpEpsilon } from '../src/accountant/rdp.js';
+import { analyticGaussianEpsilon } from '../src/accountant/analytic-gaussian.js';
+import { bisect, normalCdf } from '../src/math.js';
+
+test('dp_accounting reference: q=0.01, sigma=0.7, T=120, delta=1e-5 -> PLD 2.4612381 (1e-4 grid)', () => {
+  const r = pldEpsilon({ q: 0.01, sigma: 0.7, steps: 120, delta: 1e-5 });
+  assert.equal(r.interval, 1e-4);
+  assert.ok(Math.abs(r.epsilon - 2.4612381) < 1e-6, `${r.epsilon}`);
+});
+
+test('dp_accounting reference: q=1, sigma=0.7, T=2 -> PLD 10.1224946, = Balle-Wang exact within 1e-3, never below', () => {
+  const r = pldEpsilon({ q: 1, sigma: 0.7, steps: 2, delta: 1e-5 });
+  assert.ok(Math.abs(r.epsilon - 10.1224946) < 1e-6, `${r.epsilon}`);
+  const exact = analyticGaussianEpsilon({ sigma: 0.7, steps: 2, delta: 1e-5 });
+  assert.ok(Math.abs(exact - 10.1224946) < 1e-6, `${exact}`);
+  assert.ok(r.epsilon >= exact - 1e-9 && r.epsilon - exact < 1e-3);
+});
+
+test('Balle-Wang: delta(eps) is what the closed form says, computed with an accurate normal CDF', () => {
+  // delta = Phi(1/(2s) - eps s) - e^eps Phi(-1/(2s) - eps s)
+  for (const s of [0.5, 1, 3]) {
+    for (const eps of [0, 0.5, 2]) {
+      const direct = normalCdf(1 / (2 * s) - eps * s) - Math.exp(eps) * normalCdf(-1 / (2 * s) - eps * s);
+      assert.ok(Math.abs(gaussianHockeyStick(s, 1, 'remove', eps) - direct) < 1e-15);
+    }
+  }
+  assert.ok(Math.abs(normalCdf(-5) - 2.866515718791939e-7) < 1e-20);
+  assert.ok(Math.abs(normalCdf(-10) - 7.619853024160527e-24) < 1e-36);
+});
+
+/** Exact one-step epsilon of the subsampled Gaussian (continuous, both adjacencies). */
+function exactOneStep(q: number, sigma: number, delta: number): number {
+  const d = (e: number) => Math.max(gaussianHockeyStick(sigma, q, 'remove', e), gaussianHockeyStick(sigma, q, 'add', e));
+  if (d(0) <= delta) return 0;
+  let hi = 1;
+  while (d(hi) > delta) hi *= 2;
+  return bisect((e) => d(e) - delta, 0, hi, 1e-13);
+}
+
+test('one step: PLD is within 1e-3 above the exact continuous value', () => {
+  for (const [q, sigma] of [[0.004, 0.8], [0.05, 2], [0.3, 1], [0.9, 5]] as const) {
+    const exact = exactOneStep(q, sigma, 1e-5);
+    const pld = pldEpsilon({ q, sigma, steps: 1, delta: 1e-5 }).epsilon;
+    assert.ok(pld >= exact - 1e-9, `q=${q} s=${sigma}: ${pld} < ${exact}`);
+    assert.ok(pld - exact < 1e-3, `q=${q} s=${sigma}: ${pld} vs ${exact}`);
+  }
+});
+
+test('connect-the-dots PLD reproduces the exact delta at grid points and lies above it between', () => {
+  const pld = gaussianPld(1, 0.2, 'remove', 1e-2);
+  for (const eps of [0.1, 0.37, 0.5, 1.234]) {
+    const exact = gaussianHockeyStick(1, 0.2, 'remove', eps);
+    const ours = pldDeltaForEpsilon(pld, eps);
+    assert.ok(ours >= exact - 1e-15, `eps=${eps}`);
+    assert.ok(ours - exact < 1e-5, `eps=${eps}: ${ours} vs ${exact}`);
+  }
+});
+
+// A grid over the checked ranges (subset, to keep the suite fast).
+const GRID: Array<[number, number, number, number]> = [
+  [0.004, 0.8, 10000, 1e-5], [0.004, 5, 1000, 1e-6], [0.01, 1.1, 10, 1e-5], [0.05, 0.8, 100, 1e-6],
+  [0.1, 2, 1000, 1e-5], [0.3, 1, 50, 1e-5], [0.5, 5, 10000, 1e-6], [1, 0.8, 100, 1e-5], [1, 3, 10000, 1e-6],
+];
+
+test('grid: PLD <= RDP, PLD >= exact one-step and >= the exact Gaussian value when q = 1', () => {
+  for (const [q, sigma, T, delta] of GRID) {
+    const pld = pldEpsilon({ q, sigma, steps: T, delta }).epsilon;
+    const rdp = rdpEpsilon({ q, sigma, steps: T, delta }).epsilon;
+    assert.ok(pld <= rdp * 1.001 + 1e-9, `q=${q} s=${sigma} T=${T}: pld ${pld} > rdp ${rdp}`);
+    assert.ok(pld >= exactOneStep(q, sigma, delta) - 1e-9, `q=${q} s=${sigma} T=${T}`);
+    if (q === 1) {
+      const exact = analyticGaussianEpsilon({ sigma, steps: T, delta });
+      assert.ok(pld >= exact - 1e-9 && pld - exact < 1e-3, `q=1 s=${sigma} T=${T}: ${pld} vs ${exact}`);
+    }
+  }
+});
+
+test('PLD is monotone in T and in sigma', () => {
+  let prev = 0;
+  for (const T of [1, 3, 30, 300]) {
+    const e = pldEpsilon({ q: 0.05, sigma: 1, steps: T, delta: 1e-5 }).epsilon;
+    assert.ok(e > prev, `T=${T}`);
+    prev = e;
+  }
+  prev = Infinity;
+  for (const sigma of [0.8, 1.2, 2, 4]) {
+    const e = pldEpsilon({ q: 0.05, sigma, steps: 100, delta: 1e-5 }).epsilon;
+    assert.ok(e < prev, `sigma=${sigma}`);
+    prev = e;
+  }
+});
+
+test('self-composition by FFT equals repeated direct evaluation on a small case', () => {
+  const one = gaussianPld(2, 0.1, 'remove', 1e-3);
+  const four = selfComposePld(one, 4);
+  const eps4 = pldEpsilonForDelta(four, 1e-5);
+  // Composition of 4 = composition of 2 with itself (both through the FFT path).
+  const two = selfComposePld(one, 2);
+  const mass = two.probs.reduce((s, p) => s + p, 0) + two.infinityMass;
+  assert.ok(Math.abs(mass - 1) < 1e-9);
+  assert.ok(eps4 > pldEpsilonForDelta(two, 1e-5));
+  assert.ok(Number.isFinite(eps4));
+});
