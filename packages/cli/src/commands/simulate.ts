@@ -3,7 +3,7 @@
  * clients talking over loopback WebSockets (port 0, plain ws: explicit and local only),
  * non-IID MNIST, SecAgg+ and distributed DP by default, then a summary table.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CliError } from '../errors.js';
@@ -38,6 +38,8 @@ options (each overrides the config file):
   --backend NAME       auto, wasm, cpu                         [meta.backend]
   --out DIR            final model (tfjs format) goes here     [output.model]
   --log FILE           structured JSON logs ("-" for stderr)   [output.log]
+  --checkpoint DIR     keep the server's checkpoint and DP ledger in DIR (must not hold
+                       one yet) for \`fedmeta status --checkpoint DIR\`; default: a temp dir
   --json               print the summary as one JSON object on stdout (progress goes to stderr)
   -h, --help`;
 
@@ -54,6 +56,7 @@ const FLAGS = {
   backend: { type: 'string' },
   out: { type: 'string' },
   log: { type: 'string' },
+  checkpoint: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -122,7 +125,7 @@ export async function run(argv: string[]): Promise<number> {
   const log = openJsonLog(config.output.log);
   const say = (line: string) => view.log(line);
   try {
-    const report = await simulate(config, drops, view, say, log.log.bind(log)).catch(toCliError);
+    const report = await simulate(config, drops, view, say, log.log.bind(log), flagString(f.checkpoint)).catch(toCliError);
     view.finish();
     if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else out.write('\n' + renderSummary(report) + '\n');
@@ -134,7 +137,14 @@ export async function run(argv: string[]): Promise<number> {
 
 type Log = ReturnType<typeof openJsonLog>['log'];
 
-async function simulate(c: FedmetaConfig, drops: { round: number; phase: string }[], view: ProgressView, say: (l: string) => void, log: Log): Promise<SimulationReport> {
+async function simulate(
+  c: FedmetaConfig,
+  drops: { round: number; phase: string }[],
+  view: ProgressView,
+  say: (l: string) => void,
+  log: Log,
+  keepCheckpoint: string | undefined,
+): Promise<SimulationReport> {
   const started = performance.now();
   const meta = await import('@fedmeta/meta');
   const { startServer } = await import('@fedmeta/server');
@@ -151,7 +161,11 @@ async function simulate(c: FedmetaConfig, drops: { round: number; phase: string 
   const initial = spec.initParams(c.data.seed);
   const before = personalised(initial);
   const identities = Array.from({ length: n }, (_, i) => generateIdentity(`client-${i}`));
-  const checkpointDir = mkdtempSync(join(tmpdir(), 'fedmeta-simulate-'));
+  // Fresh identities every run: an old checkpoint would not match, so never resume one.
+  if (keepCheckpoint !== undefined && existsSync(join(keepCheckpoint, 'checkpoint.fmck'))) {
+    throw new CliError(`--checkpoint: ${keepCheckpoint} already holds a checkpoint; pick an empty directory`);
+  }
+  const checkpointDir = keepCheckpoint !== undefined ? resolve(keepCheckpoint) : mkdtempSync(join(tmpdir(), 'fedmeta-simulate-'));
   const base = await serverOptionsFromConfig(c);
   const dpNote = base.dp ? `DP on: epsilon budget ${c.dp.epsilon}, delta ${c.dp.delta}, noise multiplier ${base.dp.noiseMultiplier.toFixed(3)}` : 'DP off';
   say(`fedmeta simulate: ${n} clients, ${c.server.rounds} rounds, ${c.meta.algorithm} on ${c.meta.model} (${spec.paramCount} parameters), ${c.secagg.mode}, ${dpNote}, tfjs ${backend.name}`);
@@ -253,6 +267,6 @@ async function simulate(c: FedmetaConfig, drops: { round: number; phase: string 
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     await server.close();
-    rmSync(checkpointDir, { recursive: true, force: true });
+    if (keepCheckpoint === undefined) rmSync(checkpointDir, { recursive: true, force: true });
   }
 }
