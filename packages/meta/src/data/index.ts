@@ -47,5 +47,5 @@ export {
 export { CIFAR10_CLASSES, type CifarOptions, type CifarVariant, loadCifarBatches, parseCifarBatch } from './cifar.js';
 export { type CsvRecord, parseCsvRecords } from './csv.js';
 export { type Standardisation, computeStandardisation, standardise } from './standardise.js';
-export { type TabularData, type TabularOptions, loadCsv, loadJsonTable, parseCsv, parseJsonTable } from './tabular.js';
+export { MAX_INTEGER_LABELS, type TabularData, type TabularOptions, loadCsv, loadJsonTable, parseCsv, parseJsonTable } from './tabular.js';
 export { DATA_FORMATS, type DataSource, type LoadedData, loadDataSource } from './source.js';

@@ -17,9 +17,9 @@ export interface TabularOptions {
   featureColumns?: string[];
   /**
    * Label list shared by the federation: label id = position in this list, and an
-   * unknown label is an error. Default: integer labels (all of the form 0, 1, 2, ...)
-   * keep their value as id (labels '0'..'max'); any other labels are sorted (numerically
-   * if all numeric, else by code unit) and numbered in that order.
+   * unknown label is an error. Default: integer labels (all of the form 0, 1, 2, ...,
+   * below MAX_INTEGER_LABELS) keep their value as id (labels '0'..'max'); any other labels
+   * are sorted (numerically if all numeric, else by code unit) and numbered in that order.
    */
   labels?: string[];
   /** true: standardise with this data's mean/std; an object: apply shared statistics. */
@@ -41,6 +41,11 @@ export interface TabularData {
 
 /** Tokens read as a missing value (reported as such rather than as "non-numeric"). */
 const MISSING = new Set(['', 'na', 'n/a', 'nan', 'null', 'none', '?']);
+/**
+ * Integer labels below this keep their value as class id; larger ones are treated like
+ * any other label (sorted, numbered), so one stray "99999999" cannot allocate 10^8 classes.
+ */
+export const MAX_INTEGER_LABELS = 10000;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /**
@@ -207,9 +212,10 @@ function labelIds(raw: string[], given: string[] | undefined, column: string): {
       throw new DataArgumentError('options.labels must be a non-empty list of distinct strings');
     }
     labels = [...given];
-  } else if (raw.length > 0 && raw.every((l) => /^\d+$/.test(l) && l.length <= 9)) {
+  } else if (raw.length > 0 && raw.every((l) => /^\d+$/.test(l) && Number(l) < MAX_INTEGER_LABELS)) {
     // Integer class ids keep their value, so sites that lack some class still agree on ids.
-    const max = Math.max(...raw.map(Number));
+    let max = 0;
+    for (const l of raw) max = Math.max(max, Number(l));
     labels = Array.from({ length: max + 1 }, (_, i) => String(i));
   } else {
     const distinct = [...new Set(raw)];

@@ -51,6 +51,10 @@ test('CSV: integer labels keep their value as id; other numeric labels sort nume
   const ints = parseCsv('x,y\n1,7\n2,3\n3,07\n', { labelColumn: 'y' });
   assert.deepEqual([...ints.dataset.y], [7, 3, 7]);
   assert.equal(ints.dataset.numClasses, 8);
+  // A huge integer label does not allocate a class per integer below it.
+  const big = parseCsv('x,y\n1,999999999\n2,3\n', { labelColumn: 'y' });
+  assert.deepEqual(big.labels, ['3', '999999999']);
+  assert.deepEqual([...big.dataset.y], [1, 0]);
   const dec = parseCsv('x,y\n1,10.5\n2,-1\n3,2.25\n', { labelColumn: 'y' });
   assert.deepEqual(dec.labels, ['-1', '2.25', '10.5']);
   assert.deepEqual([...dec.dataset.y], [2, 0, 1]);
