@@ -3,7 +3,7 @@
  * series of Mironov, Talwar, Zhang (2019, Sec. 3.3), summed with signs (no |binomial|
  * bound). Used only by the tests to cross-check the production integration.
  */
-import { erfc } from '../../src/math.js';
+import { logErfc } from '../../src/math.js';
 
 export function logASignedSeries(q: number, sigma: number, a: number): number {
   const s2 = sigma * sigma;
@@ -18,10 +18,10 @@ export function logASignedSeries(q: number, sigma: number, a: number): number {
       if (f < 0) sign = -sign;
     }
     const j = a - i;
-    const e0 = 0.5 * erfc((i - z0) / (Math.SQRT2 * sigma));
-    const e1 = 0.5 * erfc((z0 - j) / (Math.SQRT2 * sigma));
-    const l0 = logAbsCoef + i * Math.log(q) + j * Math.log1p(-q) + (i * i - i) / (2 * s2) + Math.log(e0);
-    const l1 = logAbsCoef + j * Math.log(q) + i * Math.log1p(-q) + (j * j - j) / (2 * s2) + Math.log(e1);
+    const le0 = Math.log(0.5) + logErfc((i - z0) / (Math.SQRT2 * sigma));
+    const le1 = Math.log(0.5) + logErfc((z0 - j) / (Math.SQRT2 * sigma));
+    const l0 = logAbsCoef + i * Math.log(q) + j * Math.log1p(-q) + (i * i - i) / (2 * s2) + le0;
+    const l1 = logAbsCoef + j * Math.log(q) + i * Math.log1p(-q) + (j * j - j) / (2 * s2) + le1;
     terms.push({ log: l0, sign }, { log: l1, sign });
     if (i > a + 2 && Math.max(l0, l1) < -40) break;
   }
