@@ -128,25 +128,30 @@ class FederationClient {
     return new Promise((resolve) => {
       let bye = false;
       let hookDrop = false;
-      session.onMessage = (msg) => {
-        if (msg.type === 'bye') {
-          bye = true;
-          this.log('info', 'federation.done', { summary: msg.summary });
-          session.conn.close(1000, 'bye');
-          return;
-        }
-        this.onMessage(session, msg, () => {
-          hookDrop = true;
-        });
-      };
-      session.onClose = (code, error) => {
-        this.abandonRound('disconnected');
-        if (bye) resolve({ kind: 'bye' });
-        else if (this.stopped) resolve({ kind: 'stopped' });
-        else if (hookDrop) resolve({ kind: 'dropped-by-hook' });
-        else resolve({ kind: 'closed', error });
-        void code;
-      };
+      session.attach(
+        (msg) => {
+          if (msg.type === 'bye') {
+            bye = true;
+            this.log('info', 'federation.done', { summary: msg.summary });
+            session.conn.close(1000, 'bye');
+            return;
+          }
+          try {
+            this.onMessage(session, msg, () => {
+              hookDrop = true;
+            });
+          } catch (err) {
+            session.conn.fail(err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err), { cause: err }));
+          }
+        },
+        (_code, error) => {
+          this.abandonRound('disconnected');
+          if (bye) resolve({ kind: 'bye' });
+          else if (this.stopped) resolve({ kind: 'stopped' });
+          else if (hookDrop) resolve({ kind: 'dropped-by-hook' });
+          else resolve({ kind: 'closed', error });
+        },
+      );
     });
   }
 
@@ -171,7 +176,9 @@ class FederationClient {
         return this.onSecAgg(session, msg, markHookDrop);
       case 'roundEnd': {
         if (!this.active || this.active.round !== msg.round) {
-          throw new TransportError('ERR_ROUND_MISMATCH', `roundEnd for round ${msg.round}, active ${this.active?.round ?? 'none'}`);
+          // A round we already left (e.g. our own abort): nothing to close.
+          this.log('debug', 'round.end-ignored', { round: msg.round, active: this.active?.round ?? null });
+          return;
         }
         this.active.record.status = msg.status;
         this.records.push(this.active.record);
@@ -210,7 +217,7 @@ class FederationClient {
   private trainAndStart(session: Session, active: ActiveRound, msg: MessageOf<'roundStart'>, markHookDrop: () => void): void {
     const rng = this.o.rng ?? systemRng;
     const seed = this.o.seed ?? (typeof this.o.data.id === 'number' ? this.o.data.id : 0);
-    const trained = trainAndEncode(active.config, msg.params, this.o.data, seed, rng);
+    const trained = trainAndEncode(active.config, msg.params, this.o.data, seed, rng, this.o.trainer);
     Object.assign(active.record, { lossFirst: trained.local.metrics.lossFirst, lossLast: trained.local.metrics.lossLast, weight: trained.local.weight, trainMs: Math.round(trained.trainMs) });
     this.o.testHooks?.onEncodedInput?.(active.round, trained.encoded.slice());
     session.conn.send({ type: 'progress', round: active.round, stage: 'encoding', fraction: 1 });
@@ -266,7 +273,9 @@ class FederationClient {
   }
 
   private sendSecAgg(session: Session, active: ActiveRound, msgs: ClientMessage[], markHookDrop: () => void): void {
-    for (const m of msgs) {
+    const tamper = this.o.testHooks?.tamperSecAgg;
+    for (const original of msgs) {
+      const m = tamper ? tamper(active.round, original) : original;
       session.conn.send({ type: 'secagg', round: active.round, payload: encodeMessage(m) });
       const phase: ClientPhase | null =
         m.kind === 'advertise-keys' ? 'advertise-keys' : m.kind === 'share-keys' ? 'share-keys' : m.kind === 'masked-input' ? 'masked-input' : m.kind === 'consistency-signature' ? 'consistency' : null;

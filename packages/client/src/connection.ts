@@ -27,6 +27,8 @@ export interface Session {
   onMessage: (msg: RuntimeMessage) => void;
   /** Replace to learn about the close (code, typed error if any). */
   onClose: (code: number, error: TransportError | null) => void;
+  /** Installs both handlers and replays anything that arrived before. */
+  attach(onMessage: (msg: RuntimeMessage) => void, onClose: (code: number, error: TransportError | null) => void): void;
 }
 
 const codeByClose = new Map<number, keyof typeof TRANSPORT_ERRORS>(
@@ -99,7 +101,23 @@ export function openSession(options: ClientOptions, limits: Limits, handshakeMs 
           if (msg.type === 'welcome' && challenge) {
             settled = true;
             clearTimeout(timer);
-            session = { conn, challenge, welcome: msg, onMessage: () => undefined, onClose: () => undefined };
+            // Frames that arrive in the same read as the welcome (e.g. an immediate roundStart)
+            // are queued until the caller attaches its handler; see attach().
+            const queued: RuntimeMessage[] = [];
+            let closedEarly: [number, TransportError | null] | null = null;
+            session = {
+              conn,
+              challenge,
+              welcome: msg,
+              onMessage: (m) => void queued.push(m),
+              onClose: (code, err) => void (closedEarly = [code, err]),
+              attach(onMessage, onClose) {
+                this.onMessage = onMessage;
+                this.onClose = onClose;
+                for (const m of queued.splice(0)) onMessage(m);
+                if (closedEarly) onClose(...closedEarly);
+              },
+            };
             conn.setAccept((t) => t !== 'auth' && t !== 'challenge' && t !== 'welcome' && t !== 'plainInput');
             resolve(session);
             return;

@@ -1,11 +1,23 @@
 /**
- * DP encoding glue (dp package's distributed discrete Gaussian). Placeholder until the
- * dp encoder lands: a DP round is refused with a typed error instead of sending an
- * un-noised update.
+ * DP encoding glue: the dp package's distributed discrete Gaussian encoder (clip to the
+ * L2 bound, randomised rotation with the round's public seed, scale, conditional
+ * rounding, per-client discrete Gaussian noise, reduce mod 2^bits). The encoder's
+ * parameters come from the server's round config and are re-derived here by the same
+ * dp function, so client and server agree on gamma and the padding.
  */
+import { BufferedRandom, createDdgEncoder, type DdgConfig } from '@fedmeta/dp';
 import type { Rng } from '@fedmeta/secagg';
-import { TransportError, type DdgEncoding } from '@fedmeta/transport';
+import { fromHex, TransportError, type DdgEncoding } from '@fedmeta/transport';
 
-export function ddgEncode(_e: DdgEncoding, _update: Float32Array, _rng: Rng): Uint32Array {
-  throw new TransportError('ERR_BAD_PAYLOAD', 'encoding.kind ddg: the dp encoder is not wired in this build');
+/**
+ * Encodes one update with DP noise.
+ * @throws TransportError ERR_BAD_PAYLOAD when the announced parameters are unusable
+ */
+export function ddgEncode(e: DdgEncoding, update: Float32Array, rng: Rng): Uint32Array {
+  const p = e.params as unknown as DdgConfig;
+  if (p.dim !== update.length) throw new TransportError('ERR_VECTOR_LENGTH', `encoding.params.dim ${String(p.dim)} differs from the update length ${update.length}`);
+  const seed = fromHex(e.roundSeed, 32, 'roundStart.config.encoding.roundSeed');
+  const encoder = createDdgEncoder(p);
+  // The noise must come from a CSPRNG: the injected Rng (OS CSPRNG by default).
+  return encoder.encode(update, seed, new BufferedRandom((out) => void rng.fill(out)));
 }

@@ -2,7 +2,7 @@
  * The client's public options, handle and progress records. Plain objects: the CLI maps
  * its config file onto them; the identity is bytes, never a file path.
  */
-import type { Rng } from '@fedmeta/secagg';
+import type { ClientMessage, Rng } from '@fedmeta/secagg';
 import type { Limits } from '@fedmeta/transport';
 
 /** A meta Dataset (structurally): row-major features, integer labels. */
@@ -45,6 +45,11 @@ export interface ClientTestHooks {
   dropAfterPhase?: { phase: ClientPhase; round?: number; reconnect?: boolean };
   /** Called with the exact encoded (quantised / DDG) input the client masks, per round. */
   onEncodedInput?: (round: number, encoded: Uint32Array) => void;
+  /**
+   * REAL misbehaviour: rewrites each outgoing secagg message before it is encoded and
+   * sent (e.g. truncating the masked vector), to test the server's refusals.
+   */
+  tamperSecAgg?: (round: number, message: ClientMessage) => ClientMessage;
 }
 
 export interface ReconnectOptions {
@@ -77,6 +82,13 @@ export interface ClientOptions {
   /** Randomness of secagg keys, stochastic rounding, DP noise, nonces; default the OS CSPRNG. */
   rng?: Rng;
   testHooks?: ClientTestHooks;
+  /**
+   * Replaces the meta algorithm with your own local step (e.g. a model trained outside
+   * tfjs, or the runtime bench's synthetic update). Receives the global params; returns
+   * the update (length = params) and its weight. Clipping, DP noise, quantisation and
+   * masking still apply as configured by the server.
+   */
+  trainer?: (globalParams: Float32Array, round: number) => { update: Float32Array; weight: number };
   /** tfjs backend for local training: 'auto' (default), 'wasm', 'cpu' or 'tensorflow'. */
   backend?: 'auto' | 'wasm' | 'cpu' | 'tensorflow';
 }

@@ -9,7 +9,9 @@ import { activeBackend, selectBackend, createAlgorithm, createModel, type Algori
 import { encodeUpdate, quantizeParams, type Rng } from '@fedmeta/secagg';
 import { TransportError, type RoundConfig } from '@fedmeta/transport';
 import { ddgEncode } from './dp.js';
-import type { ClientDataOptions } from './options.js';
+import type { ClientDataOptions, ClientOptions } from './options.js';
+
+type Trainer = NonNullable<ClientOptions['trainer']>;
 
 let backendReady: Promise<string> | null = null;
 
@@ -52,13 +54,22 @@ export function prepareModel(config: RoundConfig, params: Float32Array) {
  * @throws TransportError ERR_BAD_PAYLOAD when the hyperparameters or encoding are unusable,
  *   ERR_VECTOR_LENGTH when the encoding's length disagrees with the announced vector length
  */
-export function trainAndEncode(config: RoundConfig, params: Float32Array, data: ClientDataOptions, seed: number, rng: Rng): TrainedRound {
+export function trainAndEncode(config: RoundConfig, params: Float32Array, data: ClientDataOptions, seed: number, rng: Rng, trainer?: Trainer): TrainedRound {
   const { algorithm } = prepareModel(config, params);
   const started = performance.now();
   let local: LocalResult;
   try {
-    local = algorithm.localUpdate(params, data, config.algorithm.hyper as unknown as LocalHyper, (config.trainSeed ^ seed) >>> 1);
+    if (trainer) {
+      const r = trainer(params, config.round);
+      if (!(r?.update instanceof Float32Array) || r.update.length !== params.length) {
+        throw new TransportError('ERR_VECTOR_LENGTH', `trainer returned ${r?.update?.length} entries, the model has ${params.length}`);
+      }
+      local = { update: r.update, weight: r.weight, metrics: { lossFirst: NaN, lossLast: NaN, examples: 0, steps: 0, millis: 0 } };
+    } else {
+      local = algorithm.localUpdate(params, data, config.algorithm.hyper as unknown as LocalHyper, (config.trainSeed ^ seed) >>> 1);
+    }
   } catch (cause) {
+    if (cause instanceof TransportError) throw cause;
     throw new TransportError('ERR_INTERNAL', `local training failed: ${(cause as Error).message}`, { cause });
   }
   const trainMs = performance.now() - started;

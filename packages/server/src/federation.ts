@@ -18,7 +18,7 @@ import { listen, type Listener } from './listener.js';
 import { Peer } from './peer.js';
 import { startRound, type RunningRound } from './round.js';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.js';
-import { Privacy } from './privacy.js';
+import { Privacy, type DpRoundEncoding } from './privacy.js';
 import type { FederationSummary, RoundSummary, ServerEvent, ServerHandle, ServerPhase, ServerProgress, ServerStatus } from './options.js';
 import type { ResolvedServerOptions } from './validate.js';
 
@@ -66,7 +66,7 @@ export class Federation {
     // What must not change across a restart (rounds may be extended).
     this.hash = configHash({ federationId: o.federationId, model: raw.model.config, algorithm: raw.algorithm, optimizer: raw.optimizer ?? null, aggregation: o.aggregation, dp: raw.dp ?? null, seed: o.seed });
     const ledgerPath = raw.dp ? raw.dp.ledgerPath ?? join(raw.checkpointDir!, 'ledger.json') : null;
-    this.privacy = raw.dp && ledgerPath ? new Privacy(raw.dp, ledgerPath, this.spec.paramCount) : null;
+    this.privacy = raw.dp && ledgerPath ? new Privacy(raw.dp, ledgerPath, this.spec.paramCount, this.rosterActive()) : null;
   }
 
   log(level: ServerEvent['level'], event: string, fields: Record<string, unknown> = {}): void {
@@ -125,7 +125,7 @@ export class Federation {
         this.log('info', 'checkpoint.resumed', { dir, nextRound: ck.nextRound });
       }
     }
-    if (this.privacy) await this.privacy.open();
+    this.privacy?.open();
     await ready(); // libsodium, used by the secagg crypto suite
     await selectBackend({ prefer: this.o.raw.backend ?? 'auto', log: null });
     this.listener = await listen(this.o.raw, this.o.limits);
@@ -244,7 +244,14 @@ export class Federation {
       const started = Date.now();
       const b0 = this.bytes();
       const plan = planCohort(cohort.length, this.o.aggregation);
-      const encoding: RoundEncoding = this.privacy ? this.privacy.encoding(cohort.length, round, this.o.rng) : quantizeEncoding(this.spec.paramCount, cohort.length, this.o.aggregation);
+      let encoding: RoundEncoding | DpRoundEncoding;
+      try {
+        encoding = this.privacy
+          ? this.privacy.encoding(round, plan.threshold > 0 ? plan.threshold : cohort.length)
+          : quantizeEncoding(this.spec.paramCount, cohort.length, this.o.aggregation);
+      } catch (cause) {
+        throw new ServerError('ERR_SERVER_CONFIG', `encoding for a cohort of ${cohort.length}: ${(cause as Error).message}`, { cause });
+      }
       const nonce = this.o.rng.fill(new Uint8Array(32));
       const clientIds = cohort.map((_, i) => i + 1);
       const active = this.o.aggregation.security === 'active';
@@ -315,7 +322,7 @@ export class Federation {
         this.o.raw.onAggregate?.(round, { sum: outcome.sum, survivors: outcome.survivors.map((p) => p.name), dropped: outcome.dropped.map((p) => p.name) });
         if (this.privacy) {
           // Charge BEFORE anything derived from the aggregate is applied or released.
-          const charged = await this.privacy.charge(round, outcome.survivors.length);
+          const charged = this.privacy.charge(round, cohort.length);
           if (!charged.ok) {
             summary.status = 'aborted';
             summary.abortReason = 'BUDGET_EXHAUSTED';
@@ -326,7 +333,7 @@ export class Federation {
           }
           summary.epsilon = charged.epsilon;
         }
-        const decoded = this.privacy ? this.privacy.decode(outcome.sum, round, outcome.survivors.length) : encoding.decode(outcome.sum);
+        const decoded = this.privacy ? this.privacy.decode(outcome.sum, round, outcome.survivors.length) : (encoding as RoundEncoding).decode(outcome.sum);
         summary.totalWeight = decoded.totalWeight;
         this.optimizer.apply(this.params, decoded.mean);
         const ev = this.o.raw.evaluate;

@@ -1,30 +1,103 @@
 /**
- * Distributed DP glue: the dp package's discrete Gaussian encoder parameters for the
- * round config, its decoder for the aggregate, and its crash-safe ledger, charged
- * BEFORE a round's aggregate is applied or released. Placeholder until the dp
- * package's encoder and ledger land: constructing it reports that DP is unavailable.
+ * Distributed DP glue. Clients clip and add discrete Gaussian noise with the dp package's
+ * DDG encoder; the server decodes the SecAgg sum with the same encoder and charges the
+ * dp package's crash-safe ledger BEFORE the aggregate is applied or released. The ledger
+ * refuses (BudgetExceededError) a charge that would exceed the budget: the federation
+ * then stops without using that round's aggregate.
  */
-import type { Rng } from '@fedmeta/secagg';
-import { ServerError } from './errors.js';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { BudgetExceededError, createDdgEncoder, openLedger, paddedLength, type DdgConfig, type DdgEncoder, type Ledger } from '@fedmeta/dp';
+import { toHex, type DdgEncoding } from '@fedmeta/transport';
 import type { RoundEncoding } from './encoding.js';
 import type { DpOptions } from './options.js';
 
+/** A DDG round's encoding plus what the server needs to decode and account it. */
+export interface DpRoundEncoding extends Omit<RoundEncoding, 'wire' | 'decode'> {
+  wire: DdgEncoding;
+  encoder: DdgEncoder;
+  roundSeed: Uint8Array;
+}
+
 export class Privacy {
-  constructor(_o: DpOptions, _ledgerPath: string, _paramCount: number) {
-    throw new ServerError('ERR_SERVER_CONFIG', 'dp: the distributed discrete Gaussian path is not wired yet in this build');
+  private ledger: Ledger | null = null;
+  private readonly rounds = new Map<number, DpRoundEncoding>();
+
+  constructor(
+    private readonly o: DpOptions,
+    private readonly ledgerPath: string,
+    private readonly paramCount: number,
+    /** Roster size (non-revoked): the client sampling rate is cohort / population. */
+    private readonly population: number,
+  ) {}
+
+  /** Opens (or creates) the ledger; a restarted server sees everything charged before the crash. */
+  open(): void {
+    mkdirSync(dirname(this.ledgerPath), { recursive: true });
+    this.ledger = openLedger(this.ledgerPath, { budget: this.o.epsilonBudget, delta: this.o.delta });
   }
-  async open(): Promise<void> {}
-  encoding(_n: number, _round: number, _rng: Rng): RoundEncoding {
-    throw new Error('unreachable');
+
+  /**
+   * The DDG configuration of one round. `minSurvivors` (the secagg threshold) is the
+   * fewest clients whose noise can end up in the sum, so the accounting is conservative.
+   */
+  encoding(round: number, minSurvivors: number): DpRoundEncoding {
+    const cfg: DdgConfig = {
+      dim: this.paramCount,
+      numClients: minSurvivors,
+      l2Clip: this.o.l2Clip,
+      noiseMultiplier: this.o.noiseMultiplier,
+      bits: this.o.bits ?? 32,
+    };
+    const encoder = createDdgEncoder(cfg);
+    // Public per-round seed of the randomised rotation; fresh each round.
+    const roundSeed = new Uint8Array(randomBytes(32));
+    const enc: DpRoundEncoding = {
+      wire: { kind: 'ddg', params: { ...cfg }, roundSeed: toHex(roundSeed) },
+      vectorLength: paddedLength(this.paramCount),
+      bits: encoder.params.bits,
+      encoder,
+      roundSeed,
+    };
+    this.rounds.set(round, enc);
+    return enc;
   }
-  async charge(_round: number, _survivors: number): Promise<{ ok: boolean; epsilon: number }> {
-    throw new Error('unreachable');
+
+  /**
+   * Charges the round to the ledger (fsync'd before returning).
+   * @returns ok=false when the budget would be exceeded (nothing charged, nothing may be released)
+   */
+  charge(round: number, cohort: number): { ok: boolean; epsilon: number } {
+    const enc = this.rounds.get(round);
+    if (!enc || !this.ledger) throw new Error(`privacy: round ${round} was not prepared`);
+    const q = Math.min(1, cohort / Math.max(1, this.population));
+    try {
+      const { epsilon } = this.ledger.charge({ ...enc.encoder.privacyEvent(q), round });
+      return { ok: true, epsilon };
+    } catch (err) {
+      if (err instanceof BudgetExceededError) return { ok: false, epsilon: err.epsilonIfCharged };
+      throw err;
+    }
   }
-  decode(_sum: Uint32Array, _round: number, _survivors: number): { mean: Float32Array; totalWeight: number } {
-    throw new Error('unreachable');
+
+  /** The survivors' mean update from the modular sum (sum of clipped + noised updates / count). */
+  decode(sum: Uint32Array, round: number, survivors: number): { mean: Float32Array; totalWeight: number } {
+    const enc = this.rounds.get(round);
+    if (!enc) throw new Error(`privacy: round ${round} was not prepared`);
+    this.rounds.delete(round);
+    const total = enc.encoder.decode(sum, enc.roundSeed);
+    for (let i = 0; i < total.length; i++) total[i] = total[i]! / survivors;
+    return { mean: total, totalWeight: survivors };
   }
+
+  /** Epsilon spent so far, recomputed from every ledger record. */
   spent(): number {
-    return 0;
+    return this.ledger?.spent() ?? 0;
   }
-  close(): void {}
+
+  close(): void {
+    this.ledger?.close();
+    this.ledger = null;
+  }
 }
