@@ -31,6 +31,18 @@ test('fwht matches the Hadamard matrix; rotation is orthogonal and inverted by u
   assert.deepEqual(rotationSigns(seed(9), 64), rotationSigns(seed(9), 64));
 });
 
+test('rotation-sign derivation matches an independent implementation (spec 08 section 3 step 4)', () => {
+  // Computed with Python's `cryptography` package: HKDF-SHA256(ikm=00..1f, no salt,
+  // info="fedmeta/dp/ddg/rotation-signs/v1", L=48) -> AES-256-CTR(key=okm[0:32], iv=okm[32:48]) over 8 zero bytes.
+  const seed = Uint8Array.from({ length: 32 }, (_, i) => i);
+  assert.equal(Buffer.from(rotationSigns(seed, 64)).toString('hex'), '1294d29434aa5c42');
+  // unrotate(all ones) = D (1/8) H 1 = D (8, 0, ..., 0): entry 0 carries sign bit 0 of 0x12 (= +)
+  const x = new Float64Array(64).fill(1);
+  unrotate(x, rotationSigns(seed, 64));
+  assert.equal(x[0], 8);
+  for (let i = 1; i < 64; i++) assert.equal(Math.abs(x[i]!), 0);
+});
+
 function popcount(n: number): number {
   let c = 0;
   for (; n; n &= n - 1) c++;
