@@ -1,0 +1,139 @@
+/**
+ * (b) The coordinator is a real child process, SIGKILLed in the middle of the federation
+ * and restarted on the same checkpoint directory and port. It must resume from the
+ * checkpointed round (not from round 1), the clients must reconnect on their own, and
+ * the privacy ledger's epsilon must never fall below what was actually released.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { runClient } from '@fedmeta/client';
+import { epsilonOfEvents, openLedger } from '@fedmeta/dp';
+import { loadCheckpoint } from '@fedmeta/server';
+import { institutions, mnistFederation } from '../src/harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const serverScript = join(here, '..', 'src', 'server-process.js');
+
+interface Line {
+  event: string;
+  [k: string]: unknown;
+}
+
+function spawnServer(specPath: string, lines: Line[], onLine: (l: Line) => void): ChildProcess {
+  const child = spawn(process.execPath, [serverScript, specPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  createInterface({ input: child.stdout! }).on('line', (raw) => {
+    let l: Line;
+    try {
+      l = JSON.parse(raw) as Line;
+    } catch {
+      return;
+    }
+    lines.push(l);
+    onLine(l);
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    if (process.env['FEDMETA_E2E_VERBOSE']) process.stderr.write(d);
+  });
+  return child;
+}
+
+function waitFor(lines: Line[], pred: (l: Line) => boolean, register: (f: (l: Line) => void) => void, ms: number, what: string): Promise<Line> {
+  const found = lines.find(pred);
+  if (found) return Promise.resolve(found);
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+    register((l) => {
+      if (pred(l)) {
+        clearTimeout(t);
+        resolve(l);
+      }
+    });
+  });
+}
+
+test('a SIGKILLed server resumes from its checkpoint and the ledger never under-reports', { timeout: 180_000 }, async () => {
+  const N = 4;
+  const ROUNDS = 5;
+  const insts = institutions(N, 'site');
+  const fed = mnistFederation(N, 5);
+  const dir = mkdtempSync(join(tmpdir(), 'fedmeta-e2e-b-'));
+  const specPath = join(dir, 'spec.json');
+  const spec = {
+    port: 0,
+    checkpointDir: join(dir, 'ckpt'),
+    rounds: ROUNDS,
+    roster: insts.map((i) => ({ name: i.name, publicKey: Buffer.from(i.keys.publicKey).toString('hex') })),
+    dp: { l2Clip: 3, noiseMultiplier: 0.05, delta: 1e-5, epsilonBudget: 1e9 },
+  };
+  writeFileSync(specPath, JSON.stringify(spec));
+  let listeners: ((l: Line) => void)[] = [];
+  const dispatch = (l: Line) => listeners.forEach((f) => f(l));
+  const register = (f: (l: Line) => void) => void listeners.push(f);
+  const first: Line[] = [];
+  let child = spawnServer(specPath, first, dispatch);
+  const children = [child];
+  try {
+    const listening = await waitFor(first, (l) => l.event === 'process.listening', register, 60_000, 'first server listening');
+    const port = listening.port as number;
+    const clients = insts.map((inst, i) =>
+      runClient({
+        url: `ws://127.0.0.1:${port}`,
+        identity: inst.keys,
+        data: fed.clients[i]!,
+        backend: 'cpu',
+        reconnect: { maxAttempts: 60, baseDelayMs: 100, maxDelayMs: 1000 },
+      }),
+    );
+    // Kill in the middle of round 3: after two checkpoints, once round 3 has started.
+    await waitFor(first, (l) => l.event === 'round.started' && l.round === 3, register, 90_000, 'round 3 started');
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const before = loadCheckpoint(spec.checkpointDir)!;
+    assert.ok(before.nextRound >= 3, `checkpoint at the kill: next round ${before.nextRound}`);
+    const ledgerAtKill = openLedger(join(spec.checkpointDir, 'ledger.json'), { readOnly: true });
+    const chargedAtKill = ledgerAtKill.events.length;
+    ledgerAtKill.close();
+
+    // Restart on the same port and checkpoint directory.
+    writeFileSync(specPath, JSON.stringify({ ...spec, port }));
+    listeners = [];
+    const second: Line[] = [];
+    child = spawnServer(specPath, second, dispatch);
+    children.push(child);
+    const resumed = await waitFor(second, (l) => l.event === 'checkpoint.resumed', register, 60_000, 'checkpoint resumed');
+    assert.equal(resumed.nextRound, before.nextRound);
+    const firstRoundAfter = await waitFor(second, (l) => l.event === 'round.started', register, 60_000, 'a round after the restart');
+    assert.equal(firstRoundAfter.round, before.nextRound, 'the restarted server continues at the checkpointed round, not at round 1');
+    const done = await waitFor(second, (l) => l.event === 'process.done', register, 120_000, 'federation done');
+    assert.equal(done.endReason, 'completed');
+    const summaries = await Promise.all(clients.map((c) => c.done));
+    for (const s of summaries) assert.equal(s.endReason, 'federation-done');
+
+    // Released rounds = every round whose aggregate was applied, before or after the crash.
+    const final = loadCheckpoint(spec.checkpointDir)!;
+    assert.equal(final.nextRound, ROUNDS + 1);
+    const released = (final.meta.rounds as { round: number; status: string }[]).filter((r) => r.status === 'completed').map((r) => r.round);
+    assert.deepEqual(released, [1, 2, 3, 4, 5]);
+    const ledger = openLedger(join(spec.checkpointDir, 'ledger.json'), { readOnly: true });
+    const recorded = ledger.events;
+    // Every release has a charge recorded before it (a round charged but killed before its
+    // checkpoint is charged again when re-run: over-counting, never under-counting).
+    for (const r of released) assert.ok(recorded.some((e) => e.round === r), `round ${r} charged`);
+    assert.ok(recorded.length >= released.length && recorded.length >= chargedAtKill);
+    const releasedEvents = released.map((r) => recorded.find((e) => e.round === r)!);
+    const epsReleased = epsilonOfEvents(releasedEvents, 1e-5);
+    assert.ok(ledger.spent() >= epsReleased - 1e-12, `ledger eps ${ledger.spent()} < released ${epsReleased}`);
+    assert.ok((done.epsilon as number) >= epsReleased - 1e-12);
+    ledger.close();
+  } finally {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
