@@ -3,20 +3,25 @@
  * compose privacy loss distributions. Plain iterative Cooley-Tukey on Float64Arrays.
  */
 
+/**
+ * Twiddles for every stage laid out contiguously: stage with half-length h uses entries
+ * [h - 1, 2h - 1) holding cos/sin(2 pi k / (2h)), k < h (cache-friendly inner loops).
+ */
 const twiddleCache = new Map<number, { cos: Float64Array; sin: Float64Array }>();
 
 function twiddles(n: number): { cos: Float64Array; sin: Float64Array } {
   let t = twiddleCache.get(n);
   if (!t) {
-    const half = n >> 1;
-    const cos = new Float64Array(half);
-    const sin = new Float64Array(half);
-    for (let k = 0; k < half; k++) {
-      cos[k] = Math.cos((2 * Math.PI * k) / n);
-      sin[k] = Math.sin((2 * Math.PI * k) / n);
+    const cos = new Float64Array(Math.max(1, n - 1));
+    const sin = new Float64Array(Math.max(1, n - 1));
+    for (let h = 1; h < n; h <<= 1) {
+      for (let k = 0; k < h; k++) {
+        cos[h - 1 + k] = Math.cos((Math.PI * k) / h);
+        sin[h - 1 + k] = Math.sin((Math.PI * k) / h);
+      }
     }
     t = { cos, sin };
-    if (twiddleCache.size > 8) twiddleCache.clear();
+    if (twiddleCache.size > 4) twiddleCache.clear();
     twiddleCache.set(n, t);
   }
   return t;
@@ -41,21 +46,25 @@ export function fft(re: Float64Array, im: Float64Array, inverse: boolean): void 
   }
   const { cos, sin } = twiddles(n);
   const sign = inverse ? 1 : -1;
-  for (let len = 2; len <= n; len <<= 1) {
-    const half = len >> 1;
-    const step = n / len;
+  for (let half = 1; half < n; half <<= 1) {
+    const len = half << 1;
+    const base = half - 1;
     for (let start = 0; start < n; start += len) {
       for (let k = 0; k < half; k++) {
-        const wr = cos[k * step]!;
-        const wi = sign * sin[k * step]!;
+        const wr = cos[base + k]!;
+        const wi = sign * sin[base + k]!;
         const a = start + k;
         const b = a + half;
-        const xr = re[b]! * wr - im[b]! * wi;
-        const xi = re[b]! * wi + im[b]! * wr;
-        re[b] = re[a]! - xr;
-        im[b] = im[a]! - xi;
-        re[a] = re[a]! + xr;
-        im[a] = im[a]! + xi;
+        const br = re[b]!;
+        const bi = im[b]!;
+        const xr = br * wr - bi * wi;
+        const xi = br * wi + bi * wr;
+        const ar = re[a]!;
+        const ai = im[a]!;
+        re[b] = ar - xr;
+        im[b] = ai - xi;
+        re[a] = ar + xr;
+        im[a] = ai + xi;
       }
     }
   }

@@ -172,6 +172,31 @@ function chernoffWindow(p: DiscretePld, times: number, tail: number): { lo: numb
   return { lo: Math.min(lo, hi), hi };
 }
 
+/** (re, im) <- (re + i im)^times element-wise, by binary exponentiation (multiplications only). */
+function powerInPlace(re: Float64Array, im: Float64Array, times: number): void {
+  for (let k = 0; k < re.length; k++) {
+    let br = re[k]!;
+    let bi = im[k]!;
+    let rr = 1;
+    let ri = 0;
+    let t = times;
+    for (;;) {
+      if (t & 1) {
+        const x = rr * br - ri * bi;
+        ri = rr * bi + ri * br;
+        rr = x;
+      }
+      t >>>= 1;
+      if (t === 0) break;
+      const y = br * br - bi * bi;
+      bi = 2 * br * bi;
+      br = y;
+    }
+    re[k] = rr;
+    im[k] = ri;
+  }
+}
+
 /**
  * T-fold self-composition: one FFT of the window size found by Chernoff bounds, the
  * coefficients raised to the T-th power, one inverse FFT (as dp_accounting does). The
@@ -191,26 +216,18 @@ export function selfComposePld(p: DiscretePld, times: number): DiscretePld {
       continue;
     }
     const n = nextPow2(len);
+    const mask = n - 1;
     const re = new Float64Array(n);
     const im = new Float64Array(n);
-    for (let k = 0; k < p.probs.length; k++) {
-      const bin = (((p.lower + k) % n) + n) % n;
-      re[bin]! += p.probs[k]!;
-    }
+    // Absolute index i lands in bin i mod n (circular convolution; see the window argument above).
+    for (let k = 0, bin = ((p.lower % n) + n) & mask; k < p.probs.length; k++, bin = (bin + 1) & mask) re[bin]! += p.probs[k]!;
     fft(re, im, false);
-    for (let k = 0; k < n; k++) {
-      const r = Math.hypot(re[k]!, im[k]!);
-      const th = Math.atan2(im[k]!, re[k]!);
-      const m = r === 0 ? 0 : Math.exp(times * Math.log(r));
-      re[k] = m * Math.cos(times * th);
-      im[k] = m * Math.sin(times * th);
-    }
+    powerInPlace(re, im, times);
     fft(re, im, true);
     const probs = new Float64Array(len);
     let worstNegative = 0;
     let kept = 0;
-    for (let s = 0; s < len; s++) {
-      const bin = ((((L + s) % n) + n) % n);
+    for (let s = 0, bin = ((L % n) + n) & mask; s < len; s++, bin = (bin + 1) & mask) {
       const v = re[bin]! / n;
       if (v < 0) worstNegative = Math.max(worstNegative, -v);
       else {
