@@ -2,7 +2,7 @@
 import { InvalidArgumentError, SecAggError } from '../errors.js';
 import { assertInt } from '../crypto/bytes.js';
 import { bigintToBytes, bytesToBigint, invModP, modP, SHAMIR_MAX_X, SHAMIR_PRIME, SHAMIR_SECRET_BYTES, SHAMIR_SHARE_BYTES } from './field.js';
-import { evaluatePolynomial, type ShamirShare } from './split.js';
+import type { ShamirShare } from './split.js';
 
 /**
  * Checks one share's shape: x an integer in [1, 65535], y a 33-byte big-endian value < p.
@@ -21,30 +21,84 @@ export function validateShare(share: unknown, name = 'share'): asserts share is 
   if (bytesToBigint(y) >= SHAMIR_PRIME) throw new SecAggError('ERR_SHARE_INVALID', `${name}.y is not a field element (>= p)`);
 }
 
-const lagrangeCache = new Map<string, bigint[]>();
-const LAGRANGE_CACHE_LIMIT = 64;
+/** Per x-set data: the inverted Lagrange denominators and the basis values at 0. */
+interface Basis {
+  xs: bigint[];
+  /** 1 / prod_{j != i} (x_i - x_j) mod p */
+  invDen: bigint[];
+  /** L_i(0) = prod_{j != i} x_j / (x_j - x_i) mod p */
+  atZero: bigint[];
+}
+
+const basisCache = new Map<string, Basis>();
+const BASIS_CACHE_LIMIT = 64;
+
+/** prod_{j != i} v_j for every i, by prefix and suffix products (no division). */
+function productsExceptSelf(v: readonly bigint[]): bigint[] {
+  const n = v.length;
+  const out = new Array<bigint>(n).fill(1n);
+  let acc = 1n;
+  for (let i = 0; i < n; i++) {
+    out[i] = acc;
+    acc = (acc * v[i]!) % SHAMIR_PRIME;
+  }
+  acc = 1n;
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = (out[i]! * acc) % SHAMIR_PRIME;
+    acc = (acc * v[i]!) % SHAMIR_PRIME;
+  }
+  return out;
+}
+
+/** Inverts every (non-zero) element with one modular inversion (Montgomery's trick). */
+function batchInvert(v: readonly bigint[]): bigint[] {
+  const prefix: bigint[] = [];
+  let acc = 1n;
+  for (const x of v) {
+    prefix.push(acc);
+    acc = (acc * x) % SHAMIR_PRIME;
+  }
+  let inv = invModP(acc);
+  const out = new Array<bigint>(v.length);
+  for (let i = v.length - 1; i >= 0; i--) {
+    out[i] = (inv * prefix[i]!) % SHAMIR_PRIME;
+    inv = (inv * v[i]!) % SHAMIR_PRIME;
+  }
+  return out;
+}
+
+/** The Basis of distinct xs, cached because a server reconstructs many secrets from the same survivors. */
+function basisFor(xsNum: readonly number[]): Basis {
+  const key = xsNum.join(',');
+  const hit = basisCache.get(key);
+  if (hit) return hit;
+  const xs = xsNum.map(BigInt);
+  const den = xs.map((xi, i) => {
+    let d = 1n;
+    for (let j = 0; j < xs.length; j++) if (j !== i) d = (d * (xi - xs[j]!)) % SHAMIR_PRIME;
+    return modP(d);
+  });
+  const invDen = batchInvert(den);
+  const minusX = productsExceptSelf(xs.map((x) => modP(-x)));
+  const basis: Basis = { xs, invDen, atZero: invDen.map((inv, i) => (inv * minusX[i]!) % SHAMIR_PRIME) };
+  if (basisCache.size >= BASIS_CACHE_LIMIT) basisCache.delete(basisCache.keys().next().value!);
+  basisCache.set(key, basis);
+  return basis;
+}
+
+/** The interpolating polynomial through (basis.xs, ys) evaluated at x, in O(t). */
+function interpolateAt(basis: Basis, ys: readonly bigint[], x: bigint): bigint {
+  const others = productsExceptSelf(basis.xs.map((xi) => modP(x - xi)));
+  let acc = 0n;
+  for (let i = 0; i < ys.length; i++) acc += ((ys[i]! * basis.invDen[i]!) % SHAMIR_PRIME) * others[i]!;
+  return modP(acc);
+}
 
 /**
  * Lagrange basis values at 0 for distinct xs: L_i = prod_{j != i} x_j / (x_j - x_i) mod p.
- * Cached per x-set, because a server reconstructs many secrets from the same survivors.
  */
 export function lagrangeAtZero(xs: readonly number[]): bigint[] {
-  const key = xs.join(',');
-  const hit = lagrangeCache.get(key);
-  if (hit) return hit;
-  const coeffs = xs.map((xi, i) => {
-    let num = 1n;
-    let den = 1n;
-    for (let j = 0; j < xs.length; j++) {
-      if (j === i) continue;
-      num = (num * BigInt(xs[j]!)) % SHAMIR_PRIME;
-      den = (den * BigInt(xs[j]! - xi)) % SHAMIR_PRIME;
-    }
-    return modP(num * invModP(den));
-  });
-  if (lagrangeCache.size >= LAGRANGE_CACHE_LIMIT) lagrangeCache.delete(lagrangeCache.keys().next().value!);
-  lagrangeCache.set(key, coeffs);
-  return coeffs;
+  return [...basisFor(xs).atZero];
 }
 
 /**
@@ -68,35 +122,17 @@ export function shamirCombine(shares: readonly ShamirShare[], threshold: number)
   if (shares.length < threshold) {
     throw new SecAggError('ERR_TOO_FEW_SHARES', `need ${threshold} shares to reconstruct, got ${shares.length}`);
   }
-  const basis = shares.slice(0, threshold);
-  const ys = basis.map((s) => bytesToBigint(s.y));
-  const lambdas = lagrangeAtZero(basis.map((s) => s.x));
+  const first = shares.slice(0, threshold);
+  const ys = first.map((s) => bytesToBigint(s.y));
+  const basis = basisFor(first.map((s) => s.x));
   let secret = 0n;
-  for (let i = 0; i < threshold; i++) secret += ys[i]! * lambdas[i]!;
+  for (let i = 0; i < threshold; i++) secret += ys[i]! * basis.atZero[i]!;
   secret = modP(secret);
-  if (shares.length > threshold) checkExtraShares(basis, ys, shares.slice(threshold));
+  for (const s of shares.slice(threshold)) {
+    if (interpolateAt(basis, ys, BigInt(s.x)) !== bytesToBigint(s.y)) {
+      throw new SecAggError('ERR_SHARE_INCONSISTENT', `share with x = ${s.x} does not lie on the polynomial of the first ${threshold} shares`);
+    }
+  }
   if (secret >= 1n << 256n) throw new SecAggError('ERR_SHARE_INCONSISTENT', 'shares reconstruct a value >= 2^256, not a 32-byte secret');
   return bigintToBytes(secret, SHAMIR_SECRET_BYTES);
 }
-
-/** Interpolates the full polynomial through `basis` (O(t^2)) and checks `extra` against it. */
-function checkExtraShares(basis: readonly ShamirShare[], ys: readonly bigint[], extra: readonly ShamirShare[]): void {
-  const t = basis.length;
-  const xs = basis.map((s) => BigInt(s.x));
-  // Newton divided differences give the coefficients in the Newton basis.
-  const dd = [...ys];
-  for (let level = 1; level < t; level++) {
-    for (let i = t - 1; i >= level; i--) {
-      dd[i] = modP((dd[i]! - dd[i - 1]!) * invModP(xs[i]! - xs[i - level]!));
-    }
-  }
-  for (const s of extra) {
-    const x = BigInt(s.x);
-    let acc = dd[t - 1]!;
-    for (let i = t - 2; i >= 0; i--) acc = modP(acc * (x - xs[i]!) + dd[i]!);
-    if (acc !== bytesToBigint(s.y)) {
-      throw new SecAggError('ERR_SHARE_INCONSISTENT', `share with x = ${s.x} does not lie on the polynomial of the first ${t} shares`);
-    }
-  }
-}
-
