@@ -6,7 +6,8 @@
  * computed and is <= target; the returned sigma is that `hi`, and its epsilon is computed
  * once more at the end (the value returned is that recomputation).
  */
-import { checkNumber, PrivacyBudgetError, DpArgumentError } from './errors.js';
+import { checkNumber, PrivacyBudgetError, DpArgumentError, DpError } from './errors.js';
+import { createDdgEncoder, type DdgConfig, type DdgParams } from './ddg.js';
 import { rdpEpsilon } from './accountant/rdp.js';
 import { pldEpsilon } from './accountant/pld.js';
 
@@ -88,4 +89,46 @@ export function planNoiseMultiplier(p: PlanQuery): Plan {
   const achieved = eps(hi);
   if (!(achieved <= target)) throw new PrivacyBudgetError(`internal: verification failed for sigma ${hi} (${achieved} > ${target})`);
   return { sigma: hi, epsilon: achieved, accountant };
+}
+
+/**
+ * Smallest DDG noise multiplier z (central std z * l2Clip) whose DDG accounting (the same
+ * event the ledger charges) meets (epsilon, delta) over `steps` rounds at sampling rate q.
+ * Bisection on z; the returned z is verified by a final recomputation.
+ * @throws PrivacyBudgetError if even z = MAX_NOISE_MULTIPLIER misses the target (e.g. the
+ *   rounding term of too few bits puts a floor under epsilon).
+ */
+export function planDdgNoiseMultiplier(p: Omit<DdgConfig, 'noiseMultiplier' | 'localNoiseStddev'> & { epsilon: number; delta: number; q: number; steps: number; tolerance?: number }): { noiseMultiplier: number; epsilon: number; params: DdgParams } {
+  const target = checkNumber('epsilon', p.epsilon, { min: 0, minExclusive: true });
+  checkNumber('delta', p.delta, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
+  checkNumber('q', p.q, { min: 0, max: 1, minExclusive: true });
+  checkNumber('steps', p.steps, { min: 1, integer: true });
+  const tol = p.tolerance ?? 1e-4;
+  const { epsilon: _e, delta: _d, q: _q, steps: _s, tolerance: _t, ...cfg } = p;
+  const eps = (z: number): number => {
+    try {
+      return createDdgEncoder({ ...cfg, noiseMultiplier: z }).epsilon({ q: p.q, steps: p.steps, delta: p.delta });
+    } catch (err) {
+      if (err instanceof DpError && err.code === 'DP_WRAPAROUND_BOUND') return Infinity;
+      throw err;
+    }
+  };
+  if (!(eps(MAX_NOISE_MULTIPLIER) <= target)) {
+    throw new PrivacyBudgetError(`epsilon ${target} at delta ${p.delta} is unreachable with the distributed discrete Gaussian (dim ${p.dim}, ${p.numClients} clients, ${p.bits ?? 16} bits, q=${p.q}, steps=${p.steps})`);
+  }
+  let hi = Math.max(1e-3, planNoiseMultiplier({ epsilon: target, delta: p.delta, q: p.q, steps: p.steps, accountant: 'rdp', tolerance: 1e-3 }).sigma);
+  while (!(eps(hi) <= target)) hi = Math.min(MAX_NOISE_MULTIPLIER, hi * 1.5);
+  let lo = hi / 1.5;
+  while (lo > 1e-3 && eps(lo) <= target) {
+    hi = lo;
+    lo /= 1.5;
+  }
+  while (hi / lo > 1 + tol) {
+    const mid = Math.sqrt(lo * hi);
+    if (eps(mid) <= target) hi = mid;
+    else lo = mid;
+  }
+  const achieved = eps(hi);
+  if (!(achieved <= target)) throw new PrivacyBudgetError(`internal: verification failed for z ${hi}`);
+  return { noiseMultiplier: hi, epsilon: achieved, params: createDdgEncoder({ ...cfg, noiseMultiplier: hi }).params };
 }
