@@ -91,7 +91,7 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
   const evalData = await loadServerEvalData(c.data);
   if (!evalData) throw new CliError('data: the server needs the data shape: use a demo data.source or point data.path at a reference file');
   const spec = meta.createModel(modelConfig(c, evalData.shape, evalData.numClasses) as unknown as Parameters<typeof meta.createModel>[0]);
-  const base = await serverOptionsFromConfig(c);
+  const base = await serverOptionsFromConfig(c, spec.paramCount);
   let roundStarted = performance.now();
   let currentRound = -1;
   const server = await startServer({

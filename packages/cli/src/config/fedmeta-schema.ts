@@ -61,7 +61,6 @@ export const fedmetaSchema = obj('fedmeta config', {
     enabled: bool({ doc: 'add noise and charge the privacy ledger every round', default: true }),
     epsilon: num({ doc: 'total privacy budget; the server stops before a round that would exceed it', min: 0, max: 1000, exclusiveMin: true, default: 8 }),
     delta: num({ doc: 'delta of the (epsilon, delta) guarantee', min: 0, max: 0.1, exclusiveMin: true, default: 1e-5 }),
-    accountant: oneOf(['rdp', 'pld'] as const, { doc: 'accountant used to plan the noise for the budget', default: 'rdp' }),
     l2Clip: num({ doc: 'L2 norm every client update is clipped to', min: 0, max: Infinity, exclusiveMin: true, default: 1 }),
     noiseMultiplier: num({ doc: 'noise multiplier z (central noise std = z * l2Clip); default: planned so that server.rounds rounds spend epsilon', min: 0, max: 1000, exclusiveMin: true }),
   }),
@@ -113,7 +112,7 @@ export const fedmetaSchema = obj('fedmeta config', {
     log: str({ doc: 'file for structured JSON logs ("-" for stderr); default: no JSON log' }),
   }),
   simulate: obj('fedmeta simulate only', {
-    clients: int({ doc: 'clients in the simulated federation', min: 2, max: 1000, default: 6 }),
+    clients: int({ doc: 'clients in the simulated federation', min: 2, max: 1000, default: 10 }),
     drop: str({
       doc: 'clients that crash (socket closed, no goodbye): ROUND:PHASE[,ROUND:PHASE...], the i-th entry kills client i after it reached PHASE (advertise-keys, share-keys, masked-input, unmasking) in ROUND; "none" for no crashes',
       default: '2:share-keys',

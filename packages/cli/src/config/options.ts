@@ -44,20 +44,30 @@ export function algorithmOptions(c: FedmetaConfig): ServerOptions['algorithm'] {
 
 /**
  * The noise multiplier: the configured one, or the smallest that keeps `rounds` releases
- * of the full cohort (no sampling amplification claimed: q = 1) within the budget.
+ * within the budget under the SAME accounting the server's ledger charges (the dp
+ * package's distributed discrete Gaussian event), with q = 1 (every round counted as a
+ * release of the whole population: no sampling amplification claimed).
+ * @param dim the model's parameter count (the DDG accounting depends on it)
  */
-export async function noiseMultiplier(c: FedmetaConfig): Promise<number> {
+export async function noiseMultiplier(c: FedmetaConfig, dim: number): Promise<number> {
   if (c.dp.noiseMultiplier !== undefined) return c.dp.noiseMultiplier;
-  const { planNoiseMultiplier } = await import('@fedmeta/dp');
+  const dp = await import('@fedmeta/dp');
+  const steps = c.server.rounds;
+  const ddgEpsilon = (z: number) =>
+    dp.createDdgEncoder({ dim, numClients: Math.max(2, c.server.minClients), l2Clip: c.dp.l2Clip, noiseMultiplier: z, bits: c.secagg.bits ?? 32 }).epsilon({ q: 1, steps, delta: c.dp.delta });
   try {
-    return planNoiseMultiplier({ epsilon: c.dp.epsilon, delta: c.dp.delta, q: 1, steps: c.server.rounds, accountant: c.dp.accountant }).sigma;
+    // The continuous Gaussian plan is a lower bound; step up until the DDG accounting fits.
+    let z = dp.planNoiseMultiplier({ epsilon: c.dp.epsilon, delta: c.dp.delta, q: 1, steps, accountant: 'rdp' }).sigma;
+    for (let i = 0; i < 200 && ddgEpsilon(z) > c.dp.epsilon; i++) z *= 1.005;
+    if (ddgEpsilon(z) > c.dp.epsilon) throw new Error(`no noise multiplier up to ${z.toFixed(3)} fits the budget`);
+    return z;
   } catch (err) {
-    throw new CliError(`dp.epsilon: cannot plan noise for epsilon ${c.dp.epsilon} over ${c.server.rounds} rounds: ${(err as Error).message}`);
+    throw new CliError(`dp.epsilon: cannot plan noise for epsilon ${c.dp.epsilon} over ${steps} rounds: ${(err as Error).message}`);
   }
 }
 
 /** Everything of ServerOptions that comes from the config alone (no data, roster or callbacks). */
-export async function serverOptionsFromConfig(c: FedmetaConfig): Promise<Omit<ServerOptions, 'roster' | 'model' | 'port'> & { port: number }> {
+export async function serverOptionsFromConfig(c: FedmetaConfig, paramCount: number): Promise<Omit<ServerOptions, 'roster' | 'model' | 'port'> & { port: number }> {
   const s = c.server;
   const a = c.secagg;
   const d = s.deadlines;
@@ -95,7 +105,7 @@ export async function serverOptionsFromConfig(c: FedmetaConfig): Promise<Omit<Se
   if (c.dp.enabled) {
     options.dp = {
       l2Clip: c.dp.l2Clip,
-      noiseMultiplier: await noiseMultiplier(c),
+      noiseMultiplier: await noiseMultiplier(c, paramCount),
       delta: c.dp.delta,
       epsilonBudget: c.dp.epsilon,
       ...(a.bits !== undefined ? { bits: a.bits } : {}),

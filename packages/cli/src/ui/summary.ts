@@ -85,10 +85,9 @@ export function renderRoundsTable(rounds: ReportRound[], evalSteps = 0, totals?:
     { header: 'down', align: 'right', value: (x) => formatBytes(x.bytesDown) },
     { header: 'wall', align: 'right', value: (x) => formatDuration(x.wallMs) },
   ];
-  const last = rounds.at(-1);
   const t: RoundTotals = totals ?? {
-    globalAccuracy: last?.globalAccuracy,
-    epsilon: last?.epsilon,
+    globalAccuracy: rounds.filter((x) => x.globalAccuracy !== undefined).at(-1)?.globalAccuracy,
+    epsilon: rounds.filter((x) => x.epsilon !== undefined).at(-1)?.epsilon,
     bytesUp: rounds.reduce((a, x) => a + x.bytesUp, 0),
     bytesDown: rounds.reduce((a, x) => a + x.bytesDown, 0),
     wallMs: rounds.reduce((a, x) => a + x.wallMs, 0),

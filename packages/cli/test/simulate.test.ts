@@ -1,0 +1,76 @@
+// End to end, as a user runs it: `fedmeta simulate` in a child process - the real server
+// and 5 real clients over loopback WebSockets, SecAgg+, distributed DP, real training on
+// non-IID MNIST, one client crashing mid-round - then the JSON summary, the JSON log and
+// the exported tfjs model are checked.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SimulationReport } from '../src/ui/summary.js';
+
+const bin = fileURLToPath(new URL('../../bin/fedmeta.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'fedmeta-simulate-'));
+
+function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+test('fedmeta simulate: 5 clients, SecAgg+, DP, a crash in round 2; the model improves and epsilon is spent', async () => {
+  const out = join(dir, 'model');
+  const log = join(dir, 'log.jsonl');
+  const r = await run(['simulate', '--clients', '5', '--rounds', '3', '--epsilon', '200', '--drop', '2:share-keys', '--out', out, '--log', log, '--json']);
+  assert.equal(r.code, 0, r.err);
+  const report = JSON.parse(r.out) as SimulationReport;
+  assert.equal(report.secagg, 'secagg+');
+  assert.equal(report.roundsCompleted, 3);
+  assert.equal(report.endReason, 'completed');
+  // The crash: client-0 closes its socket after sending its shares in round 2; the round
+  // still completes with the 4 others, whose masks the server unmasks.
+  const round2 = report.rounds.find((x) => x.round === 2)!;
+  assert.equal(round2.status, 'completed');
+  assert.equal(round2.dropped, 1);
+  assert.equal(round2.survivors, 4);
+  // It reconnects and contributes again in round 3.
+  assert.equal(report.rounds.find((x) => x.round === 3)!.survivors, 5);
+  // Learning happened through masking and noise.
+  assert.ok(report.final.globalAccuracy! > report.initial.globalAccuracy! + 0.05, `global ${report.initial.globalAccuracy} -> ${report.final.globalAccuracy}`);
+  assert.ok(report.final.noAdaptationAccuracy > report.initial.noAdaptationAccuracy, 'the global model got better on the clients\' own query sets');
+  // Privacy was spent, within budget, and rounds show it growing.
+  assert.ok(report.dp && report.dp.epsilonSpent > 0 && report.dp.epsilonSpent <= report.dp.epsilonBudget, JSON.stringify(report.dp));
+  const eps = report.rounds.map((x) => x.epsilon!);
+  assert.ok(eps.every((e, i) => i === 0 || e > eps[i - 1]!), `epsilon per round ${eps}`);
+  assert.ok(report.bytesUp > 0 && report.bytesDown > 0);
+  // The progress lines go to stderr with --json, one per phase change (not a TTY here).
+  assert.match(r.err, /^round 2\/3 \[[#-]+\] unmasking/m);
+  // Structured logs: one JSON object per line, server and client events.
+  const events = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; component: string });
+  assert.ok(events.some((e) => e.component === 'server' && e.event === 'round.finished'));
+  assert.ok(events.some((e) => e.component === 'client-0'));
+  // The model in tfjs layers format: topology plus one weights file of every parameter.
+  const model = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+  assert.equal(model.format, 'layers-model');
+  assert.deepEqual(model.weightsManifest[0].paths, ['weights.bin']);
+  assert.equal(statSync(join(out, 'weights.bin')).size, 4 * report.parameters);
+});
+
+test('fedmeta simulate rejects bad flags before doing any work', () => {
+  const bad = spawnSync(process.execPath, [bin, 'simulate', '--secagg', 'secag+'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /secagg\.mode: must be one of .*did you mean 'secagg\+'\?/);
+  const drops = spawnSync(process.execPath, [bin, 'simulate', '--drop', '2:lunch'], { encoding: 'utf8' });
+  assert.equal(drops.status, 2);
+  assert.match(drops.stderr, /simulate\.drop: must be "none" or ROUND:PHASE/);
+  const clients = spawnSync(process.execPath, [bin, 'simulate', '--clients', 'many'], { encoding: 'utf8' });
+  assert.equal(clients.status, 2);
+  assert.match(clients.stderr, /--clients: must be an integer 2-1000 \(got "many"\)/);
+});
