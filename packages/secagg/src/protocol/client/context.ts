@@ -38,6 +38,8 @@ export interface ClientSession {
   readonly sessionId: Uint8Array;
   readonly graph: CommunicationGraph;
   readonly peerKeys: ReadonlyMap<number, { cPk: Uint8Array; sPk: Uint8Array }>;
+  /** AEAD key shared with each neighbour (derived once from the c agreement). */
+  readonly shareKeys: ReadonlyMap<number, Uint8Array>;
   /** The self-mask secret b_u. */
   readonly selfSecret: Uint8Array;
   /** This client's own shares of its s_sk and b_u (it is one of its holders). */

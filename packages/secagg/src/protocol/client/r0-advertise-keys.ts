@@ -39,6 +39,7 @@ export class AdvertiseKeysState implements ClientRoundState {
     const keyShares = shamirSplit(keys.sSk, t, holders, ctx.rng);
     const selfShares = shamirSplit(session.selfSecret, t, holders, ctx.rng);
     const shares: EncryptedShare[] = [];
+    const shareKeys = new Map<number, Uint8Array>();
     let ownKeyShare = keyShares[0]!;
     let ownSelfMaskShare = selfShares[0]!;
     holders.forEach((holder, i) => {
@@ -51,10 +52,11 @@ export class AdvertiseKeysState implements ClientRoundState {
       }
       const peer = session.peerKeys.get(holder)!;
       const key = deriveShareKey(x25519SharedSecret(keys.cSk, peer.cPk), sessionId, ctx.id, holder);
+      shareKeys.set(holder, key);
       const plain = encodeSharePlaintext(ctx.id, holder, ks.y, bs.y);
       shares.push({ peerId: holder, ciphertext: aeadSeal(key, plain, shareAssociatedData(sessionId, ctx.id, holder), ctx.rng) });
     });
-    const full: ClientSession = { ...session, ownKeyShare, ownSelfMaskShare };
+    const full: ClientSession = { ...session, shareKeys, ownKeyShare, ownSelfMaskShare };
     return {
       next: new ShareKeysState(ctx, full),
       sends: [{ kind: 'share-keys', clientId: ctx.id, shares }],
@@ -62,7 +64,7 @@ export class AdvertiseKeysState implements ClientRoundState {
   }
 
   /** Validates the key list; aborts on anything a faithful server would never send. */
-  private checkKeyList(message: KeyListMessage): Omit<ClientSession, 'ownKeyShare' | 'ownSelfMaskShare'> {
+  private checkKeyList(message: KeyListMessage): Omit<ClientSession, 'ownKeyShare' | 'ownSelfMaskShare' | 'shareKeys'> {
     const { ctx, keys } = this;
     const { config } = ctx;
     const entries = message.entries;

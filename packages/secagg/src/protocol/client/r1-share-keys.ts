@@ -5,7 +5,7 @@
  * plus its self-mask, and sends the masked vector.
  */
 import {
-  aeadOpen, applyMasks, derivePairwiseMaskSeed, deriveSelfMaskSeed, deriveShareKey, x25519SharedSecret, type MaskTerm,
+  aeadOpen, applyMasks, derivePairwiseMaskSeed, deriveSelfMaskSeed, x25519SharedSecret, type MaskTerm,
 } from '../../crypto/index.js';
 import type { ServerMessage, ShareDeliveryMessage } from '../messages.js';
 import { decodeSharePlaintext, shareAssociatedData } from '../session.js';
@@ -42,8 +42,7 @@ export class ShareKeysState implements ClientRoundState {
       if (!Number.isInteger(peerId) || peerId <= prev) clientAbort('INVALID_SHARE_DELIVERY', 'sender ids are not strictly increasing');
       prev = peerId;
       if (!session.graph.adjacent(ctx.id, peerId)) clientAbort('INVALID_SHARE_DELIVERY', `client ${peerId} is not a neighbour`);
-      const peer = session.peerKeys.get(peerId)!;
-      const key = deriveShareKey(x25519SharedSecret(session.keys.cSk, peer.cPk), session.sessionId, ctx.id, peerId);
+      const key = session.shareKeys.get(peerId)!;
       let plain: Uint8Array;
       try {
         plain = aeadOpen(key, ciphertext, shareAssociatedData(session.sessionId, peerId, ctx.id));
