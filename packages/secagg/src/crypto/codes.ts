@@ -6,8 +6,6 @@
 export const CRYPTO_ERROR_CODES = {
   /** Wrong type, length or range of an argument (InvalidArgumentError). */
   ERR_INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
-  /** A public key (X25519 or Ed25519) is malformed or cannot be used. */
-  ERR_INVALID_KEY: 'ERR_INVALID_KEY',
   /** An X25519 peer key is a low-order point, or the shared secret would be all zero. */
   ERR_LOW_ORDER_POINT: 'ERR_LOW_ORDER_POINT',
   /** AEAD authentication failed: wrong key, tampered ciphertext, nonce or associated data. */
