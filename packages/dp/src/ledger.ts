@@ -118,7 +118,7 @@ export function epsilonOfEvents(events: readonly PrivacyEvent[], delta: number, 
       for (const { event, count } of groups.values()) {
         const g = event as GaussianEvent;
         if (g.q === 0) continue;
-        const one = g.q === 1 ? gaussianPld(g.sigma / Math.sqrt(count), 1, 'remove', 1e-4) : selfComposePld(gaussianPld(g.sigma, g.q, adjacency, 1e-4), count);
+        const one = g.q === 1 ? gaussianPld(g.sigma / Math.sqrt(count), 1, 'remove', 1e-4) : selfComposePld(gaussianPld(g.sigma, g.q, adjacency, 1e-4), count, (iv) => gaussianPld(g.sigma, g.q, adjacency, iv));
         acc = acc ? composePld(acc, one) : one;
       }
       if (acc) pldEps = Math.max(pldEps, pldEpsilonForDelta(acc, delta));

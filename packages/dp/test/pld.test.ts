@@ -78,6 +78,20 @@ test('grid: PLD <= RDP, PLD >= exact one-step and >= the exact Gaussian value wh
   }
 });
 
+test('large epsilon (> 709, where e^eps overflows): PLD and Balle-Wang stay correct and above RDP-free bounds', () => {
+  // q = 1, sigma = 0.8, T = 1000: mu = sqrt(T)/sigma, the loss is N(mu^2/2, mu^2); eps must exceed mu^2/2 = 781.25
+  const exact = analyticGaussianEpsilon({ sigma: 0.8, steps: 1000, delta: 1e-5 });
+  assert.ok(exact > 781.25, `${exact}`);
+  const pld = pldEpsilon({ q: 1, sigma: 0.8, steps: 1000, delta: 1e-5 }).epsilon;
+  assert.ok(pld >= exact - 1e-9 && pld - exact < 1e-2, `${pld} vs ${exact}`);
+  assert.ok(pld <= rdpEpsilon({ q: 1, sigma: 0.8, steps: 1000, delta: 1e-5 }).epsilon);
+  // the same through T-fold self-composition of the one-step PLD (the q < 1 code path)
+  const composed = pldEpsilonForDelta(selfComposePld(gaussianPld(0.8, 1, 'remove', 1e-3), 1000), 1e-5);
+  assert.ok(composed >= exact - 1e-9 && composed - exact < 1e-2, `${composed} vs ${exact}`);
+  const nearOne = pldEpsilon({ q: 0.999, sigma: 0.8, steps: 1000, delta: 1e-5 }).epsilon;
+  assert.ok(nearOne > 781.25 && nearOne <= pld + 1e-6, `${nearOne}`);
+});
+
 test('PLD is monotone in T and in sigma', () => {
   let prev = 0;
   for (const T of [1, 3, 30, 300]) {

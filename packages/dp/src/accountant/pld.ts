@@ -14,14 +14,15 @@
  * tail is moved up onto the lowest point (stochastic-dominance moves, so they only
  * ever increase delta). Two different PLDs compose by FFT convolution with the same
  * tail handling. When a grid would exceed MAX_POINTS, it is coarsened by 2 with losses
- * rounded UP (pessimistic again; reported as `interval` in the result).
+ * rounded UP (pessimistic again), or for the Gaussian the single step is re-discretised
+ * by connect-the-dots on the coarser grid; the interval used is reported in the result.
  *
  * Add/remove adjacency: both directions are computed and the larger epsilon is
  * reported (as dp_accounting does). REMOVE: upper = (1-q)N(0,s^2)+qN(1,s^2), lower = N(0,s^2);
  * ADD: the reverse. For q = 1 both coincide, and T steps equal one step with s/sqrt(T).
  */
 import { checkNumber } from '../errors.js';
-import { logAddExp, normalCdf, normalSf } from '../math.js';
+import { logAddExp, logNormalSf, normalCdf } from '../math.js';
 import { convolve, fft, nextPow2 } from './fft.js';
 
 /** A discrete PLD: probs[k] is the mass at loss (lower + k) * interval, plus an atom at +infinity. */
@@ -38,27 +39,34 @@ const TAIL_Z = 10; // noise tails beyond 10 std (mass < 1e-23) are pessimistical
 const MAX_POINTS = 1 << 21;
 const TAIL_TRUNCATION = 1e-15;
 
-/** Exact hockey-stick divergence delta(eps) of one step (continuous mechanism). */
+/**
+ * Exact hockey-stick divergence delta(eps) of one step (continuous mechanism).
+ * The remove direction is evaluated in log space: e^eps overflows beyond eps ~ 709, where
+ * delta is a difference of two tiny normal tails times a huge factor.
+ */
 export function gaussianHockeyStick(sigma: number, q: number, adjacency: Adjacency, eps: number): number {
-  let d: number;
   if (adjacency === 'remove' || q === 1) {
     if (q < 1 && eps <= Math.log1p(-q)) return -Math.expm1(eps);
-    const c = Math.expm1(eps) + q; // e^eps - 1 + q
-    const x = sigma * sigma * Math.log(c / q) + 0.5;
-    d = q * normalSf((x - 1) / sigma) - c * normalSf(x / sigma);
-  } else {
-    if (eps >= -Math.log1p(-q)) return 0;
-    const c = Math.expm1(-eps) + q; // e^-eps - 1 + q
-    const x = sigma * sigma * Math.log(c / q) + 0.5;
-    const e = Math.exp(eps);
-    d = (1 - e * (1 - q)) * normalCdf(x / sigma) - q * e * normalCdf((x - 1) / sigma);
+    // logC = log(e^eps - 1 + q)
+    const logC = eps > 30 ? eps + Math.log1p(-(1 - q) * Math.exp(-eps)) : Math.log(Math.expm1(eps) + q);
+    const x = sigma * sigma * (logC - Math.log(q)) + 0.5;
+    const logT1 = Math.log(q) + logNormalSf((x - 1) / sigma);
+    const logT2 = logC + logNormalSf(x / sigma);
+    if (!(logT2 < logT1)) return 0;
+    return Math.exp(logT1) * -Math.expm1(logT2 - logT1);
   }
+  if (eps >= -Math.log1p(-q)) return 0;
+  const c = Math.expm1(-eps) + q; // e^-eps - 1 + q (may be +Infinity for eps < -709: then the CDFs are 1)
+  const x = sigma * sigma * Math.log(c / q) + 0.5;
+  const e = Math.exp(eps);
+  const d = (1 - e * (1 - q)) * normalCdf(x / sigma) - q * e * normalCdf((x - 1) / sigma);
   return d > 0 ? d : 0;
 }
 
 function privacyLoss(sigma: number, q: number, adjacency: Adjacency, x: number): number {
   const u = (2 * x - 1) / (2 * sigma * sigma);
-  const l = q === 1 ? u : Math.log1p(q * Math.expm1(u));
+  // log(1 - q + q e^u), without overflow for large u
+  const l = q === 1 ? u : logAddExp(Math.log1p(-q), Math.log(q) + u);
   return adjacency === 'remove' ? l : -l;
 }
 
@@ -90,6 +98,12 @@ export function gaussianPld(sigma: number, q: number, adjacency: Adjacency, inte
   const infinityMass = deltas[n]!;
   probs[0] = Math.max(0, 1 - infinityMass - sumAbove);
   return { interval, lower: iLo, probs, infinityMass };
+}
+
+/** Coarsens by a power-of-two factor (repeated halving of the resolution, losses rounded up). */
+function coarsenBy(p: DiscretePld, factor: number): DiscretePld {
+  for (let f = 1; f < factor; f *= 2) p = coarsen(p);
+  return p;
 }
 
 /** Coarsens a PLD to twice its interval, rounding every loss up (pessimistic). */
@@ -203,7 +217,7 @@ function powerInPlace(re: Float64Array, im: Float64Array, times: number): void {
  * mass outside the window (<= 1e-15 in total) is added to the infinity atom, twice over
  * to also cover what wraps around; the lost left-tail mass is put on the lowest point.
  */
-export function selfComposePld(p: DiscretePld, times: number): DiscretePld {
+export function selfComposePld(p: DiscretePld, times: number, rebuild?: (interval: number) => DiscretePld): DiscretePld {
   checkNumber('times', times, { min: 1, integer: true });
   if (times === 1) return p;
   for (;;) {
@@ -212,7 +226,10 @@ export function selfComposePld(p: DiscretePld, times: number): DiscretePld {
     const U = Math.ceil(hi / p.interval);
     const len = U - L + 1;
     if (len > MAX_POINTS) {
-      p = coarsen(p);
+      // Too fine for the window: prefer re-discretising the single step on a coarser grid
+      // (connect-the-dots keeps its error second order) over rounding losses up.
+      const factor = 2 ** Math.ceil(Math.log2(len / MAX_POINTS));
+      p = rebuild ? rebuild(p.interval * factor) : coarsenBy(p, factor);
       continue;
     }
     const n = nextPow2(len);
@@ -301,7 +318,7 @@ export function pldEpsilon(p: { q: number; sigma: number; steps: number; delta: 
   let eps = 0;
   let used = interval;
   for (const adjacency of ['remove', 'add'] as const) {
-    const composed = selfComposePld(gaussianPld(sigma, q, adjacency, interval), steps);
+    const composed = selfComposePld(gaussianPld(sigma, q, adjacency, interval), steps, (iv) => gaussianPld(sigma, q, adjacency, iv));
     eps = Math.max(eps, pldEpsilonForDelta(composed, delta));
     used = Math.max(used, composed.interval);
   }
