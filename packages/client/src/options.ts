@@ -72,8 +72,6 @@ export interface ClientOptions {
   tls?: { ca?: Uint8Array | string; rejectUnauthorized?: boolean };
   data: ClientDataOptions;
   reconnect?: ReconnectOptions;
-  /** Send a progress heartbeat at most this often during local training; default 2 s. */
-  progressIntervalMs?: number;
   /** Seed of local batch sampling (mixed with the round number). */
   seed?: number;
   limits?: Partial<Limits>;

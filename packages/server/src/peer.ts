@@ -73,7 +73,15 @@ export class Peer {
       this.ctx.onReady(this);
       return;
     }
-    if (!this.handler) throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} outside a round`);
+    if (!this.handler) {
+      // A round-tagged message that arrives after its round closed (its phase deadline had
+      // fired) is late, not hostile: drop it. Anything else outside a round is refused.
+      if ((msg.type === 'secagg' || msg.type === 'progress' || msg.type === 'plainInput') && msg.round < this.ctx.nextRound()) {
+        this.ctx.log('debug', 'peer.late-message', { peer: this.name, type: msg.type, round: msg.round });
+        return;
+      }
+      throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} outside a round`);
+    }
     this.handler(msg);
   }
 

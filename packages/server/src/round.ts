@@ -178,6 +178,10 @@ export function startRound(input: RoundInput): RunningRound {
 
   const onMessage = (peer: Peer, msg: RuntimeMessage) => {
     if (finished) return;
+    if ((msg.type === 'progress' || msg.type === 'secagg' || msg.type === 'plainInput') && msg.round < round) {
+      input.log('debug', 'round.late-message', { round, peer: peer.name, type: msg.type, of: msg.round });
+      return;
+    }
     if (msg.type === 'progress') {
       if (msg.round !== round) throw new TransportError('ERR_ROUND_MISMATCH', `progress for round ${msg.round} during round ${round}`);
       return;
