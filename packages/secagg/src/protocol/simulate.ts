@@ -41,6 +41,8 @@ export interface SimulationOptions {
   /** Active mode: Ed25519 identity secret keys and the roster of public keys. */
   readonly identities?: ReadonlyMap<number, Uint8Array>;
   readonly roster?: ReadonlyMap<number, Uint8Array>;
+  /** Whether the server also gets the roster and checks signatures (default true; false models a server that skips its checks). */
+  readonly serverChecksSignatures?: boolean;
   readonly dropouts?: ReadonlyMap<number, DropPoint>;
   /** Adversarial hook: rewrite (or suppress with null) a server message before it is encoded. */
   readonly tamper?: (send: ServerSend) => ServerSend | null;
@@ -76,7 +78,8 @@ const LAST_STAGE: Record<DropPoint, number> = {
 /** Runs one session to completion or abort. */
 export function simulateSession(options: SimulationOptions): SimulationOutcome {
   const { config } = options;
-  const server = new SecAggServer(config, options.serverRng, options.roster ? { roster: options.roster } : {});
+  const serverRoster = options.serverChecksSignatures === false ? undefined : options.roster;
+  const server = new SecAggServer(config, options.serverRng, serverRoster ? { roster: serverRoster } : {});
   const transcript: WireRecord[] = [];
   const clients = new Map<number, SecAggClient>();
   const clientAborts = new Map<number, SecAggAbortError>();

@@ -1,0 +1,164 @@
+// A faithless server: the client machines must catch every manipulation below and
+// abort with the registered reason before revealing anything they should not.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ed25519Keypair, ready, x25519Keypair } from '../src/crypto/index.js';
+import { seededRng } from '../src/rng.js';
+import {
+  ABORT_REASONS, abortReasonName, simulateSession, type DropPoint, type SecAggConfig, type ServerSend, type SimulationOutcome,
+} from '../src/protocol/index.js';
+
+await ready();
+
+const ids = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+const rng = (tag: number, id: number) => seededRng(new Uint8Array(32).fill(tag).map((b, i) => (i === 0 ? id : b)));
+
+const N = 6;
+const roster = new Map<number, Uint8Array>();
+const identities = new Map<number, Uint8Array>();
+for (const id of ids(N)) {
+  const k = ed25519Keypair(rng(200, id));
+  roster.set(id, k.publicKey);
+  identities.set(id, k.secretKey);
+}
+const activeConfig: SecAggConfig = { sessionNonce: new Uint8Array(32).fill(4), clientIds: ids(N), threshold: 4, bits: 32, vectorLength: 8, degree: 0, mode: 'active' };
+const honestConfig: SecAggConfig = { ...activeConfig, mode: 'semi-honest', threshold: 3 };
+
+function run(config: SecAggConfig, tamper: (s: ServerSend) => ServerSend | null, dropouts = new Map<number, DropPoint>()): SimulationOutcome {
+  const inputs = new Map(ids(N).map((id) => [id, new Uint32Array(8).fill(id)]));
+  const active = config.mode === 'active';
+  // The faithless server does not check signatures itself (an honest one would reject them first).
+  return simulateSession({ config, inputs, clientRng: (id) => rng(1, id), dropouts, tamper, serverChecksSignatures: false, ...(active ? { roster, identities } : {}) });
+}
+
+function assertClientAbort(out: SimulationOutcome, id: number, reason: keyof typeof ABORT_REASONS): void {
+  const err = out.clientAborts.get(id);
+  assert.ok(err, `client ${id} should have aborted with ${reason}`);
+  assert.equal(abortReasonName(err.reason), reason, err.message);
+  assert.equal(err.code, 'ERR_SECAGG_ABORTED');
+  assert.equal(out.clients.get(id)!.state, 'aborted');
+}
+
+/** Messages client `id` sent of a kind (decoded from the transcript header type byte). */
+function sentKinds(out: SimulationOutcome, id: number): number[] {
+  return out.transcript.filter((r) => r.from === id).map((r) => r.bytes[5]!);
+}
+
+const rewrite = (kind: string, to: number, f: (m: any) => any) => (s: ServerSend): ServerSend =>
+  s.message.kind === kind && s.to === to ? { to: s.to, message: f(s.message) } : s;
+
+test('adversary: active mode - a server that swaps a client key in the forwarded list is caught by the roster signatures', () => {
+  const evil = x25519Keypair(rng(66, 0)).publicKey;
+  const out = run(activeConfig, rewrite('key-list', 1, (m) => ({
+    ...m,
+    entries: m.entries.map((e: any) => (e.clientId === 2 ? { ...e, maskingPublicKey: evil } : e)),
+  })));
+  assertClientAbort(out, 1, 'INVALID_KEY_SIGNATURE');
+  assert.ok(!sentKinds(out, 1).includes(0x02), 'client 1 sent no shares');
+});
+
+test('adversary: active mode - inconsistent survivor sets are caught by the consistency check', () => {
+  // Client 1 is told U3 without client 6 (so it would reveal 6's s_sk share) while the
+  // others are told 6 survived (they reveal 6's b share).
+  const shrink = (m: any) => ({ ...m, survivors: m.survivors.filter((v: number) => v !== 6) });
+  let out = run(activeConfig, rewrite('consistency-request', 1, shrink));
+  assertClientAbort(out, 1, 'INCONSISTENT_SURVIVORS');
+  assert.ok(!sentKinds(out, 1).includes(0x05), 'client 1 revealed no shares');
+  // A cleverer server also sends the shrunken set in the unmask request, with the signatures it has.
+  out = run(activeConfig, (s) => rewrite('unmask-request', 1, shrink)(rewrite('consistency-request', 1, shrink)(s)));
+  assertClientAbort(out, 1, 'INVALID_CONSISTENCY_SIGNATURES');
+  assert.ok(!sentKinds(out, 1).includes(0x05));
+  // Dropping signatures below t is caught too.
+  out = run(activeConfig, rewrite('unmask-request', 2, (m) => ({ ...m, signatures: m.signatures.slice(0, 3) })));
+  assertClientAbort(out, 2, 'INVALID_CONSISTENCY_SIGNATURES');
+  // A forged signature.
+  out = run(activeConfig, rewrite('unmask-request', 3, (m) => ({
+    ...m,
+    signatures: m.signatures.map((s: any, i: number) => (i === 0 ? { ...s, signature: s.signature.map((b: number) => b ^ 1) } : s)),
+  })));
+  assertClientAbort(out, 3, 'INVALID_CONSISTENCY_SIGNATURES');
+});
+
+test('adversary: a semi-honest key swap splits the session: shares no longer decrypt', () => {
+  const evil = x25519Keypair(rng(67, 0));
+  const out = run(honestConfig, rewrite('key-list', 1, (m) => ({
+    ...m,
+    entries: m.entries.map((e: any) => (e.clientId === 2 ? { ...e, encryptionPublicKey: evil.publicKey } : e)),
+  })));
+  // Client 1 derives another session id, so every share it sends or receives fails.
+  assert.ok([...out.clientAborts.values()].some((e) => e.reason === ABORT_REASONS.SHARE_DECRYPTION_FAILED));
+  assert.equal(out.result, null);
+});
+
+test('adversary: the client refuses a survivor it was earlier shown as dropped (no both-shares leak)', () => {
+  // The server withholds 5's shares from client 1 (so 1 treats 5 as dropped after AdvertiseKeys)
+  // and later lists 5 as a survivor: 1 must not reveal 5's b-share.
+  const out = run(honestConfig, rewrite('share-delivery', 1, (m) => ({ ...m, shares: m.shares.filter((s: any) => s.peerId !== 5) })));
+  assertClientAbort(out, 1, 'INCONSISTENT_SURVIVORS');
+  assert.ok(!sentKinds(out, 1).includes(0x05));
+});
+
+test('adversary: malformed key lists are rejected', () => {
+  const cases: [string, (m: any) => any, keyof typeof ABORT_REASONS][] = [
+    ['own key altered', (m) => ({ ...m, entries: m.entries.map((e: any) => (e.clientId === 1 ? { ...e, maskingPublicKey: x25519Keypair(rng(9, 9)).publicKey } : e)) }), 'INVALID_KEY_LIST'],
+    ['self missing', (m) => ({ ...m, entries: m.entries.filter((e: any) => e.clientId !== 1) }), 'INVALID_KEY_LIST'],
+    ['unknown id', (m) => ({ ...m, entries: [...m.entries, { ...m.entries[1], clientId: 77, encryptionPublicKey: x25519Keypair(rng(8, 1)).publicKey, maskingPublicKey: x25519Keypair(rng(8, 2)).publicKey }] }), 'INVALID_KEY_LIST'],
+    ['duplicate key (reflection)', (m) => ({ ...m, entries: m.entries.map((e: any) => (e.clientId === 2 ? { ...e, maskingPublicKey: m.entries[0].maskingPublicKey } : e)) }), 'INVALID_KEY_LIST'],
+    ['low-order key', (m) => ({ ...m, entries: m.entries.map((e: any) => (e.clientId === 3 ? { ...e, encryptionPublicKey: new Uint8Array(32).fill(0).map((_, i) => (i === 0 ? 1 : 0)) } : e)) }), 'INVALID_KEY_LIST'],
+    ['too few entries', (m) => ({ ...m, entries: m.entries.slice(0, 2) }), 'INVALID_KEY_LIST'],
+    ['signature in semi-honest mode', (m) => ({ ...m, entries: m.entries.map((e: any) => ({ ...e, signature: new Uint8Array(64) })) }), 'INVALID_KEY_LIST'],
+  ];
+  for (const [name, f, reason] of cases) {
+    const out = run(honestConfig, rewrite('key-list', 1, f));
+    assertClientAbort(out, 1, reason);
+    assert.ok(!sentKinds(out, 1).includes(0x02), name);
+  }
+});
+
+test('adversary: tampered, misaddressed or foreign share deliveries are rejected', () => {
+  const flip = (m: any) => ({ ...m, shares: m.shares.map((s: any, i: number) => (i === 0 ? { ...s, ciphertext: s.ciphertext.map((b: number, j: number) => (j === 40 ? b ^ 1 : b)) } : s)) });
+  assertClientAbort(run(honestConfig, rewrite('share-delivery', 1, flip)), 1, 'SHARE_DECRYPTION_FAILED');
+  // The ciphertext 2 -> 1 relabelled as coming from 3: AEAD associated data binds the sender.
+  const relabel = (m: any) => ({ ...m, shares: m.shares.filter((s: any) => s.peerId !== 3).map((s: any) => (s.peerId === 2 ? { ...s, peerId: 3 } : s)) });
+  assertClientAbort(run(honestConfig, rewrite('share-delivery', 1, relabel)), 1, 'SHARE_DECRYPTION_FAILED');
+  assertClientAbort(run(honestConfig, rewrite('share-delivery', 1, (m) => ({ ...m, recipientId: 2 }))), 1, 'INVALID_SHARE_DELIVERY');
+  assertClientAbort(run(honestConfig, rewrite('share-delivery', 1, (m) => ({ ...m, shares: m.shares.slice(0, 1) }))), 1, 'NEIGHBOURHOOD_TOO_SMALL');
+  // SecAgg+: a share from a non-neighbour
+  const plus: SecAggConfig = { ...honestConfig, clientIds: ids(N), degree: 2, threshold: 2 };
+  let nonNeighbour = 0;
+  const out = run(plus, (s) => {
+    if (s.message.kind === 'share-delivery' && s.to === 1) {
+      const have = new Set(s.message.shares.map((x) => x.peerId));
+      nonNeighbour = ids(N).find((v) => v !== 1 && !have.has(v))!;
+      const extra = { peerId: nonNeighbour, ciphertext: s.message.shares[0]!.ciphertext };
+      return { to: 1, message: { ...s.message, shares: [...s.message.shares, extra].sort((a, b) => a.peerId - b.peerId) } };
+    }
+    return s;
+  });
+  assert.ok(nonNeighbour > 0);
+  assertClientAbort(out, 1, 'INVALID_SHARE_DELIVERY');
+});
+
+test('adversary: malformed survivor sets and out-of-order messages are rejected', () => {
+  const cases: [string, (s: ServerSend) => ServerSend | null, keyof typeof ABORT_REASONS][] = [
+    ['self missing', rewrite('unmask-request', 1, (m) => ({ ...m, survivors: m.survivors.filter((v: number) => v !== 1) })), 'INCONSISTENT_SURVIVORS'],
+    ['unknown survivor', rewrite('unmask-request', 1, (m) => ({ ...m, survivors: [...m.survivors, 99] })), 'INCONSISTENT_SURVIVORS'],
+    ['too few survivors', rewrite('unmask-request', 1, (m) => ({ ...m, survivors: [1, 2] })), 'INCONSISTENT_SURVIVORS'],
+    ['signatures in semi-honest mode', rewrite('unmask-request', 1, (m) => ({ ...m, signatures: [{ clientId: 1, signature: new Uint8Array(64) }] })), 'PROTOCOL_VIOLATION'],
+    ['consistency request in semi-honest mode', rewrite('unmask-request', 1, (m) => ({ kind: 'consistency-request', survivors: m.survivors })), 'PROTOCOL_VIOLATION'],
+    ['key list twice', rewrite('share-delivery', 1, () => ({ kind: 'key-list', entries: [] })), 'PROTOCOL_VIOLATION'],
+  ];
+  for (const [name, tamper, reason] of cases) {
+    const out = run(honestConfig, tamper);
+    assertClientAbort(out, 1, reason);
+    assert.ok(!sentKinds(out, 1).includes(0x05), name);
+  }
+});
+
+test('adversary: clients that abort tell the server, and the round degrades like a dropout', () => {
+  const out = run(honestConfig, rewrite('key-list', 1, (m) => ({ ...m, entries: m.entries.filter((e: any) => e.clientId !== 1) })));
+  // client 1's abort message reached the server (type 0x7f) and the others completed without it
+  assert.ok(sentKinds(out, 1).includes(0x7f));
+  assert.ok(out.result);
+  assert.deepEqual(out.result.survivors, [2, 3, 4, 5, 6]);
+});

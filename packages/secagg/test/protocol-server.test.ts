@@ -1,0 +1,184 @@
+// The server machine driven by hand: rejected messages (wrong round, late, duplicate,
+// malformed, foreign) raise typed errors and change nothing; the round goes on.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ready } from '../src/crypto/index.js';
+import { InvalidArgumentError } from '../src/errors.js';
+import { seededRng } from '../src/rng.js';
+import {
+  SecAggClient, SecAggProtocolError, SecAggServer, type ClientMessage, type SecAggConfig, type ServerOutputs,
+} from '../src/protocol/index.js';
+
+await ready();
+
+const N = 5;
+const ids = [1, 2, 3, 4, 5];
+const config: SecAggConfig = { sessionNonce: new Uint8Array(32).fill(2), clientIds: ids, threshold: 3, bits: 32, vectorLength: 6, degree: 0, mode: 'semi-honest' };
+const input = (id: number) => Uint32Array.from({ length: 6 }, (_, i) => (id * 1_000_003 + i * 0x9e3779b9) >>> 0);
+
+function setup() {
+  const server = new SecAggServer(config, seededRng(new Uint8Array(32)));
+  const clients = new Map(ids.map((id) => [id, new SecAggClient({ id, config, rng: seededRng(new Uint8Array(32).fill(id)), input: input(id) })]));
+  /** Delivers server outputs; returns each client's replies (not yet sent). */
+  const deliver = (out: ServerOutputs): Map<number, ClientMessage[]> => {
+    const replies = new Map<number, ClientMessage[]>();
+    for (const { to, message } of out.sends) replies.set(to, clients.get(to)!.receive(message));
+    return replies;
+  };
+  return { server, clients, deliver };
+}
+
+function expectReject(f: () => unknown, code: string): void {
+  assert.throws(f, (e: unknown) => e instanceof SecAggProtocolError && e.code === code, code);
+}
+
+const sum = (members: number[]) => {
+  const out = new Uint32Array(6);
+  for (const id of members) input(id).forEach((v, i) => (out[i] = (out[i]! + v) >>> 0));
+  return out;
+};
+
+test('server: bad messages are rejected with typed errors and the session still completes exactly', () => {
+  const { server, clients, deliver } = setup();
+  const adverts = new Map(ids.map((id) => [id, clients.get(id)!.start()]));
+  expectReject(() => server.receive(9, adverts.get(1)!), 'ERR_UNKNOWN_CLIENT');
+  expectReject(() => server.receive(2, adverts.get(1)!), 'ERR_CLIENT_ID_MISMATCH');
+  expectReject(() => server.receive(1, { kind: 'masked-input', clientId: 1, bits: 32, vector: new Uint32Array(6) }), 'ERR_UNEXPECTED_MESSAGE');
+  expectReject(() => server.receive(1, { ...adverts.get(1)!, maskingPublicKey: new Uint8Array(32) }), 'ERR_INVALID_MESSAGE'); // low-order (zero) key
+  expectReject(() => server.receive(1, { ...adverts.get(1)!, signature: new Uint8Array(64) }), 'ERR_INVALID_MESSAGE'); // signature in semi-honest mode
+  for (const [id, m] of adverts) server.receive(id, m);
+  expectReject(() => server.receive(1, adverts.get(1)!), 'ERR_DUPLICATE_MESSAGE');
+  expectReject(() => server.receive(2, { ...adverts.get(1)!, clientId: 2 }), 'ERR_DUPLICATE_MESSAGE');
+  assert.equal(server.state, 'advertise-keys');
+  assert.equal(server.readyToAdvance, true);
+  const shareKeys = deliver(server.closeRound());
+  assert.equal(server.state, 'share-keys');
+  assert.ok(server.sessionId instanceof Uint8Array);
+  expectReject(() => server.receive(1, adverts.get(1)!), 'ERR_UNEXPECTED_MESSAGE');
+  const sk1 = shareKeys.get(1)![0]! as Extract<ClientMessage, { kind: 'share-keys' }>;
+  expectReject(() => server.receive(1, { ...sk1, shares: sk1.shares.slice(1) }), 'ERR_INVALID_MESSAGE');
+  expectReject(() => server.receive(1, { ...sk1, shares: sk1.shares.map((s) => ({ ...s, ciphertext: s.ciphertext.subarray(1) })) }), 'ERR_INVALID_MESSAGE');
+  for (const [id, [m]] of shareKeys) server.receive(id, m!);
+  const masked = deliver(server.closeRound());
+  const m1 = masked.get(1)![0]! as Extract<ClientMessage, { kind: 'masked-input' }>;
+  expectReject(() => server.receive(1, { ...m1, vector: m1.vector.subarray(1) }), 'ERR_INVALID_MESSAGE');
+  expectReject(() => server.receive(1, { ...m1, bits: 31 }), 'ERR_INVALID_MESSAGE');
+  for (const [id, [m]] of masked) server.receive(id, m!);
+  const unmask = deliver(server.closeRound());
+  assert.equal(server.state, 'unmasking');
+  const u1 = unmask.get(1)![0]! as Extract<ClientMessage, { kind: 'unmask-response' }>;
+  expectReject(() => server.receive(1, { ...u1, selfMaskShares: u1.selfMaskShares.slice(1) }), 'ERR_INVALID_MESSAGE');
+  expectReject(() => server.receive(1, { ...u1, keyShares: [{ ownerId: 2, share: new Uint8Array(33) }] }), 'ERR_INVALID_MESSAGE');
+  for (const [id, [m]] of unmask) server.receive(id, m!);
+  assert.equal(server.readyToAdvance, true);
+  server.closeRound();
+  assert.equal(server.state, 'completed');
+  assert.deepEqual(server.result!.sum, sum(ids));
+  expectReject(() => server.receive(1, u1), 'ERR_SESSION_FINISHED');
+  expectReject(() => server.closeRound(), 'ERR_SESSION_FINISHED');
+});
+
+test('server: a late masked input (after the round closed) is rejected and never enters the sum', () => {
+  const { server, clients, deliver } = setup();
+  for (const id of ids) server.receive(id, clients.get(id)!.start());
+  const shareKeys = deliver(server.closeRound());
+  for (const [id, [m]] of shareKeys) server.receive(id, m!);
+  const masked = deliver(server.closeRound());
+  // client 4 is slow: the host's deadline fires before its masked input arrives
+  for (const [id, [m]] of masked) if (id !== 4) server.receive(id, m!);
+  assert.equal(server.readyToAdvance, false);
+  assert.deepEqual(server.pendingClients, [4]);
+  const unmask = deliver(server.closeRound());
+  expectReject(() => server.receive(4, masked.get(4)![0]!), 'ERR_LATE_MESSAGE');
+  assert.ok(!unmask.has(4), 'the late client is not asked to unmask');
+  // every survivor reveals 4's s_sk share (4 is dropped) and no b-share of 4
+  for (const [, [r]] of unmask) {
+    const resp = r as Extract<ClientMessage, { kind: 'unmask-response' }>;
+    assert.deepEqual(resp.keyShares.map((s) => s.ownerId), [4]);
+    assert.ok(!resp.selfMaskShares.some((s) => s.ownerId === 4));
+    server.receive(resp.clientId, resp);
+  }
+  expectReject(() => server.receive(4, masked.get(4)![0]!), 'ERR_LATE_MESSAGE');
+  server.closeRound();
+  assert.equal(server.state, 'completed');
+  assert.deepEqual(server.result!.survivors, [1, 2, 3, 5]);
+  assert.deepEqual(server.result!.dropped, [4]);
+  assert.deepEqual(server.result!.sum, sum([1, 2, 3, 5]));
+});
+
+test('server: messages from a client declared dropped are rejected; readyToAdvance counts drops', () => {
+  const { server, clients, deliver } = setup();
+  const adverts = new Map(ids.map((id) => [id, clients.get(id)!.start()]));
+  for (const [id, m] of adverts) if (id !== 5) server.receive(id, m);
+  assert.equal(server.readyToAdvance, false);
+  server.clientDropped(5);
+  assert.equal(server.readyToAdvance, true);
+  expectReject(() => server.receive(5, adverts.get(5)!), 'ERR_LATE_MESSAGE');
+  const shareKeys = deliver(server.closeRound());
+  assert.ok(!shareKeys.has(5));
+  expectReject(() => server.receive(5, { kind: 'share-keys', clientId: 5, shares: [] }), 'ERR_NOT_PARTICIPATING');
+  expectReject(() => server.clientDropped(77), 'ERR_UNKNOWN_CLIENT');
+});
+
+test('server: host abort and too-few aborts notify every live participant with the reason', () => {
+  const { server, clients, deliver } = setup();
+  for (const id of [1, 2]) server.receive(id, clients.get(id)!.start());
+  server.clientDropped(3);
+  const out = server.closeRound();
+  assert.equal(server.state, 'aborted');
+  assert.equal(server.abortReason, 1); // TOO_FEW_ADVERTISED
+  // clients 1, 2 (responded) and 4, 5 (silent but connected) are told; 3 is gone
+  assert.deepEqual(out.sends.map((s) => s.to), [1, 2, 4, 5]);
+  deliver({ sends: out.sends.filter((s) => s.to <= 2) });
+  assert.equal(clients.get(1)!.state, 'aborted');
+  assert.equal(clients.get(1)!.abortReason, 1);
+  assert.equal(clients.get(1)!.abortedByServer, true);
+  const other = new SecAggServer(config);
+  const cancelled = other.abort('shutting down');
+  assert.equal(other.state, 'aborted');
+  assert.equal(cancelled.sends.length, N);
+});
+
+test('server and client: configuration and option errors name the field', () => {
+  const bad: [Partial<SecAggConfig>, RegExp][] = [
+    [{ sessionNonce: new Uint8Array(31) }, /sessionNonce/],
+    [{ clientIds: [1] }, /clientIds/],
+    [{ clientIds: [1, 1, 2] }, /duplicate/],
+    [{ clientIds: [0, 1, 2] }, /clientIds/],
+    [{ threshold: 1 }, /threshold/],
+    [{ threshold: 6 }, /threshold/],
+    [{ bits: 0 }, /bits/],
+    [{ vectorLength: 0 }, /vectorLength/],
+    [{ degree: 3 }, /degree/],
+    [{ mode: 'evil' as never }, /mode/],
+    [{ mode: 'active', threshold: 2 }, /active mode needs threshold/],
+  ];
+  for (const [patch, re] of bad) {
+    assert.throws(() => new SecAggServer({ ...config, ...patch }), (e: unknown) => e instanceof InvalidArgumentError && re.test(e.message), re.source);
+  }
+  assert.throws(() => new SecAggClient({ id: 9, config, input: new Uint32Array(6) }), /options.id/);
+  assert.throws(() => new SecAggClient({ id: 1, config: { ...config, mode: 'active', threshold: 3 }, input: new Uint32Array(6) }), /identity/);
+  const c = new SecAggClient({ id: 1, config, input: new Uint32Array(6) });
+  expectReject(() => c.receive({ kind: 'key-list', entries: [] }), 'ERR_NOT_STARTED');
+  c.start();
+  expectReject(() => c.start(), 'ERR_ALREADY_STARTED');
+});
+
+test('client: a bad local input is a typed abort (INVALID_LOCAL_INPUT), evaluated lazily', () => {
+  const { server, clients } = setup();
+  let called = 0;
+  const lazy = new SecAggClient({ id: 1, config, rng: seededRng(new Uint8Array(32).fill(1)), input: () => { called++; return new Uint32Array(5); } });
+  clients.set(1, lazy);
+  for (const id of ids) server.receive(id, clients.get(id)!.start());
+  const keyList = server.closeRound().sends.find((s) => s.to === 1)!.message;
+  const shares = new Map<number, ClientMessage>();
+  // the key list is the same message for every client
+  for (const id of ids) shares.set(id, clients.get(id)!.receive(keyList)[0]!);
+  assert.equal(called, 0, 'input not read before the shares arrive');
+  for (const [id, m] of shares) server.receive(id, m);
+  const delivery = server.closeRound().sends.find((s) => s.to === 1)!.message;
+  assert.throws(() => lazy.receive(delivery), (e: unknown) => e instanceof Error && 'reasonName' in e && (e as { reasonName: string }).reasonName === 'INVALID_LOCAL_INPUT');
+  assert.equal(called, 1);
+  assert.equal(lazy.state, 'aborted');
+  assert.deepEqual(lazy.abortMessage()?.reason, 18);
+});
