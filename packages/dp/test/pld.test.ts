@@ -4,6 +4,7 @@ import { pldEpsilon, gaussianHockeyStick, gaussianPld, selfComposePld, pldEpsilo
 import { rdpEpsilon } from '../src/accountant/rdp.js';
 import { analyticGaussianEpsilon } from '../src/accountant/analytic-gaussian.js';
 import { bisect, normalCdf } from '../src/math.js';
+import { optimisticRemovePld } from './support/optimistic-pld.js';
 
 test('dp_accounting reference: q=0.01, sigma=0.7, T=120, delta=1e-5 -> PLD 2.4612381 (1e-4 grid)', () => {
   const r = pldEpsilon({ q: 0.01, sigma: 0.7, steps: 120, delta: 1e-5 });
@@ -90,6 +91,16 @@ test('large epsilon (> 709, where e^eps overflows): PLD and Balle-Wang stay corr
   assert.ok(composed >= exact - 1e-9 && composed - exact < 1e-2, `${composed} vs ${exact}`);
   const nearOne = pldEpsilon({ q: 0.999, sigma: 0.8, steps: 1000, delta: 1e-5 }).epsilon;
   assert.ok(nearOne > 781.25 && nearOne <= pld + 1e-6, `${nearOne}`);
+});
+
+test('grid: PLD is sandwiched by an independent optimistic lower bound (within 1%)', () => {
+  // Rounding down biases the lower bound by up to T * interval / 2, so a fine grid and moderate T.
+  for (const [q, sigma, T, delta] of [[0.004, 0.8, 100, 1e-5], [0.05, 1, 30, 1e-6], [0.2, 2, 50, 1e-5], [0.01, 0.7, 120, 1e-5]] as const) {
+    const pld = pldEpsilon({ q, sigma, steps: T, delta }).epsilon;
+    const lower = pldEpsilonForDelta(selfComposePld(optimisticRemovePld(sigma, q, 3e-5), T), delta);
+    assert.ok(pld >= lower, `q=${q} s=${sigma} T=${T}: ${pld} < lower bound ${lower}`);
+    assert.ok((pld - lower) / pld < 0.01, `q=${q} s=${sigma} T=${T}: ${pld} vs lower ${lower}`);
+  }
 });
 
 test('PLD is monotone in T and in sigma', () => {
