@@ -79,6 +79,21 @@ test('applyMasks adds and subtracts mod 2^bits exactly like a reference sum (pro
   );
 });
 
+test('every SIMD kernel (1-4 sources, every sign pattern) agrees with the JS kernel', () => {
+  // Groups of four terms map onto one kernel each; 1..9 terms with alternating sign
+  // patterns reach every (sources, pattern) pair.
+  for (let count = 1; count <= 9; count++) {
+    for (let pattern = 0; pattern < 16; pattern++) {
+      const terms = Array.from({ length: count }, (_, k) => ({
+        seed: Uint8Array.from({ length: 16 }, (_, i) => (i * 7 + k * 13 + pattern) & 0xff),
+        sign: ((pattern >> (k % 4)) & 1 ? -1 : 1) as 1 | -1,
+      }));
+      const input = Uint32Array.from({ length: 1000 + count }, (_, i) => i * 40503);
+      assert.deepEqual(applyMasks(input.slice(), terms, 32), applyMasks(input.slice(), terms, 32, { kernel: 'js' }), `${count} terms, pattern ${pattern}`);
+    }
+  }
+});
+
 test('a mask added then subtracted cancels; pairwise masks of opposite sign cancel in a sum', () => {
   const a = fromHex('0f0e0d0c0b0a09080706050403020100');
   const input = Uint32Array.from({ length: 50000 }, (_, i) => i);

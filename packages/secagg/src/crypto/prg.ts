@@ -9,12 +9,13 @@
  * Masking cost is dominated by the keystream, so the API adds many masks into one
  * accumulator in cache-sized chunks: every seed keeps one cipher for the whole vector,
  * each chunk of the accumulator stays in L1/L2 while all keystreams are added to it,
- * and the add runs in a small WebAssembly SIMD kernel (simd.ts), with a JS fallback.
+ * and the add runs in a small WebAssembly SIMD kernel (simd.ts) that adds four
+ * keystreams per pass, with a JS fallback.
  */
 import { createCipheriv, type Cipher } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, assertInt } from './bytes.js';
-import { SIMD_BLOCK_BYTES, simdAdder, type SimdAdder } from './simd.js';
+import { SIMD_BLOCK_BYTES, SIMD_SLOT_BYTES, SIMD_SOURCES, simdAdder, type SimdAdder } from './simd.js';
 
 /** Bytes of a mask seed (AES-128 key). */
 export const PRG_SEED_BYTES = 16;
@@ -79,16 +80,18 @@ export function applyMasks(acc: Uint32Array, terms: readonly MaskTerm[], bits: n
   if (!Array.isArray(terms)) throw new InvalidArgumentError('terms must be an array of { seed, sign }');
   assertBits(bits);
   if (acc.length > MAX_MASK_LENGTH) throw new InvalidArgumentError(`acc.length must be at most ${MAX_MASK_LENGTH}`);
-  const plus: Cipher[] = [];
-  const minus: Cipher[] = [];
+  const signs = new Int8Array(terms.length);
   terms.forEach((t, i) => {
     if (t === null || typeof t !== 'object') throw new InvalidArgumentError(`terms[${i}] must be { seed, sign }`);
     if (t.sign !== 1 && t.sign !== -1) throw new InvalidArgumentError(`terms[${i}].sign must be 1 or -1`);
-    (t.sign === 1 ? plus : minus).push(newKeystream(t.seed, `terms[${i}].seed`));
+    assertBytes(t.seed, `terms[${i}].seed`, PRG_SEED_BYTES);
+    signs[i] = t.sign;
   });
+  // One cipher per seed for the whole vector (created after every term is validated).
+  const ciphers = terms.map((t) => newKeystream(t.seed, 'seed'));
   const simd = options.kernel === 'js' ? null : simdAdder();
-  if (simd) maskChunksSimd(acc, plus, minus, simd);
-  else maskChunksJs(acc, plus, minus);
+  if (simd) maskChunksSimd(acc, ciphers, signs, simd);
+  else maskChunksJs(acc, ciphers, signs);
   if (bits < 32) {
     const m = 2 ** bits - 1;
     for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! & m;
@@ -96,33 +99,36 @@ export function applyMasks(acc: Uint32Array, terms: readonly MaskTerm[], bits: n
   return acc;
 }
 
-/** Keystream bytes per chunk. */
-const CHUNK_BYTES = MASK_CHUNK_WORDS * 4;
-
 /**
- * SIMD path: each accumulator chunk is copied into the wasm memory at offset 0, every
- * cipher's next 64 KiB of keystream is copied to offset CHUNK_BYTES and added or
- * subtracted there, and the chunk is copied back. The copies are memcpy-speed; the
- * chunk and the keystream stay in L1/L2 for the whole inner loop.
+ * SIMD path: each accumulator chunk is copied into the wasm memory at offset 0; the
+ * ciphers' next 64 KiB of keystream are copied into the source slots four at a time and
+ * added (or subtracted) in one pass; the chunk is copied back. The copies run at memcpy
+ * speed and everything stays in L2 for the whole inner loop.
  */
-function maskChunksSimd(acc: Uint32Array, plus: Cipher[], minus: Cipher[], simd: SimdAdder): void {
+function maskChunksSimd(acc: Uint32Array, ciphers: Cipher[], signs: Int8Array, simd: SimdAdder): void {
   const mem = simd.memory;
-  const memWords = new Int32Array(mem.buffer, 0, (2 * CHUNK_BYTES) / 4);
+  const memWords = new Int32Array(mem.buffer, 0, ((1 + SIMD_SOURCES) * SIMD_SLOT_BYTES) / 4);
   const accBytes = new Uint8Array(acc.buffer, acc.byteOffset, acc.byteLength);
   for (let start = 0; start < acc.length; start += MASK_CHUNK_WORDS) {
     const words = Math.min(MASK_CHUNK_WORDS, acc.length - start);
     const bytes = words * 4;
     const blocks = Math.floor(bytes / SIMD_BLOCK_BYTES);
     const tailFrom = (blocks * SIMD_BLOCK_BYTES) / 4;
+    const zeros = words === MASK_CHUNK_WORDS ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, bytes);
     mem.set(accBytes.subarray(start * 4, start * 4 + bytes), 0);
-    for (let k = 0; k < plus.length + minus.length; k++) {
-      const isPlus = k < plus.length;
-      const cipher = isPlus ? plus[k]! : minus[k - plus.length]!;
-      mem.set(cipher.update(words === MASK_CHUNK_WORDS ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, bytes)), CHUNK_BYTES);
-      if (blocks > 0) (isPlus ? simd.add : simd.sub)(0, CHUNK_BYTES, blocks);
-      for (let i = tailFrom; i < words; i++) {
-        const ks = memWords[MASK_CHUNK_WORDS + i]!;
-        memWords[i] = isPlus ? (memWords[i]! + ks) | 0 : (memWords[i]! - ks) | 0;
+    for (let k = 0; k < ciphers.length; k += SIMD_SOURCES) {
+      const group = Math.min(SIMD_SOURCES, ciphers.length - k);
+      let pattern = 0;
+      for (let g = 0; g < group; g++) {
+        mem.set(ciphers[k + g]!.update(zeros), SIMD_SLOT_BYTES * (1 + g));
+        if (signs[k + g] === -1) pattern |= 1 << g;
+      }
+      if (blocks > 0) simd.kernels[group]![pattern]!(0, SIMD_SLOT_BYTES, blocks);
+      // The last < 16 words of the vector, if any, in JS.
+      for (let g = 0; g < group && tailFrom < words; g++) {
+        const base = (SIMD_SLOT_BYTES * (1 + g)) / 4;
+        const minus = signs[k + g] === -1;
+        for (let i = tailFrom; i < words; i++) memWords[i] = minus ? (memWords[i]! - memWords[base + i]!) | 0 : (memWords[i]! + memWords[base + i]!) | 0;
       }
     }
     accBytes.set(mem.subarray(0, bytes), start * 4);
@@ -130,13 +136,12 @@ function maskChunksSimd(acc: Uint32Array, plus: Cipher[], minus: Cipher[], simd:
 }
 
 /** Fallback without WebAssembly SIMD: the same chunking with JS loops on Int32Array views. */
-function maskChunksJs(acc: Uint32Array, plus: Cipher[], minus: Cipher[]): void {
+function maskChunksJs(acc: Uint32Array, ciphers: Cipher[], signs: Int8Array): void {
   const all = new Int32Array(acc.buffer, acc.byteOffset, acc.length);
   for (let start = 0; start < acc.length; start += MASK_CHUNK_WORDS) {
     const words = Math.min(MASK_CHUNK_WORDS, acc.length - start);
     const chunk = all.subarray(start, start + words);
-    for (const c of plus) addInto(chunk, nextWords(c, words));
-    for (const c of minus) subInto(chunk, nextWords(c, words));
+    ciphers.forEach((c, k) => (signs[k] === 1 ? addInto : subInto)(chunk, nextWords(c, words)));
   }
 }
 

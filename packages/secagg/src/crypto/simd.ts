@@ -1,23 +1,33 @@
 /**
- * A tiny hand-assembled WebAssembly module that adds or subtracts one array of 32-bit
- * words into another with i32x4 SIMD, 64 bytes per loop iteration. Plain JS typed-array
- * loops cost about as much as the AES-CTR keystream itself; this brings the add down to a
- * small fraction of it (measured by `npm run bench -w @fedmeta/secagg`).
+ * A tiny hand-assembled WebAssembly module that adds or subtracts 32-bit word arrays
+ * into an accumulator with i32x4 SIMD. Plain JS typed-array loops cost about as much as
+ * the AES-CTR keystream itself; this brings the add down to a fraction of it (measured by
+ * `npm run bench -w @fedmeta/secagg`).
  *
- * Exports: memory `mem` (4 pages = 256 KiB) and two functions (acc, src, blocks) that
- * process `blocks` 64-byte blocks: acc[i] = acc[i] +/- src[i] mod 2^32 (i32x4.add / i32x4.sub).
+ * Memory `mem` (6 pages = 384 KiB): the accumulator slice at offset 0 and up to
+ * SIMD_SOURCES source slices at SIMD_SLOT_BYTES * (1 + k). One function per source count
+ * s (1..4) and sign pattern p (bit k set: subtract source k), exported as `k<s>_<p>`,
+ * all (acc, src, blocks), processing `blocks` 64-byte blocks mod 2^32:
+ *   acc[i] = acc[i] +/- src_0[i] +/- ... +/- src_{s-1}[i],  src_k = src + k * SIMD_SLOT_BYTES
+ * One pass over the accumulator serves up to four keystreams.
  * Hosts without WebAssembly SIMD get `null` and the caller falls back to a JS loop.
  */
 
 /** 64 bytes (16 words) per loop iteration. */
 export const SIMD_BLOCK_BYTES = 64;
-/** Size of the module's memory in bytes. */
-export const SIMD_MEMORY_BYTES = 4 * 65536;
+/** Distance between source slices (and the accumulator slice's size). */
+export const SIMD_SLOT_BYTES = 65536;
+/** Sources the 4-way kernels read per pass. */
+export const SIMD_SOURCES = 4;
+const PAGES = 1 + SIMD_SOURCES + 1;
+
+/** (accOffset, srcOffset, blocks) => void */
+export type SimdKernel = (accOffset: number, srcOffset: number, blocks: number) => void;
 
 export interface SimdAdder {
   memory: Uint8Array;
-  add(accOffset: number, srcOffset: number, blocks: number): void;
-  sub(accOffset: number, srcOffset: number, blocks: number): void;
+  /** kernels[s][p]: s sources (1..4), sign pattern p (bit k set = subtract source k). */
+  kernels: SimdKernel[][];
 }
 
 const LOCAL_GET = 0x20;
@@ -32,31 +42,8 @@ const V128_STORE = [SIMD, 0x0b];
 const I32X4_ADD = [SIMD, 0xae, 0x01];
 const I32X4_SUB = [SIMD, 0xb1, 0x01];
 
-/** memarg: alignment exponent 4 (16 bytes, a hint) and a small offset (< 128, one LEB128 byte). */
-const memarg = (offset: number): number[] => [0x04, offset];
-
-/** Body of f(acc, src, blocks): do { 4 x (acc[k] = acc[k] op src[k]); acc += 64; src += 64 } while (--blocks). */
-function loopBody(op: number[]): number[] {
-  const lanes: number[] = [];
-  for (let k = 0; k < 4; k++) {
-    const off = 16 * k;
-    lanes.push(LOCAL_GET, 0, LOCAL_GET, 0, ...V128_LOAD, ...memarg(off), LOCAL_GET, 1, ...V128_LOAD, ...memarg(off), ...op, ...V128_STORE, ...memarg(off));
-  }
-  const code = [
-    0x00, // no extra locals
-    0x03, 0x40, // loop (void)
-    ...lanes,
-    LOCAL_GET, 0, I32_CONST, 0xc0, 0x00, I32_ADD, LOCAL_SET, 0, // acc += 64 (LEB128 0xc0 0x00)
-    LOCAL_GET, 1, I32_CONST, 0xc0, 0x00, I32_ADD, LOCAL_SET, 1, // src += 64
-    LOCAL_GET, 2, I32_CONST, 0x01, I32_SUB, LOCAL_TEE, 2, // --blocks
-    0x0d, 0x00, // br_if loop
-    0x0b, // end loop
-    0x0b, // end function
-  ];
-  return [...leb128(code.length), ...code];
-}
-
-function leb128(n: number): number[] {
+/** Unsigned LEB128. */
+function uleb(n: number): number[] {
   const out: number[] = [];
   do {
     let b = n & 0x7f;
@@ -67,23 +54,63 @@ function leb128(n: number): number[] {
   return out;
 }
 
+/** memarg: alignment exponent 4 (16 bytes, a hint) and an offset. */
+const memarg = (offset: number): number[] => [0x04, ...uleb(offset)];
+
+/**
+ * Body of f(acc, src, blocks) for `sources` sources:
+ * do { for each of 4 lanes: acc[lane] = acc[lane] op src_0[lane] op ... ; acc += 64; src += 64 } while (--blocks).
+ */
+function loopBody(sources: number, pattern: number): number[] {
+  const lanes: number[] = [];
+  for (let lane = 0; lane < 4; lane++) {
+    const off = 16 * lane;
+    lanes.push(LOCAL_GET, 0); // store address
+    lanes.push(LOCAL_GET, 0, ...V128_LOAD, ...memarg(off));
+    for (let k = 0; k < sources; k++) {
+      lanes.push(LOCAL_GET, 1, ...V128_LOAD, ...memarg(off + k * SIMD_SLOT_BYTES), ...((pattern >> k) & 1 ? I32X4_SUB : I32X4_ADD));
+    }
+    lanes.push(...V128_STORE, ...memarg(off));
+  }
+  const code = [
+    0x00, // no extra locals
+    0x03, 0x40, // loop (void)
+    ...lanes,
+    LOCAL_GET, 0, I32_CONST, 0xc0, 0x00, I32_ADD, LOCAL_SET, 0, // acc += 64 (signed LEB128 0xc0 0x00)
+    LOCAL_GET, 1, I32_CONST, 0xc0, 0x00, I32_ADD, LOCAL_SET, 1, // src += 64
+    LOCAL_GET, 2, I32_CONST, 0x01, I32_SUB, LOCAL_TEE, 2, // --blocks
+    0x0d, 0x00, // br_if loop
+    0x0b, // end loop
+    0x0b, // end function
+  ];
+  return [...uleb(code.length), ...code];
+}
+
 function section(id: number, bytes: number[]): number[] {
-  return [id, ...leb128(bytes.length), ...bytes];
+  return [id, ...uleb(bytes.length), ...bytes];
 }
 
 function name(s: string): number[] {
   return [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
 }
 
+/** [name, sources, pattern] for every kernel, in function-index order. */
+const EXPORTS: Array<[string, number, number]> = [];
+for (let sources = 1; sources <= SIMD_SOURCES; sources++) {
+  for (let pattern = 0; pattern < 1 << sources; pattern++) EXPORTS.push([`k${sources}_${pattern}`, sources, pattern]);
+}
+
 /** The module's bytes (exported for inspection and tests). */
 export function simdModuleBytes(): Uint8Array {
+  const exports = [...uleb(EXPORTS.length + 1), ...name('mem'), 0x02, 0];
+  EXPORTS.forEach(([n], i) => exports.push(...name(n), 0x00, ...uleb(i)));
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
     ...section(1, [1, 0x60, 3, 0x7f, 0x7f, 0x7f, 0]), // type 0: (i32, i32, i32) -> ()
-    ...section(3, [2, 0, 0]), // two functions of type 0
-    ...section(5, [1, 0x00, 4]), // one memory, min 4 pages, no max
-    ...section(7, [3, ...name('mem'), 0x02, 0, ...name('add'), 0x00, 0, ...name('sub'), 0x00, 1]),
-    ...section(10, [2, ...loopBody(I32X4_ADD), ...loopBody(I32X4_SUB)]),
+    ...section(3, [...uleb(EXPORTS.length), ...EXPORTS.map(() => 0)]), // functions, all of type 0
+    ...section(5, [1, 0x00, PAGES]), // one memory, min PAGES pages, no max
+    ...section(7, exports),
+    ...section(10, [...uleb(EXPORTS.length), ...EXPORTS.flatMap(([, sources, pattern]) => loopBody(sources, pattern))]),
   ]);
 }
 
@@ -93,11 +120,6 @@ interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-interface WasmExports {
-  mem: { buffer: ArrayBuffer };
-  add: SimdAdder['add'];
-  sub: SimdAdder['sub'];
 }
 
 let cached: SimdAdder | null | undefined;
@@ -109,9 +131,10 @@ export function simdAdder(): SimdAdder | null {
     const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
     const bytes = simdModuleBytes();
     if (wasm === undefined || !wasm.validate(bytes)) return (cached = null);
-    const instance = new wasm.Instance(new wasm.Module(bytes), {});
-    const ex = instance.exports as unknown as WasmExports;
-    cached = { memory: new Uint8Array(ex.mem.buffer), add: ex.add, sub: ex.sub };
+    const ex = new wasm.Instance(new wasm.Module(bytes), {}).exports as Record<string, SimdKernel> & { mem: { buffer: ArrayBuffer } };
+    const kernels: SimdKernel[][] = [[]];
+    for (const [n, sources, pattern] of EXPORTS) (kernels[sources] ??= [])[pattern] = ex[n]!;
+    cached = { memory: new Uint8Array(ex.mem.buffer), kernels };
   } catch {
     cached = null;
   }
