@@ -10,7 +10,9 @@ import { fromHex, parseRoundConfig, resolveLimits, TransportError, type Limits, 
 import { backoffDelay, resolveBackoff, type BackoffPolicy } from './backoff.js';
 import { openSession, type Session } from './connection.js';
 import { FATAL_CODES } from './errors.js';
-import { ensureBackend, trainAndEncode } from './pipeline.js';
+import { encodeLocal, ensureBackend, prepareModel, trainLocal } from './pipeline.js';
+import { TrainingWorker } from './worker.js';
+import type { LocalResult } from '@fedmeta/meta';
 import type { ClientHandle, ClientOptions, ClientPhase, ClientProgress, ClientRoundRecord, ClientSummary, ClientEvent } from './options.js';
 
 interface ActiveRound {
@@ -198,33 +200,56 @@ class FederationClient {
       this.abandonRound('aborted');
     }
     const config = parseRoundConfig(msg.config, { round: msg.round, paramCount: msg.params.length, federationId: session.challenge.federationId, participantId: msg.participantId });
+    prepareModel(config, msg.params); // model, algorithm and params checked before any work
     const active: ActiveRound = { round: msg.round, config, machine: null, record: { round: msg.round, status: 'aborted' } };
     this.active = active;
     this.setState('training');
     session.conn.send({ type: 'progress', round: msg.round, stage: 'training', fraction: 0 });
-    // Yield once so the progress frame leaves before the (synchronous) training starts.
+    // Yield once so the progress frame leaves before (possibly synchronous) training starts.
     setImmediate(() => {
       if (this.active !== active || !session.conn.isOpen) return;
-      try {
-        this.trainAndStart(session, active, msg, markHookDrop);
-      } catch (err) {
+      this.trainAndStart(session, active, msg, markHookDrop).catch((err: unknown) => {
+        if (this.active !== active || !session.conn.isOpen) return;
         // Local failures (training, encoding) leave the round: the server sees the code and drops us.
         session.conn.fail(err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err), { cause: err }));
-      }
+      });
     });
   }
 
-  private trainAndStart(session: Session, active: ActiveRound, msg: MessageOf<'roundStart'>, markHookDrop: () => void): void {
+  private worker: TrainingWorker | null = null;
+
+  /** Trains on the main thread, or in the worker while sending progress heartbeats. */
+  private async train(session: Session, active: ActiveRound, params: Float32Array, seed: number): Promise<LocalResult> {
+    if (!this.o.trainInWorker || this.o.trainer) return trainLocal(active.config, params, this.o.data, seed, this.o.trainer);
+    this.worker ??= new TrainingWorker(this.o.data, this.o.backend ?? 'auto');
+    const started = Date.now();
+    const every = this.o.progressIntervalMs ?? 2000;
+    const beat = setInterval(() => {
+      // The fraction is time-based: meta's localUpdate reports no progress of its own.
+      const fraction = Math.min(0.99, (Date.now() - started) / Math.max(1, active.config.trainingMs));
+      session.conn.send({ type: 'progress', round: active.round, stage: 'training', fraction });
+    }, every);
+    try {
+      return await this.worker.train(active.config, params, seed);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  private async trainAndStart(session: Session, active: ActiveRound, msg: MessageOf<'roundStart'>, markHookDrop: () => void): Promise<void> {
     const rng = this.o.rng ?? systemRng;
     const seed = this.o.seed ?? (typeof this.o.data.id === 'number' ? this.o.data.id : 0);
-    const trained = trainAndEncode(active.config, msg.params, this.o.data, seed, rng, this.o.trainer);
-    Object.assign(active.record, { lossFirst: trained.local.metrics.lossFirst, lossLast: trained.local.metrics.lossLast, weight: trained.local.weight, trainMs: Math.round(trained.trainMs) });
-    this.o.testHooks?.onEncodedInput?.(active.round, trained.encoded.slice());
+    const started = performance.now();
+    const local = await this.train(session, active, msg.params, seed);
+    if (this.active !== active || !session.conn.isOpen) return;
+    const encoded = encodeLocal(active.config, local, rng);
+    Object.assign(active.record, { lossFirst: local.metrics.lossFirst, lossLast: local.metrics.lossLast, weight: local.weight, trainMs: Math.round(performance.now() - started) });
+    this.o.testHooks?.onEncodedInput?.(active.round, encoded.slice());
     session.conn.send({ type: 'progress', round: active.round, stage: 'encoding', fraction: 1 });
     this.setState('aggregating');
     const agg = active.config.aggregation;
     if (agg.mode === 'plaintext') {
-      session.conn.send({ type: 'plainInput', round: active.round, vector: trained.encoded });
+      session.conn.send({ type: 'plainInput', round: active.round, vector: encoded });
       this.reached(session, active, 'masked-input', markHookDrop);
       return;
     }
@@ -235,7 +260,7 @@ class FederationClient {
         id: msg.participantId,
         config: { sessionNonce: fromHex(s.sessionNonce, 32, 'sessionNonce'), clientIds: s.clientIds, threshold: s.threshold, bits: agg.bits, vectorLength: agg.vectorLength, degree: s.degree, mode: s.mode },
         rng,
-        input: trained.encoded,
+        input: encoded,
         ...(s.mode === 'active' ? { identity: { secretKey: this.o.identity.secretKey }, roster: identities! } : {}),
       });
     } catch (cause) {
@@ -302,6 +327,8 @@ class FederationClient {
 
   private end(reason: ClientSummary['endReason'], error?: TransportError): void {
     this.abandonRound('disconnected');
+    void this.worker?.terminate();
+    this.worker = null;
     this.setState(reason === 'failed' ? 'failed' : 'done');
     if (error) this.log('error', 'client.failed', { code: error.code, message: error.message });
     this.resolveDone({

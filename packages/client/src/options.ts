@@ -87,6 +87,16 @@ export interface ClientOptions {
    * masking still apply as configured by the server.
    */
   trainer?: (globalParams: Float32Array, round: number) => { update: Float32Array; weight: number };
+  /**
+   * Train in a worker thread (default false). Recommended for real deployments: local
+   * training is synchronous tfjs work, and on the main thread a long round would stop the
+   * client from answering pings, so the server would declare it dead. In a worker the
+   * main thread keeps answering and sends a progress heartbeat every `progressIntervalMs`.
+   * (Ignored when `trainer` is given: a custom trainer runs where it is.)
+   */
+  trainInWorker?: boolean;
+  /** Progress heartbeat period while training in a worker; default 2000 ms. */
+  progressIntervalMs?: number;
   /** tfjs backend for local training: 'auto' (default), 'wasm', 'cpu' or 'tensorflow'. */
   backend?: 'auto' | 'wasm' | 'cpu' | 'tensorflow';
 }

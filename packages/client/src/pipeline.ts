@@ -11,7 +11,7 @@ import { TransportError, type RoundConfig } from '@fedmeta/transport';
 import { ddgEncode } from './dp.js';
 import type { ClientDataOptions, ClientOptions } from './options.js';
 
-type Trainer = NonNullable<ClientOptions['trainer']>;
+export type Trainer = NonNullable<ClientOptions['trainer']>;
 
 let backendReady: Promise<string> | null = null;
 
@@ -19,12 +19,6 @@ let backendReady: Promise<string> | null = null;
 export function ensureBackend(prefer: 'auto' | 'wasm' | 'cpu' | 'tensorflow'): Promise<string> {
   backendReady ??= selectBackend({ prefer, log: null }).then(() => activeBackend());
   return backendReady;
-}
-
-export interface TrainedRound {
-  encoded: Uint32Array;
-  local: LocalResult;
-  trainMs: number;
 }
 
 /**
@@ -50,29 +44,34 @@ export function prepareModel(config: RoundConfig, params: Float32Array) {
 }
 
 /**
- * Trains on `data.support` and encodes the update for aggregation.
- * @throws TransportError ERR_BAD_PAYLOAD when the hyperparameters or encoding are unusable,
- *   ERR_VECTOR_LENGTH when the encoding's length disagrees with the announced vector length
+ * Local training with the announced algorithm (or the caller's own trainer) on
+ * `data.support` only.
+ * @throws TransportError ERR_INTERNAL when training fails, ERR_VECTOR_LENGTH for a trainer's wrong-length update
  */
-export function trainAndEncode(config: RoundConfig, params: Float32Array, data: ClientDataOptions, seed: number, rng: Rng, trainer?: Trainer): TrainedRound {
+export function trainLocal(config: RoundConfig, params: Float32Array, data: ClientDataOptions, seed: number, trainer?: Trainer): LocalResult {
   const { algorithm } = prepareModel(config, params);
-  const started = performance.now();
-  let local: LocalResult;
   try {
     if (trainer) {
       const r = trainer(params, config.round);
       if (!(r?.update instanceof Float32Array) || r.update.length !== params.length) {
         throw new TransportError('ERR_VECTOR_LENGTH', `trainer returned ${r?.update?.length} entries, the model has ${params.length}`);
       }
-      local = { update: r.update, weight: r.weight, metrics: { lossFirst: NaN, lossLast: NaN, examples: 0, steps: 0, millis: 0 } };
-    } else {
-      local = algorithm.localUpdate(params, data, config.algorithm.hyper as unknown as LocalHyper, (config.trainSeed ^ seed) >>> 1);
+      return { update: r.update, weight: r.weight, metrics: { lossFirst: NaN, lossLast: NaN, examples: 0, steps: 0, millis: 0 } };
     }
+    return algorithm.localUpdate(params, data, config.algorithm.hyper as unknown as LocalHyper, (config.trainSeed ^ seed) >>> 1);
   } catch (cause) {
     if (cause instanceof TransportError) throw cause;
     throw new TransportError('ERR_INTERNAL', `local training failed: ${(cause as Error).message}`, { cause });
   }
-  const trainMs = performance.now() - started;
+}
+
+/**
+ * Encodes a local update for aggregation: the secagg quantiser (weight = example count,
+ * capped) or the dp package's DDG encoder.
+ * @throws TransportError ERR_BAD_PAYLOAD when the encoding is unusable, ERR_VECTOR_LENGTH
+ *   when its length disagrees with the announced vector length
+ */
+export function encodeLocal(config: RoundConfig, local: LocalResult, rng: Rng): Uint32Array {
   let encoded: Uint32Array;
   const e = config.encoding;
   try {
@@ -84,10 +83,11 @@ export function trainAndEncode(config: RoundConfig, params: Float32Array, data: 
       encoded = ddgEncode(e, local.update, rng);
     }
   } catch (cause) {
+    if (cause instanceof TransportError) throw cause;
     throw new TransportError('ERR_BAD_PAYLOAD', `encoding the update failed: ${(cause as Error).message}`, { cause });
   }
   if (encoded.length !== config.aggregation.vectorLength) {
     throw new TransportError('ERR_VECTOR_LENGTH', `encoded update has ${encoded.length} entries, the round expects ${config.aggregation.vectorLength}`);
   }
-  return { encoded, local, trainMs };
+  return encoded;
 }
