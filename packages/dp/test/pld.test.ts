@@ -62,7 +62,7 @@ test('connect-the-dots PLD reproduces the exact delta at grid points and lies ab
 
 // A grid over the checked ranges (subset, to keep the suite fast).
 const GRID: Array<[number, number, number, number]> = [
-  [0.004, 0.8, 10000, 1e-5], [0.004, 5, 1000, 1e-6], [0.01, 1.1, 10, 1e-5], [0.05, 0.8, 100, 1e-6],
+  [0.004, 0.8, 3000, 1e-5], [0.004, 5, 1000, 1e-6], [0.01, 1.1, 10, 1e-5], [0.05, 0.8, 100, 1e-6],
   [0.1, 2, 1000, 1e-5], [0.3, 1, 50, 1e-5], [0.5, 5, 1000, 1e-6], [1, 0.8, 100, 1e-5], [1, 3, 10000, 1e-6],
 ];
 
@@ -87,10 +87,8 @@ test('large epsilon (> 709, where e^eps overflows): PLD and Balle-Wang stay corr
   assert.ok(pld >= exact - 1e-9 && pld - exact < 1e-2, `${pld} vs ${exact}`);
   assert.ok(pld <= rdpEpsilon({ q: 1, sigma: 0.8, steps: 1000, delta: 1e-5 }).epsilon);
   // the same through T-fold self-composition of the one-step PLD (the q < 1 code path)
-  const composed = pldEpsilonForDelta(selfComposePld(gaussianPld(0.8, 1, 'remove', 1e-3), 1000), 1e-5);
+  const composed = pldEpsilonForDelta(selfComposePld(gaussianPld(0.8, 1, 'remove', 4e-3), 1000), 1e-5);
   assert.ok(composed >= exact - 1e-9 && composed - exact < 1e-2, `${composed} vs ${exact}`);
-  const nearOne = pldEpsilon({ q: 0.999, sigma: 0.8, steps: 1000, delta: 1e-5 }).epsilon;
-  assert.ok(nearOne > 781.25 && nearOne <= pld + 1e-6, `${nearOne}`);
 });
 
 test('grid: PLD is sandwiched by an independent optimistic lower bound (within 1%)', () => {
