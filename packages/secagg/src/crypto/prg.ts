@@ -21,7 +21,7 @@ import { SIMD_BLOCK_BYTES, SIMD_SLOT_BYTES, SIMD_SOURCES, simdAdder, type SimdAd
 export const PRG_SEED_BYTES = 16;
 /** Accumulator words processed per step: 16 Ki words = 64 KiB of keystream per cipher call. */
 export const MASK_CHUNK_WORDS = 16384;
-/** The longest mask: 2^32 - 1 elements would overflow the 32-bit CTR space long after memory runs out; cap at 2^30. */
+/** The longest mask (2^30 words = 4 GiB): far beyond any model here, and inside the PRF bound of protocol-spec/01-crypto.md sec. 6. */
 export const MAX_MASK_LENGTH = 2 ** 30;
 
 const ZERO_IV = Buffer.alloc(16);
