@@ -101,6 +101,21 @@ test('grid: PLD is sandwiched by an independent optimistic lower bound (within 1
   }
 });
 
+// Exact epsilon of T Gaussian steps from mpmath (60 digits, bisection on the Balle-Wang delta):
+//   mp.findroot(lambda e: ncdf(1/(2s)-e s) - e^e ncdf(-1/(2s)-e s) - delta, (lo, hi), solver='bisect'), s = sigma/sqrt(T)
+const MPMATH_GAUSSIAN: Array<[number, number, number, number]> = [
+  [1, 1000, 1e-6, 649.385089471481],
+  [0.8, 10000, 1e-5, 8344.62804995948],
+  [0.8, 1000, 1e-5, 948.885129341668],
+];
+
+test('Balle-Wang exact epsilon matches 60-digit references, also beyond e^709', () => {
+  for (const [sigma, steps, delta, exact] of MPMATH_GAUSSIAN) {
+    const ours = analyticGaussianEpsilon({ sigma, steps, delta });
+    assert.ok(ours >= exact - 1e-9 && (ours - exact) / exact < 1e-9, `${sigma} ${steps}: ${ours} vs ${exact}`);
+  }
+});
+
 test('PLD is monotone in T and in sigma', () => {
   let prev = 0;
   for (const T of [1, 3, 30, 300]) {
