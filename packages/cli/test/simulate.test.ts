@@ -28,7 +28,7 @@ function run(args: string[]): Promise<{ code: number | null; out: string; err: s
 test('fedmeta simulate: 5 clients, SecAgg+, DP, a crash in round 2; the model improves and epsilon is spent', async () => {
   const out = join(dir, 'model');
   const log = join(dir, 'log.jsonl');
-  const r = await run(['simulate', '--clients', '5', '--rounds', '3', '--epsilon', '200', '--drop', '2:share-keys', '--out', out, '--log', log, '--json']);
+  const r = await run(['simulate', '--clients', '5', '--rounds', '3', '--secagg', 'secagg+', '--epsilon', '200', '--drop', '2:share-keys', '--out', out, '--log', log, '--json']);
   assert.equal(r.code, 0, r.err);
   const report = JSON.parse(r.out) as SimulationReport;
   assert.equal(report.secagg, 'secagg+');

@@ -80,7 +80,7 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
     logger: (e) => log(e.level, e.event, e),
     onProgress: (p) => {
       // One line per state or round change: readable in a terminal and in a service log.
-      const line = `round ${p.round}: ${p.state}${p.phase ? ` (${p.phase})` : ''}${p.attempts > 0 && p.state === 'backoff' ? `, attempt ${p.attempts}` : ''}`;
+      const line = `${p.round > 0 && p.state !== 'idle' && p.state !== 'done' ? `round ${p.round}: ` : ''}${p.state}${p.phase ? ` (${p.phase})` : ''}${p.attempts > 0 && p.state === 'backoff' ? `, attempt ${p.attempts}` : ''}`;
       if (line !== last) say(`${line}  up ${formatBytes(p.bytesOut)}  down ${formatBytes(p.bytesIn)}`);
       last = line;
     },

@@ -53,14 +53,17 @@ export async function noiseMultiplier(c: FedmetaConfig, dim: number): Promise<nu
   if (c.dp.noiseMultiplier !== undefined) return c.dp.noiseMultiplier;
   const dp = await import('@fedmeta/dp');
   const steps = c.server.rounds;
-  const ddgEpsilon = (z: number) =>
-    dp.createDdgEncoder({ dim, numClients: Math.max(2, c.server.minClients), l2Clip: c.dp.l2Clip, noiseMultiplier: z, bits: c.secagg.bits ?? 32 }).epsilon({ q: 1, steps, delta: c.dp.delta });
   try {
-    // The continuous Gaussian plan is a lower bound; step up until the DDG accounting fits.
-    let z = dp.planNoiseMultiplier({ epsilon: c.dp.epsilon, delta: c.dp.delta, q: 1, steps, accountant: 'rdp' }).sigma;
-    for (let i = 0; i < 200 && ddgEpsilon(z) > c.dp.epsilon; i++) z *= 1.005;
-    if (ddgEpsilon(z) > c.dp.epsilon) throw new Error(`no noise multiplier up to ${z.toFixed(3)} fits the budget`);
-    return z;
+    return dp.planDdgNoiseMultiplier({
+      dim,
+      numClients: Math.max(2, c.server.minClients),
+      l2Clip: c.dp.l2Clip,
+      bits: c.secagg.bits ?? 32,
+      epsilon: c.dp.epsilon,
+      delta: c.dp.delta,
+      q: 1,
+      steps,
+    }).noiseMultiplier;
   } catch (err) {
     throw new CliError(`dp.epsilon: cannot plan noise for epsilon ${c.dp.epsilon} over ${steps} rounds: ${(err as Error).message}`);
   }
