@@ -93,6 +93,7 @@ export function openSession(options: ClientOptions, limits: Limits, handshakeMs 
               throw new TransportError('ERR_BAD_PAYLOAD', `challenge.federationId '${msg.federationId}' is not the expected '${options.federationId}'`);
             }
             challenge = msg;
+            conn.limitSendChunkBytes(msg.chunkBytes);
             const clientNonce = (options.rng ? options.rng.fill(new Uint8Array(32)) : crypto.getRandomValues(new Uint8Array(32)));
             const signature = ed25519Sign(options.identity.secretKey, authTranscript(msg.federationId, msg.serverNonce, clientNonce, options.identity.publicKey));
             conn.send({ type: 'auth', publicKey: options.identity.publicKey, clientNonce, signature });

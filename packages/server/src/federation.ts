@@ -319,7 +319,6 @@ export class Federation {
       };
       if (outcome.status === 'completed') {
         this.progress('aggregating', outcome.survivors.length, outcome.dropped.length);
-        this.o.raw.onAggregate?.(round, { sum: outcome.sum, survivors: outcome.survivors.map((p) => p.name), dropped: outcome.dropped.map((p) => p.name) });
         if (this.privacy) {
           // Charge BEFORE anything derived from the aggregate is applied or released.
           const charged = this.privacy.charge(round, cohort.length);
@@ -333,6 +332,8 @@ export class Federation {
           }
           summary.epsilon = charged.epsilon;
         }
+        // The raw aggregate leaves this function only after the ledger holds its charge.
+        this.o.raw.onAggregate?.(round, { sum: outcome.sum, survivors: outcome.survivors.map((p) => p.name), dropped: outcome.dropped.map((p) => p.name) });
         const decoded = this.privacy ? this.privacy.decode(outcome.sum, round, outcome.survivors.length) : (encoding as RoundEncoding).decode(outcome.sum);
         summary.totalWeight = decoded.totalWeight;
         this.optimizer.apply(this.params, decoded.mean);

@@ -25,7 +25,22 @@ const INTERLEAVABLE: ReadonlySet<FrameTypeName> = new Set(['heartbeat', 'progres
 /** Writes frames for one direction of one connection (owns the outgoing sequence number). */
 export class FrameWriter {
   private seq = 0;
-  constructor(private readonly limits: Limits) {}
+  private chunkBytes: number;
+  constructor(private readonly limits: Limits) {
+    this.chunkBytes = limits.chunkBytes;
+  }
+
+  /**
+   * Lowers the outgoing chunk size to what the peer accepts (its challenge announces it);
+   * never raises it above our own limit.
+   * @throws TransportError ERR_BAD_PAYLOAD for a chunk size below 1 KiB
+   */
+  limitChunkBytes(peerChunkBytes: number): void {
+    if (!Number.isInteger(peerChunkBytes) || peerChunkBytes < 1024) {
+      throw new TransportError('ERR_BAD_PAYLOAD', `peer chunkBytes ${peerChunkBytes} is below the 1024-byte minimum`);
+    }
+    this.chunkBytes = Math.min(this.limits.chunkBytes, peerChunkBytes);
+  }
 
   /**
    * Encodes `msg` and splits it into frames of at most `chunkBytes` payload each.
@@ -39,7 +54,7 @@ export class FrameWriter {
       throw new TransportError('ERR_FRAME_TOO_LARGE', `${msg.type} payload is ${payload.length} bytes, cap ${cap}`);
     }
     const type = FRAME_TYPE[msg.type];
-    const chunk = this.limits.chunkBytes;
+    const chunk = this.chunkBytes;
     const out: Uint8Array[] = [];
     let offset = 0;
     do {

@@ -55,6 +55,11 @@ export class Connection {
     return !this.closed && this.socket.readyState === 1;
   }
 
+  /** Adopts the peer's announced chunk size for what we send (never above our own). */
+  limitSendChunkBytes(peerChunkBytes: number): void {
+    this.writer.limitChunkBytes(peerChunkBytes);
+  }
+
   /** Restricts which message types are accepted (checked before any allocation). */
   setAccept(accept: (type: FrameTypeName) => boolean): void {
     this.reader.accept = accept;
