@@ -41,16 +41,17 @@ export function sampleCohort<T>(candidates: readonly T[], max: number, seed: num
 export function planCohort(n: number, o: ResolvedServerOptions['aggregation']): CohortPlan {
   if (o.mode === 'plaintext') return { mode: 'plaintext', degree: 0, threshold: 0 };
   const usePlus = o.mode === 'secagg+' || (o.mode === 'auto' && n >= o.plusFromClients);
-  const classicThreshold = Math.min(n, Math.max(2, Math.floor((2 * n) / 3) + 1));
+  // Active mode needs t > holders / 2 (two disjoint halves must not both reach t); the
+  // configured or found threshold is raised to that floor and capped at the holder count.
+  const fit = (t: number, holders: number) => Math.min(holders, Math.max(t, o.security === 'active' ? Math.floor(holders / 2) + 1 : 2));
   if (usePlus) {
     if (o.degree !== undefined && o.degree < n - 1) {
       const holders = o.degree + 1;
-      return { mode: 'secagg+', degree: o.degree, threshold: o.threshold ?? Math.max(2, Math.floor(holders / 2) + 1) };
+      return { mode: 'secagg+', degree: o.degree, threshold: fit(o.threshold ?? Math.floor(holders / 2) + 1, holders) };
     }
     const found = o.degree === undefined ? findGraphParameters({ n, dropoutFraction: o.dropoutFraction, corruptFraction: o.corruptFraction }) : null;
-    if (found) return { mode: 'secagg+', degree: found.degree, threshold: o.threshold ?? found.threshold };
+    if (found) return { mode: 'secagg+', degree: found.degree, threshold: fit(o.threshold ?? found.threshold, found.degree + 1) };
   }
   // Complete graph: either asked for, or no k < n-1 meets the security target at this n.
-  const threshold = o.threshold ?? classicThreshold;
-  return { mode: 'secagg', degree: 0, threshold: Math.min(threshold, n) };
+  return { mode: 'secagg', degree: 0, threshold: fit(o.threshold ?? Math.floor((2 * n) / 3) + 1, n) };
 }

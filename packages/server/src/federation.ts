@@ -289,7 +289,8 @@ export class Federation {
       };
       this.roundCounts = { cohort: cohort.length, responded: 0, dropped: 0 };
       this.log('info', 'round.started', { round, cohort: cohort.map((p) => p.name), mode: plan.mode, degree: plan.degree, threshold: plan.threshold, vectorLength: encoding.vectorLength });
-      this.running = startRound({
+      try {
+        this.running = startRound({
         round,
         cohort,
         config,
@@ -300,7 +301,11 @@ export class Federation {
         rng: this.o.rng,
         log: (level, event, fields) => this.log(level, event, fields),
         progress: (phase, responded, dropped) => this.progress(phase, responded, dropped),
-      });
+        });
+      } catch (cause) {
+        // The secagg machine refused the session config (e.g. a threshold above the holders).
+        throw new ServerError('ERR_SERVER_CONFIG', `aggregation for a cohort of ${cohort.length}: ${(cause as Error).message}`, { cause });
+      }
       const outcome = await this.running.outcome;
       this.running = null;
       if (this.closing) return 'closed';

@@ -34,6 +34,9 @@ test('planCohort: plaintext, classic thresholds, SecAgg+ from the finder or an e
   assert.deepEqual(planCohort(10, agg({ mode: 'secagg+', degree: 4, threshold: 3 })), { mode: 'secagg+', degree: 4, threshold: 3 });
   // a degree that is the complete graph falls back to classic
   assert.equal(planCohort(5, agg({ mode: 'secagg+', degree: 4 })).mode, 'secagg');
+  // active mode raises a threshold to > holders / 2; thresholds never exceed the holders
+  assert.equal(planCohort(10, agg({ mode: 'secagg+', degree: 4, threshold: 2, security: 'active' })).threshold, 3);
+  assert.equal(planCohort(4, agg({ mode: 'secagg', threshold: 9 })).threshold, 4);
   // large cohort: the parameter finder gives k < n - 1
   const big = planCohort(1000, agg({ mode: 'auto', dropoutFraction: 0.05, corruptFraction: 0.05 }));
   assert.equal(big.mode, 'secagg+');
