@@ -72,6 +72,18 @@ test('stochastic rounding is unbiased: the mean of 20000 roundings is within 5 s
   for (const v of [0, 5, -5]) assert.equal(r.round(v), v);
 });
 
+test('the bulk rounding in encodeUpdate draws the same bytes as round(), across refill blocks', () => {
+  const p = quantizeParams({ bits: 20, maxClients: 7, elementClip: 3, maxWeight: 5 });
+  const x = Array.from({ length: 10000 }, (_, i) => Math.sin(i) * 4);
+  const encoded = encodeUpdate(x, 3, p, seededRng(seed(12)));
+  const r = new StochasticRounder(seededRng(seed(12)));
+  const clipped = clipVector(x, 3, null);
+  for (let j = 0; j < x.length; j++) {
+    const q = Math.max(-p.range, Math.min(p.range, r.round(clipped[j]! * (3 * p.scale))));
+    assert.equal(encoded[j + 1], q < 0 ? q + 2 ** 20 : q, `coordinate ${j}`);
+  }
+});
+
 test('uniform53 draws cover [0, 2^53) from the injected Rng, 8 bytes each', () => {
   let calls = 0;
   const rng = { fill(out: Uint8Array) { calls++; return seededRng(seed(9)).fill(out); } };

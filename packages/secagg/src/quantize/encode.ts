@@ -46,17 +46,8 @@ export function encodeUpdate(x: ArrayLike<number>, weight: number, params: Quant
   const clipped = clipVector(x, params.elementClip, params.l2Clip);
   const out = new Uint32Array(encodedLength(x.length));
   out[WEIGHT_INDEX] = weight;
-  const rounder = new StochasticRounder(rng);
-  const { range, bits } = params;
-  const factor = weight * params.scale;
-  const modulus = 2 ** bits;
-  for (let j = 0; j < clipped.length; j++) {
-    let v = rounder.round(clipped[j]! * factor);
-    // |w x scale| <= R holds exactly; clamp guards the last-ulp float error.
-    if (v > range) v = range;
-    else if (v < -range) v = -range;
-    out[j + 1] = v < 0 ? v + modulus : v;
-  }
+  // |w x scale| <= R holds exactly; the clamp to [-R, R] inside guards the last-ulp float error.
+  new StochasticRounder(rng).roundScaledInto(clipped, weight * params.scale, params.range, 2 ** params.bits, out, 1);
   return out;
 }
 

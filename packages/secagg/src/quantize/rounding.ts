@@ -36,6 +36,43 @@ export class StochasticRounder {
     const frac = v - f;
     return this.uniform53() < frac * 9007199254740992 ? f + 1 : f;
   }
+
+  /**
+   * The bulk form of round() used by the encoder, drawing the same bytes in the same
+   * order: out[offset + j] = two's complement mod `modulus` of
+   * clamp(round(src[j] * factor), -range, range).
+   */
+  roundScaledInto(src: Float64Array, factor: number, range: number, modulus: number, out: Uint32Array, offset: number): void {
+    if (!LITTLE_ENDIAN) {
+      for (let j = 0; j < src.length; j++) out[offset + j] = encodeRounded(this.round(src[j]! * factor), range, modulus);
+      return;
+    }
+    const words = this.words;
+    let j = 0;
+    while (j < src.length) {
+      if (this.next === BLOCK) {
+        this.rng.fill(this.bytes);
+        this.next = 0;
+      }
+      const end = Math.min(src.length, j + (BLOCK - this.next));
+      let w = this.next * 2;
+      for (; j < end; j++, w += 2) {
+        const v = src[j]! * factor;
+        const f = Math.floor(v);
+        const u = (words[w + 1]! >>> 5) * 67108864 + (words[w]! >>> 6);
+        const q = u < (v - f) * 9007199254740992 ? f + 1 : f;
+        out[offset + j] = encodeRounded(q, range, modulus);
+      }
+      this.next = w / 2;
+    }
+  }
+}
+
+/** clamp(q, -range, range) in two's complement mod `modulus`. */
+function encodeRounded(q: number, range: number, modulus: number): number {
+  if (q > range) q = range;
+  else if (q < -range) q = -range;
+  return q < 0 ? q + modulus : q;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
