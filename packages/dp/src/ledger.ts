@@ -90,6 +90,19 @@ function eventKey(e: PrivacyEvent): string {
   return e.mechanism === 'gaussian' ? `g:${e.q}:${e.sigma}` : `d:${e.q}:${e.l2Sensitivity}:${e.localSigma}:${e.numClients}:${e.dim}`;
 }
 
+/** Per-step RDP curves on the default grid, memoised by event key (a ledger re-sums them on every charge). */
+const rdpCache = new Map<string, Float64Array>();
+
+function perStepRdp(key: string, event: PrivacyEvent): Float64Array {
+  let r = rdpCache.get(key);
+  if (!r) {
+    r = event.mechanism === 'gaussian' ? computeRdp(event.q, event.sigma, 1, DEFAULT_RDP_ORDERS) : computeDdgRdp(event, event.q, 1, DEFAULT_RDP_ORDERS);
+    if (rdpCache.size >= 10_000) rdpCache.clear();
+    rdpCache.set(key, r);
+  }
+  return r;
+}
+
 /**
  * Epsilon at `delta` of a multiset of events. RDP always; with 'pld' and only Gaussian
  * events also PLD, returning the smaller of the two valid bounds.
@@ -105,9 +118,9 @@ export function epsilonOfEvents(events: readonly PrivacyEvent[], delta: number, 
   }
   const orders = DEFAULT_RDP_ORDERS;
   const total = new Float64Array(orders.length);
-  for (const { event, count } of groups.values()) {
-    const r = event.mechanism === 'gaussian' ? computeRdp(event.q, event.sigma, count, orders) : computeDdgRdp(event, event.q, count, orders);
-    for (let i = 0; i < total.length; i++) total[i]! += r[i]!;
+  for (const [key, { event, count }] of groups) {
+    const r = perStepRdp(key, event);
+    for (let i = 0; i < total.length; i++) total[i]! += count * r[i]!;
   }
   let eps = rdpToEpsilon(orders, total, delta).epsilon;
   const allGaussian = [...groups.values()].every((g) => g.event.mechanism === 'gaussian');

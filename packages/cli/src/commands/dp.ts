@@ -131,7 +131,8 @@ async function epsilon(argv: string[]): Promise<number> {
   } catch (err) {
     wrapDpError(err);
   }
-  if (values.json) console.log(JSON.stringify({ command: 'epsilon', accountant, epsilon: eps, sigma, q, steps, delta }));
+  if (!Number.isFinite(eps)) console.error(`fedmeta dp: epsilon is unbounded at delta ${delta} (${accountant}); JSON reports null`);
+  if (values.json) console.log(JSON.stringify({ command: 'epsilon', accountant, epsilon: Number.isFinite(eps) ? eps : null, unbounded: !Number.isFinite(eps), sigma, q, steps, delta }));
   else console.log(`epsilon: ${eps} (${accountant}, sigma=${sigma}, q=${q}, steps=${steps}, delta=${delta})`);
   return 0;
 }
@@ -165,6 +166,10 @@ export async function run(argv: string[]): Promise<number> {
     return sub === undefined ? 2 : 0;
   }
   try {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(USAGE);
+      return 0;
+    }
     if (sub === 'plan') return await plan(rest);
     if (sub === 'epsilon') return await epsilon(rest);
     if (sub === 'account') return await account(rest);
