@@ -7,7 +7,8 @@
  * (Sec. 3.3 of that paper shows this direction dominates the other one).
  *
  * - Integer a: the exact finite binomial expansion
- *     A_a = sum_i C(a,i) (1-q)^{a-i} q^i e^{(i^2-i)/(2 s^2)}, summed in log space.
+ *     A_a = sum_i C(a,i) (1-q)^{a-i} q^i e^{(i^2-i)/(2 s^2)}, summed in log space
+ *   (a 1e-13 relative margin covers the float rounding of that sum).
  * - Fractional a: exact numerical integration of the expectation above by the
  *   trapezoid rule, which converges geometrically for this analytic integrand
  *   (strip of analyticity |Im z| < pi s^2); step min(s, pi s^2)/16 puts the
@@ -24,6 +25,8 @@ import { DEFAULT_RDP_ORDERS } from './orders.js';
 import { rdpToEpsilon, type EpsilonResult } from './convert.js';
 
 const FRACTIONAL_MARGIN = 1e-10;
+/** Covers float rounding of the log-sum (~1e-16 relative) so the result is never below the exact value. */
+const INTEGER_MARGIN = 1e-13;
 
 function logAIntegerOrder(q: number, sigma: number, a: number): number {
   const logQ = Math.log(q);
@@ -81,7 +84,7 @@ export function logAByIntegration(q: number, sigma: number, a: number): number {
 export function rdpSubsampledGaussian(q: number, sigma: number, a: number): number {
   if (q === 0) return 0;
   if (q === 1) return a / (2 * sigma * sigma);
-  if (Number.isInteger(a)) return logAIntegerOrder(q, sigma, a) / (a - 1);
+  if (Number.isInteger(a)) return (Math.max(0, logAIntegerOrder(q, sigma, a)) * (1 + INTEGER_MARGIN)) / (a - 1);
   const logA = logAByIntegration(q, sigma, a);
   return Math.max(0, logA) * (1 + FRACTIONAL_MARGIN) / (a - 1);
 }
