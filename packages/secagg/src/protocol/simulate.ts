@@ -44,6 +44,8 @@ export interface SimulationOptions {
   /** Whether the server also gets the roster and checks signatures (default true; false models a server that skips its checks). */
   readonly serverChecksSignatures?: boolean;
   readonly dropouts?: ReadonlyMap<number, DropPoint>;
+  /** Called with each message as it goes on the wire (may throw to stop the run early). */
+  readonly onWire?: (record: WireRecord, index: number) => void;
   /** Adversarial hook: rewrite (or suppress with null) a server message before it is encoded. */
   readonly tamper?: (send: ServerSend) => ServerSend | null;
 }
@@ -99,6 +101,11 @@ export function simulateSession(options: SimulationOptions): SimulationOutcome {
     }));
   }
 
+  const record = (r: WireRecord): void => {
+    transcript.push(r);
+    options.onWire?.(r, transcript.length - 1);
+  };
+
   const drop = (id: number): void => {
     if (gone.has(id)) return;
     gone.add(id);
@@ -112,7 +119,7 @@ export function simulateSession(options: SimulationOptions): SimulationOutcome {
       return;
     }
     const bytes = encodeMessage(message);
-    transcript.push({ from: id, to: 0, bytes });
+    record({ from: id, to: 0, bytes });
     try {
       server.receive(id, decodeMessage(bytes, limits) as ClientMessage);
     } catch {
@@ -126,7 +133,7 @@ export function simulateSession(options: SimulationOptions): SimulationOutcome {
       const send = options.tamper ? options.tamper(original) : original;
       if (send === null || gone.has(send.to)) continue;
       const bytes = encodeMessage(send.message);
-      transcript.push({ from: 0, to: send.to, bytes });
+      record({ from: 0, to: send.to, bytes });
       const client = clients.get(send.to)!;
       if (client.state === 'aborted') continue;
       const message = decodeMessage(bytes, limits) as ServerMessage;

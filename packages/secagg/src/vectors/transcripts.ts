@@ -1,0 +1,227 @@
+/**
+ * transcript.json: complete SecAgg / SecAgg+ rounds with fixed seeds. Each vector holds
+ * the config, every client's rng seed (and identity key in active mode), the inputs,
+ * the dropout script, every message as encoded on the wire in the order it was sent
+ * (sender, recipient; 0 is the server), and the expected aggregate or abort reason.
+ *
+ * Verification re-runs the round with the real client and server machines and the real
+ * codec (simulateSession) and compares every message byte for byte, then the outcome;
+ * it also checks the sum against the plain sum of the survivors' inputs.
+ */
+import { ed25519PublicKey, ready, toHex } from '../crypto/index.js';
+import { seededRng, type Rng } from '../rng.js';
+import { decodeMessage } from '../protocol/codec/index.js';
+import type { SecAggConfig } from '../protocol/config.js';
+import { abortReasonName } from '../protocol/reasons.js';
+import { DROP_POINTS, simulateSession, type DropPoint, type SimulationOutcome, type WireRecord } from '../protocol/simulate.js';
+import {
+  arrayField, expectFields, expectHex, expectSame, hexField, intField, objectField, stringField, VectorFormatError, VectorMismatchError,
+} from './fields.js';
+import { registerVectorKind, type Vector, type VectorValue } from './registry.js';
+
+/** What one transcript scenario fixes before the seeds are drawn. */
+interface Scenario {
+  name: string;
+  description: string;
+  n: number;
+  threshold: number;
+  bits: number;
+  vectorLength: number;
+  degree: number;
+  mode: 'semi-honest' | 'active';
+  dropouts: [number, DropPoint][];
+}
+
+/** The scenarios of transcript.json (append-only: names are stable). */
+export const TRANSCRIPT_SCENARIOS: readonly Scenario[] = [
+  { name: 'secagg-no-dropout', description: 'classic SecAgg, n=4, t=3, every client survives', n: 4, threshold: 3, bits: 32, vectorLength: 8, degree: 0, mode: 'semi-honest', dropouts: [] },
+  { name: 'secagg-drop-after-advertise', description: 'client 2 advertises keys, then drops (U1 \\ U2)', n: 4, threshold: 3, bits: 32, vectorLength: 8, degree: 0, mode: 'semi-honest', dropouts: [[2, 'after-advertise']] },
+  { name: 'secagg-drop-after-share-keys', description: 'client 3 sends shares, then drops (U2 \\ U3: its s_sk is reconstructed)', n: 4, threshold: 3, bits: 32, vectorLength: 8, degree: 0, mode: 'semi-honest', dropouts: [[3, 'after-share-keys']] },
+  { name: 'secagg-drop-after-masked-input', description: 'client 4 sends its masked input, then drops (in U3, silent in Unmasking: b is reconstructed)', n: 4, threshold: 3, bits: 32, vectorLength: 8, degree: 0, mode: 'semi-honest', dropouts: [[4, 'after-masked-input']] },
+  { name: 'secagg-drop-during-unmasking', description: 'client 1 receives the unmask request and drops without answering; bits=16', n: 4, threshold: 3, bits: 16, vectorLength: 8, degree: 0, mode: 'semi-honest', dropouts: [[1, 'during-unmasking']] },
+  { name: 'secagg-plus-harary', description: 'SecAgg+, n=7, k=4 Harary graph, t=3, bits=20; client 6 drops after ShareKeys', n: 7, threshold: 3, bits: 20, vectorLength: 6, degree: 4, mode: 'semi-honest', dropouts: [[6, 'after-share-keys']] },
+  { name: 'secagg-active', description: 'active mode, n=4, t=3: signed keys and consistency check; client 1 drops during Unmasking', n: 4, threshold: 3, bits: 32, vectorLength: 4, degree: 0, mode: 'active', dropouts: [[1, 'during-unmasking']] },
+  { name: 'secagg-abort-too-few-masked-inputs', description: 'n=4, t=3: clients 2 and 4 drop after ShareKeys; 2 masked inputs < t, the round aborts', n: 4, threshold: 3, bits: 32, vectorLength: 4, degree: 0, mode: 'semi-honest', dropouts: [[2, 'after-share-keys'], [4, 'after-share-keys']] },
+];
+
+/** Whether a client with this dropout point ever sends its masked input. */
+function usesInput(point: DropPoint | undefined): boolean {
+  return point === undefined || point === 'after-masked-input' || point === 'during-unmasking';
+}
+
+function wordsHex(words: Uint32Array): string {
+  return toHex(new Uint8Array(words.buffer, words.byteOffset, words.byteLength));
+}
+
+function hexWords(v: { [k: string]: VectorValue }, field: string, length: number): Uint32Array {
+  const bytes = hexField(v, field, 4 * length);
+  return new Uint32Array(bytes.buffer, bytes.byteOffset, length).slice();
+}
+
+interface TranscriptInputs {
+  config: SecAggConfig;
+  seeds: Map<number, Uint8Array>;
+  identities: Map<number, Uint8Array> | null;
+  inputs: Map<number, Uint32Array>;
+  dropouts: Map<number, DropPoint>;
+}
+
+function run(t: TranscriptInputs, onWire?: (r: WireRecord, i: number) => void): SimulationOutcome {
+  const roster = t.identities ? new Map([...t.identities].map(([id, sk]) => [id, ed25519PublicKey(sk)])) : undefined;
+  return simulateSession({
+    ...(onWire ? { onWire } : {}),
+    config: t.config,
+    inputs: t.inputs,
+    clientRng: (id) => seededRng(t.seeds.get(id)!),
+    dropouts: t.dropouts,
+    ...(t.identities && roster ? { identities: t.identities, roster } : {}),
+  });
+}
+
+function outcomeJson(out: SimulationOutcome): VectorValue {
+  if (out.result) {
+    return { sum: wordsHex(out.result.sum), survivors: [...out.result.survivors], dropped: [...out.result.dropped] };
+  }
+  const code = out.serverAbortReason!;
+  return { abort_reason: abortReasonName(code), abort_code: code };
+}
+
+/** Builds one transcript vector from a scenario, drawing nonce, seeds and inputs from `rng`. */
+export function generateTranscript(s: Scenario, rng: Rng): Vector {
+  const ids = Array.from({ length: s.n }, (_, i) => i + 1);
+  const config: SecAggConfig = {
+    sessionNonce: rng.fill(new Uint8Array(32)), clientIds: ids, threshold: s.threshold, bits: s.bits,
+    vectorLength: s.vectorLength, degree: s.degree, mode: s.mode,
+  };
+  const seeds = new Map(ids.map((id) => [id, rng.fill(new Uint8Array(32))]));
+  const identities = s.mode === 'active' ? new Map(ids.map((id) => [id, rng.fill(new Uint8Array(32))])) : null;
+  const inputs = new Map(ids.map((id) => {
+    const w = new Uint32Array(rng.fill(new Uint8Array(4 * s.vectorLength)).buffer);
+    if (s.bits < 32) for (let i = 0; i < w.length; i++) w[i] = w[i]! % 2 ** s.bits;
+    return [id, w];
+  }));
+  const dropouts = new Map(s.dropouts);
+  const out = run({ config, seeds, identities, inputs, dropouts });
+  return {
+    name: s.name,
+    description: s.description,
+    config: {
+      session_nonce: toHex(config.sessionNonce), client_ids: ids, threshold: s.threshold, bits: s.bits,
+      vector_length: s.vectorLength, degree: s.degree, mode: s.mode,
+    },
+    clients: ids.map((id) => ({
+      id,
+      rng_seed: toHex(seeds.get(id)!),
+      ...(identities ? { identity_secret_key: toHex(identities.get(id)!) } : {}),
+      // only clients that send a masked input use theirs: the others carry none
+      ...(usesInput(dropouts.get(id)) ? { input: wordsHex(inputs.get(id)!) } : {}),
+      ...(dropouts.has(id) ? { drops: dropouts.get(id)! } : {}),
+    })),
+    messages: out.transcript.map((r) => ({ from: r.from, to: r.to, type: decodeMessage(r.bytes).kind, hex: toHex(r.bytes) })),
+    outcome: outcomeJson(out),
+  };
+}
+
+function readInputs(v: Vector): TranscriptInputs {
+  const c = objectField(v, 'config');
+  for (const k of Object.keys(c)) {
+    if (!['session_nonce', 'client_ids', 'threshold', 'bits', 'vector_length', 'degree', 'mode'].includes(k)) throw new VectorFormatError(`unexpected field 'config.${k}'`);
+  }
+  const ids = arrayField(c, 'client_ids').map((x) => intField({ x }, 'x', 1, 65535));
+  const bits = intField(c, 'bits', 1, 32);
+  const vectorLength = intField(c, 'vector_length', 1, 1 << 20);
+  const mode = stringField(c, 'mode', ['semi-honest', 'active']) as 'semi-honest' | 'active';
+  const config: SecAggConfig = {
+    sessionNonce: hexField(c, 'session_nonce', 32), clientIds: ids, threshold: intField(c, 'threshold', 1, 65535),
+    bits, vectorLength, degree: intField(c, 'degree', 0, 65535), mode,
+  };
+  const seeds = new Map<number, Uint8Array>();
+  const identities = mode === 'active' ? new Map<number, Uint8Array>() : null;
+  const inputs = new Map<number, Uint32Array>();
+  const dropouts = new Map<number, DropPoint>();
+  for (const entry of arrayField(v, 'clients')) {
+    const e = objectField({ entry }, 'entry');
+    const id = intField(e, 'id', 1, 65535);
+    seeds.set(id, hexField(e, 'rng_seed', 32));
+    if (identities) identities.set(id, hexField(e, 'identity_secret_key', 32));
+    if ('drops' in e) dropouts.set(id, stringField(e, 'drops', DROP_POINTS) as DropPoint);
+    const allowed = ['id', 'rng_seed', 'drops', ...(identities ? ['identity_secret_key'] : []), ...(usesInput(dropouts.get(id)) ? ['input'] : [])];
+    for (const k of Object.keys(e)) if (!allowed.includes(k)) throw new VectorFormatError(`unexpected field 'clients[${id}].${k}'`);
+    inputs.set(id, usesInput(dropouts.get(id)) ? hexWords(e, 'input', vectorLength) : new Uint32Array(vectorLength));
+  }
+  return { config, seeds, identities, inputs, dropouts };
+}
+
+// Verification cost is a whole simulated round. A first verification of an input section
+// stops at the first differing message; if the same inputs come again (e.g. many copies
+// of one vector with different messages altered) the round is run to the end once and
+// kept, so later checks of those inputs only compare bytes.
+const seenInputs = new Map<string, SimulationOutcome | 'seen'>();
+const MAX_SEEN = 64;
+
+function checkMessage(messages: readonly VectorValue[], rec: WireRecord, i: number): void {
+  const m = messages[i];
+  if (m === undefined) throw new VectorMismatchError('messages.length', String(messages.length), `more than ${messages.length}`);
+  const o = objectField({ m }, 'm');
+  expectSame(`messages[${i}].from`, o.from ?? null, rec.from);
+  expectSame(`messages[${i}].to`, o.to ?? null, rec.to);
+  expectSame(`messages[${i}].type`, o.type ?? null, decodeMessage(rec.bytes).kind);
+  expectHex(`messages[${i}].hex`, stringField(o, 'hex'), rec.bytes);
+}
+
+/**
+ * Re-runs the round of `v` and compares every message byte for byte as it is sent
+ * (stopping at the first difference), then the outcome.
+ * @throws VectorMismatchError naming the first differing field (e.g. 'messages[17].hex')
+ */
+export function verifyTranscript(v: Vector): void {
+  expectFields(v, ['description', 'config', 'clients', 'messages', 'outcome']);
+  const scenario = TRANSCRIPT_SCENARIOS.find((s) => s.name === v.name);
+  if (scenario === undefined) throw new VectorFormatError(`unknown transcript scenario '${v.name}'`);
+  expectSame('description', v.description ?? null, scenario.description);
+  const inputs = readInputs(v);
+  const ids = [...inputs.seeds.keys()];
+  expectSame('clients[].id', ids, [...inputs.config.clientIds]);
+  const messages = arrayField(v, 'messages');
+  const key = JSON.stringify([v.config, v.clients]);
+  const seen = seenInputs.get(key);
+  let out: SimulationOutcome;
+  if (seen === undefined) {
+    if (seenInputs.size >= MAX_SEEN) seenInputs.clear();
+    seenInputs.set(key, 'seen');
+    out = run(inputs, (rec, i) => checkMessage(messages, rec, i));
+    seenInputs.set(key, out);
+  } else {
+    out = seen === 'seen' ? run(inputs) : seen;
+    seenInputs.set(key, out);
+    out.transcript.forEach((rec, i) => checkMessage(messages, rec, i));
+  }
+  if (messages.length !== out.transcript.length) {
+    throw new VectorMismatchError('messages.length', String(messages.length), String(out.transcript.length));
+  }
+  expectSame('outcome', v.outcome ?? null, outcomeJson(out));
+  // Independent check of the aggregate: the plain sum of the survivors' inputs.
+  if (out.result) {
+    const { bits, vectorLength } = inputs.config;
+    const plain = new Uint32Array(vectorLength);
+    for (const u of out.result.survivors) inputs.inputs.get(u)!.forEach((x, i) => (plain[i] = (plain[i]! + x) >>> 0));
+    if (bits < 32) for (let i = 0; i < vectorLength; i++) plain[i] = plain[i]! % 2 ** bits;
+    expectHex('outcome.sum (plain sum of survivors)', wordsHex(plain), new Uint8Array(out.result.sum.buffer));
+  }
+}
+
+/** Generates every scenario's vector from one seeded Rng (in scenario order). */
+export async function generateTranscriptVectors(rng: Rng): Promise<Vector[]> {
+  await ready();
+  return TRANSCRIPT_SCENARIOS.map((s) => generateTranscript(s, rng));
+}
+
+registerVectorKind('transcript', {
+  description:
+    'whole SecAgg/SecAgg+ rounds: config, per-client rng seeds (seededRng), inputs (LE uint32 hex), dropout script; every wire message in order (from/to, 0 = server) and the aggregate (LE uint32 hex) or abort reason',
+  generate: generateTranscriptVectors,
+  async verify(v: Vector): Promise<void> {
+    await ready();
+    verifyTranscript(v);
+  },
+});
