@@ -61,6 +61,8 @@ interface Row {
   /** Median over repetitions of (masking time / raw time of the same repetition). */
   maskRatio: number;
   fullRatio: number;
+  /** The same masking with the plain-JS add kernel (no wasm), for comparison. */
+  jsRatio: number;
   /** Bytes of the encoded masked-input message (weight + m words, b = 32). */
   uploadBytes: number;
 }
@@ -87,6 +89,7 @@ function benchCase(n: number, m: number): Row {
   const raw: number[] = [];
   const mask: number[] = [];
   const full: number[] = [];
+  const js: number[] = [];
   // Warm-up once, then interleave so load changes hit all three alike.
   applyMasks(input.slice(), terms, 32);
   rawKeystream(seeds, words * 4);
@@ -96,6 +99,8 @@ function benchCase(n: number, m: number): Row {
     raw.push(time(() => rawKeystream(seeds, words * 4)));
     const acc = input.slice();
     mask.push(time(() => applyMasks(acc, terms, 32)));
+    const acc3 = input.slice();
+    js.push(time(() => applyMasks(acc3, terms, 32, { kernel: 'js' })));
     const acc2 = input.slice();
     full.push(time(() => applyMasks(acc2, deriveTerms(), 32)));
     if (r === 0) uploadBytes = encodeMessage({ kind: 'masked-input', clientId: myId, bits: 32, vector: acc }).length;
@@ -107,6 +112,7 @@ function benchCase(n: number, m: number): Row {
     rawMs: median(raw), maskMs: median(mask), fullMs: median(full), uploadBytes,
     maskRatio: median(mask.map((t, i) => t / raw[i]!)),
     fullRatio: median(full.map((t, i) => t / raw[i]!)),
+    jsRatio: median(js.map((t, i) => t / raw[i]!)),
   };
 }
 
@@ -115,11 +121,11 @@ for (const n of [10, 100]) for (const m of [100_000, 1_000_000]) rows.push(bench
 
 const fmt = (x: number, d = 1): string => x.toFixed(d);
 console.log(`## Client masking (n pairwise masks + 1 self mask; medians; add kernel: ${simdAdder() ? 'wasm SIMD' : 'JS fallback'})\n`);
-console.log('| n | m | reps | keystream MB | raw keystream ms | masking ms | masking / raw | incl. X25519+HKDF ms | incl. / raw | upload bytes / 4m |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('| n | m | reps | keystream MB | raw keystream ms | masking ms | masking / raw | JS add kernel / raw | incl. X25519+HKDF ms | incl. / raw | upload bytes / 4m |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const mb = ((r.n + 1) * (r.m + 1) * 4) / 1e6;
   // The whole masked-input wire message (04-messages.md): header, id, bits, m + 1 words.
   const upload = r.uploadBytes / (4 * r.m);
-  console.log(`| ${r.n} | ${r.m.toLocaleString('en-US')} | ${r.reps} | ${fmt(mb)} | ${fmt(r.rawMs)} | ${fmt(r.maskMs)} | ${fmt(r.maskRatio, 2)} | ${fmt(r.fullMs)} | ${fmt(r.fullRatio, 2)} | ${upload.toFixed(5)} |`);
+  console.log(`| ${r.n} | ${r.m.toLocaleString('en-US')} | ${r.reps} | ${fmt(mb)} | ${fmt(r.rawMs)} | ${fmt(r.maskMs)} | ${fmt(r.maskRatio, 2)} | ${fmt(r.jsRatio, 2)} | ${fmt(r.fullMs)} | ${fmt(r.fullRatio, 2)} | ${upload.toFixed(5)} |`);
 }
