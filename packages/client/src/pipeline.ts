@@ -5,7 +5,7 @@
  * distributed discrete Gaussian encoder (clip, rotate, noise). Masking follows in
  * client.ts (the secagg client machine). No training or encoding maths lives here.
  */
-import { activeBackend, selectBackend, createAlgorithm, createModel, type AlgorithmName, type LocalHyper, type ModelConfig, type LocalResult } from '@fedmeta/meta';
+import { activeBackend, selectBackend, createAlgorithm, createModel, type Algorithm, type AlgorithmName, type LocalHyper, type ModelConfig, type ModelSpec, type LocalResult } from '@fedmeta/meta';
 import { encodeUpdate, quantizeParams, type Rng } from '@fedmeta/secagg';
 import { TransportError, type RoundConfig } from '@fedmeta/transport';
 import { ddgEncode } from './dp.js';
@@ -25,15 +25,23 @@ export function ensureBackend(prefer: 'auto' | 'wasm' | 'cpu' | 'tensorflow'): P
  * Builds the model the server announced and checks it against the received params.
  * @throws TransportError ERR_BAD_PAYLOAD for an unknown model/algorithm, ERR_VECTOR_LENGTH on a params mismatch
  */
+const modelCache = new Map<string, { spec: ModelSpec; algorithm: Algorithm }>();
+
 export function prepareModel(config: RoundConfig, params: Float32Array) {
-  let spec;
-  let algorithm;
-  try {
-    spec = createModel(config.model as unknown as ModelConfig);
-    algorithm = createAlgorithm(config.algorithm.name as AlgorithmName, spec);
-  } catch (cause) {
-    throw new TransportError('ERR_BAD_PAYLOAD', `roundStart.config.model/algorithm: ${(cause as Error).message}`, { cause });
+  // Rounds repeat the same model and algorithm: build them once per distinct config.
+  const key = JSON.stringify([config.model, config.algorithm.name]);
+  let built = modelCache.get(key);
+  if (!built) {
+    try {
+      const spec = createModel(config.model as unknown as ModelConfig);
+      built = { spec, algorithm: createAlgorithm(config.algorithm.name as AlgorithmName, spec) };
+    } catch (cause) {
+      throw new TransportError('ERR_BAD_PAYLOAD', `roundStart.config.model/algorithm: ${(cause as Error).message}`, { cause });
+    }
+    if (modelCache.size > 16) modelCache.clear();
+    modelCache.set(key, built);
   }
+  const { spec, algorithm } = built;
   if (spec.paramCount !== params.length) {
     throw new TransportError('ERR_VECTOR_LENGTH', `roundStart.params has ${params.length} entries, the announced model has ${spec.paramCount}`);
   }

@@ -139,7 +139,9 @@ function parseJson(s: string, field: string): JsonObject {
  * @throws TransportError ERR_BAD_PAYLOAD naming the invalid field.
  */
 export function encodePayload(msg: RuntimeMessage, limits: Limits): Uint8Array {
-  const w = new ByteWriter();
+  // Size the buffer once for the bulk messages (no regrowth copies of large vectors).
+  const bulk = msg.type === 'roundStart' ? msg.params.byteLength + 4096 : msg.type === 'plainInput' ? msg.vector.byteLength + 16 : msg.type === 'secagg' ? msg.payload.length + 8 : 64;
+  const w = new ByteWriter(bulk);
   const ctl = limits.maxControlBytes;
   switch (msg.type) {
     case 'challenge':
