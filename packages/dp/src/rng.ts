@@ -36,6 +36,19 @@ export class BufferedRandom implements RandomSource {
 
   uniformInt(n: number): number {
     if (!(Number.isInteger(n) && n >= 1 && n <= 2 ** 53)) throw new DpArgumentError(`n must be an integer in [1, 2^53], got ${n}`);
+    if (n <= 0x200000) {
+      // Lemire's multiply-shift with rejection (exact): w * n < 2^53 is exact in a double.
+      let m = this.uint32() * n;
+      let low = m >>> 0; // ToUint32: exactly m mod 2^32
+      if (low < n) {
+        const threshold = (0x100000000 - n) % n;
+        while (low < threshold) {
+          m = this.uint32() * n;
+          low = m >>> 0;
+        }
+      }
+      return Math.floor(m / 0x100000000);
+    }
     if (n <= 0x100000000) {
       // Rejection: accept words below the largest multiple of n that fits in 2^32.
       const limit = 0x100000000 - (0x100000000 % n);
