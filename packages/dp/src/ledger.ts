@@ -192,6 +192,7 @@ export class Ledger {
     this.accountant = acc;
     if (opts.budget !== undefined && opts.budget !== this.budget) throw new DpArgumentError(`budget ${opts.budget} differs from the ledger's ${this.budget}`);
     if (opts.delta !== undefined && opts.delta !== this.delta) throw new DpArgumentError(`delta ${opts.delta} differs from the ledger's ${this.delta}`);
+    if (opts.accountant !== undefined && opts.accountant !== this.accountant) throw new DpArgumentError(`accountant ${opts.accountant} differs from the ledger's ${this.accountant}`);
     const torn: string[] = [];
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;

@@ -29,6 +29,8 @@ test('charge records events durably and spent() recomputes epsilon from them', (
   assert.ok(Math.abs(again.spent() - expected) < 1e-12);
   assert.equal(again.summary().budget, 10);
   again.close();
+  assert.throws(() => openLedger(file, { budget: 11 }), /budget 11 differs/);
+  assert.throws(() => openLedger(file, { accountant: 'pld' }), /accountant pld differs/);
 });
 
 test('hard stop: a charge that would exceed the budget throws and writes nothing', () => {

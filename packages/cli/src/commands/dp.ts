@@ -18,8 +18,8 @@ const USAGE = `usage:
                   [--accountant rdp|pld] [--clip C] [--json]
       smallest noise multiplier sigma meeting (E, D); prints sigma, the epsilon after
       each round (a schedule of rounds) and the per-client noise std (clip * sigma / sqrt(K))
-  fedmeta dp epsilon --sigma S --q Q --steps T --delta D [--accountant rdp|pld] [--json]
-      epsilon spent by T rounds of the Poisson-subsampled Gaussian
+  fedmeta dp epsilon --sigma S --q Q --steps T --delta D [--accountant rdp|pld] [--interval I] [--json]
+      epsilon spent by T rounds of the Poisson-subsampled Gaussian (--interval: PLD grid, default 1e-4)
   fedmeta dp account --ledger FILE [--json]
       epsilon spent according to a privacy ledger`;
 
@@ -116,7 +116,7 @@ async function epsilon(argv: string[]): Promise<number> {
     args: argv,
     options: {
       sigma: { type: 'string' }, q: { type: 'string' }, steps: { type: 'string' }, delta: { type: 'string' },
-      accountant: { type: 'string' }, json: { type: 'boolean' },
+      accountant: { type: 'string' }, interval: { type: 'string' }, json: { type: 'boolean' },
     },
     strict: true,
   });
@@ -125,9 +125,10 @@ async function epsilon(argv: string[]): Promise<number> {
   const steps = num('steps', values.steps, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
   const delta = num('delta', values.delta, (v) => v > 0 && v < 1, 'a number in (0, 1)');
   const accountant = accountantOf(values.accountant);
+  const interval = values.interval === undefined ? undefined : num('interval', values.interval, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
   let eps: number;
   try {
-    eps = epsilonFor({ q, sigma, steps, delta, accountant });
+    eps = epsilonFor({ q, sigma, steps, delta, accountant, ...(interval !== undefined ? { interval } : {}) });
   } catch (err) {
     wrapDpError(err);
   }
