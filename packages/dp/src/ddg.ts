@@ -35,6 +35,8 @@ export interface DdgConfig {
   noiseMultiplier?: number;
   /** Per-client noise std in real units (alternative to noiseMultiplier). */
   localNoiseStddev?: number;
+  /** Alias of localNoiseStddev. */
+  noiseStddevPerClient?: number;
   /** Bits of the SecAgg modulus 2^bits (2..32, default 16). */
   bits?: number;
   /** Conditional rounding failure probability beta (default e^-0.5). */
@@ -94,9 +96,13 @@ export function chooseDdgParams(cfg: DdgConfig): DdgParams {
   const beta = checkNumber('beta', cfg.beta ?? Math.exp(-0.5), { min: 0, max: 1, minExclusive: true, maxExclusive: true });
   const pWrap = checkNumber('wrapProbability', cfg.wrapProbability ?? 1e-9, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
   let localStd: number;
-  if (cfg.localNoiseStddev !== undefined) localStd = checkNumber('localNoiseStddev', cfg.localNoiseStddev, { min: 0, minExclusive: true });
+  if (cfg.localNoiseStddev !== undefined && cfg.noiseStddevPerClient !== undefined && cfg.localNoiseStddev !== cfg.noiseStddevPerClient) {
+    throw new DpArgumentError('localNoiseStddev and noiseStddevPerClient disagree; give one');
+  }
+  const perClient = cfg.localNoiseStddev ?? cfg.noiseStddevPerClient;
+  if (perClient !== undefined) localStd = checkNumber('localNoiseStddev', perClient, { min: 0, minExclusive: true });
   else if (cfg.noiseMultiplier !== undefined) localStd = (checkNumber('noiseMultiplier', cfg.noiseMultiplier, { min: 0, minExclusive: true }) * l2Clip) / Math.sqrt(numClients);
-  else throw new DpArgumentError('one of noiseMultiplier or localNoiseStddev is required');
+  else throw new DpArgumentError('one of noiseMultiplier or localNoiseStddev (noiseStddevPerClient) is required');
   const n = paddedLength(dim);
   const half = 2 ** (bits - 1);
   if (half <= numClients) {

@@ -286,7 +286,7 @@ export class Ledger {
     }
     const seq = this.records.length + this.tornRecords + 1;
     // Mechanism parameters come first so a torn prefix still reveals them.
-    const rec = { type: 'event', ...ev, round, seq, epsilonAfter: eps };
+    const rec = { type: 'event', ...ev, round, seq, accountant: this.accountant, epsilonAfter: eps };
     this.writeLine(JSON.stringify(rec));
     this.records.push({ ...ev, round, seq, epsilonAfter: eps });
     return { epsilon: eps, seq };

@@ -98,7 +98,7 @@ export function planNoiseMultiplier(p: PlanQuery): Plan {
  * @throws PrivacyBudgetError if even z = MAX_NOISE_MULTIPLIER misses the target (e.g. the
  *   rounding term of too few bits puts a floor under epsilon).
  */
-export function planDdgNoiseMultiplier(p: Omit<DdgConfig, 'noiseMultiplier' | 'localNoiseStddev'> & { epsilon: number; delta: number; q: number; steps: number; tolerance?: number }): { noiseMultiplier: number; epsilon: number; params: DdgParams } {
+export function planDdgNoiseMultiplier(p: Omit<DdgConfig, 'noiseMultiplier' | 'localNoiseStddev' | 'noiseStddevPerClient'> & { epsilon: number; delta: number; q: number; steps: number; tolerance?: number }): { noiseMultiplier: number; epsilon: number; params: DdgParams } {
   const target = checkNumber('epsilon', p.epsilon, { min: 0, minExclusive: true });
   checkNumber('delta', p.delta, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
   checkNumber('q', p.q, { min: 0, max: 1, minExclusive: true });
