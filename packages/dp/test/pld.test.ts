@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pldEpsilon, gaussianHockeyStick, gaussianPld, selfComposePld, pldEpsilonForDelta, pldDeltaForEpsilon } from '../src/accountant/pld.js';
+import { pldEpsilon, gaussianHockeyStick, gaussianPld, selfComposePld, composePld, pldEpsilonForDelta, pldDeltaForEpsilon } from '../src/accountant/pld.js';
 import { rdpEpsilon } from '../src/accountant/rdp.js';
 import { analyticGaussianEpsilon } from '../src/accountant/analytic-gaussian.js';
 import { bisect, normalCdf } from '../src/math.js';
@@ -141,4 +141,16 @@ test('self-composition by FFT equals repeated direct evaluation on a small case'
   assert.ok(Math.abs(mass - 1) < 1e-9);
   assert.ok(eps4 > pldEpsilonForDelta(two, 1e-5));
   assert.ok(Number.isFinite(eps4));
+});
+
+test('composing two different Gaussians by FFT convolution equals one Gaussian with 1/s^2 = 1/s1^2 + 1/s2^2', () => {
+  const a = gaussianPld(2, 1, 'remove', 1e-3);
+  const b = gaussianPld(3, 1, 'remove', 1e-3);
+  const eps = pldEpsilonForDelta(composePld(a, b), 1e-5);
+  const exact = analyticGaussianEpsilon({ sigma: 1 / Math.sqrt(1 / 4 + 1 / 9), delta: 1e-5 });
+  assert.ok(eps >= exact - 1e-9 && eps - exact < 1e-3, `${eps} vs ${exact}`);
+  // and mixing intervals coarsens the finer one
+  const c = composePld(gaussianPld(2, 1, 'remove', 1e-3), gaussianPld(3, 1, 'remove', 2e-3));
+  assert.equal(c.interval, 2e-3);
+  assert.ok(pldEpsilonForDelta(c, 1e-5) >= exact - 1e-9);
 });
