@@ -59,6 +59,32 @@ test('a flipped bit anywhere in signature, message or key fails verification (fa
   assert.equal(ed25519Verify(new Uint8Array(32).fill(0xff), msg, sig), false);
 });
 
+test('strict verification: small-order public keys and non-canonical encodings are refused', () => {
+  // The identity point (y = 1) as public key with R = identity and S = 0 satisfies the
+  // verification equation for every message; RFC 8032 decoding plus the small-order
+  // check must still refuse it (ZIP-215 rules would accept it).
+  const identity = new Uint8Array(32);
+  identity[0] = 1;
+  const sig = new Uint8Array(64);
+  sig.set(identity, 0);
+  assert.equal(ed25519Verify(identity, Uint8Array.of(1, 2, 3), sig), false);
+  // A non-canonical encoding of a public key (y + p, which fits in 255 bits only for tiny y).
+  const v = RFC8032[0]!;
+  const nonCanonical = new Uint8Array(32).fill(0xff);
+  nonCanonical[0] = 0xee; // y = 2^255 - 18 = p + 1: the canonical y is 1 (identity) again
+  nonCanonical[31] = 0x7f;
+  assert.equal(ed25519Verify(nonCanonical, fromHex(v.message), fromHex(v.signature)), false);
+  // S >= L (L + S of a valid signature) is refused.
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+  const good = fromHex(v.signature);
+  let s = 0n;
+  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(good[i]!);
+  const big = s + L;
+  const bad = good.slice();
+  for (let i = 0; i < 32; i++) bad[32 + i] = Number((big >> BigInt(8 * i)) & 0xffn);
+  assert.equal(ed25519Verify(fromHex(v.publicKey), fromHex(v.message), bad), false);
+});
+
 test('wrong lengths give ERR_INVALID_ARGUMENT naming the argument', () => {
   const v = RFC8032[0]!;
   assert.throws(() => ed25519Verify(fromHex(v.publicKey), new Uint8Array(0), new Uint8Array(63)), (e: Error & { code?: string }) => e.code === 'ERR_INVALID_ARGUMENT' && /signature/.test(e.message));

@@ -41,8 +41,8 @@ export function ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Uint8Ar
 }
 
 /**
- * Verifies a signature (RFC 8032 sec. 5.1.7, with noble's strict checks: canonical S,
- * no small-order public key). Returns false for any invalid signature or a malformed
+ * Verifies a signature (RFC 8032 sec. 5.1.7, strict: canonical S < L, canonical point
+ * encodings, no small-order public key). Returns false for any invalid signature or a malformed
  * public key or signature of the right length; throws only for wrong types/lengths.
  * @throws InvalidArgumentError when publicKey is not 32 bytes or signature not 64 bytes
  */
@@ -51,7 +51,9 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
   assertBytes(message, 'message');
   assertBytes(signature, 'signature', ED25519_SIGNATURE_BYTES);
   try {
-    return ed25519.verify(signature, message, publicKey);
+    // zip215: false = RFC 8032 / FIPS 186-5 decoding (canonical encodings only) and no
+    // small-order public keys; noble's ed25519 default is the permissive ZIP-215.
+    return ed25519.verify(signature, message, publicKey, { zip215: false });
   } catch {
     return false;
   }
