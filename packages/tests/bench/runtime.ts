@@ -93,11 +93,13 @@ function median(xs: number[]): number {
 
 const m = createModel(MODEL as unknown as ModelConfig).paramCount;
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 2);
-const modes: [string, AggregationOptions][] = [
+// BENCH_ONLY=secagg (comma-separated) keeps the baseline plus the named modes, e.g. for profiling.
+const only = process.env['BENCH_ONLY']?.split(',');
+const modes = ([
   ['plaintext', { mode: 'plaintext' }],
   ['secagg', { mode: 'secagg' }],
   ['secagg+', { mode: 'secagg+', degree: 8, threshold: 5 }],
-];
+] as [string, AggregationOptions][]).filter(([label]) => label === 'plaintext' || !only || only.includes(label));
 // Modes alternate (p, s, s+, p, s, s+, ...) so a change in machine load hits all of them.
 const results = new Map<string, Measured>();
 for (let rep = 0; rep < REPEATS; rep++) {
