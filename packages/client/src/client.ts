@@ -5,11 +5,11 @@
  * machine, forwarding its messages. Between rounds it just keeps the connection alive;
  * after a server restart it reconnects and joins the next round.
  */
-import { ready, decodeMessage, encodeMessage, SecAggAbortError, SecAggClient, SecAggError, systemRng, type ClientMessage, type ServerMessage } from '@fedmeta/secagg';
+import { ed25519PublicKey, ready, decodeMessage, encodeMessage, SecAggAbortError, SecAggClient, SecAggError, systemRng, type ClientMessage, type ServerMessage } from '@fedmeta/secagg';
 import { fromHex, parseRoundConfig, resolveLimits, TransportError, type Limits, type MessageOf, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
 import { backoffDelay, resolveBackoff, type BackoffPolicy } from './backoff.js';
 import { openSession, type Session } from './connection.js';
-import { FATAL_CODES } from './errors.js';
+import { ClientError, FATAL_CODES } from './errors.js';
 import { encodeLocal, ensureBackend, prepareModel, trainLocal } from './pipeline.js';
 import { TrainingWorker } from './worker.js';
 import type { LocalResult } from '@fedmeta/meta';
@@ -353,7 +353,7 @@ class FederationClient {
  * Starts a client in the background.
  * @param options plain options (identity as bytes; see options.ts)
  * @returns a handle: `done` resolves with the client's summary (never rejects), close() stops it
- * @throws RangeError / TransportError ERR_BAD_PAYLOAD synchronously for invalid options
+ * @throws ClientError (code ERR_CLIENT_CONFIG, naming the option) synchronously for invalid options
  * @example
  *   const client = runClient({ url: server.url, identity, federationId: 'demo', data: clients[0] });
  *   const summary = await client.done;
@@ -366,11 +366,20 @@ export function runClient(options: ClientOptions): ClientHandle {
 }
 
 function validateClientOptions(o: ClientOptions): void {
-  if (o === null || typeof o !== 'object') throw new TypeError('options: expected an object');
-  if (typeof o.url !== 'string' || !/^wss?:\/\//.test(o.url)) throw new TypeError(`url: expected ws://... or wss://..., got ${String(o.url)}`);
+  if (o === null || typeof o !== 'object') throw new ClientError('options: expected an object');
+  if (typeof o.url !== 'string' || !/^wss?:\/\/./.test(o.url)) throw new ClientError(`url: expected ws://... or wss://..., got ${String(o.url)}`);
   const id = o.identity;
-  if (!(id?.publicKey instanceof Uint8Array) || id.publicKey.length !== 32) throw new RangeError('identity.publicKey: expected 32 bytes (Ed25519)');
-  if (!(id.secretKey instanceof Uint8Array) || id.secretKey.length !== 32) throw new RangeError('identity.secretKey: expected 32 bytes (Ed25519 seed)');
-  if (!o.data || typeof o.data !== 'object' || !o.data.support || !o.data.query) throw new TypeError('data: expected { id, support, query } (a meta ClientData)');
-  if (o.tls?.ca !== undefined && !(typeof o.tls.ca === 'string' || o.tls.ca instanceof Uint8Array)) throw new TypeError('tls.ca: expected PEM bytes or string');
+  if (!(id?.publicKey instanceof Uint8Array) || id.publicKey.length !== 32) throw new ClientError('identity.publicKey: expected 32 bytes (Ed25519)');
+  if (!(id.secretKey instanceof Uint8Array) || id.secretKey.length !== 32) throw new ClientError('identity.secretKey: expected 32 bytes (Ed25519 seed)');
+  if (!Buffer.from(ed25519PublicKey(id.secretKey)).equals(Buffer.from(id.publicKey))) throw new ClientError('identity: publicKey is not the public key of secretKey');
+  if (!o.data || typeof o.data !== 'object' || !o.data.support || !o.data.query) throw new ClientError('data: expected { id, support, query } (a meta ClientData)');
+  if (o.tls?.ca !== undefined && !(typeof o.tls.ca === 'string' || o.tls.ca instanceof Uint8Array)) throw new ClientError('tls.ca: expected PEM bytes or string');
+  if (o.progressIntervalMs !== undefined && !(Number.isInteger(o.progressIntervalMs) && o.progressIntervalMs >= 10)) throw new ClientError('progressIntervalMs: expected an integer >= 10');
+  if (o.trainer !== undefined && typeof o.trainer !== 'function') throw new ClientError('trainer: expected a function');
+  try {
+    resolveBackoff(o.reconnect);
+    resolveLimits(o.limits);
+  } catch (err) {
+    throw new ClientError((err as Error).message);
+  }
 }

@@ -6,3 +6,12 @@ export const FATAL_CODES: ReadonlySet<string> = new Set([
   'ERR_UNSUPPORTED_VERSION',
   'ERR_FEDERATION_DONE',
 ]);
+
+/** An invalid client option; `code` is always ERR_CLIENT_CONFIG and the message names the option. */
+export class ClientError extends Error {
+  override readonly name = 'ClientError';
+  readonly code = 'ERR_CLIENT_CONFIG';
+  constructor(message: string) {
+    super(`ERR_CLIENT_CONFIG: ${message}`);
+  }
+}

@@ -3,4 +3,4 @@
 export { runClient } from './client.js';
 export type * from './options.js';
 export { backoffDelay, resolveBackoff, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-export { FATAL_CODES } from './errors.js';
+export { FATAL_CODES, ClientError } from './errors.js';

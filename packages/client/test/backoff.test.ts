@@ -18,3 +18,19 @@ test('bad backoff inputs are RangeErrors naming the field', () => {
   assert.throws(() => backoffDelay(resolveBackoff(), -1, 0.5), /attempt/);
   assert.throws(() => backoffDelay(resolveBackoff(), 0, 1), /u must be/);
 });
+
+test('runClient refuses bad options with ClientError naming the option', async () => {
+  const { runClient, ClientError } = await import('../src/index.js');
+  const { ed25519Keypair, systemRng } = await import('@fedmeta/secagg');
+  const k = ed25519Keypair(systemRng);
+  const other = ed25519Keypair(systemRng);
+  const set = { x: new Float32Array(1), y: new Int32Array(1), count: 1, shape: [1], numClasses: 2 };
+  const ok = { url: 'ws://127.0.0.1:1', identity: k, data: { id: 0, support: set, query: set } };
+  const bad = (o: object, re: RegExp) => assert.throws(() => runClient({ ...ok, ...o } as never), (e: unknown) => e instanceof ClientError && e.code === 'ERR_CLIENT_CONFIG' && re.test(e.message));
+  bad({ url: 'http://x' }, /url/);
+  bad({ identity: { publicKey: new Uint8Array(3), secretKey: k.secretKey } }, /identity.publicKey/);
+  bad({ identity: { publicKey: other.publicKey, secretKey: k.secretKey } }, /identity: publicKey is not/);
+  bad({ data: null }, /data/);
+  bad({ reconnect: { maxAttempts: 0 } }, /reconnect.maxAttempts/);
+  bad({ limits: { chunkBytes: 5 } }, /limits.chunkBytes/);
+});
