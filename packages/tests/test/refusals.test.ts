@@ -16,7 +16,7 @@ import { RawPeer } from '../src/raw-client.js';
 
 test('bad peers get typed refusals while the honest round completes', { timeout: 120_000 }, async () => {
   const honest = institutions(4, 'honest');
-  const evil = institutions(4, 'evil'); // 0 replay, 1 malformed, 2 oversized, 3 wrong-length vector
+  const evil = institutions(5, 'evil'); // 0 replay, 1 malformed, 2 oversized, 3 wrong-length vector, 4 oversized ws message
   const revoked = institutions(1, 'revoked');
   const fed = mnistFederation(5, 3);
   const log = new EventLog();
@@ -107,6 +107,16 @@ test('bad peers get typed refusals while the honest round completes', { timeout:
     v.setUint32(8, 0xffff_fff0);
     oversized.sendRaw(header);
     assert.deepEqual(await oversized.outcome, { errorCode: 'ERR_FRAME_TOO_LARGE', closeCode: TRANSPORT_ERRORS.ERR_FRAME_TOO_LARGE });
+
+    // A WebSocket message larger than one chunk is refused by ws itself (maxPayload) before
+    // it is buffered: close 1009, logged by the server as ERR_FRAME_TOO_LARGE.
+    const huge = await RawPeer.connect(server.url);
+    await huge.authenticate(evil[4]!.keys);
+    await huge.next((m) => m.type === 'welcome');
+    huge.sendRaw(new Uint8Array((2 << 20) + 64));
+    assert.equal((await huge.outcome).closeCode, 1009);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(log.named('peer.closed').some((e) => e.peer === 'evil-4' && e.error === 'ERR_FRAME_TOO_LARGE'), 'server recorded the typed error');
 
     // An unauthenticated peer may not start a bulk message at all.
     const early = await RawPeer.connect(server.url);
