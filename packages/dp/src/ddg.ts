@@ -205,3 +205,24 @@ export function addModular(a: Uint32Array, b: Uint32Array, bits: number): Uint32
   for (let i = 0; i < a.length; i++) out[i] = (a[i]! + b[i]!) % m;
   return out;
 }
+
+/**
+ * Bit-width chooser: the smallest `bits` (2..32) for which the scale chooser succeeds and
+ * the rounding inflates the L2 sensitivity by at most `maxSensitivityInflation`
+ * (D * gamma / c - 1, default 5%): fewer bits mean coarser gamma and more rounding noise.
+ * @throws DpError DP_WRAPAROUND_BOUND if even 32 bits do not meet it.
+ */
+export function chooseDdgBits(cfg: Omit<DdgConfig, 'bits'>, maxSensitivityInflation = 0.05): DdgParams {
+  checkNumber('maxSensitivityInflation', maxSensitivityInflation, { min: 0, minExclusive: true });
+  let last: unknown;
+  for (let bits = 2; bits <= 32; bits++) {
+    try {
+      const p = chooseDdgParams({ ...cfg, bits });
+      if ((p.l2Sensitivity * p.gamma) / p.l2Clip - 1 <= maxSensitivityInflation) return p;
+    } catch (err) {
+      if (!(err instanceof DpError && err.code === 'DP_WRAPAROUND_BOUND')) throw err;
+      last = err;
+    }
+  }
+  throw new DpError('DP_WRAPAROUND_BOUND', `no bit width up to 32 keeps the sensitivity inflation within ${maxSensitivityInflation}${last ? ` (${(last as Error).message})` : ''}`);
+}

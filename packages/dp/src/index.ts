@@ -12,4 +12,4 @@ export { sampleDiscreteGaussian, sampleDiscreteLaplace, fillDiscreteGaussian, be
 export { fwht, rotate, unrotate, rotationSigns, ROTATION_INFO } from './hadamard.js';
 export { clipL2 } from './clip.js';
 export { gaussianMechanism, addGaussianNoise, sampleStandardNormal } from './gaussian.js';
-export { createDdgEncoder, chooseDdgParams, addModular, paddedLength, type DdgConfig, type DdgParams, type DdgEncoder } from './ddg.js';
+export { createDdgEncoder, chooseDdgParams, chooseDdgBits, addModular, paddedLength, type DdgConfig, type DdgParams, type DdgEncoder } from './ddg.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createDdgEncoder, chooseDdgParams, addModular } from '../src/ddg.js';
+import { createDdgEncoder, chooseDdgParams, chooseDdgBits, addModular } from '../src/ddg.js';
 import { rotate, unrotate, fwht, rotationSigns } from '../src/hadamard.js';
 import { seededRandom } from '../src/rng.js';
 import { DpError, DpArgumentError } from '../src/errors.js';
@@ -123,4 +123,14 @@ test('DDG accounting: tau ~ 0 for large local noise, close to (but above) the Ga
   const tight = ddgEpsilon({ l2Sensitivity: 10, localSigma: 0.6, numClients: 100, dim: 1024, q: 1, steps: 1, delta: 1e-5 }).epsilon;
   const loose = ddgEpsilon({ l2Sensitivity: 10, localSigma: 0.6, numClients: 100, dim: 1, q: 1, steps: 1, delta: 1e-5 }).epsilon;
   assert.ok(tight > loose);
+});
+
+test('bit-width chooser: smallest bits whose rounding inflates the sensitivity by <= the tolerance', () => {
+  const cfg = { dim: 100_000, numClients: 50, l2Clip: 1, noiseMultiplier: 1 };
+  const p = chooseDdgBits(cfg, 0.05);
+  assert.ok((p.l2Sensitivity * p.gamma) / p.l2Clip - 1 <= 0.05);
+  const fewer = chooseDdgParams({ ...cfg, bits: p.bits - 1 });
+  assert.ok((fewer.l2Sensitivity * fewer.gamma) / fewer.l2Clip - 1 > 0.05);
+  assert.ok(chooseDdgBits(cfg, 0.01).bits >= p.bits);
+  assert.throws(() => chooseDdgBits({ ...cfg, numClients: 2 ** 31 + 5 }, 0.05), (e: unknown) => e instanceof DpError && e.code === 'DP_WRAPAROUND_BOUND');
 });
