@@ -133,3 +133,30 @@ test('the simulate summary: per-round table with totals, accuracy before/after, 
   const noDp = renderSummary({ dp: null, clients: 2, roundsPlanned: 1, roundsCompleted: 1, endReason: 'completed', algorithm: 'fedavg', model: 'mlp', parameters: 1, secagg: 'plaintext', backend: 'cpu', evalSteps: 0, initial: { personalisedAccuracy: 0, noAdaptationAccuracy: 0 }, final: { personalisedAccuracy: 1, noAdaptationAccuracy: 1 }, rounds: [], clientsReport: [], bytesUp: 0, bytesDown: 0, wallMs: 1 });
   assert.match(noDp, /^privacy {15}DP off/m);
 });
+
+test('the round tracker keeps checkpointing on the round it finishes and times each round', async () => {
+  const { RoundTracker } = await import('../src/ui/progress.js');
+  let now = 1000;
+  const t = new RoundTracker(() => now);
+  const p = { rounds: 3, connected: 4, cohort: 4, responded: 0, dropped: 0, bytesIn: 0, bytesOut: 0 };
+  assert.equal(t.map({ ...p, round: 1, phase: 'training' }).elapsedMs, 0);
+  now = 1500;
+  assert.deepEqual([t.map({ ...p, round: 1, phase: 'evaluating' })].map((x) => [x.round, x.elapsedMs]), [[1, 500]]);
+  // The server already says round 2 while it checkpoints round 1.
+  assert.equal(t.map({ ...p, round: 2, phase: 'checkpointing' }).round, 1);
+  now = 2000;
+  const r2 = t.map({ ...p, round: 2, phase: 'training' });
+  assert.deepEqual([r2.round, r2.elapsedMs], [2, 0]);
+  assert.equal(t.map({ ...p, round: 4, phase: 'done' }).round, 2, 'done stays on the last round shown');
+  assert.equal(new RoundTracker(() => 0).map({ ...p, round: 4, phase: 'done' }).round, 3, 'never past the last round');
+});
+
+test('on a TTY a finished line is not redrawn', () => {
+  const out: string[] = [];
+  const view = new ProgressView({ write: (s: string) => out.push(s), isTTY: true, columns: 100 });
+  const done = { ...progress, phase: 'done' as const };
+  view.update(done);
+  view.update(done);
+  view.update(done);
+  assert.equal(out.filter((s) => s.startsWith('\r')).length, 1);
+});

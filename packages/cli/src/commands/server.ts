@@ -12,7 +12,7 @@ import { checkServerConfig } from '../config/rules.js';
 import type { FedmetaConfig } from '../config/fedmeta-schema.js';
 import { modelConfig, serverOptionsFromConfig, serverRoster, serverTls } from '../config/options.js';
 import { loadServerEvalData } from '../config/data.js';
-import { ProgressView, type Phase } from '../ui/progress.js';
+import { ProgressView, RoundTracker } from '../ui/progress.js';
 import { openJsonLog } from '../ui/log.js';
 import { toCliError } from '../ui/errors.js';
 import { renderRoundsTable, type ReportRound } from '../ui/summary.js';
@@ -92,8 +92,7 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
   if (!evalData) throw new CliError('data: the server needs the data shape: use a demo data.source or point data.path at a reference file');
   const spec = meta.createModel(modelConfig(c, evalData.shape, evalData.numClasses) as unknown as Parameters<typeof meta.createModel>[0]);
   const base = await serverOptionsFromConfig(c, spec.paramCount);
-  let roundStarted = performance.now();
-  let currentRound = -1;
+  const tracker = new RoundTracker();
   const server = await startServer({
     ...base,
     ...serverTls(c),
@@ -101,21 +100,7 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
     model: { config: spec.config as unknown as { kind: string } & Record<string, unknown> },
     evaluate: { data: evalData },
     logger: (e) => log(e.level, e.event, e),
-    onProgress: (p) => {
-      if (p.round !== currentRound) [currentRound, roundStarted] = [p.round, performance.now()];
-      view.update({
-        round: Math.min(p.round, p.rounds),
-        rounds: p.rounds,
-        phase: p.phase as Phase,
-        responded: p.responded,
-        cohort: p.cohort,
-        dropped: p.dropped,
-        connected: p.connected,
-        bytesUp: p.bytesIn,
-        bytesDown: p.bytesOut,
-        elapsedMs: performance.now() - roundStarted,
-      });
-    },
+    onProgress: (p) => view.update(tracker.map(p)),
   });
   const active = roster.filter((r) => !r.revoked).length;
   view.log(

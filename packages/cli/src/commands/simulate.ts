@@ -14,7 +14,7 @@ import type { FedmetaConfig } from '../config/fedmeta-schema.js';
 import { algorithmOptions, modelConfig, serverOptionsFromConfig } from '../config/options.js';
 import { loadDemoFederation } from '../config/data.js';
 import { generateIdentity } from '../identity.js';
-import { ProgressView, type Phase } from '../ui/progress.js';
+import { ProgressView, RoundTracker } from '../ui/progress.js';
 import { openJsonLog } from '../ui/log.js';
 import { toCliError } from '../ui/errors.js';
 import { renderSummary, type SimulationReport, type ReportRound } from '../ui/summary.js';
@@ -180,8 +180,7 @@ async function simulate(
   say(`fedmeta simulate: ${n} clients, ${c.server.rounds} rounds, ${c.meta.algorithm} on ${c.meta.model} (${spec.paramCount} parameters), ${c.secagg.mode}, ${dpNote}, tfjs ${backend.name}`);
   say(`data: ${c.data.source}, ${c.data.partition === 'classes' ? `${c.data.classesPerClient} classes per client` : `Dirichlet alpha ${c.data.alpha}`}, ${fed.clients.map((x) => x.support.count).reduce((a, b) => a + b, 0)} support examples in all; server evaluates on ${fed.test.count} held-out examples`);
 
-  let roundStarted = performance.now();
-  let currentRound = -1;
+  const tracker = new RoundTracker();
   const server = await startServer({
     ...base,
     host: '127.0.0.1',
@@ -193,25 +192,7 @@ async function simulate(
     checkpointDir,
     evaluate: { data: fed.test },
     logger: (e) => log(e.level, e.event, { ...e, component: 'server' }),
-    onProgress: (p) => {
-      if (p.round !== currentRound) {
-        currentRound = p.round;
-        roundStarted = performance.now();
-      }
-      view.update({
-        // After the last round the server reports round = rounds + 1 while it finishes.
-        round: Math.min(p.round, p.rounds),
-        rounds: p.rounds,
-        phase: p.phase as Phase,
-        responded: p.responded,
-        cohort: p.cohort,
-        dropped: p.dropped,
-        connected: p.connected,
-        bytesUp: p.bytesIn,
-        bytesDown: p.bytesOut,
-        elapsedMs: performance.now() - roundStarted,
-      });
-    },
+    onProgress: (p) => view.update(tracker.map(p)),
   });
   const stop = () => void server.close();
   process.once('SIGINT', stop);

@@ -92,6 +92,7 @@ export class ProgressView {
   ) {}
 
   private lastRound: number | undefined;
+  private lastText = '';
 
   /** Shows `p`; a new round number ends the previous round's line, so each round keeps one. */
   update(p: RoundProgress): void {
@@ -100,7 +101,11 @@ export class ProgressView {
     this.lastRound = p.round;
     if (this.sink.isTTY) {
       const width = Math.max(10, Math.min(30, (this.sink.columns ?? 100) - 90));
-      this.sink.write(`\r\x1b[2K${renderProgress(p, width)}`);
+      const text = renderProgress(p, width);
+      // A finished line stays finished: repeats of it (the server's 'done') draw nothing.
+      if (text === this.lastText && (!this.drawn || p.phase === 'done')) return;
+      this.lastText = text;
+      this.sink.write(`\r\x1b[2K${text}`);
       this.drawn = true;
       if (p.phase === 'done') this.newline();
       return;
@@ -126,5 +131,48 @@ export class ProgressView {
   /** Leaves the cursor on a fresh line. */
   finish(): void {
     this.newline();
+  }
+}
+
+/** The server's progress record (structurally @fedmeta/server's ServerProgress). */
+export interface ServerProgressLike {
+  round: number;
+  rounds: number;
+  phase: string;
+  connected: number;
+  cohort: number;
+  responded: number;
+  dropped: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/**
+ * Turns the server's progress records into per-round progress lines: times each round
+ * from its first record, and keeps the post-round steps (checkpointing, done) on the
+ * round they finish - the server already counts the next round while checkpointing.
+ */
+export class RoundTracker {
+  private round = 0;
+  private started = 0;
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  map(p: ServerProgressLike): RoundProgress {
+    const trailing = p.phase === 'checkpointing' || p.phase === 'done';
+    const round = Math.min(p.rounds, trailing && this.round > 0 ? this.round : p.round);
+    if (round !== this.round) [this.round, this.started] = [round, this.now()];
+    return {
+      round,
+      rounds: p.rounds,
+      phase: p.phase as Phase,
+      responded: p.responded,
+      cohort: p.cohort,
+      dropped: p.dropped,
+      connected: p.connected,
+      bytesUp: p.bytesIn,
+      bytesDown: p.bytesOut,
+      elapsedMs: this.now() - this.started,
+    };
   }
 }
