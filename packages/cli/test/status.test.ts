@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ const root = mkdtempSync(join(tmpdir(), 'fedmeta-status-'));
  * DP off, so the ledger is then written with the dp package (the server's own ledger
  * writer) with known releases, to check that status recomputes epsilon from it.
  */
-function fixture(name: string, withLedger: boolean): string {
+function fixture(name: string): string {
   const dir = join(root, name);
   const r = spawnSync(
     process.execPath,
@@ -27,17 +27,44 @@ function fixture(name: string, withLedger: boolean): string {
     { encoding: 'utf8' },
   );
   assert.equal(r.status, 0, r.stderr);
-  if (withLedger) {
-    const ledger = openLedger(join(dir, 'ledger.json'), { budget: 8, delta: 1e-5 });
-    ledger.charge({ mechanism: 'gaussian', q: 1, sigma: 2, round: 1 });
-    ledger.charge({ mechanism: 'gaussian', q: 1, sigma: 2, round: 2 });
-    ledger.close();
-  }
   return dir;
 }
 
+/** Two known releases written by the dp package's ledger (the server's own ledger writer). */
+function addLedger(dir: string): void {
+  const ledger = openLedger(join(dir, 'ledger.json'), { budget: 8, delta: 1e-5 });
+  ledger.charge({ mechanism: 'gaussian', q: 1, sigma: 2, round: 1 });
+  ledger.charge({ mechanism: 'gaussian', q: 1, sigma: 2, round: 2 });
+  ledger.close();
+}
+
+let shared: string | undefined;
+const sharedFixture = () => (shared ??= fixture('run'));
+
+test('status as a command: JSON output, no ledger without DP, clear errors', () => {
+  const dir = sharedFixture();
+  const r = spawnSync(process.execPath, [bin, 'status', '--checkpoint', dir, '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.privacy, null);
+  assert.equal(s.rounds.length, 1);
+  const missing = spawnSync(process.execPath, [bin, 'status', '--checkpoint', join(root, 'nothing')], { encoding: 'utf8' });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /^fedmeta status: --checkpoint: no checkpoint\.fmck in .*nothing/);
+  const none = spawnSync(process.execPath, [bin, 'status'], { encoding: 'utf8' });
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /--checkpoint DIR or --config FILE is required/);
+  const broken = join(root, 'broken');
+  mkdirSync(broken);
+  writeFileSync(join(broken, 'checkpoint.fmck'), 'FMCK garbage');
+  const corrupt = spawnSync(process.execPath, [bin, 'status', '--checkpoint', broken], { encoding: 'utf8' });
+  assert.equal(corrupt.status, 1);
+  assert.match(corrupt.stderr, /ERR_CHECKPOINT_CORRUPT/);
+});
+
 test('status reads the checkpoint and recomputes epsilon from the ledger, not the checkpoint', async () => {
-  const dir = fixture('dp', true);
+  const dir = sharedFixture();
+  addLedger(dir);
   const rosterFile = join(root, 'roster.json');
   const roster = { clients: [generateIdentity('a'), generateIdentity('b')].map((id, i) => ({ name: id.name, publicKey: id.publicKey, revoked: i === 1 })) };
   writeFileSync(rosterFile, rosterToJson(roster));
@@ -45,7 +72,7 @@ test('status reads the checkpoint and recomputes epsilon from the ledger, not th
   assert.equal(s.federationId, 'fedmeta');
   assert.equal(s.nextRound, 2);
   assert.equal(s.roundsCompleted, 1);
-  assert.equal(s.parameters, statSync(join(root, 'dp-model', 'weights.bin')).size / 4, 'the exported model has the checkpoint\'s parameters');
+  assert.equal(s.parameters, statSync(join(root, 'run-model', 'weights.bin')).size / 4, 'the exported model has the checkpoint\'s parameters');
   assert.equal(s.lastRound?.status, 'completed');
   assert.equal(s.lastRound?.survivors, 3);
   assert.deepEqual(s.roster, { file: rosterFile, clients: 2, active: 1 });
@@ -60,23 +87,4 @@ test('status reads the checkpoint and recomputes epsilon from the ledger, not th
   assert.match(text, /^roster {7}2 clients, 1 active/m);
   assert.match(text, /^last round {3}1: completed, 3\/3 clients, accuracy \d+\.\d%/m);
   assert.match(text, /\(written .*, 5\.00s ago\)/);
-});
-
-test('status as a command: JSON output, no ledger without DP, clear errors', () => {
-  const dir = fixture('plain', false);
-  const r = spawnSync(process.execPath, [bin, 'status', '--checkpoint', dir, '--json'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  const s = JSON.parse(r.stdout);
-  assert.equal(s.privacy, null);
-  assert.equal(s.rounds.length, 1);
-  const missing = spawnSync(process.execPath, [bin, 'status', '--checkpoint', join(root, 'nothing')], { encoding: 'utf8' });
-  assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /^fedmeta status: --checkpoint: no checkpoint\.fmck in .*nothing/);
-  const none = spawnSync(process.execPath, [bin, 'status'], { encoding: 'utf8' });
-  assert.equal(none.status, 2);
-  assert.match(none.stderr, /--checkpoint DIR or --config FILE is required/);
-  writeFileSync(join(dir, 'checkpoint.fmck'), 'FMCK garbage');
-  const corrupt = spawnSync(process.execPath, [bin, 'status', '--checkpoint', dir], { encoding: 'utf8' });
-  assert.equal(corrupt.status, 1);
-  assert.match(corrupt.stderr, /ERR_CHECKPOINT_CORRUPT/);
 });
