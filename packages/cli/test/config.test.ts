@@ -27,7 +27,7 @@ test('an empty document validates to the documented defaults', () => {
   const c = validate(fedmetaSchema, {});
   assert.equal(c.server.port, 8443);
   assert.equal(c.server.host, '0.0.0.0');
-  assert.equal(c.secagg.mode, 'secagg+');
+  assert.equal(c.secagg.mode, 'auto');
   assert.equal(c.dp.enabled, true);
   assert.equal(c.meta.algorithm, 'reptile');
   assert.equal(c.server.roster, undefined);

@@ -46,8 +46,8 @@ export const fedmetaSchema = obj('fedmeta config', {
   }),
   secagg: obj('secure aggregation', {
     mode: oneOf(SECAGG_MODES, {
-      doc: 'secagg+ (sparse k-regular graph), secagg (complete graph), auto (secagg+ from secagg.plusFromClients clients) or plaintext (no masking: benchmarks only)',
-      default: 'secagg+',
+      doc: 'auto (secagg below secagg.plusFromClients clients, secagg+ from there), secagg+ (sparse k-regular graph), secagg (complete graph) or plaintext (no masking: benchmarks only)',
+      default: 'auto',
     }),
     security: oneOf(['semi-honest', 'active'] as const, { doc: 'active: clients sign key advertisements and run the consistency check', default: 'semi-honest' }),
     plusFromClients: int({ doc: "cohort size from which mode 'auto' uses secagg+", min: 2, max: MAX, default: 16 }),
