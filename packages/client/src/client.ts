@@ -130,6 +130,17 @@ class FederationClient {
     return new Promise((resolve) => {
       let bye = false;
       let hookDrop = false;
+      const timeout = this.o.serverTimeoutMs ?? 60_000;
+      const watchdog = setInterval(() => {
+        if (Date.now() - session.conn.lastSeen <= timeout) return;
+        // Re-check after the poll phase: if this thread was just blocked (main-thread
+        // training), the server's pings are queued and will refresh lastSeen first.
+        setImmediate(() => {
+          if (Date.now() - session.conn.lastSeen <= timeout || !session.conn.isOpen) return;
+          this.log('warn', 'server.silent', { ms: Date.now() - session.conn.lastSeen });
+          session.conn.terminate();
+        });
+      }, Math.max(10, Math.floor(timeout / 4)));
       session.attach(
         (msg) => {
           if (msg.type === 'bye') {
@@ -147,6 +158,7 @@ class FederationClient {
           }
         },
         (_code, error) => {
+          clearInterval(watchdog);
           this.abandonRound('disconnected');
           if (bye) resolve({ kind: 'bye' });
           else if (this.stopped) resolve({ kind: 'stopped' });
@@ -376,6 +388,7 @@ function validateClientOptions(o: ClientOptions): void {
   if (o.tls?.ca !== undefined && !(typeof o.tls.ca === 'string' || o.tls.ca instanceof Uint8Array)) throw new ClientError('tls.ca: expected PEM bytes or string');
   if (o.progressIntervalMs !== undefined && !(Number.isInteger(o.progressIntervalMs) && o.progressIntervalMs >= 10)) throw new ClientError('progressIntervalMs: expected an integer >= 10');
   if (o.trainer !== undefined && typeof o.trainer !== 'function') throw new ClientError('trainer: expected a function');
+  if (o.serverTimeoutMs !== undefined && !(Number.isInteger(o.serverTimeoutMs) && o.serverTimeoutMs >= 100)) throw new ClientError('serverTimeoutMs: expected an integer >= 100');
   try {
     resolveBackoff(o.reconnect);
     resolveLimits(o.limits);

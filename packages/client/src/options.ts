@@ -95,6 +95,12 @@ export interface ClientOptions {
    * (Ignored when `trainer` is given: a custom trainer runs where it is.)
    */
   trainInWorker?: boolean;
+  /**
+   * Silence watchdog: with no frame and no ping from the server for this long, the client
+   * treats the connection as dead (e.g. a network path that dropped without a FIN) and
+   * reconnects. Default 60 s (the server pings every 5 s by default).
+   */
+  serverTimeoutMs?: number;
   /** Progress heartbeat period while training in a worker; default 2000 ms. */
   progressIntervalMs?: number;
   /** tfjs backend for local training: 'auto' (default), 'wasm', 'cpu' or 'tensorflow'. */

@@ -96,7 +96,11 @@ export interface DpOptions {
 export interface DeadlineOptions {
   /** Handshake: connect -> auth. Default 10 s. */
   authMs?: number;
-  /** Waiting for `cohort.minClients` to be connected before a round starts. Default 60 s. */
+  /**
+   * Once `cohort.minClients` are connected, how long to wait for the rest of the roster
+   * before starting the round anyway (a round starts at once when every non-revoked roster
+   * member is connected). Below minClients the server waits indefinitely. Default 60 s.
+   */
   waitForClientsMs?: number;
   /** Local training + advertise keys. Default 120 s (clients send progress heartbeats meanwhile). */
   trainingMs?: number;
@@ -214,9 +218,8 @@ export interface RoundSummary {
   threshold: number;
   /** Sum of the survivors' weights (e.g. example counts). */
   totalWeight?: number;
-  /** Evaluation of the new global model on held-out data. */
+  /** Accuracy of the new global model on the held-out `evaluate.data`. */
   accuracy?: number;
-  loss?: number;
   /** Cumulative epsilon after this round (DP only). */
   epsilon?: number;
   bytesIn: number;

@@ -113,7 +113,7 @@ test('SecAgg+ with DP survives dropouts in every phase, a client rejoins, aggreg
     const algorithm = createAlgorithm('fedavg', spec);
     const initialAcc = algorithm.accuracy(spec.initParams(1), fed.test, fed.test);
     const finalAcc = summary.rounds.at(-1)!.accuracy!;
-    assert.ok(finalAcc > initialAcc + 0.15, `accuracy ${initialAcc.toFixed(3)} -> ${finalAcc.toFixed(3)}`);
+    assert.ok(finalAcc > initialAcc + 0.1, `accuracy ${initialAcc.toFixed(3)} -> ${finalAcc.toFixed(3)}`);
 
     // DP: one ledger record per released round, epsilon reported.
     const ledger = openLedger(join(dir, 'ledger.json'), { readOnly: true });

@@ -39,6 +39,9 @@ export class Connection {
     socket.on('pong', () => {
       this.lastSeen = Date.now();
     });
+    socket.on('ping', () => {
+      this.lastSeen = Date.now();
+    });
     socket.on('close', (code, reason) => {
       this.closed = true;
       this.events.onClose(code, reason.toString('utf8'), this.closeError);
