@@ -45,6 +45,9 @@ test('fedmeta simulate: 5 clients, SecAgg+, DP, a crash in round 2; the model im
   // Learning happened through masking and noise.
   assert.ok(report.final.globalAccuracy! > report.initial.globalAccuracy! + 0.05, `global ${report.initial.globalAccuracy} -> ${report.final.globalAccuracy}`);
   assert.ok(report.final.noAdaptationAccuracy > report.initial.noAdaptationAccuracy, 'the global model got better on the clients\' own query sets');
+  // Personalised accuracy per round, from the model the server checkpointed after it.
+  assert.ok(report.rounds.every((x) => typeof x.personalisedAccuracy === 'number' && x.personalisedAccuracy > 0.5), JSON.stringify(report.rounds));
+  assert.equal(report.rounds.at(-1)!.personalisedAccuracy, report.final.personalisedAccuracy);
   // Privacy was spent, within budget, and rounds show it growing.
   assert.ok(report.dp && report.dp.epsilonSpent > 0 && report.dp.epsilonSpent <= report.dp.epsilonBudget, JSON.stringify(report.dp));
   const eps = report.rounds.map((x) => x.epsilon!);

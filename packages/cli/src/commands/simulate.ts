@@ -156,7 +156,7 @@ async function simulate(
 ): Promise<SimulationReport> {
   const started = performance.now();
   const meta = await import('@fedmeta/meta');
-  const { startServer } = await import('@fedmeta/server');
+  const { startServer, loadCheckpoint } = await import('@fedmeta/server');
   const { runClient } = await import('@fedmeta/client');
   const backend = await meta.selectBackend({ prefer: c.meta.backend, log: null });
   const n = c.simulate.clients;
@@ -181,6 +181,19 @@ async function simulate(
   say(`data: ${c.data.source}, ${c.data.partition === 'classes' ? `${c.data.classesPerClient} classes per client` : `Dirichlet alpha ${c.data.alpha}`}, ${fed.clients.map((x) => x.support.count).reduce((a, b) => a + b, 0)} support examples in all; server evaluates on ${fed.test.count} held-out examples`);
 
   const tracker = new RoundTracker();
+  // The global model after each completed round, read back from the server's checkpoint,
+  // for the per-round personalised accuracy (evaluated after the run, so the rounds'
+  // wall times stay clean).
+  const paramsByRound = new Map<number, Float32Array>();
+  let lastShownRound = 0;
+  const snapshot = () => {
+    const cp = loadCheckpoint(checkpointDir);
+    const finished = cp ? cp.nextRound - 1 : 0;
+    const record = (cp?.meta['rounds'] as { round: number; status: string }[] | undefined)?.at(-1);
+    if (cp && record?.round === finished && record.status === 'completed' && !paramsByRound.has(finished)) {
+      paramsByRound.set(finished, cp.arrays['params']!);
+    }
+  };
   const server = await startServer({
     ...base,
     host: '127.0.0.1',
@@ -192,7 +205,13 @@ async function simulate(
     checkpointDir,
     evaluate: { data: fed.test },
     logger: (e) => log(e.level, e.event, { ...e, component: 'server' }),
-    onProgress: (p) => view.update(tracker.map(p)),
+    onProgress: (p) => {
+      const shown = tracker.map(p);
+      view.update(shown);
+      // A new round (or the end) means the previous round's checkpoint is on disk.
+      if (shown.round !== lastShownRound || p.phase === 'done') setImmediate(snapshot);
+      lastShownRound = shown.round;
+    },
   });
   const stop = () => void server.close();
   process.once('SIGINT', stop);
@@ -214,7 +233,9 @@ async function simulate(
     });
     const summary = await server.done;
     const clientSummaries = await Promise.all(clients.map((h) => h.done));
+    snapshot();
     const after = personalised(summary.finalParams);
+    const personalisedByRound = new Map([...paramsByRound].map(([round, params]) => [round, personalised(params).mean]));
     const model = resolve(c.output.model);
     await meta.exportTfjsModel(spec, summary.finalParams, model);
     const rounds: ReportRound[] = summary.rounds.map((r) => ({
@@ -230,6 +251,7 @@ async function simulate(
       bytesUp: r.bytesIn,
       bytesDown: r.bytesOut,
       wallMs: r.wallMs,
+      personalisedAccuracy: personalisedByRound.get(r.round),
       ...(r.abortReason ? { abortReason: r.abortReason } : {}),
     }));
     return {

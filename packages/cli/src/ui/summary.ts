@@ -60,6 +60,7 @@ export interface SimulationReport {
 /** Totals shown under the per-round table. */
 export interface RoundTotals {
   globalAccuracy?: number | undefined;
+  personalisedAccuracy?: number | undefined;
   epsilon?: number | undefined;
   bytesUp: number;
   bytesDown: number;
@@ -87,6 +88,7 @@ export function renderRoundsTable(rounds: ReportRound[], evalSteps = 0, totals?:
   ];
   const t: RoundTotals = totals ?? {
     globalAccuracy: rounds.filter((x) => x.globalAccuracy !== undefined).at(-1)?.globalAccuracy,
+    personalisedAccuracy: rounds.filter((x) => x.personalisedAccuracy !== undefined).at(-1)?.personalisedAccuracy,
     epsilon: rounds.filter((x) => x.epsilon !== undefined).at(-1)?.epsilon,
     bytesUp: rounds.reduce((a, x) => a + x.bytesUp, 0),
     bytesDown: rounds.reduce((a, x) => a + x.bytesDown, 0),
@@ -96,6 +98,7 @@ export function renderRoundsTable(rounds: ReportRound[], evalSteps = 0, totals?:
     round: 'total',
     dropped: String(rounds.reduce((a, x) => a + x.dropped, 0)),
     'global acc': formatPercent(t.globalAccuracy),
+    [`pers. acc (${evalSteps} steps)`]: formatPercent(t.personalisedAccuracy),
     epsilon: formatEpsilon(t.epsilon),
     up: formatBytes(t.bytesUp),
     down: formatBytes(t.bytesDown),
@@ -108,6 +111,7 @@ export function renderRoundsTable(rounds: ReportRound[], evalSteps = 0, totals?:
 export function renderSummary(r: SimulationReport): string {
   const table = renderRoundsTable(r.rounds, r.evalSteps, {
     globalAccuracy: r.final.globalAccuracy,
+    personalisedAccuracy: r.final.personalisedAccuracy,
     epsilon: r.dp?.epsilonSpent,
     bytesUp: r.bytesUp,
     bytesDown: r.bytesDown,
