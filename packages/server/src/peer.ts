@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type WebSocket from 'ws';
 import { Connection, TransportError, toHex, type Limits, type RuntimeMessage } from '@fedmeta/transport';
 import { checkAuth, type Roster } from './auth.js';
+import { IDLE_BULK_CAP } from './round.js';
 
 export type PeerState = 'challenged' | 'ready' | 'closed';
 
@@ -68,6 +69,7 @@ export class Peer {
       this.publicKey = entry.publicKey;
       this.publicKeyHex = toHex(entry.publicKey);
       this.conn.setAccept((t) => t !== 'auth' && t !== 'challenge' && t !== 'welcome' && t !== 'roundStart' && t !== 'roundEnd' && t !== 'bye');
+      this.conn.setBulkCap(IDLE_BULK_CAP);
       this.conn.send({ type: 'welcome', name: entry.name, nextRound: this.ctx.nextRound(), sessionId: randomBytes(16) });
       this.ctx.log('info', 'peer.authenticated', { peer: entry.name, remote: this.remote });
       this.ctx.onReady(this);

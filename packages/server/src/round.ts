@@ -21,6 +21,9 @@ import { TransportError, type RoundConfig, type RuntimeMessage } from '@fedmeta/
 import type { Peer } from './peer.js';
 import type { ServerPhase } from './options.js';
 
+/** Bulk cap of an authenticated peer outside its rounds: it has nothing large to send. */
+export const IDLE_BULK_CAP = 64 << 10;
+
 export interface RoundDeadlines {
   trainingMs: number;
   shareKeysMs: number;
@@ -86,6 +89,7 @@ export function startRound(input: RoundInput): RunningRound {
     finished = true;
     if (timer) clearTimeout(timer);
     for (const p of cohort) {
+      p.conn.setBulkCap(IDLE_BULK_CAP);
       p.handler = null;
       p.closeListeners.delete(onClose.get(p)!);
     }
@@ -220,8 +224,13 @@ export function startRound(input: RoundInput): RunningRound {
     advance(false);
   };
 
+  // The largest thing a member may send this round is its masked (or plain) vector plus
+  // the secagg header; shares and signatures are far smaller. Bounds server memory to
+  // about one vector per member instead of maxMessageBytes per member.
+  const roundBulkCap = 4 * config.aggregation.vectorLength + (64 << 10);
   for (const peer of cohort) {
     const id = idOf.get(peer)!;
+    peer.conn.setBulkCap(roundBulkCap);
     peer.handler = (msg) => {
       try {
         onMessage(peer, msg);

@@ -101,6 +101,11 @@ export class FrameReader {
    * handshake). Checked on the FIRST frame, before any allocation.
    */
   accept: (type: FrameTypeName) => boolean = () => true;
+  /**
+   * Optional tighter cap on bulk messages, set by the owner to what the current state can
+   * legitimately need (e.g. a round's masked vector). Checked before allocation.
+   */
+  bulkCap: number | null = null;
 
   constructor(private readonly limits: Limits) {}
 
@@ -151,7 +156,8 @@ export class FrameReader {
     }
     if (offset !== 0) throw new TransportError('ERR_CHUNK_MISMATCH', `first frame of ${type} has offset ${offset}`);
     const cap = payloadCap(type, this.limits);
-    if (total > cap) throw new TransportError('ERR_FRAME_TOO_LARGE', `${type} declares ${total} bytes, cap ${cap}`);
+    const bulk = this.bulkCap !== null && cap === this.limits.maxMessageBytes ? Math.min(cap, this.bulkCap) : cap;
+    if (total > bulk) throw new TransportError('ERR_FRAME_TOO_LARGE', `${type} declares ${total} bytes, cap ${bulk}`);
     if (!this.accept(type)) throw new TransportError('ERR_UNEXPECTED_FRAME', `${type} is not accepted in this connection state`);
     if (last) {
       if (chunk.length !== total) throw new TransportError('ERR_CHUNK_MISMATCH', `${type} declares ${total} bytes, frame carries ${chunk.length}`);

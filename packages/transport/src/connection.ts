@@ -63,6 +63,11 @@ export class Connection {
     this.writer.limitChunkBytes(peerChunkBytes);
   }
 
+  /** Caps bulk messages to what the current state needs (null: the configured maximum). */
+  setBulkCap(bytes: number | null): void {
+    this.reader.bulkCap = bytes;
+  }
+
   /** Restricts which message types are accepted (checked before any allocation). */
   setAccept(accept: (type: FrameTypeName) => boolean): void {
     this.reader.accept = accept;

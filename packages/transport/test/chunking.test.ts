@@ -136,3 +136,14 @@ test('accept() filter refuses a type before allocation', () => {
   expectCode(() => r.push(header(0x14, FLAG_FIRST, 0, 100_000, 0, 100)), 'ERR_UNEXPECTED_FRAME');
   assert.equal(r.bufferedBytes, 0);
 });
+
+test('bulkCap tightens the bulk limit before allocation; control caps are unaffected', () => {
+  const r = new FrameReader(limits);
+  r.bulkCap = 1000;
+  expectCode(() => r.push(header(0x11, FLAG_FIRST, 0, 1001, 0, 10)), 'ERR_FRAME_TOO_LARGE');
+  assert.equal(r.bufferedBytes, 0);
+  const r2 = new FrameReader(limits);
+  r2.bulkCap = 1000;
+  assert.equal(r2.push(header(0x11, FLAG_FIRST, 0, 1000, 0, 10)), null);
+  assert.equal(r2.bufferedBytes, 1000);
+});
