@@ -11,6 +11,7 @@ import { flagInt, flagOnOff, flagPositive, flagString, parseFlags } from '../con
 import { loadConfig, setPath, type RawConfig } from '../config/load.js';
 import { checkSimulateConfig } from '../config/rules.js';
 import type { FedmetaConfig } from '../config/fedmeta-schema.js';
+import type { ClientHandle } from '@fedmeta/client';
 import { algorithmOptions, modelConfig, serverOptionsFromConfig } from '../config/options.js';
 import { loadDemoFederation } from '../config/data.js';
 import { generateIdentity } from '../identity.js';
@@ -217,8 +218,9 @@ async function simulate(
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   for (const [i, d] of drops.entries()) say(`client-${i} will crash in round ${d.round} after ${d.phase}${c.simulate.reconnect ? ' and reconnect' : ''}`);
+  let clients: ClientHandle[] = [];
   try {
-    const clients = identities.map((identity, i) => {
+    clients = identities.map((identity, i) => {
       const drop = drops[i];
       return runClient({
         url: server.url,
@@ -232,7 +234,13 @@ async function simulate(
       });
     });
     const summary = await server.done;
-    const clientSummaries = await Promise.all(clients.map((h) => h.done));
+    // Clients end by themselves on the server's goodbye; after a SIGINT they would keep
+    // retrying, so give them a moment and then close whoever is left.
+    const allDone = Promise.all(clients.map((h) => h.done));
+    const grace = new Promise<void>((r) => setTimeout(r, 5_000).unref());
+    await Promise.race([allDone, grace]);
+    await Promise.all(clients.map((h) => h.close()));
+    const clientSummaries = await allDone;
     snapshot();
     const after = personalised(summary.finalParams);
     const personalisedByRound = new Map([...paramsByRound].map(([round, params]) => [round, personalised(params).mean]));
@@ -278,6 +286,7 @@ async function simulate(
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+    await Promise.all(clients.map((h) => h.close()));
     await server.close();
     if (keepCheckpoint === undefined) rmSync(checkpointDir, { recursive: true, force: true });
   }
