@@ -4,13 +4,13 @@
  * the privacy ledger BEFORE the update is applied or released, apply it with the meta
  * optimiser, evaluate, checkpoint - and emits structured events and progress.
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { selectBackend, createAlgorithm, createModel, MetaOptimizer, type AlgorithmName, type MetaOptimizerConfig, type ModelConfig, type ModelSpec, type Algorithm } from '@fedmeta/meta';
-import { TransportError, toHex, type RoundConfig } from '@fedmeta/transport';
-import { ready, type SecAggConfig } from '@fedmeta/secagg';
+import { TransportError } from '@fedmeta/transport';
+import { ready } from '@fedmeta/secagg';
 import { configHash, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { announceRound } from './announce.js';
 import { planCohort, sampleCohort } from './cohort.js';
 import { quantizeEncoding, type RoundEncoding } from './encoding.js';
 import { ServerError } from './errors.js';
@@ -66,7 +66,7 @@ export class Federation {
     // What must not change across a restart (rounds may be extended).
     this.hash = configHash({ federationId: o.federationId, model: raw.model.config, algorithm: raw.algorithm, optimizer: raw.optimizer ?? null, aggregation: o.aggregation, dp: raw.dp ?? null, seed: o.seed });
     const ledgerPath = raw.dp ? raw.dp.ledgerPath ?? join(raw.checkpointDir!, 'ledger.json') : null;
-    this.privacy = raw.dp && ledgerPath ? new Privacy(raw.dp, ledgerPath, this.spec.paramCount, this.rosterActive()) : null;
+    this.privacy = raw.dp && ledgerPath ? new Privacy(raw.dp, ledgerPath, this.spec.paramCount) : null;
   }
 
   log(level: ServerEvent['level'], event: string, fields: Record<string, unknown> = {}): void {
@@ -252,55 +252,21 @@ export class Federation {
       } catch (cause) {
         throw new ServerError('ERR_SERVER_CONFIG', `encoding for a cohort of ${cohort.length}: ${(cause as Error).message}`, { cause });
       }
-      const nonce = this.o.rng.fill(new Uint8Array(32));
-      const clientIds = cohort.map((_, i) => i + 1);
-      const active = this.o.aggregation.security === 'active';
-      const identities = active ? new Map(cohort.map((p, i) => [i + 1, p.publicKey])) : null;
-      const secagg: SecAggConfig | null =
-        plan.mode === 'plaintext'
-          ? null
-          : { sessionNonce: nonce, clientIds, threshold: plan.threshold, bits: encoding.bits, vectorLength: encoding.vectorLength, degree: plan.degree, mode: active ? 'active' : 'semi-honest' };
-      const config: RoundConfig = {
-        federationId: this.o.federationId,
-        round,
-        model: this.o.raw.model.config,
-        paramCount: this.spec.paramCount,
-        algorithm: { name: this.o.raw.algorithm.name, hyper: this.o.raw.algorithm.hyper },
-        trainSeed: (this.o.seed * 1_000_003 + round) % 2 ** 31,
-        encoding: encoding.wire,
-        aggregation: {
-          mode: plan.mode,
-          vectorLength: encoding.vectorLength,
-          bits: encoding.bits,
-          ...(secagg
-            ? {
-                secagg: {
-                  sessionNonce: toHex(nonce),
-                  clientIds,
-                  threshold: plan.threshold,
-                  degree: plan.degree,
-                  mode: secagg.mode,
-                  ...(identities ? { identities: Object.fromEntries([...identities].map(([id, pk]) => [String(id), toHex(pk)])) } : {}),
-                },
-              }
-            : {}),
-        },
-        trainingMs: this.o.deadlines.trainingMs,
-      };
+      const { config, secagg, identities } = announceRound(this.o, round, cohort, plan, encoding, this.spec.paramCount, this.o.rng);
       this.roundCounts = { cohort: cohort.length, responded: 0, dropped: 0 };
       this.log('info', 'round.started', { round, cohort: cohort.map((p) => p.name), mode: plan.mode, degree: plan.degree, threshold: plan.threshold, vectorLength: encoding.vectorLength });
       try {
         this.running = startRound({
-        round,
-        cohort,
-        config,
-        params: this.params,
-        secagg,
-        identities,
-        deadlines: this.o.deadlines,
-        rng: this.o.rng,
-        log: (level, event, fields) => this.log(level, event, fields),
-        progress: (phase, responded, dropped) => this.progress(phase, responded, dropped),
+          round,
+          cohort,
+          config,
+          params: this.params,
+          secagg,
+          identities,
+          deadlines: this.o.deadlines,
+          rng: this.o.rng,
+          log: (level, event, fields) => this.log(level, event, fields),
+          progress: (phase, responded, dropped) => this.progress(phase, responded, dropped),
         });
       } catch (cause) {
         // The secagg machine refused the session config (e.g. a threshold above the holders).
@@ -326,7 +292,7 @@ export class Federation {
         this.progress('aggregating', outcome.survivors.length, outcome.dropped.length);
         if (this.privacy) {
           // Charge BEFORE anything derived from the aggregate is applied or released.
-          const charged = this.privacy.charge(round, cohort.length);
+          const charged = this.privacy.charge(round);
           if (!charged.ok) {
             summary.status = 'aborted';
             summary.abortReason = 'BUDGET_EXHAUSTED';
@@ -440,6 +406,3 @@ export class Federation {
   }
 }
 
-export function newSessionNonce(): Uint8Array {
-  return randomBytes(32);
-}

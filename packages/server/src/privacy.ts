@@ -28,8 +28,6 @@ export class Privacy {
     private readonly o: DpOptions,
     private readonly ledgerPath: string,
     private readonly paramCount: number,
-    /** Roster size (non-revoked): the client sampling rate is cohort / population. */
-    private readonly population: number,
   ) {}
 
   /** Opens (or creates) the ledger; a restarted server sees everything charged before the crash. */
@@ -68,12 +66,13 @@ export class Privacy {
    * Charges the round to the ledger (fsync'd before returning).
    * @returns ok=false when the budget would be exceeded (nothing charged, nothing may be released)
    */
-  charge(round: number, cohort: number): { ok: boolean; epsilon: number } {
+  charge(round: number): { ok: boolean; epsilon: number } {
     const enc = this.rounds.get(round);
     if (!enc || !this.ledger) throw new Error(`privacy: round ${round} was not prepared`);
-    const q = Math.min(1, cohort / Math.max(1, this.population));
+    // q = 1: the cohort is whoever is connected, not a uniformly random (Poisson) sample of
+    // the population, so no privacy amplification by sampling is claimed.
     try {
-      const { epsilon } = this.ledger.charge({ ...enc.encoder.privacyEvent(q), round });
+      const { epsilon } = this.ledger.charge({ ...enc.encoder.privacyEvent(1), round });
       return { ok: true, epsilon };
     } catch (err) {
       if (err instanceof BudgetExceededError) return { ok: false, epsilon: err.epsilonIfCharged };

@@ -1,0 +1,66 @@
+/**
+ * What the server announces for one round: the secagg session config (ids 1..n for the
+ * cohort, a fresh session nonce, k and t from the cohort plan) and the round config
+ * every member receives in its roundStart frame (transport/round-config.ts).
+ */
+import type { Rng, SecAggConfig } from '@fedmeta/secagg';
+import { toHex, type RoundConfig } from '@fedmeta/transport';
+import type { CohortPlan } from './cohort.js';
+import type { RoundEncoding } from './encoding.js';
+import type { Peer } from './peer.js';
+import type { DpRoundEncoding } from './privacy.js';
+import type { ResolvedServerOptions } from './validate.js';
+
+export interface Announcement {
+  config: RoundConfig;
+  secagg: SecAggConfig | null;
+  /** Identity keys per secagg id (active mode only). */
+  identities: Map<number, Uint8Array> | null;
+}
+
+export function announceRound(
+  o: ResolvedServerOptions,
+  round: number,
+  cohort: readonly Peer[],
+  plan: CohortPlan,
+  encoding: RoundEncoding | DpRoundEncoding,
+  paramCount: number,
+  rng: Rng,
+): Announcement {
+  const nonce = rng.fill(new Uint8Array(32));
+  const clientIds = cohort.map((_, i) => i + 1);
+  const mode = o.aggregation.security === 'active' ? 'active' : 'semi-honest';
+  const identities = mode === 'active' ? new Map(cohort.map((p, i) => [i + 1, p.publicKey])) : null;
+  const secagg: SecAggConfig | null =
+    plan.mode === 'plaintext'
+      ? null
+      : { sessionNonce: nonce, clientIds, threshold: plan.threshold, bits: encoding.bits, vectorLength: encoding.vectorLength, degree: plan.degree, mode };
+  const config: RoundConfig = {
+    federationId: o.federationId,
+    round,
+    model: o.raw.model.config,
+    paramCount,
+    algorithm: { name: o.raw.algorithm.name, hyper: o.raw.algorithm.hyper },
+    trainSeed: (o.seed * 1_000_003 + round) % 2 ** 31,
+    encoding: encoding.wire,
+    aggregation: {
+      mode: plan.mode,
+      vectorLength: encoding.vectorLength,
+      bits: encoding.bits,
+      ...(secagg
+        ? {
+            secagg: {
+              sessionNonce: toHex(nonce),
+              clientIds,
+              threshold: plan.threshold,
+              degree: plan.degree,
+              mode,
+              ...(identities ? { identities: Object.fromEntries([...identities].map(([id, pk]) => [String(id), toHex(pk)])) } : {}),
+            },
+          }
+        : {}),
+    },
+    trainingMs: o.deadlines.trainingMs,
+  };
+  return { config, secagg, identities };
+}
