@@ -42,6 +42,9 @@ options (each overrides the config file):
   --checkpoint DIR     keep the server's checkpoint and DP ledger in DIR (must not hold
                        one yet) for \`fedmeta status --checkpoint DIR\`; default: a temp dir
   --json               print the summary as one JSON object on stdout (progress goes to stderr)
+
+Ctrl-C (SIGINT) or SIGTERM stops after the current step, prints the summary of the rounds
+run so far and exits with 130.
   -h, --help`;
 
 const FLAGS = {
@@ -139,6 +142,7 @@ export async function run(argv: string[]): Promise<number> {
     view.finish();
     if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else out.write('\n' + renderSummary(report) + '\n');
+    if (report.endReason === 'closed') return 130;
     return report.roundsCompleted > 0 ? 0 : 1;
   } finally {
     log.close();
@@ -237,7 +241,7 @@ async function simulate(
     // Clients end by themselves on the server's goodbye; after a SIGINT they would keep
     // retrying, so give them a moment and then close whoever is left.
     const allDone = Promise.all(clients.map((h) => h.done));
-    const grace = new Promise<void>((r) => setTimeout(r, 5_000).unref());
+    const grace = new Promise<void>((r) => setTimeout(r, summary.endReason === 'closed' ? 0 : 5_000).unref());
     await Promise.race([allDone, grace]);
     await Promise.all(clients.map((h) => h.close()));
     const clientSummaries = await allDone;
