@@ -42,10 +42,10 @@ options (each overrides the config file):
   --checkpoint DIR     keep the server's checkpoint and DP ledger in DIR (must not hold
                        one yet) for \`fedmeta status --checkpoint DIR\`; default: a temp dir
   --json               print the summary as one JSON object on stdout (progress goes to stderr)
+  -h, --help
 
 Ctrl-C (SIGINT) or SIGTERM stops after the current step, prints the summary of the rounds
-run so far and exits with 130.
-  -h, --help`;
+run so far and exits with 130.`;
 
 const FLAGS = {
   config: { type: 'string' },
