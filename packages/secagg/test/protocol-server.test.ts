@@ -182,3 +182,29 @@ test('client: a bad local input is a typed abort (INVALID_LOCAL_INPUT), evaluate
   assert.equal(lazy.state, 'aborted');
   assert.deepEqual(lazy.abortMessage()?.reason, 18);
 });
+
+test('server: a corrupted revealed share aborts with INCONSISTENT_SHARES and releases no sum', () => {
+  for (const which of ['selfMaskShares', 'keyShares'] as const) {
+    const { server, clients, deliver } = setup();
+    for (const id of ids) server.receive(id, clients.get(id)!.start());
+    const shareKeys = deliver(server.closeRound());
+    for (const [id, [m]] of shareKeys) server.receive(id, m!);
+    const masked = deliver(server.closeRound());
+    for (const [id, [m]] of masked) if (id !== 4) server.receive(id, m!); // 4 dropped after ShareKeys
+    const unmask = deliver(server.closeRound());
+    for (const [id, [r]] of unmask) {
+      let resp = r as Extract<ClientMessage, { kind: 'unmask-response' }>;
+      if (id === 2) {
+        // a cheating (or broken) holder flips one bit of one share; the length stays valid
+        const list = resp[which].map((s, i) => (i === 0 ? { ...s, share: s.share.map((b, j) => (j === 32 ? b ^ 1 : b)) } : s));
+        resp = { ...resp, [which]: list };
+      }
+      server.receive(id, resp);
+    }
+    const out = server.closeRound();
+    assert.equal(server.state, 'aborted', which);
+    assert.equal(server.abortReason, 14); // INCONSISTENT_SHARES
+    assert.equal(server.result, null);
+    assert.ok(out.sends.every((s) => s.message.kind === 'abort'));
+  }
+});

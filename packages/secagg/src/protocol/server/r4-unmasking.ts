@@ -60,30 +60,21 @@ export class UnmaskingRound extends CollectingRound<'unmask-response', UnmaskRes
       for (const s of r.selfMaskShares) selfShares.get(s.ownerId)!.push({ x: holder, y: s.share });
       for (const s of r.keyShares) keyShares.get(s.ownerId)!.push({ x: holder, y: s.share });
     }
-    const reconstruct = (owner: number, shares: ShamirShare[], what: string): Uint8Array | string => {
-      if (shares.length < t) return `TOO_FEW:${what} of client ${owner}: ${shares.length} shares, threshold ${t}`;
-      try {
-        return shamirCombine(shares, t);
-      } catch (err) {
-        if (err instanceof SecAggError) return `INCONSISTENT:${what} of client ${owner}: ${err.code}`;
-        throw err;
-      }
-    };
     const terms: MaskTerm[] = [];
     for (const u of u3) {
-      const b = reconstruct(u, selfShares.get(u)!, 'b');
-      if (typeof b === 'string') return failure(b);
-      terms.push({ seed: deriveSelfMaskSeed(b, session.sessionId!, u), sign: -1 });
+      const b = reconstruct(u, selfShares.get(u)!, t, 'b');
+      if ('abort' in b) return b;
+      terms.push({ seed: deriveSelfMaskSeed(b.secret, session.sessionId!, u), sign: -1 });
     }
     for (const v of droppedAfterSharing) {
-      const sk = reconstruct(v, keyShares.get(v)!, 's_sk');
-      if (typeof sk === 'string') return failure(sk);
-      if (!equalBytes(x25519PublicKey(sk), session.advertised!.get(v)!.maskingPublicKey)) {
+      const sk = reconstruct(v, keyShares.get(v)!, t, 's_sk');
+      if ('abort' in sk) return sk;
+      if (!equalBytes(x25519PublicKey(sk.secret), session.advertised!.get(v)!.maskingPublicKey)) {
         return { abort: 'INCONSISTENT_SHARES', detail: `reconstructed s_sk of client ${v} does not match its s_pk` };
       }
       for (const u of session.graph!.neighbours(v)) {
         if (!inU3.has(u)) continue;
-        const shared = x25519SharedSecret(sk, session.advertised!.get(u)!.maskingPublicKey);
+        const shared = x25519SharedSecret(sk.secret, session.advertised!.get(u)!.maskingPublicKey);
         // u added +PRG(s_uv) if u < v, else subtracted it: undo that.
         terms.push({ seed: derivePairwiseMaskSeed(shared, session.sessionId!, u, v), sign: u < v ? -1 : 1 });
       }
@@ -95,9 +86,23 @@ export class UnmaskingRound extends CollectingRound<'unmask-response', UnmaskRes
   }
 }
 
-function failure(code: string): ServerTransition {
-  const [kind, ...rest] = code.split(':');
-  return { abort: kind === 'TOO_FEW' ? 'TOO_FEW_SHARES' : 'INCONSISTENT_SHARES', detail: rest.join(':') };
+/**
+ * Combines the shares of one secret with all received shares checked to lie on one
+ * polynomial. Returns the secret or the abort the round ends with.
+ */
+function reconstruct(
+  owner: number,
+  shares: readonly ShamirShare[],
+  t: number,
+  what: string,
+): { secret: Uint8Array } | { abort: 'TOO_FEW_SHARES' | 'INCONSISTENT_SHARES'; detail: string } {
+  if (shares.length < t) return { abort: 'TOO_FEW_SHARES', detail: `${what} of client ${owner}: ${shares.length} shares, threshold ${t}` };
+  try {
+    return { secret: shamirCombine(shares, t) };
+  } catch (err) {
+    if (err instanceof SecAggError) return { abort: 'INCONSISTENT_SHARES', detail: `${what} of client ${owner}: ${err.code}` };
+    throw err;
+  }
 }
 
 /** Plain sum mod 2^32 (applyMasks reduces mod 2^bits afterwards). */
