@@ -45,13 +45,13 @@ export class ShareKeysRound extends CollectingRound<'share-keys', ShareKeysMessa
     }
     session.shareKeys = new Map(u2.map((id) => [id, this.responses.get(id)!]));
     session.u2 = u2;
+    // Route every ciphertext once: inbox[to] collects (from, ciphertext) in ascending `from`.
+    const inbox = new Map<number, EncryptedShare[]>(u2.map((id) => [id, []]));
+    for (const from of u2) {
+      for (const s of session.shareKeys.get(from)!.shares) inbox.get(s.peerId)?.push({ peerId: from, ciphertext: s.ciphertext });
+    }
     const sends: ServerSend[] = u2.map((to) => {
-      const shares: EncryptedShare[] = [];
-      for (const from of graph.neighbours(to)) {
-        if (!inU2.has(from)) continue;
-        const c = session.shareKeys!.get(from)!.shares.find((s) => s.peerId === to)!;
-        shares.push({ peerId: from, ciphertext: c.ciphertext });
-      }
+      const shares = inbox.get(to)!;
       return { to, message: { kind: 'share-delivery', recipientId: to, shares } };
     });
     return { next: new MaskedInputRound(session, u2), sends };
