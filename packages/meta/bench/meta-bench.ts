@@ -5,13 +5,17 @@
  *
  *   npm run bench -w packages/meta              # the reported run (3 seeds)
  *   BENCH_TUNE=1 npm run bench -w packages/meta # the lr grid used to pick each method's lr (tuning seed 100)
- * Env: BENCH_ROUNDS, BENCH_SEEDS (e.g. "1,2,3"), BENCH_METHODS (comma list), BENCH_BACKEND.
+ * Env: BENCH_ROUNDS, BENCH_SEEDS (e.g. "1,2,3"), BENCH_METHODS (comma list), BENCH_BACKEND,
+ * BENCH_THROUGHPUT_ONLY=1, BENCH_FEDERATION (JSON options of federatedMnist), BENCH_BATCH.
  */
 import { federatedMnist } from '../src/data/index.js';
 import { selectBackend, type BackendName } from '../src/backend.js';
 import { createAlgorithm } from '../src/algorithms/index.js';
 import type { AlgorithmName, ClientSet, LocalHyper } from '../src/algorithms/types.js';
 import { mlp } from '../src/models/mlp.js';
+import { cnn } from '../src/models/cnn.js';
+import { unflattenParams, type ModelSpec } from '../src/models/spec.js';
+import { disposeBatch, makeBatch } from '../src/algorithms/train.js';
 import { runFederatedSimulation } from '../src/simulate.js';
 import { evaluatePersonalized } from '../src/evaluate.js';
 import type { MetaOptimizerConfig } from '../src/meta-optimizer.js';
@@ -47,14 +51,14 @@ interface Method {
 /** Same server for all: plain averaging (FedAvg's rule). */
 const SERVER: MetaOptimizerConfig = { kind: 'sgd', lr: 1 };
 
-/** The tuned configuration (see BENCH_TUNE and README for the grid). */
+/** Each method's best cell of the BENCH_TUNE grid (tuning seed 100, not a reported seed); README has the grid. */
 const METHODS: Method[] = [
-  { label: 'FedAvg', algorithm: 'fedavg', hyper: { lr: 0.3 }, evalLr: 0.1, server: SERVER },
-  { label: 'FedAvg+FT', algorithm: 'fedavg-ft', hyper: { lr: 0.3 }, evalLr: 0.1, server: SERVER },
+  { label: 'FedAvg', algorithm: 'fedavg', hyper: { lr: 0.3 }, evalLr: 0.3, server: SERVER },
+  { label: 'FedAvg+FT', algorithm: 'fedavg-ft', hyper: { lr: 0.3 }, evalLr: 0.3, server: SERVER },
   // Reptile's inner loop is the evaluation-time adaptation: full-batch steps on the support set.
-  { label: 'Reptile', algorithm: 'reptile', hyper: { lr: 0.1, batchSize: 1000 }, evalLr: 0.1, server: SERVER },
-  { label: 'FO-MAML', algorithm: 'fomaml', hyper: { lr: 0.3, innerLr: 0.1, innerSteps: 2 }, evalLr: 0.1, server: SERVER },
-  { label: 'Per-FedAvg(HF)', algorithm: 'perfedavg-hf', hyper: { lr: 0.1, innerLr: 0.1 }, evalLr: 0.1, server: SERVER },
+  { label: 'Reptile', algorithm: 'reptile', hyper: { lr: 0.3, batchSize: 1000 }, evalLr: 0.3, server: SERVER },
+  { label: 'FO-MAML', algorithm: 'fomaml', hyper: { lr: 0.3, innerSteps: 2 }, evalLr: 0.1, server: SERVER },
+  { label: 'Per-FedAvg(HF)', algorithm: 'perfedavg-hf', hyper: { lr: 0.1 }, evalLr: 0.1, server: SERVER },
   { label: 'ProtoNets', algorithm: 'protonets', hyper: { lr: 0.05 }, evalLr: 0.01, server: SERVER },
 ];
 
@@ -141,53 +145,104 @@ async function accuracyTable(): Promise<void> {
 }
 
 /**
- * The lr grid on a separate tuning seed (100), same trials for every method: the local (or
- * outer) lr in {0.03, 0.1, 0.3} (ProtoNets, whose logits are squared distances: x0.5), the
- * adaptation lr fixed at 0.1 (ProtoNets 0.01). Scored by the mean personalised accuracy over
- * the last three rounds, to damp round-to-round noise.
+ * The lr grid on a separate tuning seed (100), the same trials for every method: local (outer)
+ * lr in {0.1, 0.3, 1} x adaptation lr in {0.1, 0.3} (also the MAML family's inner lr). ProtoNets,
+ * whose logits are squared distances, gets the grid scaled by 0.5 and 0.1. Scored by the mean
+ * personalised accuracy over the last three rounds, to damp round-to-round noise.
  */
 async function tune(): Promise<void> {
   const clients = federation(100);
-  console.log('| method | lr | final acc. (%) | mean of last 3 rounds (%) |\n|---|---|---|---|');
-  for (const m of METHODS.filter((x) => x.algorithm !== 'fedavg')) {
-    for (const base of [0.03, 0.1, 0.3]) {
-      const lr = m.algorithm === 'protonets' ? base * 0.5 : base;
-      const r = runMethod({ ...m, hyper: { ...m.hyper, lr } }, clients, 100);
-      console.log(`| ${m.label} | ${lr} | ${(100 * r.curve.at(-1)!).toFixed(1)} | ${(100 * mean(r.curve.slice(-3))).toFixed(1)} |`);
+  const want = env['BENCH_METHODS']?.split(',');
+  console.log('| method | lr | adaptation lr | final acc. (%) | mean of last 3 rounds (%) |\n|---|---|---|---|---|');
+  for (const m of METHODS.filter((x) => x.algorithm !== 'fedavg' && (!want || want.includes(x.algorithm)))) {
+    for (const base of [0.1, 0.3, 1]) {
+      for (const evalBase of [0.1, 0.3]) {
+        const proto = m.algorithm === 'protonets';
+        const lr = Number((proto ? base * 0.5 : base).toPrecision(3));
+        const evalLr = Number((proto ? evalBase * 0.1 : evalBase).toPrecision(3));
+        let line: string;
+        try {
+          const r = runMethod({ ...m, hyper: { ...m.hyper, lr }, evalLr }, clients, 100);
+          line = `${(100 * r.curve.at(-1)!).toFixed(1)} | ${(100 * mean(r.curve.slice(-3))).toFixed(1)}`;
+        } catch (e) {
+          line = `diverged (${(e as { code?: string }).code ?? (e as Error).message}) | -`;
+        }
+        console.log(`| ${m.label} | ${lr} | ${evalLr} | ${line} |`);
+      }
     }
   }
 }
 
-/** Training samples per second of FedAvg and FO-MAML local updates on each available backend. */
+/** Examples per second of `localUpdate` (after one warm-up call). */
+function samplesPerSecond(name: AlgorithmName, model: ModelSpec, clients: ClientSet[]): number {
+  const a = createAlgorithm(name, model);
+  const g = model.initParams(1);
+  const h = { ...BASE, lr: 0.05, innerLr: 0.05, innerSteps: 1 };
+  a.localUpdate(g, clients[0]!, h, 0); // warm-up: kernel set-up and allocation
+  let examples = 0;
+  const started = performance.now();
+  for (let k = 0; k < 4; k++) examples += a.localUpdate(g, clients[k % clients.length]!, h, k).metrics.examples;
+  return (examples * 1000) / (performance.now() - started);
+}
+
+/**
+ * The same CNN trained with tf.conv2d (tfjs's own conv kernels and gradients) for comparison:
+ * examples per second of SGD steps, or the reason it cannot run (wasm: no Conv2DBackpropFilter).
+ */
+function conv2dReferenceSamplesPerSecond(model: ModelSpec, clients: ClientSet[]): string {
+  const data = clients[0]!.support;
+  const params = unflattenParams(model, model.initParams(1));
+  const batch = makeBatch(model, data, Array.from({ length: Math.min(20, data.count) }, (_, i) => i));
+  const loss = (ps: tf.Tensor[]) => {
+    let a = batch.x as tf.Tensor4D;
+    for (let i = 0; i < 2; i++) a = tf.relu(tf.add(tf.conv2d(a, ps[2 * i] as tf.Tensor4D, 2, 'same'), ps[2 * i + 1]!)) as tf.Tensor4D;
+    const e = tf.relu(tf.add(tf.matMul(tf.reshape(a, [batch.count, -1]), ps[4]!), ps[5]!));
+    return tf.losses.softmaxCrossEntropy(batch.oneHot, tf.add(tf.matMul(e, ps[6]!), ps[7]!)) as tf.Scalar;
+  };
+  try {
+    tf.tidy(() => tf.grads((...ps: tf.Tensor[]) => loss(ps))(params));
+    const started = performance.now();
+    const steps = 3;
+    for (let k = 0; k < steps; k++) tf.tidy(() => tf.grads((...ps: tf.Tensor[]) => loss(ps))(params).forEach((g) => g.dataSync()));
+    return ((steps * batch.count * 1000) / (performance.now() - started)).toFixed(0);
+  } catch (e) {
+    return `fails: ${(e as Error).message.split('\n')[0]!.slice(0, 60)}`;
+  } finally {
+    params.forEach((p) => p.dispose());
+    disposeBatch(batch);
+  }
+}
+
+/** Training samples per second per available backend, MLP and CNN, measured in one run. */
 async function throughput(): Promise<void> {
   const clients = federation(1);
+  const conv = cnn({ inputShape: [28, 28, 1], channels: [16, 32], embedding: 64, numClasses: 10 });
   const candidates: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
-  console.log('\n### Training throughput (local updates, MLP 784-64-10, batch 10, one process)\n');
-  console.log('| backend | FedAvg samples/s | FO-MAML samples/s | MAML (2nd order) samples/s |\n|---|---|---|---|');
+  console.log('\n### Training throughput (samples/s of localUpdate, batch 20, one process)\n');
+  console.log('| backend | MLP FedAvg | MLP FO-MAML | MLP MAML (2nd order) | CNN FedAvg (im2col conv) | CNN MAML (2nd order) | CNN with tf.conv2d, SGD |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const name of candidates) {
     const choice = await selectBackend({ prefer: name, strict: true, log: null }).catch(() => undefined);
     if (!choice) {
-      console.log(`| ${name} | not available | | |`);
+      console.log(`| ${name} | not installed | | | | | |`);
       continue;
     }
-    const cells: string[] = [];
-    for (const alg of ['fedavg', 'fomaml', 'maml'] as const) {
-      const a = createAlgorithm(alg, spec);
-      const g = spec.initParams(1);
-      const h = { ...BASE, lr: 0.05, innerLr: 0.05 };
-      a.localUpdate(g, clients[0]!, h, 0); // warm-up (kernel compilation, allocation)
-      let examples = 0;
-      const started = performance.now();
-      for (let k = 0; k < 6; k++) examples += a.localUpdate(g, clients[k % clients.length]!, h, k).metrics.examples;
-      cells.push(((examples * 1000) / (performance.now() - started)).toFixed(0));
-    }
-    console.log(`| ${name}${choice.provider ? ` (${choice.provider})` : ''} | ${cells.join(' | ')} |`);
+    const cells = [
+      samplesPerSecond('fedavg', spec, clients),
+      samplesPerSecond('fomaml', spec, clients),
+      samplesPerSecond('maml', spec, clients),
+      samplesPerSecond('fedavg', conv, clients),
+      samplesPerSecond('maml', conv, clients),
+    ].map((x) => x.toFixed(0));
+    log(`throughput on ${name} done`);
+    console.log(`| ${name}${choice.provider ? ` (${choice.provider})` : ''} | ${cells.join(' | ')} | ${conv2dReferenceSamplesPerSecond(conv, clients)} |`);
   }
 }
 
 const started = performance.now();
 const choice = await selectBackend({ prefer: (env['BENCH_BACKEND'] as BackendName | undefined) ?? 'auto', log });
 if (env['BENCH_TUNE']) await tune();
+else if (env['BENCH_THROUGHPUT_ONLY']) await throughput();
 else {
   await accuracyTable();
   if (!env['BENCH_METHODS']) await throughput();

@@ -1,4 +1,5 @@
 import type { ModelSpec } from '../models/spec.js';
+import { requireInt } from '../errors.js';
 import { lossAndGrads, lossOf, makeBatch, sampleIndices, sgd, finiteScalar, allIndices } from './train.js';
 import { adaptBySgd, headAccuracy, runLocal, type LocalStep } from './local.js';
 import type { Algorithm, LabeledSet, LocalHyper } from './types.js';
@@ -22,7 +23,11 @@ export function fedAvg(spec: ModelSpec): Algorithm {
     name: 'fedavg',
     spec,
     localUpdate: (g, data, hyper, seed) => runLocal(spec, g, data, hyper, seed, sgdSteps(spec, hyper)),
-    adapt: (params, support, steps, lr) => adaptBySgd(spec, params, support, 0 * steps, lr),
+    // Validates like every adapt, then serves the global model unchanged.
+    adapt: (params, support, steps, lr) => {
+      requireInt('steps', steps, 0);
+      return adaptBySgd(spec, params, support, 0, lr);
+    },
     accuracy: (params, _support, query) => headAccuracy(spec, params, query),
   };
 }

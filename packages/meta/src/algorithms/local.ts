@@ -7,7 +7,7 @@ import { requireInt, requirePositive, MetaArgumentError, MetaError } from '../er
 import { createPrng, streamOf, type Prng } from '../rng.js';
 import { tf, type Tensor } from '../tf.js';
 import {
-  allIndices, argmaxAccuracy, checkData, checkHyper, disposeAll, disposeBatch, finiteScalar,
+  allIndices, argmaxAccuracy, checkData, checkHyper, disposeAll, disposeBatch,
   lossAndGrads, lossOf, makeBatch, sgd, stepInPlace, subtract,
 } from './train.js';
 import type { ClientSet, LabeledSet, LocalHyper, LocalResult } from './types.js';
