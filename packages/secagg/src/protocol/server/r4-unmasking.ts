@@ -20,14 +20,18 @@ export class UnmaskingRound extends CollectingRound<'unmask-response', UnmaskRes
   readonly name = 'unmasking';
   protected readonly kind = 'unmask-response';
 
+  private readonly inU2: ReadonlySet<number>;
+  private readonly inU3: ReadonlySet<number>;
+
   constructor(session: ServerSession, askedClients: readonly number[]) {
     super(session, askedClients);
+    this.inU2 = new Set(session.u2);
+    this.inU3 = new Set(session.u3);
   }
 
   protected validate(clientId: number, m: UnmaskResponseMessage): UnmaskResponseMessage {
-    const { graph, u2, u3 } = this.session;
-    const inU3 = new Set(u3);
-    const inU2 = new Set(u2);
+    const { graph } = this.session;
+    const { inU2, inU3 } = this;
     const wantSelf = [clientId, ...graph!.neighbours(clientId).filter((v) => inU3.has(v))].sort((a, b) => a - b);
     const wantKey = graph!.neighbours(clientId).filter((v) => inU2.has(v) && !inU3.has(v));
     const check = (got: readonly RevealedShare[], want: readonly number[], field: string): void => {

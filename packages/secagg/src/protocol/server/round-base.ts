@@ -11,12 +11,15 @@ export abstract class CollectingRound<K extends ClientMessage['kind'], V> implem
   abstract readonly name: ServerStateName;
   protected abstract readonly kind: K;
   protected readonly responses = new Map<number, V>();
+  private readonly expectedSet: ReadonlySet<number>;
 
   constructor(
     protected readonly session: ServerSession,
     /** Sorted ids expected to answer in this round. */
     protected readonly expected: readonly number[],
-  ) {}
+  ) {
+    this.expectedSet = new Set(expected);
+  }
 
   pending(): number[] {
     return this.expected.filter((id) => !this.responses.has(id) && !this.session.disconnected.has(id));
@@ -38,7 +41,7 @@ export abstract class CollectingRound<K extends ClientMessage['kind'], V> implem
     if (message.kind !== this.kind) {
       throw new SecAggProtocolError('ERR_UNEXPECTED_MESSAGE', `${this.name}: ${message.kind} from client ${clientId} is not accepted in this round`);
     }
-    if (!this.expected.includes(clientId)) {
+    if (!this.expectedSet.has(clientId)) {
       throw new SecAggProtocolError('ERR_NOT_PARTICIPATING', `${this.name}: client ${clientId} is not part of this round`);
     }
     if (this.session.disconnected.has(clientId)) {

@@ -39,6 +39,7 @@ export interface SecAggServerOptions {
 
 export class SecAggServer {
   readonly config: NormalizedConfig;
+  private readonly known: ReadonlySet<number>;
   private readonly session: ServerSession;
   private round: ServerRoundState | null;
   private finalState: 'completed' | 'aborted' | null = null;
@@ -52,6 +53,7 @@ export class SecAggServer {
    */
   constructor(config: SecAggConfig, rng: Rng = systemRng, options: SecAggServerOptions = {}) {
     this.config = normalizeConfig(config);
+    this.known = new Set(this.config.clientIds);
     if (options.roster !== undefined && !(options.roster instanceof Map)) throw new InvalidArgumentError('options.roster: expected a Map');
     this.session = { config: this.config, rng, roster: options.roster ? new Map(options.roster) : null, disconnected: new Set() };
     this.round = new AdvertiseKeysRound(this.session);
@@ -100,7 +102,7 @@ export class SecAggServer {
    *   ERR_INVALID_MESSAGE, ERR_SESSION_FINISHED); the session state is unchanged
    */
   receive(clientId: number, message: ClientMessage): ServerOutputs {
-    if (!this.config.clientIds.includes(clientId)) throw new SecAggProtocolError('ERR_UNKNOWN_CLIENT', `receive: client ${String(clientId)} is not in the session`);
+    if (!this.known.has(clientId)) throw new SecAggProtocolError('ERR_UNKNOWN_CLIENT', `receive: client ${String(clientId)} is not in the session`);
     if (message === null || typeof message !== 'object') throw new SecAggProtocolError('ERR_INVALID_MESSAGE', 'receive: message is not an object');
     if ('clientId' in message && message.clientId !== clientId) {
       throw new SecAggProtocolError('ERR_CLIENT_ID_MISMATCH', `receive: message claims client ${message.clientId}, transport says ${clientId}`);
@@ -119,7 +121,7 @@ export class SecAggServer {
    * later round; the current round may now be ready to advance.
    */
   clientDropped(clientId: number): ServerOutputs {
-    if (!this.config.clientIds.includes(clientId)) throw new SecAggProtocolError('ERR_UNKNOWN_CLIENT', `clientDropped: client ${String(clientId)} is not in the session`);
+    if (!this.known.has(clientId)) throw new SecAggProtocolError('ERR_UNKNOWN_CLIENT', `clientDropped: client ${String(clientId)} is not in the session`);
     this.session.disconnected.add(clientId);
     return { sends: [] };
   }
