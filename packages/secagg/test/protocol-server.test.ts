@@ -208,3 +208,27 @@ test('server: a corrupted revealed share aborts with INCONSISTENT_SHARES and rel
     assert.ok(out.sends.every((s) => s.message.kind === 'abort'));
   }
 });
+
+test('client: messages handed over without the codec are validated too (order, duplicates, junk)', () => {
+  const { server, clients } = setup();
+  for (const id of ids) server.receive(id, clients.get(id)!.start());
+  const keyList = server.closeRound().sends[0]!.message;
+  for (const id of ids) server.receive(id, clients.get(id)!.receive(keyList)[0]!);
+  const deliveries = new Map(server.closeRound().sends.map((s) => [s.to, s.message]));
+  const d1 = deliveries.get(1)! as Extract<typeof keyList, { kind: 'share-delivery' }>;
+  const abortReason = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (e) {
+      return (e as { reasonName?: string }).reasonName ?? `not an abort: ${String(e)}`;
+    }
+    return 'no error';
+  };
+  assert.equal(abortReason(() => clients.get(1)!.receive({ ...d1, shares: [...d1.shares].reverse() })), 'INVALID_SHARE_DELIVERY');
+  assert.equal(clients.get(1)!.state, 'aborted');
+  const d2 = deliveries.get(2)! as typeof d1;
+  assert.equal(abortReason(() => clients.get(2)!.receive({ ...d2, shares: [d2.shares[0]!, d2.shares[0]!] })), 'INVALID_SHARE_DELIVERY');
+  assert.equal(abortReason(() => clients.get(3)!.receive(null as never)), 'PROTOCOL_VIOLATION');
+  const d4 = deliveries.get(4)! as typeof d1;
+  assert.equal(abortReason(() => clients.get(4)!.receive({ ...d4, shares: d4.shares.map((s) => ({ ...s, ciphertext: s.ciphertext.subarray(0, 10) })) })), 'SHARE_DECRYPTION_FAILED');
+});
