@@ -48,8 +48,9 @@ export async function loadDemoFederation(d: DataConfig, shards: number): Promise
 async function loadOwnFile(d: DataConfig): Promise<Dataset> {
   const m = await meta();
   if (d.source === 'idx') return m.loadIdxPair(d.path!, d.labels!);
-  if (d.source === 'csv') return (await m.loadCsv(d.path!, { labelColumn: d.labelColumn, standardise: d.standardise })).dataset;
-  if (d.source === 'json') return (await m.loadJsonTable(d.path!, { labelColumn: d.labelColumn, standardise: d.standardise })).dataset;
+  const table = { labelColumn: d.labelColumn, standardise: d.standardise, ...(d.classNames ? { labels: d.classNames.split(',').map((x) => x.trim()) } : {}) };
+  if (d.source === 'csv') return (await m.loadCsv(d.path!, table)).dataset;
+  if (d.source === 'json') return (await m.loadJsonTable(d.path!, table)).dataset;
   throw new TypeError(`data.source '${d.source}' is not a file source`);
 }
 

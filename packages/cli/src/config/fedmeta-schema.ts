@@ -86,6 +86,11 @@ export const fedmetaSchema = obj('fedmeta config', {
     path: str({ doc: 'idx: the images file; csv / json: the table; fashion-mnist: directory of the IDX files (default /usr/share/datasets/fashion-mnist)' }),
     labels: str({ doc: 'idx: the labels file' }),
     labelColumn: str({ doc: 'csv / json: the label column (key)', default: 'label' }),
+    classNames: str({
+      doc: 'csv / json: every label value, comma-separated, in the same order at every site (class id = position); default: numbered from the labels present, which differs between sites that lack a class',
+      pattern: /^[^,]+(,[^,]+)+$/,
+      patternHint: 'must list at least two label values separated by commas, e.g. "benign,malignant"',
+    }),
     standardise: bool({ doc: 'csv / json: standardise every feature column (mean 0, std 1)', default: true }),
     shards: int({ doc: 'demo sources: number of clients the dataset is split into (every demo client must use the same value)', min: 2, max: 10_000, default: 3 }),
     clientIndex: int({ doc: 'demo sources, client only: which shard this client trains on (0 .. shards-1)', min: 0, max: 9_999 }),
