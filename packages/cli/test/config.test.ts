@@ -156,3 +156,18 @@ test('suggestions come from edit distance and ignore case', () => {
   assert.equal(suggest('Port', ['port', 'host']), 'port');
   assert.equal(suggest('xyz', ['port', 'host']), undefined);
 });
+
+test('csv sites share label ids through data.classNames, even a site missing a class', async () => {
+  const { loadClientData } = await import('../src/config/data.js');
+  const rows = (labels: string[]) => ['x1,x2,diagnosis', ...labels.map((l, i) => `${i},${i % 3},${l}`)].join('\n');
+  const onlyMalignant = join(dir, 'site-m.csv');
+  writeFileSync(onlyMalignant, rows(Array.from({ length: 10 }, () => 'malignant')));
+  const base = { source: 'csv', labelColumn: 'diagnosis', supportPerClass: 3 };
+  const shared = validate(fedmetaSchema, { data: { ...base, path: onlyMalignant, classNames: 'benign,malignant' } });
+  const data = await loadClientData(shared.data);
+  assert.equal(data.support.numClasses, 2);
+  assert.deepEqual([...new Set(data.support.y)], [1], "'malignant' is class 1 at every site");
+  const alone = validate(fedmetaSchema, { data: { ...base, path: onlyMalignant } });
+  assert.deepEqual([...new Set((await loadClientData(alone.data)).support.y)], [0], 'without classNames the site numbers its own labels');
+  assert.match(issuesOf(() => validate(fedmetaSchema, { data: { classNames: 'benign' } }))[0]!, /^data\.classNames: must list at least two label values/);
+});
