@@ -93,6 +93,7 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
   const spec = meta.createModel(modelConfig(c, evalData.shape, evalData.numClasses) as unknown as Parameters<typeof meta.createModel>[0]);
   const base = await serverOptionsFromConfig(c, spec.paramCount);
   const tracker = new RoundTracker();
+  let bannerShown = false;
   const server = await startServer({
     ...base,
     ...serverTls(c),
@@ -100,13 +101,17 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
     model: { config: spec.config as unknown as { kind: string } & Record<string, unknown> },
     evaluate: { data: evalData },
     logger: (e) => log(e.level, e.event, e),
-    onProgress: (p) => view.update(tracker.map(p)),
+    // Progress starts once the banner (which needs the bound URL) is out.
+    onProgress: (p) => {
+      if (bannerShown) view.update(tracker.map(p));
+    },
   });
   const active = roster.filter((r) => !r.revoked).length;
   view.log(
     `fedmeta server: ${server.url} federation '${c.server.federationId}', ${active} clients on the roster, ${c.server.rounds} rounds, ` +
       `${c.secagg.mode}, ${base.dp ? `DP epsilon budget ${c.dp.epsilon} (noise multiplier ${base.dp.noiseMultiplier.toFixed(3)})` : 'DP off'}, tfjs ${backend.name}`,
   );
+  bannerShown = true;
   log('info', 'cli.server.started', { url: server.url, roster: active, rounds: c.server.rounds });
   let signals = 0;
   const onSignal = (signal: string) => {
