@@ -142,6 +142,9 @@ export function clientOptionsFromConfig(c: FedmetaConfig, identity: Identity, da
     data,
     reconnect: { maxAttempts: cl.reconnect.maxAttempts, baseDelayMs: cl.reconnect.baseDelayMs, maxDelayMs: cl.reconnect.maxDelayMs },
     seed: c.data.seed,
+    // Local training off the main thread, so pings are answered during a long round.
+    trainInWorker: true,
+    backend: c.meta.backend,
   };
 }
 
