@@ -129,6 +129,8 @@ test('bad hyperparameters and inputs are typed errors naming the field', () => {
   assert.throws(() => alg.localUpdate(g, client, ok, 1.5), MetaArgumentError);
   const wrongShape = { ...client, support: { ...client.support, x: client.support.x.subarray(1) } };
   assert.throws(() => alg.localUpdate(g, wrongShape, ok, 1), (e: unknown) => e instanceof MetaError && e.code === 'META_DATA_MISMATCH');
+  const badLabel = { ...client, support: { ...client.support, y: client.support.y.map((y, i) => (i === 0 ? 10 : y)) } };
+  assert.throws(() => createAlgorithm('fedavg', spec).localUpdate(g, badLabel, { ...ok, batchSize: 1000 }, 1), (e: unknown) => e instanceof MetaError && e.code === 'META_DATA_MISMATCH' && /label 10/.test(e.message));
   assert.throws(() => alg.adapt(g, client.support, -1, 0.1), isHyper('steps'));
   assert.throws(() => alg.adapt(g, client.support, 2, -0.1), isHyper('lr'));
   assert.throws(() => evaluatePersonalized(alg, g, [client], { steps: 1, lr: 0 }), isHyper('lr'));

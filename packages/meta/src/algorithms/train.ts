@@ -42,6 +42,9 @@ export function makeBatch(spec: ModelSpec, data: LabeledSet, indices: ArrayLike<
     const j = indices[i]!;
     xs.set(data.x.subarray(j * per, (j + 1) * per), i * per);
     const label = data.y[j]!;
+    if (!(label >= 0 && label < spec.numClasses)) {
+      throw new MetaError('META_DATA_MISMATCH', `label ${label} of example ${j} is outside 0..${spec.numClasses - 1}`);
+    }
     labels[i] = label;
     hot[i * spec.numClasses + label] = 1;
   }
