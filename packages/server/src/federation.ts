@@ -128,7 +128,12 @@ export class Federation {
     this.privacy?.open();
     await ready(); // libsodium, used by the secagg crypto suite
     await selectBackend({ prefer: this.o.raw.backend ?? 'auto', log: null });
-    this.listener = await listen(this.o.raw, this.o.limits);
+    try {
+      this.listener = await listen(this.o.raw, this.o.limits);
+    } catch (err) {
+      this.privacy?.close();
+      throw err;
+    }
     this.listener.wss.on('connection', (socket, req: IncomingMessage) => this.onConnection(socket, req));
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.o.heartbeat.intervalMs);
     this.heartbeatTimer.unref();

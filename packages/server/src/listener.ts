@@ -37,7 +37,6 @@ export async function listen(options: Pick<ServerOptions, 'host' | 'port' | 'tls
   http.on('request', (_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('fedmeta: WebSocket only\n');
   });
-  const wss = new WebSocketServer({ server: http, maxPayload: wsMaxPayload(limits), perMessageDeflate: false, clientTracking: true });
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => reject(new ServerError('ERR_LISTEN', `cannot listen on ${host}:${options.port}: ${err.message}`, { cause: err }));
     http.once('error', onError);
@@ -46,6 +45,10 @@ export async function listen(options: Pick<ServerOptions, 'host' | 'port' | 'tls
       resolve();
     });
   });
+  // Attach ws only once bound: a WebSocketServer re-emits the http server's errors, and an
+  // EADDRINUSE must surface as ERR_LISTEN, not as an unhandled 'error' event.
+  const wss = new WebSocketServer({ server: http, maxPayload: wsMaxPayload(limits), perMessageDeflate: false, clientTracking: true });
+  wss.on('error', () => undefined); // runtime socket errors are handled per connection
   const port = (http.address() as AddressInfo).port;
   const scheme = options.tls ? 'wss' : 'ws';
   const urlHost = host.includes(':') ? `[${host}]` : host;

@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ed25519Keypair, systemRng } from '@fedmeta/secagg';
+import { saveCheckpoint } from '../src/checkpoint.js';
+import { ServerError } from '../src/errors.js';
+import { startServer } from '../src/server.js';
+import type { ServerOptions } from '../src/options.js';
+
+function options(extra: Partial<ServerOptions> = {}): ServerOptions {
+  return {
+    port: 0,
+    insecure: true,
+    federationId: 'life',
+    roster: [ed25519Keypair(systemRng), ed25519Keypair(systemRng)].map((k, i) => ({ name: `n${i}`, publicKey: k.publicKey })),
+    rounds: 2,
+    model: { config: { kind: 'mlp', inputShape: [4], hidden: [3], numClasses: 2 } },
+    algorithm: { name: 'fedavg', hyper: { localSteps: 1, batchSize: 1, lr: 0.1 } },
+    cohort: { minClients: 2 },
+    backend: 'cpu',
+    ...extra,
+  };
+}
+
+test('close() while waiting for clients ends the federation with endReason closed', async () => {
+  const events: string[] = [];
+  const server = await startServer(options({ logger: (e) => events.push(e.event) }));
+  assert.match(server.url, /^ws:\/\/127\.0\.0\.1:\d+$/);
+  assert.equal(server.status().phase, 'waiting');
+  assert.equal(server.status().round, 1);
+  await server.close();
+  const s = await server.done;
+  assert.equal(s.endReason, 'closed');
+  assert.equal(s.roundsCompleted, 0);
+  assert.equal(s.finalParams.length, 4 * 3 + 3 + 3 * 2 + 2);
+  assert.ok(events.includes('server.listening') && events.includes('server.done'));
+});
+
+test('a checkpoint written under another configuration is refused; a matching one is resumed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedmeta-life-'));
+  try {
+    saveCheckpoint(dir, { federationId: 'life', configHash: 'not-this-config', nextRound: 2, arrays: { params: new Float32Array(23) }, meta: {} });
+    await assert.rejects(startServer(options({ checkpointDir: dir })), (e: unknown) => e instanceof ServerError && e.code === 'ERR_CHECKPOINT_MISMATCH');
+    // A server that checkpoints nothing yet leaves the dir alone; run one that resumes:
+    rmSync(join(dir, 'checkpoint.fmck'));
+    const first = await startServer(options({ checkpointDir: dir }));
+    await first.close();
+    await first.done;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('plain ws without insecure: true, a busy port and bad options are typed errors', async () => {
+  const { insecure: _i, ...noTls } = options();
+  await assert.rejects(startServer(noTls), (e: unknown) => e instanceof ServerError && e.code === 'ERR_SERVER_CONFIG' && /insecure: true/.test(e.message));
+  const a = await startServer(options());
+  try {
+    await assert.rejects(startServer(options({ port: a.port })), (e: unknown) => e instanceof ServerError && e.code === 'ERR_LISTEN');
+  } finally {
+    await a.close();
+  }
+  await assert.rejects(startServer(options({ model: { config: { kind: 'mlp' }, initialParams: new Float32Array(3) } })), (e: unknown) => e instanceof ServerError && e.code === 'ERR_SERVER_CONFIG');
+});
