@@ -5,3 +5,4 @@ export * from './crypto/index.js';
 export * from './shamir/index.js';
 export * from './quantize/index.js';
 export * from './protocol/index.js';
+export * from './vectors/index.js';

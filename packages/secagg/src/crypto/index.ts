@@ -8,7 +8,3 @@ export * from './ed25519.js';
 export * from './sha256.js';
 export * from './prg.js';
 
-// The test-vector API (registry, generation, verification) rides on this entry point
-// because the package root (src/index.ts) does not re-export ./vectors; the CLI's
-// `fedmeta vectors` needs it from '@fedmeta/secagg'.
-export * from '../vectors/index.js';
