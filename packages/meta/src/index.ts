@@ -5,7 +5,7 @@ export * from './errors.js';
 export * from './backend.js';
 export * from './models/index.js';
 export * from './algorithms/index.js';
-export { MetaOptimizer, type MetaOptimizerConfig } from './meta-optimizer.js';
+export { MetaOptimizer, type MetaOptimizerConfig, type MetaOptimizerState } from './meta-optimizer.js';
 export { evaluatePersonalized, spread, type PersonalizedReport, type Spread } from './evaluate.js';
 export { runFederatedSimulation, type SimulationOptions, type SimulationResult, type RoundMetrics } from './simulate.js';
 export { exportTfjsModel, toLayersModel } from './export.js';

@@ -10,6 +10,22 @@ export type MetaOptimizerConfig =
   | { kind: 'sgd'; lr: number; momentum?: number }
   | { kind: 'adam'; lr: number; beta1?: number; beta2?: number; epsilon?: number };
 
+/**
+ * Everything a MetaOptimizer carries from one apply() to the next, for checkpoints: a
+ * server restored with it continues the exact trajectory of one that never stopped.
+ * Float64 like the live buffers, so a round-trip rounds nothing.
+ */
+export interface MetaOptimizerState {
+  /** The config kind the state belongs to; restoring into the other kind is refused. */
+  kind: 'sgd' | 'adam';
+  /** Adam's step count t (bias correction); always 0 for SGD. */
+  step: number;
+  /** SGD momentum buffer or Adam's first moment; null before the first apply (and for plain SGD). */
+  m: Float64Array | null;
+  /** Adam's second moment; null before the first apply and always for SGD. */
+  v: Float64Array | null;
+}
+
 export class MetaOptimizer {
   private m: Float64Array | undefined;
   private v: Float64Array | undefined;
@@ -100,6 +116,73 @@ export class MetaOptimizer {
       params[i]! += (c.lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + eps);
     }
     return params;
+  }
+
+  /**
+   * A copy of the optimiser's state (later apply() calls do not change it).
+   * @returns kind, Adam step and the moment buffers (null until the first apply needs them)
+   */
+  state(): MetaOptimizerState {
+    return {
+      kind: this.config.kind,
+      step: this.t,
+      m: this.m ? this.m.slice() : null,
+      v: this.v ? this.v.slice() : null,
+    };
+  }
+
+  /**
+   * Replaces the optimiser's state with (a copy of) `state`, e.g. one read from a checkpoint.
+   * @param state what state() returned, possibly from another process
+   * @param paramCount when given, the buffers must have exactly this many entries
+   * @throws MetaArgumentError when the kind differs from the config's, a field has the wrong
+   *   type, the step is not a non-negative integer or is inconsistent with the buffers
+   * @throws MetaError META_PARAM_LENGTH when m and v (or paramCount) disagree in length;
+   *   META_NON_FINITE when a buffer holds NaN or an infinity
+   */
+  restore(state: MetaOptimizerState, paramCount?: number): void {
+    if (state === null || typeof state !== 'object') throw new MetaArgumentError('state: expected { kind, step, m, v }');
+    if (state.kind !== this.config.kind) {
+      throw new MetaArgumentError(`state.kind: the state is of a '${String(state.kind)}' optimiser, this one is '${this.config.kind}'`);
+    }
+    const { step } = state;
+    if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) throw new MetaArgumentError(`state.step: expected an integer >= 0, got ${String(step)}`);
+    const buffer = (field: 'm' | 'v'): Float64Array | undefined => {
+      const b = state[field];
+      if (b === null || b === undefined) return undefined;
+      if (!(b instanceof Float64Array)) throw new MetaArgumentError(`state.${field}: expected a Float64Array or null`);
+      if (paramCount !== undefined && b.length !== paramCount) {
+        throw new MetaError('META_PARAM_LENGTH', `state.${field}: ${b.length} entries, the model has ${paramCount}`);
+      }
+      for (const x of b) if (!Number.isFinite(x)) throw new MetaError('META_NON_FINITE', `state.${field}: has a non-finite entry`);
+      return b.slice();
+    };
+    const m = buffer('m');
+    const v = buffer('v');
+    if (this.config.kind === 'sgd') {
+      if (v) throw new MetaArgumentError('state.v: an SGD optimiser has no second moment (expected null)');
+      if (step !== 0) throw new MetaArgumentError(`state.step: an SGD optimiser counts no steps (expected 0, got ${step})`);
+      if (m && !(this.config.momentum ?? 0)) throw new MetaArgumentError('state.m: SGD without momentum has no momentum buffer (expected null)');
+    } else {
+      // Adam creates m and v together on its first step, and counts every step.
+      if (!m !== !v) throw new MetaArgumentError('state.m, state.v: Adam needs both moments or neither');
+      if (m && v && m.length !== v.length) throw new MetaError('META_PARAM_LENGTH', `state.v: ${v.length} entries, state.m has ${m.length}`);
+      if (!m !== (step === 0)) throw new MetaArgumentError(`state.step: ${step} is inconsistent with ${m ? 'present' : 'absent'} moments`);
+      if (v) for (const x of v) if (x < 0) throw new MetaArgumentError('state.v: the second moment must be >= 0');
+    }
+    this.m = m;
+    this.v = v;
+    this.t = step;
+  }
+
+  /**
+   * A new optimiser with `config` continuing from `state`.
+   * @throws as the constructor (config) and restore() (state)
+   */
+  static fromState(config: MetaOptimizerConfig, state: MetaOptimizerState, paramCount?: number): MetaOptimizer {
+    const opt = new MetaOptimizer(config);
+    opt.restore(state, paramCount);
+    return opt;
   }
 
   /** weightedMean + apply in one call. */

@@ -73,3 +73,46 @@ test('configHash is stable under key order and sensitive to values', () => {
   assert.notEqual(configHash({ a: 1 }), configHash({ a: 2 }));
   assert.notEqual(configHash({ k: new Uint8Array([1]) }), configHash({ k: new Uint8Array([2]) }));
 });
+
+test('optimizer state written by the earlier format (no kind, raw float64 bytes as f32 words) still resumes the trajectory', () =>
+  withDir((dir) => {
+    const n = 20;
+    const update = (k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * k + 1) * 0.02);
+    const config = { kind: 'sgd', lr: 0.5, momentum: 0.9 } as const;
+    const a = new MetaOptimizer(config);
+    const pa = new Float32Array(n);
+    for (let k = 0; k < 4; k++) a.apply(pa, update(k));
+    // Exactly what the first checkpoint version stored: m's bytes as float32 words, { t, hasM, hasV }.
+    const m = a.state().m!;
+    const old = { 'optimizer.m': new Float32Array(m.buffer.slice(0)) };
+    saveCheckpoint(dir, { federationId: 'f', configHash: 'h', nextRound: 5, arrays: { params: pa, ...old }, meta: { optimizer: { t: 0, hasM: true, hasV: false } } });
+    const ck = loadCheckpoint(dir)!;
+    const b = new MetaOptimizer(config);
+    restoreOptimizerState(b, ck.arrays, ck.meta.optimizer);
+    const pb = ck.arrays.params!;
+    a.apply(pa, update(4));
+    b.apply(pb, update(4));
+    assert.deepEqual(pb, pa);
+    // The current writer keeps that layout and adds the kind.
+    assert.deepEqual(readOptimizerState(a).meta, { t: 0, hasM: true, hasV: false, kind: 'sgd' });
+    assert.deepEqual(readOptimizerState(a).arrays['optimizer.m']!.length, 2 * n);
+  }));
+
+test('an optimizer state that does not fit the model or the optimiser is ERR_CHECKPOINT_CORRUPT naming why', () => {
+  const n = 8;
+  const adam = new MetaOptimizer({ kind: 'adam', lr: 0.01 });
+  adam.apply(new Float32Array(n), Float32Array.from({ length: n }, (_, i) => i / 10));
+  const st = readOptimizerState(adam);
+  const params = new Float32Array(n);
+  const corrupt = (re: RegExp) => (e: unknown) => e instanceof ServerError && e.code === 'ERR_CHECKPOINT_CORRUPT' && re.test(e.message);
+  const fresh = () => new MetaOptimizer({ kind: 'adam', lr: 0.01 });
+  assert.throws(() => restoreOptimizerState(fresh(), { params: new Float32Array(n + 1), ...st.arrays }, st.meta), corrupt(/state\.m: 8 entries, the model has 9/));
+  assert.throws(() => restoreOptimizerState(fresh(), { params, 'optimizer.m': new Float32Array(3), 'optimizer.v': st.arrays['optimizer.v']! }, st.meta), corrupt(/odd number/));
+  assert.throws(() => restoreOptimizerState(fresh(), { params, 'optimizer.m': st.arrays['optimizer.m']! }, st.meta), corrupt(/hasV but optimizer\.v is missing/));
+  assert.throws(() => restoreOptimizerState(new MetaOptimizer({ kind: 'sgd', lr: 1, momentum: 0.5 }), { params, ...st.arrays }, st.meta), corrupt(/'adam'.*'sgd'/));
+  assert.throws(() => restoreOptimizerState(fresh(), { params, ...st.arrays }, { ...st.meta, t: 0 }), corrupt(/state\.step/));
+  // A good one restores the exact state.
+  const ok = fresh();
+  restoreOptimizerState(ok, { params, ...st.arrays }, st.meta);
+  assert.deepEqual(ok.state(), adam.state());
+});
