@@ -119,3 +119,46 @@ test('property: key agreement is symmetric and keypairs are deterministic under 
     { numRuns: 20 },
   );
 });
+
+// The implementation runs on node:crypto (OpenSSL); @noble/curves is an independent
+// pure-JS ladder, so agreement on random inputs checks both the arithmetic and the way
+// raw keys are imported (clamping, bit 255, non-canonical u >= p).
+test('property: native public keys and shared secrets equal @noble/curves on random keys', () => {
+  const p = 2n ** 255n - 19n;
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.boolean(), (a, b, topBit) => {
+      assert.deepEqual(x25519PublicKey(a), x25519.getPublicKey(a));
+      const peer = x25519.getPublicKey(b);
+      if (topBit) peer[31] = peer[31]! | 0x80;
+      assert.deepEqual(x25519SharedSecret(a, peer), x25519.getSharedSecret(a, peer));
+    }),
+    { numRuns: 64 },
+  );
+  // Non-canonical encodings u + p (u < 19) and raw random u-coordinates (possibly on the twist).
+  const rng = seededRng(new Uint8Array(32).fill(9));
+  const sk = rng.fill(new Uint8Array(32));
+  for (const u of [2n, 3n, 9n, 18n]) {
+    const enc = uToBytes(u + p);
+    assert.deepEqual(x25519SharedSecret(sk, enc), x25519.getSharedSecret(sk, enc));
+    assert.deepEqual(x25519SharedSecret(sk, enc), x25519SharedSecret(sk, uToBytes(u)));
+  }
+  for (let i = 0; i < 16; i++) {
+    const u = rng.fill(new Uint8Array(32));
+    assert.deepEqual(x25519SharedSecret(sk, u), x25519.getSharedSecret(sk, u));
+  }
+});
+
+test('a key array overwritten in place is re-imported, never matched to its old key', () => {
+  const sk = new Uint8Array(32).fill(5);
+  const peer = x25519PublicKey(new Uint8Array(32).fill(6));
+  const first = x25519SharedSecret(sk, peer);
+  assert.deepEqual(x25519PublicKey(sk), x25519.getPublicKey(new Uint8Array(32).fill(5)));
+  sk.fill(7);
+  assert.deepEqual(x25519PublicKey(sk), x25519.getPublicKey(new Uint8Array(32).fill(7)));
+  assert.deepEqual(x25519SharedSecret(sk, peer), x25519.getSharedSecret(new Uint8Array(32).fill(7), peer));
+  assert.notDeepEqual(x25519SharedSecret(sk, peer), first);
+  const peerCopy = peer.slice();
+  peer.set(x25519PublicKey(new Uint8Array(32).fill(8)));
+  assert.deepEqual(x25519SharedSecret(sk, peer), x25519.getSharedSecret(sk, peer));
+  assert.deepEqual(x25519SharedSecret(sk, peerCopy), x25519.getSharedSecret(sk, peerCopy));
+});
