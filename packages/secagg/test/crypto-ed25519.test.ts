@@ -1,7 +1,11 @@
 // Ed25519 against RFC 8032 sec. 7.1 TEST 1-3, plus rejection and domain separation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fromHex, toHex } from '../src/crypto/bytes.js';
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import fc from 'fast-check';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { concatBytes, fromHex, toHex } from '../src/crypto/bytes.js';
 import { ed25519Keypair, ed25519PublicKey, ed25519Sign, ed25519Verify, signLabelled, verifyLabelled } from '../src/crypto/ed25519.js';
 import { LABEL_SIG_ADVERTISE, LABEL_SIG_CONSISTENCY } from '../src/crypto/hkdf.js';
 import { seededRng } from '../src/rng.js';
@@ -99,4 +103,53 @@ test('labelled signatures do not verify under another label', () => {
   assert.equal(verifyLabelled(kp.publicKey, LABEL_SIG_ADVERTISE, msg, sig), true);
   assert.equal(verifyLabelled(kp.publicKey, LABEL_SIG_CONSISTENCY, msg, sig), false);
   assert.equal(ed25519Verify(kp.publicKey, msg, sig), false);
+});
+
+// Signing, key derivation and the common verification path run on node:crypto (OpenSSL);
+// @noble/curves' strict verifier is the reference verdict. OpenSSL's equation is
+// cofactorless and noble's cofactored, so signatures built with a torsion component must
+// still get noble's answer (the wrapper falls back to it), not OpenSSL's.
+const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+const leToBig = (b: Uint8Array): bigint => b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n);
+const bigToLe32 = (v: bigint): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => Number((v >> BigInt(8 * i)) & 0xffn));
+
+test('property: native keys and signatures equal @noble/curves; verification matches its strict verdict', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 200 }), fc.nat(), (sk, msg, flip) => {
+      const pk = ed25519PublicKey(sk);
+      assert.deepEqual(pk, ed25519.getPublicKey(sk));
+      const sig = ed25519Sign(sk, msg);
+      assert.deepEqual(sig, ed25519.sign(msg, sk));
+      assert.equal(ed25519Verify(pk, msg, sig), true);
+      const bad = sig.slice();
+      bad[flip % 64] = bad[flip % 64]! ^ (1 << (flip % 8));
+      assert.equal(ed25519Verify(pk, msg, bad), ed25519.verify(bad, msg, pk, { zip215: false }));
+    }),
+    { numRuns: 48 },
+  );
+});
+
+test('signatures with a torsion component get the strict cofactored verdict, not OpenSSL\'s', () => {
+  const P = ed25519.Point;
+  const T8 = P.fromBytes(fromHex('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a'));
+  const rng = seededRng(new Uint8Array(32).fill(0x3c));
+  const msg = new TextEncoder().encode('torsion');
+  let openSslDisagreed = 0;
+  for (let i = 0; i < 8; i++) {
+    const a = (leToBig(rng.fill(new Uint8Array(32))) % (L - 1n)) + 1n;
+    const r = (leToBig(rng.fill(new Uint8Array(32))) % (L - 1n)) + 1n;
+    const torsionOnKey = i % 2 === 0;
+    const A = torsionOnKey ? P.BASE.multiply(a).add(T8) : P.BASE.multiply(a);
+    const R = torsionOnKey ? P.BASE.multiply(r) : P.BASE.multiply(r).add(T8);
+    const Ab = A.toBytes();
+    const Rb = R.toBytes();
+    const k = leToBig(sha512(concatBytes(Rb, Ab, msg))) % L;
+    const sig = concatBytes(Rb, bigToLe32((r + k * a) % L));
+    const reference = ed25519.verify(sig, msg, Ab, { zip215: false });
+    assert.equal(ed25519Verify(Ab, msg, sig), reference);
+    const der = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Ab]);
+    if (nodeVerify(null, msg, createPublicKey({ key: der, format: 'der', type: 'spki' }), sig) !== reference) openSslDisagreed++;
+  }
+  // The construction really exercises the fallback: OpenSSL alone would have said otherwise.
+  assert.ok(openSslDisagreed > 0);
 });

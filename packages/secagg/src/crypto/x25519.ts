@@ -4,10 +4,11 @@
  * ladder; the bytes are identical (the tests cross-check every result against
  * @noble/curves). Adds typed errors and an injected Rng for key generation.
  */
-import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
+import { diffieHellman } from 'node:crypto';
 import { SecAggError } from '../errors.js';
 import type { Rng } from '../rng.js';
 import { assertBytes } from './bytes.js';
+import { rawPublicKey, x25519PrivateKeyObject, x25519PublicKeyObject } from './native-keys.js';
 
 /** Length of an X25519 secret key, public key and shared secret in bytes. */
 export const X25519_KEY_BYTES = 32;
@@ -40,65 +41,6 @@ function decodeU(pk: Uint8Array): bigint {
   return u % P;
 }
 
-// Raw keys enter OpenSSL as JWKs: Node hands a JWK's `d` (private) or `x` (public) straight to
-// EVP_PKEY_new_raw_*_key, which is 5-9x cheaper here than parsing the equivalent PKCS8/SPKI
-// DER through OpenSSL 3's decoder. For a private JWK Node requires an `x` member but imports
-// only `d` (OpenSSL recomputes the public key), so a placeholder is passed; if a Node version
-// ever insists on a matching `x`, the fixed-prefix PKCS8 DER import below takes over.
-const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const JWK_X_PLACEHOLDER = Buffer.alloc(X25519_KEY_BYTES).toString('base64url');
-let jwkPrivateImport = true;
-
-function b64url(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
-}
-
-function importSecretKey(secretKey: Uint8Array): KeyObject {
-  if (jwkPrivateImport) {
-    try {
-      return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64url(secretKey), x: JWK_X_PLACEHOLDER }, format: 'jwk' });
-    } catch {
-      jwkPrivateImport = false;
-    }
-  }
-  return createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, secretKey]), format: 'der', type: 'pkcs8' });
-}
-
-/**
- * Imported KeyObjects, keyed by the caller's array. A round uses each secret key for up to
- * 2k agreements and each peer key for one or two, so importing once per array saves most of
- * the OpenSSL import cost. The cached copy of the bytes is compared on every hit, so an array
- * the caller has since overwritten is re-imported, never matched to a stale key.
- */
-interface CachedKey {
-  bytes: Uint8Array;
-  key: KeyObject;
-}
-const secretKeyCache = new WeakMap<Uint8Array, CachedKey>();
-const publicKeyCache = new WeakMap<Uint8Array, CachedKey>();
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  let diff = 0;
-  for (let i = 0; i < X25519_KEY_BYTES; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
-
-function cached(cache: WeakMap<Uint8Array, CachedKey>, bytes: Uint8Array, load: (b: Uint8Array) => KeyObject): KeyObject {
-  const hit = cache.get(bytes);
-  if (hit !== undefined && sameBytes(hit.bytes, bytes)) return hit.key;
-  const key = load(bytes);
-  cache.set(bytes, { bytes: bytes.slice(), key });
-  return key;
-}
-
-function secretKeyObject(secretKey: Uint8Array): KeyObject {
-  return cached(secretKeyCache, secretKey, importSecretKey);
-}
-
-function publicKeyObject(publicKey: Uint8Array): KeyObject {
-  return cached(publicKeyCache, publicKey, (pk) => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(pk) }, format: 'jwk' }));
-}
-
 /**
  * Generates a key pair from 32 bytes of `rng`.
  * @param rng - the randomness source (systemRng in production)
@@ -114,8 +56,7 @@ export function x25519Keypair(rng: Rng): X25519Keypair {
  */
 export function x25519PublicKey(secretKey: Uint8Array): Uint8Array {
   assertBytes(secretKey, 'secretKey', X25519_KEY_BYTES);
-  const jwk = createPublicKey(secretKeyObject(secretKey)).export({ format: 'jwk' });
-  return new Uint8Array(Buffer.from(jwk.x!, 'base64url'));
+  return rawPublicKey(x25519PrivateKeyObject(secretKey));
 }
 
 /**
@@ -144,7 +85,7 @@ export function x25519SharedSecret(secretKey: Uint8Array, peerPublicKey: Uint8Ar
   let shared: Uint8Array;
   try {
     // OpenSSL itself refuses an all-zero result (it throws); that is the same rejection.
-    const out = diffieHellman({ privateKey: secretKeyObject(secretKey), publicKey: publicKeyObject(peerPublicKey) });
+    const out = diffieHellman({ privateKey: x25519PrivateKeyObject(secretKey), publicKey: x25519PublicKeyObject(peerPublicKey) });
     shared = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (err) {
     throw new SecAggError('ERR_LOW_ORDER_POINT', 'X25519 key agreement produced an invalid point', { cause: err });
