@@ -34,6 +34,13 @@ const EVAL_STEPS = 5;
  */
 const FEDERATION = JSON.parse(env['BENCH_FEDERATION'] ?? 'null') ?? { clients: 20, scheme: 'dirichlet', alpha: 0.3, supportPerClass: 5, queryPerClass: 20 };
 const CLIENTS_PER_ROUND = 5;
+/**
+ * BENCH_HELDOUT=k adds k clients to the federation that never train (the FedMeta setting: new
+ * sites personalise from the learned initialisation); they are reported separately.
+ */
+const HELDOUT = Number(env['BENCH_HELDOUT'] ?? 0);
+/** BENCH_HYPER: JSON per algorithm name of overrides, e.g. {"fomaml":{"innerSteps":5,"evalLr":0.1}}. */
+const OVERRIDES: Record<string, Partial<LocalHyper> & { evalLr?: number }> = JSON.parse(env['BENCH_HYPER'] ?? '{}');
 const spec = mlp({ inputShape: [28, 28, 1], hidden: [64], numClasses: 10 });
 /** Same local budget for every method: 5 local steps on minibatches of 10 support examples. */
 const BASE: Omit<LocalHyper, 'lr'> = { localSteps: 5, batchSize: Number(env['BENCH_BATCH'] ?? 20) };
@@ -41,6 +48,8 @@ const BASE: Omit<LocalHyper, 'lr'> = { localSteps: 5, batchSize: Number(env['BEN
 interface Method {
   label: string;
   algorithm: AlgorithmName;
+  /** name in BENCH_METHODS / BENCH_HYPER (default: the algorithm's name) */
+  key?: string;
   /** local hyperparameters beyond BASE */
   hyper: Partial<LocalHyper> & { lr: number };
   /** adaptation lr at evaluation (and the training inner lr of the MAML family) */
@@ -49,41 +58,66 @@ interface Method {
 }
 
 /** Same server for all: plain averaging (FedAvg's rule). */
-const SERVER: MetaOptimizerConfig = { kind: 'sgd', lr: 1 };
+const SERVER: MetaOptimizerConfig = JSON.parse(env['BENCH_SERVER'] ?? 'null') ?? { kind: 'sgd', lr: 1 };
 
 /** Each method's best cell of the BENCH_TUNE grid (tuning seed 100, not a reported seed); README has the grid. */
-const METHODS: Method[] = [
+const METHODS: Method[] = ([
   { label: 'FedAvg', algorithm: 'fedavg', hyper: { lr: 0.3 }, evalLr: 0.3, server: SERVER },
   { label: 'FedAvg+FT', algorithm: 'fedavg-ft', hyper: { lr: 0.3 }, evalLr: 0.3, server: SERVER },
+  // The same FedAvg training fine-tuned at the grid's other adaptation lr: on clients that never
+  // trained, fine-tuning at 0.3 overfits the few support examples (README), so the held-out
+  // targets use the better of the two FedAvg+FT rows.
+  { label: 'FedAvg+FT (adapt lr 0.1)', algorithm: 'fedavg-ft', key: 'fedavg-ft-0.1', hyper: { lr: 0.3 }, evalLr: 0.1, server: SERVER },
   // Reptile's inner loop is the evaluation-time adaptation: full-batch steps on the support set.
   { label: 'Reptile', algorithm: 'reptile', hyper: { lr: 0.3, batchSize: 1000 }, evalLr: 0.3, server: SERVER },
   { label: 'FO-MAML', algorithm: 'fomaml', hyper: { lr: 0.3, innerSteps: 2 }, evalLr: 0.1, server: SERVER },
   { label: 'Per-FedAvg(HF)', algorithm: 'perfedavg-hf', hyper: { lr: 0.1 }, evalLr: 0.1, server: SERVER },
   { label: 'ProtoNets', algorithm: 'protonets', hyper: { lr: 0.05 }, evalLr: 0.01, server: SERVER },
-];
+  // Only when named in BENCH_METHODS (explorations; see the README).
+  { label: 'MAML', algorithm: 'maml', hyper: { lr: 0.3, innerSteps: 2 }, evalLr: 0.1, server: SERVER },
+  { label: 'Per-FedAvg(FO)', algorithm: 'perfedavg-fo', hyper: { lr: 0.3 }, evalLr: 0.1, server: SERVER },
+] satisfies Method[] as Method[]).map((m): Method => {
+  const o = OVERRIDES[m.key ?? m.algorithm];
+  if (!o) return m;
+  const { evalLr, ...hyper } = o;
+  return { ...m, hyper: { ...m.hyper, ...hyper }, evalLr: evalLr ?? m.evalLr };
+});
+const DEFAULT_METHODS = ['fedavg', 'fedavg-ft', ...(HELDOUT ? ['fedavg-ft-0.1'] : []), 'reptile', 'fomaml', 'perfedavg-hf', 'protonets'];
 
 interface RunResult {
   /** mean personalised accuracy after EVAL_STEPS adaptation steps, rounds 0..ROUNDS */
   curve: number[];
   /** the same without adaptation (FedAvg's global model when the method is FedAvg+FT) */
   plain: number[];
+  /** the personalised curve on the held-out clients (empty without BENCH_HELDOUT) */
+  heldout: number[];
+  heldoutPlain: number[];
   millis: number;
 }
 
-function runMethod(m: Method, clients: ClientSet[], seed: number): RunResult {
+function runMethod(m: Method, all: ClientSet[], seed: number): RunResult {
   const algorithm = createAlgorithm(m.algorithm, spec);
   const started = performance.now();
   const init = spec.initParams(seed);
-  const first = evaluatePersonalized(algorithm, init, clients, { steps: EVAL_STEPS, lr: m.evalLr });
+  const clients = all.slice(0, all.length - HELDOUT);
+  const heldoutIds = new Set(all.slice(all.length - HELDOUT).map((c) => c.id));
+  const first = evaluatePersonalized(algorithm, init, all, { steps: EVAL_STEPS, lr: m.evalLr });
   const sim = runFederatedSimulation({
     algorithm, clients, rounds: ROUNDS, clientsPerRound: CLIENTS_PER_ROUND, seed, initial: init,
     hyper: { ...BASE, innerLr: m.evalLr, ...m.hyper }, serverOptimizer: m.server,
-    evaluation: { steps: EVAL_STEPS, lr: m.evalLr, every: 1 },
+    evaluation: { steps: EVAL_STEPS, lr: m.evalLr, every: 1, clients: all },
   });
-  const evals = sim.rounds.map((r) => r.evaluation!);
+  const reports = [first, ...sim.rounds.map((r) => r.evaluation!)];
+  // One evaluation over seen + held-out clients, split by id.
+  const meanOf = (part: boolean, key: 'after' | 'before') => reports.map((r) => {
+    const xs = r.perClient.filter((c) => heldoutIds.has(c.id) === part).map((c) => c[key]);
+    return xs.length ? mean(xs) : NaN;
+  });
   return {
-    curve: [first.mean, ...evals.map((e) => e.mean)],
-    plain: [first.before.mean, ...evals.map((e) => e.before.mean)],
+    curve: meanOf(false, 'after'),
+    plain: meanOf(false, 'before'),
+    heldout: HELDOUT ? meanOf(true, 'after') : [],
+    heldoutPlain: HELDOUT ? meanOf(true, 'before') : [],
     millis: performance.now() - started,
   };
 }
@@ -98,7 +132,7 @@ const roundsToReach = (curve: number[], target: number) => {
 };
 
 function federation(seed: number): ClientSet[] {
-  return federatedMnist({ ...FEDERATION, seed }).clients;
+  return federatedMnist({ ...FEDERATION, clients: FEDERATION.clients + HELDOUT, seed }).clients;
 }
 
 function log(line: string): void {
@@ -106,8 +140,8 @@ function log(line: string): void {
 }
 
 async function accuracyTable(): Promise<void> {
-  const want = env['BENCH_METHODS']?.split(',');
-  const methods = METHODS.filter((m) => !want || want.includes(m.algorithm));
+  const want = env['BENCH_METHODS']?.split(',') ?? DEFAULT_METHODS;
+  const methods = METHODS.filter((m) => want.includes(m.key ?? m.algorithm));
   // FedAvg and FedAvg+FT share one training run: the curve without adaptation is FedAvg's.
   const rows = new Map<string, RunResult[]>();
   for (const seed of SEEDS) {
@@ -115,32 +149,39 @@ async function accuracyTable(): Promise<void> {
     for (const m of methods) {
       if (m.algorithm === 'fedavg') continue;
       const r = runMethod(m, clients, seed);
-      log(`seed ${seed} ${m.label}: curve ${r.curve.filter((_, i) => i % 5 === 0 || i === r.curve.length - 1).map((a) => (100 * a).toFixed(1)).join(" ")} (${(r.millis / 1000).toFixed(1)} s)`);
+      const every5 = (c: number[]) => c.filter((_, i) => i % 5 === 0 || i === c.length - 1).map((a) => (100 * a).toFixed(1)).join(' ');
+      log(`seed ${seed} ${m.label}: curve ${every5(r.curve)}${HELDOUT ? ` | held-out ${every5(r.heldout)}` : ''} (${(r.millis / 1000).toFixed(1)} s)`);
       rows.set(m.label, [...(rows.get(m.label) ?? []), r]);
-      if (m.algorithm === 'fedavg-ft' && methods.some((x) => x.algorithm === 'fedavg')) {
-        rows.set('FedAvg', [...(rows.get('FedAvg') ?? []), { curve: r.plain, plain: r.plain, millis: r.millis }]);
+      if (m.label === 'FedAvg+FT' && methods.some((x) => x.algorithm === 'fedavg')) {
+        rows.set('FedAvg', [...(rows.get('FedAvg') ?? []), { curve: r.plain, plain: r.plain, heldout: r.heldoutPlain, heldoutPlain: r.heldoutPlain, millis: r.millis }]);
       }
     }
   }
-  const ft = rows.get('FedAvg+FT');
-  const fa = rows.get('FedAvg');
+  const finals = (label: string, key: 'curve' | 'heldout' = 'curve') => rows.get(label)?.map((r) => r[key].at(-1)!);
+  const ft = finals('FedAvg+FT');
+  const fa = finals('FedAvg');
+  // Held-out target per seed: the better of the two FedAvg+FT adaptation lrs.
+  const ftAlt = finals('FedAvg+FT (adapt lr 0.1)', 'heldout');
+  const ftHeld = finals('FedAvg+FT', 'heldout')?.map((x, k) => Math.max(x, ftAlt?.[k] ?? -1));
   console.log(`\n### Personalised accuracy, non-IID MNIST (${FEDERATION.clients} clients, ${FEDERATION.scheme === 'dirichlet' ? `Dirichlet alpha ${FEDERATION.alpha}` : `${FEDERATION.classesPerClient} classes each`}, ` +
     `${FEDERATION.supportPerClass} support + <= ${FEDERATION.queryPerClass} query per class; ${CLIENTS_PER_ROUND} clients/round, ${ROUNDS} rounds; ` +
-    `MLP 784-64-10; seeds ${SEEDS.join(',')}; backend ${tf.getBackend()})\n`);
-  console.log(`| method | final acc., ${EVAL_STEPS} steps (%) | rounds to FedAvg's final | rounds to FedAvg+FT's final | final acc. without adaptation (%) | s per run |`);
-  console.log('|---|---|---|---|---|---|');
+    `MLP 784-64-10; server ${JSON.stringify(SERVER)}; ${HELDOUT ? `${HELDOUT} held-out clients never train; ` : ''}seeds ${SEEDS.join(',')}; backend ${tf.getBackend()})\n`);
+  const ho = HELDOUT ? ` held-out: final acc. (%) | held-out: rounds to the better FedAvg+FT's final |` : '';
+  console.log(`| method | final acc., ${EVAL_STEPS} steps (%) | rounds to FedAvg's final | rounds to FedAvg+FT's final | final acc. without adaptation (%) |${ho} s per run |`);
+  console.log(`|---|---|---|---|---|${HELDOUT ? '---|---|' : ''}---|`);
   const order = ['FedAvg', ...methods.filter((m) => m.algorithm !== 'fedavg').map((m) => m.label)];
   for (const label of order) {
     const runs = rows.get(label);
     if (!runs) continue;
     // Targets are per seed: the baseline's own final accuracy on the same data.
-    const reach = (base: RunResult[] | undefined) => {
-      if (!base) return 'n/a';
-      const rs = runs.map((r, k) => roundsToReach(r.curve, base[k]!.curve.at(-1)!));
+    const reach = (targets: number[] | undefined, key: 'curve' | 'heldout' = 'curve') => {
+      if (!targets) return 'n/a';
+      const rs = runs.map((r, k) => roundsToReach(r[key], targets[k]!));
       return rs.every((x) => x !== undefined) ? `${mean(rs as number[]).toFixed(1)} (${rs.join(', ')})` : `not reached in ${rs.filter((x) => x === undefined).length}/${rs.length} seeds (${rs.map((x) => x ?? '-').join(', ')})`;
     };
     const final = label === 'FedAvg' ? pct(runs.map((r) => r.curve.at(-1)!)) + ' (no adaptation)' : pct(runs.map((r) => r.curve.at(-1)!));
-    console.log(`| ${label} | ${final} | ${reach(fa)} | ${reach(ft)} | ${pct(runs.map((r) => r.plain.at(-1)!))} | ${mean(runs.map((r) => r.millis / 1000)).toFixed(1)} |`);
+    const heldCells = HELDOUT ? ` ${pct(runs.map((r) => r.heldout.at(-1)!))} | ${reach(ftHeld, 'heldout')} |` : '';
+    console.log(`| ${label} | ${final} | ${reach(fa)} | ${reach(ft)} | ${pct(runs.map((r) => r.plain.at(-1)!))} |${heldCells} ${mean(runs.map((r) => r.millis / 1000)).toFixed(1)} |`);
   }
 }
 
@@ -152,9 +193,9 @@ async function accuracyTable(): Promise<void> {
  */
 async function tune(): Promise<void> {
   const clients = federation(100);
-  const want = env['BENCH_METHODS']?.split(',');
+  const want = env['BENCH_METHODS']?.split(',') ?? DEFAULT_METHODS;
   console.log('| method | lr | adaptation lr | final acc. (%) | mean of last 3 rounds (%) |\n|---|---|---|---|---|');
-  for (const m of METHODS.filter((x) => x.algorithm !== 'fedavg' && (!want || want.includes(x.algorithm)))) {
+  for (const m of METHODS.filter((x) => x.algorithm !== 'fedavg' && want.includes(x.key ?? x.algorithm))) {
     for (const base of [0.1, 0.3, 1]) {
       for (const evalBase of [0.1, 0.3]) {
         const proto = m.algorithm === 'protonets';
