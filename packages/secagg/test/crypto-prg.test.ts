@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import { fromHex, toHex } from '../src/crypto/bytes.js';
-import { MASK_CHUNK_WORDS, addMask, applyMasks, expandMask, keystream, maskKernel } from '../src/crypto/prg.js';
+import { MASK_CHUNK_WORDS, addMask, addVectors, applyMasks, expandMask, keystream, maskKernel } from '../src/crypto/prg.js';
+import { seededRng } from '../src/rng.js';
 import { simdModuleBytes } from '../src/crypto/simd.js';
 
 // NIST SP 800-38A appendix F.5.1, CTR-AES128.Encrypt.
@@ -134,4 +135,20 @@ test('bad arguments give ERR_INVALID_ARGUMENT naming the field', () => {
   assert.throws(() => applyMasks(new Uint32Array(4), [{ seed, sign: 2 as never }], 32), /terms\[0\]\.sign/);
   assert.throws(() => applyMasks(new Uint32Array(4), [{ seed, sign: 1 }, { seed: new Uint8Array(15), sign: 1 }], 32), /terms\[1\]\.seed/);
   assert.throws(() => applyMasks(new Int32Array(4) as never, [], 32), /acc/);
+});
+
+test('addVectors: SIMD and JS kernels equal a plain mod 2^32 sum (chunk edges, tails, 0-9 vectors); bad input is typed', () => {
+  const rng = seededRng(new Uint8Array(32).fill(0x5a));
+  for (const length of [0, 1, 15, 16, 17, 16384, 16385, 40_003]) {
+    for (const count of [0, 1, 3, 4, 5, 9]) {
+      const vectors = Array.from({ length: count }, () => new Uint32Array(rng.fill(new Uint8Array(4 * length)).buffer));
+      const start = new Uint32Array(rng.fill(new Uint8Array(4 * length)).buffer);
+      const expected = start.slice();
+      for (const v of vectors) for (let i = 0; i < length; i++) expected[i] = (expected[i]! + v[i]!) >>> 0;
+      assert.deepEqual(addVectors(start.slice(), vectors), expected, `simd length ${length} count ${count}`);
+      assert.deepEqual(addVectors(start.slice(), vectors, { kernel: 'js' }), expected, `js length ${length} count ${count}`);
+    }
+  }
+  assert.throws(() => addVectors(new Uint32Array(4), [new Uint32Array(3)]), (e: Error & { code?: string }) => e.code === 'ERR_INVALID_ARGUMENT' && /vectors\[0\]/.test(e.message));
+  assert.throws(() => addVectors([] as unknown as Uint32Array, []), { code: 'ERR_INVALID_ARGUMENT' });
 });

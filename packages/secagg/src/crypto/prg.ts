@@ -185,3 +185,49 @@ export function keystream(seed: Uint8Array, bytes: number, initialCounter: Uint8
   const c = createCipheriv('aes-128-ctr', seed, initialCounter);
   return new Uint8Array(c.update(Buffer.alloc(bytes)));
 }
+
+/**
+ * Adds every vector of `vectors` into `acc` mod 2^32, in place: the server's sum of the
+ * masked inputs. Same chunking and SIMD kernel as applyMasks (4 vectors per pass over each
+ * accumulator chunk), JS loop without WebAssembly SIMD.
+ * @returns acc
+ * @throws InvalidArgumentError unless every vector is a Uint32Array of acc's length
+ */
+export function addVectors(acc: Uint32Array, vectors: readonly Uint32Array[], options: MaskOptions = {}): Uint32Array {
+  if (!(acc instanceof Uint32Array)) throw new InvalidArgumentError('acc must be a Uint32Array');
+  if (!Array.isArray(vectors)) throw new InvalidArgumentError('vectors must be an array of Uint32Array');
+  vectors.forEach((v, i) => {
+    if (!(v instanceof Uint32Array) || v.length !== acc.length) {
+      throw new InvalidArgumentError(`vectors[${i}] must be a Uint32Array of length ${acc.length}`);
+    }
+  });
+  const simd = options.kernel === 'js' ? null : simdAdder();
+  const all = new Int32Array(acc.buffer, acc.byteOffset, acc.length);
+  if (!simd) {
+    for (const v of vectors) addInto(all, new Int32Array(v.buffer, v.byteOffset, v.length));
+    return acc;
+  }
+  const mem = simd.memory;
+  const memWords = new Int32Array(mem.buffer, 0, ((1 + SIMD_SOURCES) * SIMD_SLOT_BYTES) / 4);
+  const accBytes = new Uint8Array(acc.buffer, acc.byteOffset, acc.byteLength);
+  const sources = vectors.map((v) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  for (let start = 0; start < acc.length; start += MASK_CHUNK_WORDS) {
+    const words = Math.min(MASK_CHUNK_WORDS, acc.length - start);
+    const from = start * 4;
+    const bytes = words * 4;
+    const blocks = Math.floor(bytes / SIMD_BLOCK_BYTES);
+    const tailFrom = (blocks * SIMD_BLOCK_BYTES) / 4;
+    mem.set(accBytes.subarray(from, from + bytes), 0);
+    for (let k = 0; k < sources.length; k += SIMD_SOURCES) {
+      const group = Math.min(SIMD_SOURCES, sources.length - k);
+      for (let g = 0; g < group; g++) mem.set(sources[k + g]!.subarray(from, from + bytes), SIMD_SLOT_BYTES * (1 + g));
+      if (blocks > 0) simd.kernels[group]![0]!(0, SIMD_SLOT_BYTES, blocks);
+      for (let g = 0; g < group && tailFrom < words; g++) {
+        const base = (SIMD_SLOT_BYTES * (1 + g)) / 4;
+        for (let i = tailFrom; i < words; i++) memWords[i] = (memWords[i]! + memWords[base + i]!) | 0;
+      }
+    }
+    accBytes.set(mem.subarray(0, bytes), from);
+  }
+  return acc;
+}

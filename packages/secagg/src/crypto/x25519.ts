@@ -34,11 +34,32 @@ export const X25519_LOW_ORDER_U: readonly bigint[] = [
   39382357235489614581723060781553021112529911719440698176882885853963445705823n,
 ];
 
-function decodeU(pk: Uint8Array): bigint {
-  // RFC 7748 sec. 5: mask the top bit, read little-endian, reduce mod p.
-  let u = 0n;
-  for (let i = 31; i >= 0; i--) u = (u << 8n) | BigInt(i === 31 ? pk[i]! & 0x7f : pk[i]!);
-  return u % P;
+function uToBytes(u: bigint): Uint8Array {
+  const out = new Uint8Array(X25519_KEY_BYTES);
+  for (let i = 0; i < X25519_KEY_BYTES; i++) out[i] = Number((u >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
+
+/**
+ * Every 255-bit value (bit 255 masked off, RFC 7748 sec. 5) that reduces mod p to a listed
+ * u: each u itself and u + p where that is still below 2^255 (only for u < 19, i.e. 0 and 1).
+ * Comparing bytes against these 7 encodings is the same test as reducing the key mod p,
+ * without BigInt arithmetic on every key of every round.
+ */
+const LOW_ORDER_ENCODINGS: readonly Uint8Array[] = X25519_LOW_ORDER_U.flatMap((u) => (u + P < 1n << 255n ? [u, u + P] : [u])).map(uToBytes);
+
+/** The listed low-order u that a key encodes, or null. */
+function lowOrderU(pk: Uint8Array): bigint | null {
+  for (const enc of LOW_ORDER_ENCODINGS) {
+    let diff = (pk[31]! & 0x7f) ^ enc[31]!;
+    for (let i = 0; i < 31; i++) diff |= pk[i]! ^ enc[i]!;
+    if (diff === 0) {
+      let u = 0n;
+      for (let i = 31; i >= 0; i--) u = (u << 8n) | BigInt(enc[i]!);
+      return u % P;
+    }
+  }
+  return null;
 }
 
 /**
@@ -66,8 +87,8 @@ export function x25519PublicKey(secretKey: Uint8Array): Uint8Array {
  */
 export function x25519AssertPublicKey(publicKey: Uint8Array, name = 'publicKey'): void {
   assertBytes(publicKey, name, X25519_KEY_BYTES);
-  const u = decodeU(publicKey);
-  if (X25519_LOW_ORDER_U.includes(u)) {
+  const u = lowOrderU(publicKey);
+  if (u !== null) {
     throw new SecAggError('ERR_LOW_ORDER_POINT', `${name} is a low-order X25519 point (u = ${u}); refusing key agreement`);
   }
 }

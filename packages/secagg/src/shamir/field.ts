@@ -34,14 +34,20 @@ export function invModP(a: bigint): bigint {
 
 /** Big-endian bytes to bigint. */
 export function bytesToBigint(bytes: Uint8Array): bigint {
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
-  return v;
+  // One hex parse instead of a BigInt shift per byte (reconstruction reads many shares).
+  if (bytes.length === 0) return 0n;
+  return BigInt('0x' + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex'));
 }
 
 /** bigint (0 <= v < 2^(8*length)) to fixed-length big-endian bytes. */
 export function bigintToBytes(v: bigint, length: number): Uint8Array {
   const out = new Uint8Array(length);
+  if (v >= 0n && v < 1n << BigInt(8 * length)) {
+    // Fast path: one hex conversion instead of a BigInt shift per byte.
+    out.set(Buffer.from(v.toString(16).padStart(2 * length, '0'), 'hex'));
+    return out;
+  }
+  // Out of range (callers never pass one): keep the low 8*length bits, as before.
   for (let i = length - 1; i >= 0; i--) {
     out[i] = Number(v & 0xffn);
     v >>= 8n;

@@ -8,7 +8,7 @@
  *         - sum_{v in U2\U3} sum_{u in U3 adjacent v} (+-) PRG(s_uv)   mod 2^bits.
  */
 import {
-  applyMasks, derivePairwiseMaskSeed, deriveSelfMaskSeed, equalBytes, x25519PublicKey, x25519SharedSecret, type MaskTerm,
+  addVectors, applyMasks, derivePairwiseMaskSeed, deriveSelfMaskSeed, equalBytes, x25519PublicKey, x25519SharedSecret, type MaskTerm,
 } from '../../crypto/index.js';
 import { SecAggError } from '../../errors.js';
 import { SHAMIR_SHARE_BYTES, shamirCombine, type ShamirShare } from '../../shamir/index.js';
@@ -111,10 +111,5 @@ function reconstruct(
 
 /** Plain sum mod 2^32 (applyMasks reduces mod 2^bits afterwards). */
 function sumVectors(vectors: readonly Uint32Array[], length: number): Uint32Array {
-  const acc = new Int32Array(length);
-  for (const v of vectors) {
-    const w = new Int32Array(v.buffer, v.byteOffset, v.length);
-    for (let i = 0; i < length; i++) acc[i] = (acc[i]! + w[i]!) | 0;
-  }
-  return new Uint32Array(acc.buffer);
+  return addVectors(new Uint32Array(length), vectors);
 }
