@@ -74,9 +74,12 @@ function benchCase(n: number, m: number): Row {
   const peers = Array.from({ length: n }, () => x25519Keypair(rng).publicKey);
   const selfSecret = rng.fill(new Uint8Array(32));
   const myId = n + 1;
+  // Fresh copies of the keys on every call: x25519.ts caches imported keys per array, and a
+  // real round imports each peer key once, so the bench must not profit from earlier reps.
   const deriveTerms = (): MaskTerm[] => {
+    const secretKey = me.secretKey.slice();
     const terms: MaskTerm[] = peers.map((pk, i) => ({
-      seed: derivePairwiseMaskSeed(x25519SharedSecret(me.secretKey, pk), sessionId, myId, i + 1),
+      seed: derivePairwiseMaskSeed(x25519SharedSecret(secretKey, pk.slice()), sessionId, myId, i + 1),
       sign: myId < i + 1 ? 1 : -1,
     }));
     terms.push({ seed: deriveSelfMaskSeed(selfSecret, sessionId, myId), sign: 1 });
