@@ -14,11 +14,11 @@ import { announceRound } from './announce.js';
 import { planCohort, sampleCohort } from './cohort.js';
 import { quantizeEncoding, type RoundEncoding } from './encoding.js';
 import { ServerError } from './errors.js';
-import { listen, type Listener } from './listener.js';
+import { listen, publicStatus, type Listener } from './listener.js';
 import { Peer } from './peer.js';
 import { startRound, type RunningRound } from './round.js';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.js';
-import { Privacy, type DpRoundEncoding } from './privacy.js';
+import { accountedClients, Privacy, type DpRoundEncoding } from './privacy.js';
 import type { FederationSummary, RoundSummary, ServerEvent, ServerHandle, ServerPhase, ServerProgress, ServerStatus } from './options.js';
 import type { ResolvedServerOptions } from './validate.js';
 
@@ -129,7 +129,7 @@ export class Federation {
     await ready(); // libsodium, used by the secagg crypto suite
     await selectBackend({ prefer: this.o.raw.backend ?? 'auto', log: null });
     try {
-      this.listener = await listen(this.o.raw, this.o.limits);
+      this.listener = await listen(this.o.raw, this.o.limits, () => publicStatus(this.status(), this.o.raw.dp));
     } catch (err) {
       this.privacy?.close();
       throw err;
@@ -252,7 +252,7 @@ export class Federation {
       let encoding: RoundEncoding | DpRoundEncoding;
       try {
         encoding = this.privacy
-          ? this.privacy.encoding(round, plan.threshold > 0 ? plan.threshold : cohort.length)
+          ? this.privacy.encoding(round, accountedClients(plan, cohort.length))
           : quantizeEncoding(this.spec.paramCount, cohort.length, this.o.aggregation);
       } catch (cause) {
         throw new ServerError('ERR_SERVER_CONFIG', `encoding for a cohort of ${cohort.length}: ${(cause as Error).message}`, { cause });

@@ -5,3 +5,5 @@ export { startServer } from './server.js';
 export type * from './options.js';
 export { ServerError, SERVER_ERROR_CODES, type ServerErrorCode } from './errors.js';
 export { loadCheckpoint, CHECKPOINT_FILE, type CheckpointState } from './checkpoint.js';
+export { dpNumClients, plannedDpNumClients } from './privacy.js';
+export type { PublicStatus } from './listener.js';

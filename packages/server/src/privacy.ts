@@ -10,8 +10,78 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BudgetExceededError, createDdgEncoder, openLedger, paddedLength, type DdgConfig, type DdgEncoder, type Ledger } from '@fedmeta/dp';
 import { toHex, type DdgEncoding } from '@fedmeta/transport';
+import { planCohort, type CohortPlan } from './cohort.js';
 import type { RoundEncoding } from './encoding.js';
-import type { DpOptions } from './options.js';
+import type { AggregationOptions, DpOptions } from './options.js';
+import type { ResolvedServerOptions } from './validate.js';
+
+/**
+ * How many clients a round's DP event is accounted with: the secagg threshold t (the
+ * fewest clients whose noise can end up in a released sum), or the whole cohort when
+ * nothing is masked (plaintext: every cohort member must answer). Every client's
+ * local noise is sized for this count too (std z * clip / sqrt(numClients)), so
+ * numClients survivors together add exactly the planned central noise z * clip.
+ * The ONE rule: the server charges each round with it, and the CLI plans through
+ * plannedDpNumClients, which applies it to every cohort size the server may run.
+ */
+export function accountedClients(plan: CohortPlan, cohortSize: number): number {
+  return plan.threshold > 0 ? plan.threshold : cohortSize;
+}
+
+/** The aggregation policy with the server's defaults filled in (validate.ts applies the same ones). */
+function aggregationPolicy(a: AggregationOptions = {}): ResolvedServerOptions['aggregation'] {
+  return {
+    mode: a.mode ?? 'auto',
+    security: a.security ?? 'semi-honest',
+    plusFromClients: a.plusFromClients ?? 16,
+    dropoutFraction: a.dropoutFraction ?? 0.1,
+    corruptFraction: a.corruptFraction ?? 0.05,
+    ...(a.threshold === undefined ? {} : { threshold: a.threshold }),
+    ...(a.degree === undefined ? {} : { degree: a.degree }),
+    bits: a.bits ?? 32,
+    elementClip: a.elementClip ?? 1,
+    ...(a.l2Clip === undefined ? {} : { l2Clip: a.l2Clip }),
+    maxWeight: a.maxWeight ?? 10_000,
+  };
+}
+
+/**
+ * The numClients a DP round over a cohort of `cohortSize` is charged with, exactly as the
+ * server picks it (planCohort's threshold for that size, then accountedClients).
+ * @param aggregation the server's `aggregation` options (defaults as the server's)
+ */
+export function dpNumClients(cohortSize: number, aggregation?: AggregationOptions): number {
+  const policy = aggregationPolicy(aggregation);
+  return accountedClients(planCohort(cohortSize, policy), cohortSize);
+}
+
+/**
+ * The numClients to PLAN the noise multiplier with: the largest dpNumClients over every
+ * cohort size the server may run, from `minClients` to `maxClients` (the clients per
+ * round, at most the roster).
+ *
+ * Why the largest, and why not simply the smallest cohort: with the noise multiplier z
+ * fixed, the central noise is z * clip whatever numClients is, but each client's share
+ * is a discrete Gaussian of std z * clip / sqrt(numClients) (in units of the encoder's
+ * grid gamma, which also grows with numClients), and a sum of more, narrower discrete
+ * Gaussians is further from a discrete Gaussian (the dp accountant's tau term), so the
+ * per-round epsilon of a DDG event GROWS with numClients (dp's createDdgEncoder().epsilon;
+ * the server tests measure it). Planning with the largest numClients therefore bounds
+ * every round the server can run from above: the planned rounds fit the budget whatever
+ * cohort sizes occur. Nor is t monotone in the cohort size (SecAgg+ from
+ * `plusFromClients` on has a much smaller t than the complete graph just below it), so
+ * every size in the range is checked.
+ * @throws RangeError when minClients < 2 or maxClients < minClients
+ */
+export function plannedDpNumClients(cohort: { minClients: number; maxClients: number }, aggregation?: AggregationOptions): number {
+  const { minClients, maxClients } = cohort;
+  if (!Number.isInteger(minClients) || minClients < 2) throw new RangeError(`cohort.minClients: expected an integer >= 2, got ${minClients}`);
+  if (!Number.isInteger(maxClients) || maxClients < minClients) throw new RangeError(`cohort.maxClients: expected an integer >= minClients (${minClients}), got ${maxClients}`);
+  const policy = aggregationPolicy(aggregation);
+  let most = 0;
+  for (let n = minClients; n <= maxClients; n++) most = Math.max(most, accountedClients(planCohort(n, policy), n));
+  return most;
+}
 
 /** A DDG round's encoding plus what the server needs to decode and account it. */
 export interface DpRoundEncoding extends Omit<RoundEncoding, 'wire' | 'decode'> {
@@ -37,8 +107,9 @@ export class Privacy {
   }
 
   /**
-   * The DDG configuration of one round. `minSurvivors` (the secagg threshold) is the
-   * fewest clients whose noise can end up in the sum, so the accounting is conservative.
+   * The DDG configuration of one round. `minSurvivors` is accountedClients() of the
+   * round's plan (the secagg threshold: the fewest clients whose noise can end up in the
+   * sum), the same rule the CLI plans the noise multiplier with (plannedDpNumClients).
    */
   encoding(round: number, minSurvivors: number): DpRoundEncoding {
     const cfg: DdgConfig = {

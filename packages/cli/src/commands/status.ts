@@ -2,11 +2,16 @@
  * `fedmeta status`: the state of a federation from what its server left on disk - the
  * checkpoint (round, model size, round history) and the DP ledger (epsilon spent, which
  * is recomputed from the ledger's events, never taken from the checkpoint). Read-only:
- * safe to run next to a live server.
+ * safe to run next to a live server. With --url, the live state from the running
+ * server's GET /status on its own port (counts only, see server/src/listener.ts).
  */
 import { existsSync, statSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { PublicStatus } from '@fedmeta/server';
 import { join, resolve } from 'node:path';
 import { CliError } from '../errors.js';
+import { readConfiguredFile } from '../config/options.js';
 import { flagString, parseFlags } from '../config/args.js';
 import { loadConfig } from '../config/load.js';
 import { readRoster } from '../identity.js';
@@ -16,15 +21,21 @@ import { renderRoundsTable, type ReportRound } from '../ui/summary.js';
 
 const HELP = `usage: fedmeta status --checkpoint DIR [--roster FILE] [--json]
        fedmeta status --config server.yaml [--json]
+       fedmeta status --url https://host:port [--ca cert.pem] [--json]
 
 Shows a federation's state from its server's checkpoint directory: the next round, the
 epsilon spent (recomputed from the DP ledger) against the budget, the roster, and the
-per-round history. With --config, the checkpoint directory and roster come from the file.`;
+per-round history. With --config, the checkpoint directory and roster come from the file.
+With --url, asks the running server (GET /status on its port; wss:// and ws:// URLs
+work too): round, phase, connected clients, epsilon spent. --ca trusts a self-signed
+server certificate (the same PEM its clients pin).`;
 
 const FLAGS = {
   checkpoint: { type: 'string' },
   roster: { type: 'string' },
   config: { type: 'string' },
+  url: { type: 'string' },
+  ca: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -117,12 +128,119 @@ export function renderStatus(s: FederationStatus, now = Date.now()): string {
   return lines.join('\n');
 }
 
+const LIVE_TIMEOUT_MS = 10_000;
+const LIVE_MAX_BYTES = 64 * 1024;
+
+/** The status endpoint for a server URL (http(s) or the clients' ws(s) URL). @throws CliError naming --url */
+export function statusEndpoint(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new CliError(`--url: not a URL: ${JSON.stringify(url)} (expected https://host:port or wss://host:port)`);
+  }
+  const scheme = ({ 'https:': 'https:', 'wss:': 'https:', 'http:': 'http:', 'ws:': 'http:' } as Record<string, string>)[u.protocol];
+  if (!scheme) throw new CliError(`--url: unsupported scheme ${u.protocol} (expected https, wss, http or ws)`);
+  const endpoint = new URL(`${scheme}//${u.host}/status`);
+  return endpoint;
+}
+
+/**
+ * Asks a running server for its public status (GET /status).
+ * @param ca PEM certificate(s) to trust (a self-signed server certificate); https only
+ * @throws CliError (exit 1) when the server is unreachable, untrusted, not a fedmeta
+ *   server with a status endpoint, slow (10 s) or answers something that is not a status
+ */
+export async function fetchLiveStatus(url: string, ca?: Uint8Array): Promise<PublicStatus> {
+  const endpoint = statusEndpoint(url);
+  if (ca !== undefined && endpoint.protocol !== 'https:') throw new CliError('--ca: only for https:// or wss:// URLs (the server speaks plain http here)');
+  const where = endpoint.host;
+  const res = await new Promise<{ status: number; body: string }>((resolveRes, reject) => {
+    const onResponse = (r: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      r.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > LIVE_MAX_BYTES) {
+          req.destroy();
+          reject(new CliError(`--url: ${where} sent more than ${LIVE_MAX_BYTES} bytes for its status; not a fedmeta server?`, 1));
+          return;
+        }
+        chunks.push(c);
+      });
+      r.on('end', () => resolveRes({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      r.on('error', reject);
+    };
+    // agent: false - one request, no pooled keep-alive socket outliving it.
+    const req =
+      endpoint.protocol === 'https:'
+        ? httpsRequest(endpoint, { method: 'GET', agent: false, ...(ca !== undefined ? { ca: Buffer.from(ca) } : {}), timeout: LIVE_TIMEOUT_MS }, onResponse)
+        : httpRequest(endpoint, { method: 'GET', agent: false, timeout: LIVE_TIMEOUT_MS }, onResponse);
+    req.on('timeout', () => req.destroy(new CliError(`--url: ${where} did not answer within ${LIVE_TIMEOUT_MS / 1000} s`, 1)));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err instanceof CliError) return reject(err);
+      const code = err.code ?? '';
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+        reject(new CliError(`--url: the certificate of ${where} is not trusted (${code}); pass --ca FILE with the server's certificate`, 1));
+      } else if (code === 'EPROTO' || /wrong version number|packet length too long/i.test(err.message)) {
+        reject(new CliError(`--url: TLS failed with ${where} (${err.message.split('\n')[0]}); is it a plain ws:// server? then use http:// or ws://`, 1));
+      } else {
+        reject(new CliError(`--url: cannot reach ${where} (${code || err.message})`, 1));
+      }
+    });
+    req.end();
+  });
+  if (res.status !== 200) {
+    throw new CliError(`--url: ${where} answered HTTP ${res.status} to GET /status${res.status === 426 ? ' (a fedmeta server without the status endpoint?)' : ''}`, 1);
+  }
+  let s: unknown;
+  try {
+    s = JSON.parse(res.body);
+  } catch {
+    throw new CliError(`--url: ${where} answered GET /status with something that is not JSON`, 1);
+  }
+  const o = s as Partial<PublicStatus> | null;
+  const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  const privacyOk = (p: unknown) =>
+    p === null || (typeof p === 'object' && ['epsilonSpent', 'epsilonBudget', 'delta'].every((k) => typeof (p as Record<string, unknown>)[k] === 'number'));
+  if (!o || typeof o.federationId !== 'string' || !int(o.round) || !int(o.rounds) || typeof o.phase !== 'string' || !int(o.connected) || !privacyOk(o.privacy)) {
+    throw new CliError(`--url: ${where} answered GET /status with JSON that is not a fedmeta status`, 1);
+  }
+  return o as PublicStatus;
+}
+
+/** The live status as text. */
+export function renderLiveStatus(s: PublicStatus, url: string): string {
+  const done = s.phase === 'done';
+  return [
+    `federation   ${s.federationId} (live, ${url})`,
+    `round        ${done ? `done after ${Math.min(s.round - 1, s.rounds)}` : `${s.round}`} of ${s.rounds}${done ? '' : `, phase ${s.phase}`}`,
+    `connected    ${s.connected} client${s.connected === 1 ? '' : 's'}`,
+    s.privacy
+      ? `privacy      epsilon ${formatEpsilon(s.privacy.epsilonSpent)} of ${s.privacy.epsilonBudget} spent (delta ${s.privacy.delta})`
+      : 'privacy      DP off',
+  ].join('\n');
+}
+
 export async function run(argv: string[]): Promise<number> {
   const f = parseFlags(argv, FLAGS);
   if (f.help) {
     console.log(HELP);
     return 0;
   }
+  const url = flagString(f.url);
+  const caFile = flagString(f.ca);
+  if (url !== undefined) {
+    if (f.checkpoint !== undefined || f.config !== undefined || f.roster !== undefined) {
+      throw new CliError('--url asks a running server; it does not go with --checkpoint, --config or --roster');
+    }
+    const ca = caFile !== undefined ? readConfiguredFile('--ca', caFile) : undefined;
+    const live = await fetchLiveStatus(url, ca);
+    if (f.json) process.stdout.write(JSON.stringify(live, null, 2) + '\n');
+    else console.log(renderLiveStatus(live, url));
+    return 0;
+  }
+  if (caFile !== undefined) throw new CliError('--ca: only with --url');
   let dir = flagString(f.checkpoint);
   let roster = flagString(f.roster);
   const config = flagString(f.config);

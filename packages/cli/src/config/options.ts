@@ -42,30 +42,68 @@ export function algorithmOptions(c: FedmetaConfig): ServerOptions['algorithm'] {
   };
 }
 
+/** The server's aggregation options from the config's secagg section. */
+export function aggregationOptions(c: FedmetaConfig): NonNullable<ServerOptions['aggregation']> {
+  const a = c.secagg;
+  return {
+    mode: a.mode,
+    security: a.security,
+    plusFromClients: a.plusFromClients,
+    dropoutFraction: a.dropoutFraction,
+    corruptFraction: a.corruptFraction,
+    elementClip: a.clip,
+    ...(a.threshold !== undefined ? { threshold: a.threshold } : {}),
+    ...(a.bits !== undefined ? { bits: a.bits } : {}),
+  };
+}
+
+/**
+ * The cohort sizes the server may run a round with: at least server.minClients, at most
+ * the clients per round and the population (the roster's active entries for a real
+ * server, simulate.clients for `fedmeta simulate`, which builds its roster itself).
+ */
+export function cohortRange(c: FedmetaConfig): { minClients: number; maxClients: number } {
+  const population = c.server.roster !== undefined ? readRoster(c.server.roster).clients.filter((e) => !e.revoked).length : c.simulate.clients;
+  const perRound = c.server.clientsPerRound > 0 ? Math.min(c.server.clientsPerRound, population) : population;
+  const minClients = Math.max(2, c.server.minClients);
+  return { minClients, maxClients: Math.max(minClients, perRound) };
+}
+
 /**
  * The noise multiplier: the configured one, or the smallest that keeps `rounds` releases
  * within the budget under the SAME accounting the server's ledger charges (the dp
  * package's distributed discrete Gaussian event), with q = 1 (every round counted as a
- * release of the whole population: no sampling amplification claimed).
+ * release of the whole population: no sampling amplification claimed). numClients is the
+ * server's own choice (@fedmeta/server plannedDpNumClients over cohortRange): the largest
+ * count any round can be charged with, since a DDG round's epsilon grows with it, so
+ * every planned round fits the budget whichever cohort sizes occur.
  * @param dim the model's parameter count (the DDG accounting depends on it)
  */
 export async function noiseMultiplier(c: FedmetaConfig, dim: number): Promise<number> {
   if (c.dp.noiseMultiplier !== undefined) return c.dp.noiseMultiplier;
+  return (await planNoise(c, dim)).noiseMultiplier;
+}
+
+/** The plan behind noiseMultiplier(): z, the numClients it was planned for and its epsilon. */
+export async function planNoise(c: FedmetaConfig, dim: number): Promise<{ noiseMultiplier: number; numClients: number; epsilon: number }> {
   const dp = await import('@fedmeta/dp');
+  const { plannedDpNumClients } = await import('@fedmeta/server');
   const steps = c.server.rounds;
+  const numClients = plannedDpNumClients(cohortRange(c), aggregationOptions(c));
   try {
-    return dp.planDdgNoiseMultiplier({
+    const plan = dp.planDdgNoiseMultiplier({
       dim,
-      numClients: Math.max(2, c.server.minClients),
+      numClients,
       l2Clip: c.dp.l2Clip,
       bits: c.secagg.bits ?? 32,
       epsilon: c.dp.epsilon,
       delta: c.dp.delta,
       q: 1,
       steps,
-    }).noiseMultiplier;
+    });
+    return { noiseMultiplier: plan.noiseMultiplier, numClients, epsilon: plan.epsilon };
   } catch (err) {
-    throw new CliError(`dp.epsilon: cannot plan noise for epsilon ${c.dp.epsilon} over ${steps} rounds: ${(err as Error).message}`);
+    throw new CliError(`dp.epsilon: cannot plan noise for epsilon ${c.dp.epsilon} over ${steps} rounds (${numClients} clients per sum): ${(err as Error).message}`);
   }
 }
 
@@ -82,16 +120,7 @@ export async function serverOptionsFromConfig(c: FedmetaConfig, paramCount: numb
     algorithm: algorithmOptions(c),
     optimizer: { kind: c.meta.serverOptimizer, lr: c.meta.serverLr },
     cohort: { minClients: s.minClients, ...(s.clientsPerRound > 0 ? { maxClients: s.clientsPerRound } : {}) },
-    aggregation: {
-      mode: a.mode,
-      security: a.security,
-      plusFromClients: a.plusFromClients,
-      dropoutFraction: a.dropoutFraction,
-      corruptFraction: a.corruptFraction,
-      elementClip: a.clip,
-      ...(a.threshold !== undefined ? { threshold: a.threshold } : {}),
-      ...(a.bits !== undefined ? { bits: a.bits } : {}),
-    },
+    aggregation: aggregationOptions(c),
     deadlines: {
       authMs: d.auth,
       waitForClientsMs: d.waitForClients,
