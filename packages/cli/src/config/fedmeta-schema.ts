@@ -51,7 +51,7 @@ export const fedmetaSchema = obj('fedmeta config', {
     }),
     security: oneOf(['semi-honest', 'active'] as const, { doc: 'active: clients sign key advertisements and run the consistency check', default: 'semi-honest' }),
     plusFromClients: int({ doc: "cohort size from which mode 'auto' uses secagg+", min: 2, max: MAX, default: 16 }),
-    bits: int({ doc: 'ring size 2^bits of the encoded entries; default 32 without DP, the DP encoding\'s 16 with DP', min: 8, max: 52 }),
+    bits: int({ doc: 'ring size 2^bits of the encoded entries (the SecAgg modulus); default 32, with or without DP', min: 8, max: 32 }),
     threshold: int({ doc: 'Shamir threshold t; default: from the parameter finder (secagg+) or floor(2n/3)+1 (secagg)', min: 2, max: MAX }),
     dropoutFraction: num({ doc: 'fraction of clients that may drop out in a round (parameter finder input)', min: 0, max: 0.5, default: 0.1 }),
     corruptFraction: num({ doc: 'fraction of clients assumed to collude with the server (parameter finder input)', min: 0, max: 0.5, default: 0.05 }),
