@@ -171,3 +171,19 @@ test('csv sites share label ids through data.classNames, even a site missing a c
   assert.deepEqual([...new Set((await loadClientData(alone.data)).support.y)], [0], 'without classNames the site numbers its own labels');
   assert.match(issuesOf(() => validate(fedmetaSchema, { data: { classNames: 'benign' } }))[0]!, /^data\.classNames: must list at least two label values/);
 });
+
+test('client.roster (relative to the config file) becomes the client\'s trusted identities, revoked keys left out', async () => {
+  const { generateIdentity, rosterToJson } = await import('../src/identity.js');
+  const { clientOptionsFromConfig } = await import('../src/config/options.js');
+  const site = mkdtempSync(join(tmpdir(), 'fedmeta-trust-'));
+  const [a, b, c] = ['site-a', 'site-b', 'site-c'].map((n) => generateIdentity(n));
+  const roster = { clients: [a!, b!, c!].map((id, i) => ({ name: id.name, publicKey: id.publicKey, revoked: i === 2 })) };
+  writeFileSync(join(site, 'roster.json'), rosterToJson(roster));
+  writeFileSync(join(site, 'client.json'), JSON.stringify({ client: { identity: 'me.json', server: 'wss://h:1', roster: 'roster.json' }, data: { clientIndex: 0 } }));
+  const config = loadConfig({ file: join(site, 'client.json') });
+  assert.equal(config.client.roster, join(site, 'roster.json'));
+  const options = clientOptionsFromConfig(config, a!, { id: 0 } as never);
+  assert.deepEqual(options.trustedIdentities?.map((k) => Buffer.from(k).toString('hex')), [a!, b!].map((id) => Buffer.from(id.publicKey).toString('hex')));
+  const without = clientOptionsFromConfig(validate(fedmetaSchema, { client: { identity: 'x', server: 'wss://h:1' } }), a!, { id: 0 } as never);
+  assert.equal(without.trustedIdentities, undefined);
+});

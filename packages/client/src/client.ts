@@ -6,7 +6,7 @@
  * after a server restart it reconnects and joins the next round.
  */
 import { ed25519PublicKey, ready, decodeMessage, encodeMessage, SecAggAbortError, SecAggClient, SecAggError, systemRng, type ClientMessage, type ServerMessage } from '@fedmeta/secagg';
-import { fromHex, parseRoundConfig, resolveLimits, TransportError, type Limits, type MessageOf, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
+import { fromHex, toHex, parseRoundConfig, resolveLimits, TransportError, type Limits, type MessageOf, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
 import { backoffDelay, resolveBackoff, type BackoffPolicy } from './backoff.js';
 import { openSession, type Session } from './connection.js';
 import { ClientError, FATAL_CODES } from './errors.js';
@@ -36,12 +36,15 @@ class FederationClient {
   private stopped = false;
   private dropHookFired = false;
   private wake: (() => void) | null = null;
+  /** Hex of the out-of-band trusted identity keys (active mode), or null to trust the server. */
+  private readonly trusted: ReadonlySet<string> | null;
   private resolveDone!: (s: ClientSummary) => void;
   readonly done: Promise<ClientSummary>;
 
   constructor(private readonly o: ClientOptions) {
     this.limits = resolveLimits(o.limits);
     this.backoff = resolveBackoff(o.reconnect);
+    this.trusted = o.trustedIdentities ? new Set(o.trustedIdentities.map(toHex)) : null;
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
@@ -104,7 +107,7 @@ class FederationClient {
       if (outcome.kind === 'stopped') return this.end('closed');
       if (outcome.error && FATAL_CODES.has(outcome.error.code)) return this.end('failed', outcome.error);
       if (outcome.kind === 'dropped-by-hook' && !this.o.testHooks?.dropAfterPhase?.reconnect) return this.end('closed');
-      this.log('warn', 'disconnected', { code: outcome.error?.code, reconnect: true });
+      this.log('warn', 'disconnected', { code: outcome.error?.code, message: outcome.error?.message, reconnect: true });
       failures++;
       this.setState('backoff');
       await this.sleep(backoffDelay(this.backoff, 0, Math.random()));
@@ -267,6 +270,7 @@ class FederationClient {
     }
     const s = agg.secagg!;
     const identities = s.identities ? new Map(Object.entries(s.identities).map(([id, hex]) => [Number(id), fromHex(hex, 32, `identities.${id}`)])) : undefined;
+    if (s.mode === 'active') this.checkIdentities(identities, msg.participantId);
     try {
       active.machine = new SecAggClient({
         id: msg.participantId,
@@ -279,6 +283,26 @@ class FederationClient {
       throw new TransportError('ERR_BAD_PAYLOAD', `roundStart.config.aggregation.secagg: ${(cause as Error).message}`, { cause });
     }
     this.sendSecAgg(session, active, [active.machine.start()], markHookDrop);
+  }
+
+  /**
+   * Active mode rests on every client knowing the others' identity keys; the server only
+   * relays them. Our own entry must be our key, and with `trustedIdentities` every entry
+   * must be one the institution accepted out of band, or the server could swap in keys
+   * it holds and forge its peers' signed advertisements.
+   */
+  private checkIdentities(identities: ReadonlyMap<number, Uint8Array> | undefined, ownId: number): void {
+    if (!identities) throw new TransportError('ERR_BAD_PAYLOAD', 'roundStart.config.aggregation.secagg.identities: required in active mode');
+    const own = identities.get(ownId);
+    if (!own || !Buffer.from(own).equals(Buffer.from(this.o.identity.publicKey))) {
+      throw new TransportError('ERR_PROTOCOL', `active mode: the server lists participant ${ownId} (us) with an identity key that is not ours`);
+    }
+    if (!this.trusted) return;
+    for (const [id, key] of identities) {
+      if (!this.trusted.has(toHex(key))) {
+        throw new TransportError('ERR_PROTOCOL', `active mode: participant ${id}'s identity key ${toHex(key).slice(0, 16)}... is not in trustedIdentities: the server may be substituting keys`);
+      }
+    }
   }
 
   private onSecAgg(session: Session, msg: MessageOf<'secagg'>, markHookDrop: () => void): void {
@@ -384,6 +408,12 @@ function validateClientOptions(o: ClientOptions): void {
   if (!(id?.publicKey instanceof Uint8Array) || id.publicKey.length !== 32) throw new ClientError('identity.publicKey: expected 32 bytes (Ed25519)');
   if (!(id.secretKey instanceof Uint8Array) || id.secretKey.length !== 32) throw new ClientError('identity.secretKey: expected 32 bytes (Ed25519 seed)');
   if (!Buffer.from(ed25519PublicKey(id.secretKey)).equals(Buffer.from(id.publicKey))) throw new ClientError('identity: publicKey is not the public key of secretKey');
+  if (o.trustedIdentities !== undefined) {
+    if (!Array.isArray(o.trustedIdentities)) throw new ClientError('trustedIdentities: expected an array of 32-byte Ed25519 public keys');
+    o.trustedIdentities.forEach((k, i) => {
+      if (!(k instanceof Uint8Array) || k.length !== 32) throw new ClientError(`trustedIdentities[${i}]: expected 32 bytes (Ed25519 public key)`);
+    });
+  }
   if (!o.data || typeof o.data !== 'object' || !o.data.support || !o.data.query) throw new ClientError('data: expected { id, support, query } (a meta ClientData)');
   if (o.tls?.ca !== undefined && !(typeof o.tls.ca === 'string' || o.tls.ca instanceof Uint8Array)) throw new ClientError('tls.ca: expected PEM bytes or string');
   if (o.progressIntervalMs !== undefined && !(Number.isInteger(o.progressIntervalMs) && o.progressIntervalMs >= 10)) throw new ClientError('progressIntervalMs: expected an integer >= 10');

@@ -66,6 +66,16 @@ export interface ClientOptions {
   url: string;
   /** Ed25519 identity: 32-byte secret key and its 32-byte public key (must be on the server's roster). */
   identity: { publicKey: Uint8Array; secretKey: Uint8Array };
+  /**
+   * Active security: the Ed25519 identity keys of the federation's members as this client
+   * learnt them OUT OF BAND (e.g. the coordinator's public roster file, checked by each
+   * institution). In active mode the server hands every client the participants' identity
+   * keys so that signed key advertisements can be checked; a malicious server could hand
+   * out keys of its own and forge the advertisements. With this list, any identity the
+   * server announces that is not in it makes the client refuse the round (ERR_PROTOCOL).
+   * Without it, the client trusts the server for the identity list (semi-honest server).
+   */
+  trustedIdentities?: readonly Uint8Array[];
   /** Refuse a server announcing a different federation id (recommended). */
   federationId?: string;
   /** TLS: trust exactly these CA / self-signed certificates (PEM). Default: the system store. */

@@ -106,6 +106,7 @@ export const fedmetaSchema = obj('fedmeta config', {
     server: str({ doc: 'coordinator URL', pattern: /^wss?:\/\/[^\s]+$/, patternHint: 'must be a ws:// or wss:// URL, e.g. wss://coordinator.example.org:8443' }),
     ca: str({ doc: 'CA or self-signed certificate (PEM) to trust for the server; default: the system store' }),
     federationId: str({ doc: 'refuse a server announcing another federation id (recommended)' }),
+    roster: str({ doc: 'active security: the federation\'s public roster file, checked out of band; the client refuses a round listing an identity key not in it, so the server cannot swap keys; default: trust the server\'s identity list' }),
     reconnect: obj('reconnecting after a lost connection (exponential backoff with full jitter)', {
       maxAttempts: int({ doc: 'give up after this many consecutive failed attempts', min: 1, max: 1_000_000, default: 10 }),
       baseDelayMs: ms('first delay; doubles per attempt', 250),

@@ -82,6 +82,7 @@ const PATH_FIELDS = [
   ['data', 'labels'],
   ['client', 'identity'],
   ['client', 'ca'],
+  ['client', 'roster'],
   ['output', 'model'],
   ['output', 'log'],
 ] as const;

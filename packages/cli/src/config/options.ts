@@ -168,6 +168,8 @@ export function clientOptionsFromConfig(c: FedmetaConfig, identity: Identity, da
     identity: { publicKey: identity.publicKey, secretKey: identity.secretKey },
     ...(cl.federationId !== undefined ? { federationId: cl.federationId } : {}),
     ...(cl.ca !== undefined ? { tls: { ca: readConfiguredFile('client.ca', cl.ca) } } : {}),
+    // Only active entries: a revoked key listed by the server is refused like a stranger's.
+    ...(cl.roster !== undefined ? { trustedIdentities: readRoster(cl.roster).clients.filter((e) => !e.revoked).map((e) => e.publicKey) } : {}),
     data,
     reconnect: { maxAttempts: cl.reconnect.maxAttempts, baseDelayMs: cl.reconnect.baseDelayMs, maxDelayMs: cl.reconnect.maxDelayMs },
     seed: c.data.seed,
