@@ -6,7 +6,9 @@
  *   npm run bench -w packages/meta              # the reported run (3 seeds)
  *   BENCH_TUNE=1 npm run bench -w packages/meta # the lr grid used to pick each method's lr (tuning seed 100)
  * Env: BENCH_ROUNDS, BENCH_SEEDS (e.g. "1,2,3"), BENCH_METHODS (comma list), BENCH_BACKEND,
- * BENCH_THROUGHPUT_ONLY=1, BENCH_FEDERATION (JSON options of federatedMnist), BENCH_BATCH.
+ * BENCH_THROUGHPUT_ONLY=1, BENCH_FEDERATION (JSON options of federatedMnist), BENCH_BATCH,
+ * BENCH_HELDOUT (clients that never train, default 10), BENCH_SERVER (JSON MetaOptimizerConfig for
+ * every method), BENCH_HYPER (JSON per-method overrides, e.g. {"fomaml":{"innerSteps":5}}).
  */
 import { federatedMnist } from '../src/data/index.js';
 import { selectBackend, type BackendName } from '../src/backend.js';
@@ -35,10 +37,11 @@ const EVAL_STEPS = 5;
 const FEDERATION = JSON.parse(env['BENCH_FEDERATION'] ?? 'null') ?? { clients: 20, scheme: 'dirichlet', alpha: 0.3, supportPerClass: 5, queryPerClass: 20 };
 const CLIENTS_PER_ROUND = 5;
 /**
- * BENCH_HELDOUT=k adds k clients to the federation that never train (the FedMeta setting: new
- * sites personalise from the learned initialisation); they are reported separately.
+ * BENCH_HELDOUT=k (default 10; 0 = none) adds k clients to the federation that never train
+ * (the FedMeta setting: new sites personalise from the learned initialisation); they are
+ * reported separately. The README's lr grid was run with BENCH_HELDOUT=0.
  */
-const HELDOUT = Number(env['BENCH_HELDOUT'] ?? 0);
+const HELDOUT = Number(env['BENCH_HELDOUT'] ?? 10);
 /** BENCH_HYPER: JSON per algorithm name of overrides, e.g. {"fomaml":{"innerSteps":5,"evalLr":0.1}}. */
 const OVERRIDES: Record<string, Partial<LocalHyper> & { evalLr?: number }> = JSON.parse(env['BENCH_HYPER'] ?? '{}');
 const spec = mlp({ inputShape: [28, 28, 1], hidden: [64], numClasses: 10 });
@@ -195,7 +198,7 @@ async function tune(): Promise<void> {
   const clients = federation(100);
   const want = env['BENCH_METHODS']?.split(',') ?? DEFAULT_METHODS;
   console.log('| method | lr | adaptation lr | final acc. (%) | mean of last 3 rounds (%) |\n|---|---|---|---|---|');
-  for (const m of METHODS.filter((x) => x.algorithm !== 'fedavg' && want.includes(x.key ?? x.algorithm))) {
+  for (const m of METHODS.filter((x) => x.algorithm !== 'fedavg' && !x.key && want.includes(x.algorithm))) {
     for (const base of [0.1, 0.3, 1]) {
       for (const evalBase of [0.1, 0.3]) {
         const proto = m.algorithm === 'protonets';
