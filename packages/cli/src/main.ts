@@ -5,6 +5,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { CliError } from './errors.js';
+import { usageRequested } from './usage.js';
 
 export interface Command {
   /** Runs the command with the arguments after its name; resolves to an exit code. */
@@ -35,11 +36,9 @@ export function usage(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    console.log(usage());
-    return name === undefined ? 2 : 0;
-  }
-  const entry = commands[name];
+  const helped = usageRequested(name, usage());
+  if (helped !== null) return helped;
+  const entry = commands[name!]; // usageRequested answered for a missing name
   if (!entry) {
     console.error(`fedmeta: unknown command '${name}'\n\n${usage()}`);
     return 2;

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { CliError } from '../errors.js';
+import { usageRequested } from '../usage.js';
 import {
   DpError,
   PrivacyBudgetError,
@@ -162,10 +163,8 @@ async function account(argv: string[]): Promise<number> {
 /** Entry point: `fedmeta dp <plan|epsilon|account> [options]`. */
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-    console.log(USAGE);
-    return sub === undefined ? 2 : 0;
-  }
+  const helped = usageRequested(sub, USAGE);
+  if (helped !== null) return helped;
   try {
     if (rest.includes('--help') || rest.includes('-h')) {
       console.log(USAGE);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatVectorFailure, generateVectorFiles, verifyVectorFiles, VECTOR_VERSION_DIR } from '@fedmeta/secagg';
 import { CliError } from '../errors.js';
+import { usageRequested } from '../usage.js';
 
 const USAGE = `usage:
   fedmeta vectors verify [dir]
@@ -83,10 +84,8 @@ async function generate(dir: string, check: boolean): Promise<number> {
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-    console.log(USAGE);
-    return sub === undefined ? 2 : 0;
-  }
+  const helped = usageRequested(sub, USAGE);
+  if (helped !== null) return helped;
   if (sub !== 'verify' && sub !== 'generate') throw new CliError(`unknown sub-command '${sub}'\n\n${USAGE}`);
   let parsed;
   try {
