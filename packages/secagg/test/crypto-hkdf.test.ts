@@ -1,4 +1,6 @@
 // HKDF-SHA256 against RFC 5869 appendix A test cases 1-3, and the labelled derivations.
+import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { concatBytes, fromHex, toHex } from '../src/crypto/bytes.js';
@@ -106,4 +108,19 @@ test('bad arguments give typed errors naming the argument', () => {
   assert.throws(() => derivePairwiseMaskSeed(ss, ss, 4, 4), /must differ/);
   assert.throws(() => deriveSelfMaskSeed(ss, ss, -1), /id/);
   assert.throws(() => deriveKey(ss, null as never), { code: 'ERR_INVALID_ARGUMENT' });
+});
+
+test('the short-output HMAC path equals a full RFC 5869 HKDF (noble) for every length 1..32, empty and long inputs', () => {
+  const bytes = (n: number, fill: number) => Uint8Array.from({ length: n }, (_, i) => (fill + 31 * i) & 0xff);
+  const cases: [Uint8Array, Uint8Array, Uint8Array][] = [
+    [bytes(32, 1), bytes(32, 2), bytes(40, 3)],
+    [bytes(32, 4), new Uint8Array(0), bytes(17, 5)], // empty salt = 32 zero bytes
+    [new Uint8Array(0), bytes(3, 6), new Uint8Array(0)], // empty ikm and info
+    [bytes(200, 7), bytes(100, 8), bytes(2000, 9)], // salt longer than the block, long info
+  ];
+  for (const [ikm, salt, info] of cases) {
+    for (let length = 1; length <= 33; length++) {
+      assert.deepEqual(hkdfSha256(ikm, salt, info, length), nobleHkdf(sha256, ikm, salt, info, length), `length ${length}`);
+    }
+  }
 });
