@@ -2,16 +2,24 @@
  * Runtime bench: wall time of one federation round with SecAgg / SecAgg+ versus the
  * plaintext baseline (clients send their quantised vectors unmasked and the server just
  * sums them), n = 20 clients and one server in ONE process over loopback WebSockets,
- * m = 100,975 parameters (an MLP 784-127-10). Clients use a synthetic update vector
- * (the `trainer` option) instead of tfjs training: the bench measures the protocol and
- * runtime overhead, not training. Everything else is the real stack: auth, framing,
- * quantisation, masking, unmasking, decoding, the meta-optimiser step.
+ * m = 100,975 parameters (an MLP 784-127-10). Two tables from one run:
+ *
+ * - protocol only: clients use a synthetic update vector (the `trainer` option) instead of
+ *   tfjs training, so the round is nothing but the protocol and runtime overhead (the
+ *   worst case for the ratio);
+ * - full round: every client really trains (Reptile with the `fedmeta` config defaults:
+ *   10 local steps of batch 32, lr 0.05, on its own non-IID MNIST shard, tfjs on the
+ *   auto-selected backend) before encoding, as a round of `fedmeta client` does.
+ *
+ * Everything else is the real stack: auth, framing, quantisation, masking, unmasking,
+ * decoding, the meta-optimiser step.
  *
  *   npm run bench -w packages/tests      (or: node packages/tests/dist/bench/runtime.js)
+ *   BENCH_PARTS=protocol|full  runs one table only
  */
 import { startServer, type AggregationOptions } from '@fedmeta/server';
 import { runClient } from '@fedmeta/client';
-import { createModel, type ModelConfig } from '@fedmeta/meta';
+import { createModel, federatedMnist, type ClientData, type ModelConfig } from '@fedmeta/meta';
 import { institutions, rosterOf } from '../src/harness.js';
 
 const N = Number(process.env['BENCH_CLIENTS'] ?? 20);
@@ -40,7 +48,12 @@ interface Measured {
   threshold: number;
 }
 
-async function runFederation(label: string, aggregation: AggregationOptions): Promise<Measured> {
+/** The `fedmeta` config defaults for meta.* (packages/cli/src/config/fedmeta-schema.ts). */
+const DEFAULT_TRAINING = { name: 'reptile', hyper: { localSteps: 10, batchSize: 32, lr: 0.05 } };
+/** Real shards for the full-round table: Dirichlet(0.5) label skew, 20% support as in FedMeta. */
+const shards: ClientData[] = federatedMnist({ clients: N, scheme: 'dirichlet', alpha: 0.5, seed: 1 }).clients;
+
+async function runFederation(label: string, aggregation: AggregationOptions, train: boolean): Promise<Measured> {
   const cpuAt = new Map<number, number>();
   const roundCpuMs: number[] = [];
   const cpuNow = () => {
@@ -57,11 +70,11 @@ async function runFederation(label: string, aggregation: AggregationOptions): Pr
     roster: rosterOf(insts),
     rounds: ROUNDS,
     model: { config: MODEL },
-    algorithm: { name: 'fedavg', hyper: { localSteps: 1, batchSize: 1, lr: 0.1 } },
+    algorithm: train ? DEFAULT_TRAINING : { name: 'fedavg', hyper: { localSteps: 1, batchSize: 1, lr: 0.1 } },
     cohort: { minClients: N },
     aggregation: { elementClip: 0.05, maxWeight: 1000, ...aggregation },
     deadlines: { waitForClientsMs: 60_000 },
-    backend: 'cpu',
+    backend: train ? 'auto' : 'cpu',
     // CPU time per round from the server's own round events (the wall time is in the summary).
     logger: (e) => {
       if (e.event === 'round.started') cpuAt.set(e['round'] as number, cpuNow());
@@ -69,7 +82,9 @@ async function runFederation(label: string, aggregation: AggregationOptions): Pr
     },
   });
   const clients = insts.map((inst, i) =>
-    runClient({ url: server.url, identity: inst.keys, data: { id: i, support: emptySet, query: emptySet }, backend: 'cpu', trainer: () => ({ update: updates[i]!, weight: 100 }) }),
+    train
+      ? runClient({ url: server.url, identity: inst.keys, data: shards[i]!, backend: 'auto' })
+      : runClient({ url: server.url, identity: inst.keys, data: { id: i, support: emptySet, query: emptySet }, backend: 'cpu', trainer: () => ({ update: updates[i]!, weight: 100 }) }),
   );
   const summary = await server.done;
   await Promise.all(clients.map((c) => c.done));
@@ -95,33 +110,43 @@ const m = createModel(MODEL as unknown as ModelConfig).paramCount;
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 2);
 // BENCH_ONLY=secagg (comma-separated) keeps the baseline plus the named modes, e.g. for profiling.
 const only = process.env['BENCH_ONLY']?.split(',');
+const parts = (process.env['BENCH_PARTS'] ?? 'protocol,full').split(',');
 const modes = ([
   ['plaintext', { mode: 'plaintext' }],
   ['secagg', { mode: 'secagg' }],
   ['secagg+', { mode: 'secagg+', degree: 8, threshold: 5 }],
-] as [string, AggregationOptions][]).filter(([label]) => label === 'plaintext' || !only || only.includes(label));
-// Modes alternate (p, s, s+, p, s, s+, ...) so a change in machine load hits all of them.
-const results = new Map<string, Measured>();
-for (let rep = 0; rep < REPEATS; rep++) {
-  for (const [label, agg] of modes) {
-    const r = await runFederation(label, agg);
-    const acc = results.get(label);
-    if (acc) {
-      acc.roundMs.push(...r.roundMs);
-      acc.roundCpuMs.push(...r.roundCpuMs);
-    } else results.set(label, r);
+] as [string, AggregationOptions][]).filter(([label]) => (label === 'plaintext' && process.env['BENCH_NO_BASELINE'] === undefined) || !only || only.includes(label));
+
+async function table(train: boolean): Promise<void> {
+  // Modes alternate (p, s, s+, p, s, s+, ...) so a change in machine load hits all of them.
+  const results = new Map<string, Measured>();
+  for (let rep = 0; rep < REPEATS; rep++) {
+    for (const [label, agg] of modes) {
+      const r = await runFederation(label, agg, train);
+      const acc = results.get(label);
+      if (acc) {
+        acc.roundMs.push(...r.roundMs);
+        acc.roundCpuMs.push(...r.roundCpuMs);
+      } else results.set(label, r);
+    }
+  }
+  const plain = results.get('plaintext') ?? [...results.values()][0]!;
+  const baseWall = median(plain.roundMs);
+  const baseCpu = median(plain.roundCpuMs);
+  const what = train
+    ? `full round: every client trains (Reptile, ${DEFAULT_TRAINING.hyper.localSteps} local steps of batch ${DEFAULT_TRAINING.hyper.batchSize}, its own MNIST shard) on the main thread, then encodes and aggregates`
+    : 'protocol only: synthetic client updates, no training';
+  console.log(`\nRuntime bench, ${what}. n = ${N} clients + server in one process (loopback ws), m = ${m} parameters, ${REPEATS} x ${ROUNDS - 1} measured rounds per mode (each federation's first round is a warm-up), modes interleaved, Node ${process.version}\n`);
+  console.log('| mode | graph (k, t) | median round wall time (ms) | wall ratio to plaintext | median round CPU time (ms) | CPU ratio | upload per client per round (bytes) | upload / 4m |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of results.values()) {
+    const wall = median(r.roundMs);
+    const cpu = median(r.roundCpuMs);
+    const graph = r.label === 'plaintext' ? '-' : r.degree === 0 ? `complete (t=${r.threshold})` : `k=${r.degree}, t=${r.threshold}`;
+    console.log(`| ${r.label} | ${graph} | ${wall.toFixed(0)} | ${(wall / baseWall).toFixed(2)}x | ${cpu.toFixed(0)} | ${(cpu / baseCpu).toFixed(2)}x | ${Math.round(r.bytesPerClientUp)} | ${(r.bytesPerClientUp / (4 * m)).toFixed(3)} |`);
   }
 }
-const plain = results.get('plaintext')!;
-const baseWall = median(plain.roundMs);
-const baseCpu = median(plain.roundCpuMs);
-console.log(`\nRuntime bench: n = ${N} clients + server in one process (loopback ws), m = ${m} parameters, ${REPEATS} x ${ROUNDS - 1} measured rounds per mode (each federation's first round is a warm-up), modes interleaved, synthetic client updates, Node ${process.version}\n`);
-console.log('| mode | graph (k, t) | median round wall time (ms) | wall ratio to plaintext | median round CPU time (ms) | CPU ratio | upload per client per round (bytes) | upload / 4m |');
-console.log('|---|---|---|---|---|---|---|---|');
-for (const r of results.values()) {
-  const wall = median(r.roundMs);
-  const cpu = median(r.roundCpuMs);
-  const graph = r.label === 'plaintext' ? '-' : r.degree === 0 ? `complete (t=${r.threshold})` : `k=${r.degree}, t=${r.threshold}`;
-  console.log(`| ${r.label} | ${graph} | ${wall.toFixed(0)} | ${(wall / baseWall).toFixed(2)}x | ${cpu.toFixed(0)} | ${(cpu / baseCpu).toFixed(2)}x | ${Math.round(r.bytesPerClientUp)} | ${(r.bytesPerClientUp / (4 * m)).toFixed(3)} |`);
-}
+
+if (parts.includes('protocol')) await table(false);
+if (parts.includes('full')) await table(true);
 console.log('\nGoal: SecAgg round <= 1.5x the plaintext round. CPU time counts every party (all run in this process) and is less sensitive to other load on the machine than wall time.');
