@@ -10,7 +10,7 @@
  * BENCH_HELDOUT (clients that never train, default 10), BENCH_SERVER (JSON MetaOptimizerConfig for
  * every method), BENCH_HYPER (JSON per-method overrides, e.g. {"fomaml":{"innerSteps":5}}).
  */
-import { federatedMnist } from '../src/data/index.js';
+import { federatedMnist, federatedSplit, loadFashionMnist } from '../src/data/index.js';
 import { selectBackend, type BackendName } from '../src/backend.js';
 import { createAlgorithm } from '../src/algorithms/index.js';
 import type { AlgorithmName, ClientSet, LocalHyper } from '../src/algorithms/types.js';
@@ -44,7 +44,20 @@ const CLIENTS_PER_ROUND = 5;
 const HELDOUT = Number(env['BENCH_HELDOUT'] ?? 10);
 /** BENCH_HYPER: JSON per algorithm name of overrides, e.g. {"fomaml":{"innerSteps":5,"evalLr":0.1}}. */
 const OVERRIDES: Record<string, Partial<LocalHyper> & { evalLr?: number }> = JSON.parse(env['BENCH_HYPER'] ?? '{}');
-const spec = mlp({ inputShape: [28, 28, 1], hidden: [64], numClasses: 10 });
+const HIDDEN: number[] = JSON.parse(env['BENCH_HIDDEN'] ?? '[64]');
+const spec = mlp({ inputShape: [28, 28, 1], hidden: HIDDEN, numClasses: 10 });
+/**
+ * BENCH_DATASETS: which federations to tabulate, in order (default mnist; e.g. mnist,fashion). 'mnist' = the 10k
+ * digits of the `mnist` package; 'fashion' = Fashion-MNIST's 10k test split from Debian's
+ * dataset-fashion-mnist (a harder task on the same 28x28 grid; BENCH_FASHION_SPLIT=train
+ * takes the 60k split instead). Same split, model, rounds and budget for both.
+ */
+const DATASETS = (env['BENCH_DATASETS'] ?? env['BENCH_DATASET'] ?? 'mnist').split(',') as DatasetName[];
+type DatasetName = 'mnist' | 'fashion';
+const fashion = DATASETS.includes('fashion') ? await loadFashionMnist({ split: (env['BENCH_FASHION_SPLIT'] as 'train' | 'test' | undefined) ?? 'test' }) : null;
+const DATASET_LABEL: Record<DatasetName, string> = { mnist: 'MNIST', fashion: 'Fashion-MNIST' };
+/** BENCH_LABELS=local (exploration E10): each site codes its own classes 0..k-1 in a seeded random order. */
+const LOCAL_LABELS = env['BENCH_LABELS'] === 'local';
 /** Same local budget for every method: 5 local steps on minibatches of 10 support examples. */
 const BASE: Omit<LocalHyper, 'lr'> = { localSteps: 5, batchSize: Number(env['BENCH_BATCH'] ?? 20) };
 
@@ -63,7 +76,16 @@ interface Method {
 /** Same server for all: plain averaging (FedAvg's rule). */
 const SERVER: MetaOptimizerConfig = JSON.parse(env['BENCH_SERVER'] ?? 'null') ?? { kind: 'sgd', lr: 1 };
 
-/** Each method's best cell of the BENCH_TUNE grid (tuning seed 100, not a reported seed); README has the grid. */
+/**
+ * Each method's best cell of the BENCH_TUNE grid (tuning seed 100, not a reported seed), per
+ * dataset; README has both grids. On Fashion-MNIST FedAvg+FT and Reptile adapt best at 0.1
+ * (0.3 on MNIST); every other lr is the same cell on both.
+ */
+function methodsFor(dataset: DatasetName): Method[] {
+  const fashionLr: Record<string, number> = { 'FedAvg+FT': 0.1, Reptile: 0.1 };
+  return METHODS.filter((m) => dataset === 'mnist' || m.key !== 'fedavg-ft-0.1').map((m) => (dataset === 'fashion' && fashionLr[m.label] !== undefined ? { ...m, evalLr: fashionLr[m.label]! } : m)).map(applyOverrides);
+}
+
 const METHODS: Method[] = ([
   { label: 'FedAvg', algorithm: 'fedavg', hyper: { lr: 0.3 }, evalLr: 0.3, server: SERVER },
   { label: 'FedAvg+FT', algorithm: 'fedavg-ft', hyper: { lr: 0.3 }, evalLr: 0.3, server: SERVER },
@@ -79,12 +101,14 @@ const METHODS: Method[] = ([
   // Only when named in BENCH_METHODS (explorations; see the README).
   { label: 'MAML', algorithm: 'maml', hyper: { lr: 0.3, innerSteps: 2 }, evalLr: 0.1, server: SERVER },
   { label: 'Per-FedAvg(FO)', algorithm: 'perfedavg-fo', hyper: { lr: 0.3 }, evalLr: 0.1, server: SERVER },
-] satisfies Method[] as Method[]).map((m): Method => {
+] satisfies Method[] as Method[]);
+
+function applyOverrides(m: Method): Method {
   const o = OVERRIDES[m.key ?? m.algorithm];
   if (!o) return m;
   const { evalLr, ...hyper } = o;
   return { ...m, hyper: { ...m.hyper, ...hyper }, evalLr: evalLr ?? m.evalLr };
-});
+}
 const DEFAULT_METHODS = ['fedavg', 'fedavg-ft', ...(HELDOUT ? ['fedavg-ft-0.1'] : []), 'reptile', 'fomaml', 'perfedavg-hf', 'protonets'];
 
 interface RunResult {
@@ -134,26 +158,46 @@ const roundsToReach = (curve: number[], target: number) => {
   return r < 0 ? undefined : r;
 };
 
-function federation(seed: number): ClientSet[] {
-  return federatedMnist({ ...FEDERATION, clients: FEDERATION.clients + HELDOUT, seed }).clients;
+function federation(dataset: DatasetName, seed: number): ClientSet[] {
+  const opts = { ...FEDERATION, clients: FEDERATION.clients + HELDOUT, seed };
+  const clients = (dataset === 'fashion' ? federatedSplit(fashion!, opts) : federatedMnist(opts)).clients;
+  if (!LOCAL_LABELS) return clients;
+  return clients.map((c, k) => {
+    const present = [...new Set(c.support.y)].sort((a, b) => a - b);
+    let st = (seed * 7919 + k * 104729) >>> 0 || 1;
+    for (let i = present.length - 1; i > 0; i--) {
+      st = (Math.imul(st, 1664525) + 1013904223) >>> 0;
+      const j = st % (i + 1);
+      [present[i], present[j]] = [present[j]!, present[i]!];
+    }
+    const code = new Map(present.map((cls, i) => [cls, i]));
+    const recode = (d: ClientSet['support']) => ({ ...d, y: Int32Array.from(d.y, (v) => code.get(v) ?? -1) });
+    return { ...c, support: recode(c.support), query: recode(c.query) };
+  }).map((c) => ({ ...c, query: dropUncoded(c.query) }));
+}
+
+function dropUncoded(d: ClientSet['support']): ClientSet['support'] {
+  const keep = [...d.y.keys()].filter((i) => d.y[i]! >= 0);
+  if (keep.length === d.y.length) return d;
+  throw new Error('a query class absent from the support set');
 }
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-async function accuracyTable(): Promise<void> {
+async function accuracyTable(dataset: DatasetName): Promise<void> {
   const want = env['BENCH_METHODS']?.split(',') ?? DEFAULT_METHODS;
-  const methods = METHODS.filter((m) => want.includes(m.key ?? m.algorithm));
+  const methods = methodsFor(dataset).filter((m) => want.includes(m.key ?? m.algorithm));
   // FedAvg and FedAvg+FT share one training run: the curve without adaptation is FedAvg's.
   const rows = new Map<string, RunResult[]>();
   for (const seed of SEEDS) {
-    const clients = federation(seed);
+    const clients = federation(dataset, seed);
     for (const m of methods) {
       if (m.algorithm === 'fedavg') continue;
       const r = runMethod(m, clients, seed);
       const every5 = (c: number[]) => c.filter((_, i) => i % 5 === 0 || i === c.length - 1).map((a) => (100 * a).toFixed(1)).join(' ');
-      log(`seed ${seed} ${m.label}: curve ${every5(r.curve)}${HELDOUT ? ` | held-out ${every5(r.heldout)}` : ''} (${(r.millis / 1000).toFixed(1)} s)`);
+      log(`${dataset} seed ${seed} ${m.label}: curve ${every5(r.curve)}${HELDOUT ? ` | held-out ${every5(r.heldout)}` : ''} (${(r.millis / 1000).toFixed(1)} s)`);
       rows.set(m.label, [...(rows.get(m.label) ?? []), r]);
       if (m.label === 'FedAvg+FT' && methods.some((x) => x.algorithm === 'fedavg')) {
         rows.set('FedAvg', [...(rows.get('FedAvg') ?? []), { curve: r.plain, plain: r.plain, heldout: r.heldoutPlain, heldoutPlain: r.heldoutPlain, millis: r.millis }]);
@@ -166,9 +210,9 @@ async function accuracyTable(): Promise<void> {
   // Held-out target per seed: the better of the two FedAvg+FT adaptation lrs.
   const ftAlt = finals('FedAvg+FT (adapt lr 0.1)', 'heldout');
   const ftHeld = finals('FedAvg+FT', 'heldout')?.map((x, k) => Math.max(x, ftAlt?.[k] ?? -1));
-  console.log(`\n### Personalised accuracy, non-IID MNIST (${FEDERATION.clients} clients, ${FEDERATION.scheme === 'dirichlet' ? `Dirichlet alpha ${FEDERATION.alpha}` : `${FEDERATION.classesPerClient} classes each`}, ` +
+  console.log(`\n### Personalised accuracy, non-IID ${DATASET_LABEL[dataset]} (${FEDERATION.clients} clients, ${FEDERATION.scheme === 'dirichlet' ? `Dirichlet alpha ${FEDERATION.alpha}` : `${FEDERATION.classesPerClient} classes each`}, ` +
     `${FEDERATION.supportPerClass} support + <= ${FEDERATION.queryPerClass} query per class; ${CLIENTS_PER_ROUND} clients/round, ${ROUNDS} rounds; ` +
-    `MLP 784-64-10; server ${JSON.stringify(SERVER)}; ${HELDOUT ? `${HELDOUT} held-out clients never train; ` : ''}seeds ${SEEDS.join(',')}; backend ${tf.getBackend()})\n`);
+    `MLP 784-${HIDDEN.join('-')}-10; server ${JSON.stringify(SERVER)}; ${HELDOUT ? `${HELDOUT} held-out clients never train; ` : ''}seeds ${SEEDS.join(',')}; backend ${tf.getBackend()})\n`);
   const ho = HELDOUT ? ` held-out: final acc. (%) | held-out: rounds to the better FedAvg+FT's final |` : '';
   console.log(`| method | final acc., ${EVAL_STEPS} steps (%) | rounds to FedAvg's final | rounds to FedAvg+FT's final | final acc. without adaptation (%) |${ho} s per run |`);
   console.log(`|---|---|---|---|---|${HELDOUT ? '---|---|' : ''}---|`);
@@ -194,11 +238,12 @@ async function accuracyTable(): Promise<void> {
  * whose logits are squared distances, gets the grid scaled by 0.5 and 0.1. Scored by the mean
  * personalised accuracy over the last three rounds, to damp round-to-round noise.
  */
-async function tune(): Promise<void> {
-  const clients = federation(100);
+async function tune(dataset: DatasetName): Promise<void> {
+  const clients = federation(dataset, 100);
   const want = env['BENCH_METHODS']?.split(',') ?? DEFAULT_METHODS;
+  console.log(`\n### lr grid, ${DATASET_LABEL[dataset]}, tuning seed 100\n`);
   console.log('| method | lr | adaptation lr | final acc. (%) | mean of last 3 rounds (%) |\n|---|---|---|---|---|');
-  for (const m of METHODS.filter((x) => x.algorithm !== 'fedavg' && !x.key && want.includes(x.algorithm))) {
+  for (const m of methodsFor(dataset).filter((x) => x.algorithm !== 'fedavg' && !x.key && want.includes(x.algorithm))) {
     for (const base of [0.1, 0.3, 1]) {
       for (const evalBase of [0.1, 0.3]) {
         const proto = m.algorithm === 'protonets';
@@ -259,7 +304,7 @@ function conv2dReferenceSamplesPerSecond(model: ModelSpec, clients: ClientSet[])
 
 /** Training samples per second per available backend, MLP and CNN, measured in one run. */
 async function throughput(): Promise<void> {
-  const clients = federation(1);
+  const clients = federation(DATASETS[0]!, 1);
   const conv = cnn({ inputShape: [28, 28, 1], channels: [16, 32], embedding: 64, numClasses: 10 });
   const candidates: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
   console.log('\n### Training throughput (samples/s of localUpdate, batch 20, one process)\n');
@@ -285,10 +330,10 @@ async function throughput(): Promise<void> {
 
 const started = performance.now();
 const choice = await selectBackend({ prefer: (env['BENCH_BACKEND'] as BackendName | undefined) ?? 'auto', log });
-if (env['BENCH_TUNE']) await tune();
+if (env['BENCH_TUNE']) for (const d of DATASETS) await tune(d);
 else if (env['BENCH_THROUGHPUT_ONLY']) await throughput();
 else {
-  await accuracyTable();
+  for (const d of DATASETS) await accuracyTable(d);
   if (!env['BENCH_METHODS']) await throughput();
 }
 log(`total ${((performance.now() - started) / 1000).toFixed(0)} s on ${choice.name}`);
