@@ -10,7 +10,7 @@
  * BENCH_HELDOUT (clients that never train, default 10), BENCH_SERVER (JSON MetaOptimizerConfig for
  * every method), BENCH_HYPER (JSON per-method overrides, e.g. {"fomaml":{"innerSteps":5}}).
  */
-import { federatedMnist, federatedSplit, loadFashionMnist } from '../src/data/index.js';
+import { federatedMnist, federatedSplit, loadFashionMnist, SeededRng } from '../src/data/index.js';
 import { selectBackend, type BackendName } from '../src/backend.js';
 import { createAlgorithm } from '../src/algorithms/index.js';
 import type { AlgorithmName, ClientSet, LocalHyper } from '../src/algorithms/types.js';
@@ -163,23 +163,12 @@ function federation(dataset: DatasetName, seed: number): ClientSet[] {
   const clients = (dataset === 'fashion' ? federatedSplit(fashion!, opts) : federatedMnist(opts)).clients;
   if (!LOCAL_LABELS) return clients;
   return clients.map((c, k) => {
-    const present = [...new Set(c.support.y)].sort((a, b) => a - b);
-    let st = (seed * 7919 + k * 104729) >>> 0 || 1;
-    for (let i = present.length - 1; i > 0; i--) {
-      st = (Math.imul(st, 1664525) + 1013904223) >>> 0;
-      const j = st % (i + 1);
-      [present[i], present[j]] = [present[j]!, present[i]!];
-    }
+    // Every class the site holds (support and query), in a seeded random order: class -> 0..k-1.
+    const present = new SeededRng(seed, 0x1abe1, k).shuffleInPlace([...new Set([...c.support.y, ...c.query.y])].sort((a, b) => a - b));
     const code = new Map(present.map((cls, i) => [cls, i]));
-    const recode = (d: ClientSet['support']) => ({ ...d, y: Int32Array.from(d.y, (v) => code.get(v) ?? -1) });
+    const recode = (d: ClientSet['support']) => ({ ...d, y: Int32Array.from(d.y, (v) => code.get(v)!) });
     return { ...c, support: recode(c.support), query: recode(c.query) };
-  }).map((c) => ({ ...c, query: dropUncoded(c.query) }));
-}
-
-function dropUncoded(d: ClientSet['support']): ClientSet['support'] {
-  const keep = [...d.y.keys()].filter((i) => d.y[i]! >= 0);
-  if (keep.length === d.y.length) return d;
-  throw new Error('a query class absent from the support set');
+  });
 }
 
 function log(line: string): void {
