@@ -51,7 +51,8 @@ interface Measured {
 /** The `fedmeta` config defaults for meta.* (packages/cli/src/config/fedmeta-schema.ts). */
 const DEFAULT_TRAINING = { name: 'reptile', hyper: { localSteps: 10, batchSize: 32, lr: 0.05 } };
 /** Real shards for the full-round table: Dirichlet(0.5) label skew, 20% support as in FedMeta. */
-const shards: ClientData[] = federatedMnist({ clients: N, scheme: 'dirichlet', alpha: 0.5, seed: 1 }).clients;
+let shards: ClientData[] | null = null;
+const shardsOnce = (): ClientData[] => (shards ??= federatedMnist({ clients: N, scheme: 'dirichlet', alpha: 0.5, seed: 1 }).clients);
 
 async function runFederation(label: string, aggregation: AggregationOptions, train: boolean): Promise<Measured> {
   const cpuAt = new Map<number, number>();
@@ -83,7 +84,7 @@ async function runFederation(label: string, aggregation: AggregationOptions, tra
   });
   const clients = insts.map((inst, i) =>
     train
-      ? runClient({ url: server.url, identity: inst.keys, data: shards[i]!, backend: 'auto' })
+      ? runClient({ url: server.url, identity: inst.keys, data: shardsOnce()[i]!, backend: 'auto' })
       : runClient({ url: server.url, identity: inst.keys, data: { id: i, support: emptySet, query: emptySet }, backend: 'cpu', trainer: () => ({ update: updates[i]!, weight: 100 }) }),
   );
   const summary = await server.done;
