@@ -8,7 +8,8 @@
  * Env: BENCH_ROUNDS, BENCH_SEEDS (e.g. "1,2,3"), BENCH_METHODS (comma list), BENCH_BACKEND,
  * BENCH_THROUGHPUT_ONLY=1, BENCH_FEDERATION (JSON options of federatedMnist), BENCH_BATCH,
  * BENCH_HELDOUT (clients that never train, default 10), BENCH_SERVER (JSON MetaOptimizerConfig for
- * every method), BENCH_HYPER (JSON per-method overrides, e.g. {"fomaml":{"innerSteps":5}}).
+ * every method), BENCH_HYPER (JSON per-method overrides, e.g. {"fomaml":{"innerSteps":5}}),
+ * BENCH_DATASETS (mnist,fashion), BENCH_HIDDEN (JSON hidden widths), BENCH_LABELS=local.
  */
 import { federatedMnist, federatedSplit, loadFashionMnist, SeededRng } from '../src/data/index.js';
 import { selectBackend, type BackendName } from '../src/backend.js';
