@@ -6,12 +6,12 @@
  *   npm run bench -w packages/meta              # the reported run (3 seeds)
  *   BENCH_TUNE=1 npm run bench -w packages/meta # the lr grid used to pick each method's lr (tuning seed 100)
  * Env: BENCH_ROUNDS, BENCH_SEEDS (e.g. "1,2,3"), BENCH_METHODS (comma list), BENCH_BACKEND,
- * BENCH_THROUGHPUT_ONLY=1, BENCH_FEDERATION (JSON options of federatedMnist), BENCH_BATCH,
+ * BENCH_THROUGHPUT_ONLY=1, BENCH_FEDERATION (JSON options of federatedSplit), BENCH_BATCH,
  * BENCH_HELDOUT (clients that never train, default 10), BENCH_SERVER (JSON MetaOptimizerConfig for
  * every method), BENCH_HYPER (JSON per-method overrides, e.g. {"fomaml":{"innerSteps":5}}),
- * BENCH_DATASETS (mnist,fashion), BENCH_HIDDEN (JSON hidden widths), BENCH_LABELS=local.
+ * BENCH_DATASETS (mnist,mnist-local,fashion), BENCH_HIDDEN (JSON hidden widths), BENCH_LABELS=local.
  */
-import { federatedMnist, federatedSplit, loadFashionMnist, SeededRng } from '../src/data/index.js';
+import { type FederatedOptions, federatedMnist, federatedSplit, loadFashionMnist } from '../src/data/index.js';
 import { selectBackend, type BackendName } from '../src/backend.js';
 import { createAlgorithm } from '../src/algorithms/index.js';
 import type { AlgorithmName, ClientSet, LocalHyper } from '../src/algorithms/types.js';
@@ -20,7 +20,7 @@ import { cnn } from '../src/models/cnn.js';
 import { unflattenParams, type ModelSpec } from '../src/models/spec.js';
 import { disposeBatch, makeBatch } from '../src/algorithms/train.js';
 import { runFederatedSimulation } from '../src/simulate.js';
-import { evaluatePersonalized } from '../src/evaluate.js';
+import { evaluatePersonalized, type PersonalizedReport } from '../src/evaluate.js';
 import type { MetaOptimizerConfig } from '../src/meta-optimizer.js';
 import { tf } from '../src/tf.js';
 
@@ -28,14 +28,13 @@ const env = process.env;
 const ROUNDS = Number(env['BENCH_ROUNDS'] ?? 25);
 const SEEDS = (env['BENCH_SEEDS'] ?? '1,2,3').split(',').map(Number);
 const EVAL_STEPS = 5;
-/** The federation: pathological 2 classes per client (pFedMe's MNIST split), few examples. */
 /**
- * The federation: Dirichlet(0.3) label skew over 20 clients, 5 support + up to 20 query examples
- * per class present at a client. Of the regimes tried (2 classes per client with 5 or 10 support
- * per class, Dirichlet 0.1 and 0.3) this one left the most headroom: in the 2-class split a
- * random initialisation fine-tuned for 5 steps already reaches ~89%.
+ * BENCH_FEDERATION (JSON options of federatedSplit) replaces every regime's split (the regime's
+ * label coding stays unless it sets `labels`); BENCH_LABELS=local switches any regime to
+ * site-local label codes.
  */
-const FEDERATION = JSON.parse(env['BENCH_FEDERATION'] ?? 'null') ?? { clients: 20, scheme: 'dirichlet', alpha: 0.3, supportPerClass: 5, queryPerClass: 20 };
+const FEDERATION_OVERRIDE: Partial<FederatedOptions> | null = JSON.parse(env['BENCH_FEDERATION'] ?? 'null');
+const LOCAL_LABELS = env['BENCH_LABELS'] === 'local';
 const CLIENTS_PER_ROUND = 5;
 /**
  * BENCH_HELDOUT=k (default 10; 0 = none) adds k clients to the federation that never train
@@ -48,17 +47,42 @@ const OVERRIDES: Record<string, Partial<LocalHyper> & { evalLr?: number }> = JSO
 const HIDDEN: number[] = JSON.parse(env['BENCH_HIDDEN'] ?? '[64]');
 const spec = mlp({ inputShape: [28, 28, 1], hidden: HIDDEN, numClasses: 10 });
 /**
- * BENCH_DATASETS: which federations to tabulate, in order (default mnist; e.g. mnist,fashion). 'mnist' = the 10k
- * digits of the `mnist` package; 'fashion' = Fashion-MNIST's 10k test split from Debian's
- * dataset-fashion-mnist (a harder task on the same 28x28 grid; BENCH_FASHION_SPLIT=train
- * takes the 60k split instead). Same split, model, rounds and budget for both.
+ * BENCH_DATASETS: which regimes to tabulate, in order (default mnist,mnist-local).
+ * - 'mnist': the 10k digits of the `mnist` package, Dirichlet(0.3) label skew, shared labels.
+ *   Of the label-skew splits tried (2 classes per client with 5 or 10 support per class,
+ *   Dirichlet 0.1 and 0.3) this one left the most headroom.
+ * - 'mnist-local': the same digits, 5 classes per client, each site coding its classes 0..4 in
+ *   its own order (federatedSplit's labels: 'local'): 5-way 5-shot tasks, the setting
+ *   meta-learning is built for, where one shared head cannot serve every site.
+ * - 'fashion': Fashion-MNIST's 10k test split from Debian's dataset-fashion-mnist in the
+ *   'mnist' regime (a harder task on the same grid; BENCH_FASHION_SPLIT=train takes the 60k split).
  */
-const DATASETS = (env['BENCH_DATASETS'] ?? env['BENCH_DATASET'] ?? 'mnist').split(',') as DatasetName[];
-type DatasetName = 'mnist' | 'fashion';
+type DatasetName = 'mnist' | 'mnist-local' | 'fashion';
+const DATASETS = (env['BENCH_DATASETS'] ?? env['BENCH_DATASET'] ?? 'mnist,mnist-local').split(',') as DatasetName[];
+/**
+ * `evalLr`: where a regime's own lr grid (README) picked another adaptation lr than MNIST's
+ * grid; every other lr is the same cell in all grids.
+ */
+const REGIMES: Record<DatasetName, { title: string; federation: Omit<FederatedOptions, 'seed'>; evalLr?: Record<string, number> }> = {
+  mnist: { title: 'MNIST', federation: { clients: 20, scheme: 'dirichlet', alpha: 0.3, supportPerClass: 5, queryPerClass: 20 } },
+  'mnist-local': {
+    title: 'MNIST, site-local label codes',
+    federation: { clients: 20, scheme: 'classes', classesPerClient: 5, supportPerClass: 5, queryPerClass: 20, labels: 'local' },
+    evalLr: { 'FO-MAML': 0.3 },
+  },
+  fashion: {
+    title: 'Fashion-MNIST',
+    federation: { clients: 20, scheme: 'dirichlet', alpha: 0.3, supportPerClass: 5, queryPerClass: 20 },
+    evalLr: { 'FedAvg+FT': 0.1, Reptile: 0.1 },
+  },
+};
+for (const d of DATASETS) if (!REGIMES[d]) throw new Error(`BENCH_DATASETS: unknown regime ${d} (mnist, mnist-local, fashion)`);
+function federationOptions(dataset: DatasetName): Omit<FederatedOptions, 'seed'> {
+  const regime = REGIMES[dataset].federation;
+  const f = FEDERATION_OVERRIDE ? { labels: regime.labels, ...FEDERATION_OVERRIDE } as Omit<FederatedOptions, 'seed'> : regime;
+  return LOCAL_LABELS ? { ...f, labels: 'local' } : f;
+}
 const fashion = DATASETS.includes('fashion') ? await loadFashionMnist({ split: (env['BENCH_FASHION_SPLIT'] as 'train' | 'test' | undefined) ?? 'test' }) : null;
-const DATASET_LABEL: Record<DatasetName, string> = { mnist: 'MNIST', fashion: 'Fashion-MNIST' };
-/** BENCH_LABELS=local (exploration E10): each site codes its own classes 0..k-1 in a seeded random order. */
-const LOCAL_LABELS = env['BENCH_LABELS'] === 'local';
 /** Same local budget for every method: 5 local steps on minibatches of 10 support examples. */
 const BASE: Omit<LocalHyper, 'lr'> = { localSteps: 5, batchSize: Number(env['BENCH_BATCH'] ?? 20) };
 
@@ -79,12 +103,14 @@ const SERVER: MetaOptimizerConfig = JSON.parse(env['BENCH_SERVER'] ?? 'null') ??
 
 /**
  * Each method's best cell of the BENCH_TUNE grid (tuning seed 100, not a reported seed), per
- * dataset; README has both grids. On Fashion-MNIST FedAvg+FT and Reptile adapt best at 0.1
- * (0.3 on MNIST); every other lr is the same cell on both.
+ * regime (REGIMES[d].evalLr); the README has the grids. The FedAvg+FT row at adaptation lr
+ * 0.1 is shown where the tuned one is 0.3, for the held-out clients (see METHODS).
  */
 function methodsFor(dataset: DatasetName): Method[] {
-  const fashionLr: Record<string, number> = { 'FedAvg+FT': 0.1, Reptile: 0.1 };
-  return METHODS.filter((m) => dataset === 'mnist' || m.key !== 'fedavg-ft-0.1').map((m) => (dataset === 'fashion' && fashionLr[m.label] !== undefined ? { ...m, evalLr: fashionLr[m.label]! } : m)).map(applyOverrides);
+  const lrs = REGIMES[dataset].evalLr ?? {};
+  return METHODS.filter((m) => dataset !== 'fashion' || m.key !== 'fedavg-ft-0.1')
+    .map((m) => (lrs[m.label] !== undefined ? { ...m, evalLr: lrs[m.label]! } : m))
+    .map(applyOverrides);
 }
 
 const METHODS: Method[] = ([
@@ -121,33 +147,53 @@ interface RunResult {
   heldout: number[];
   heldoutPlain: number[];
   millis: number;
+  /** the final parameters */
+  params: Float32Array;
 }
 
-function runMethod(m: Method, all: ClientSet[], seed: number): RunResult {
+/**
+ * `control`: also evaluate the global model the ProtoNets way after every round (nearest
+ * prototype of its hidden features, ProtoNets' adaptation), so that for FedAvg the table
+ * separates what the prototype classifier brings from what meta-learning the embedding brings.
+ */
+function runMethod(m: Method, all: ClientSet[], seed: number, control?: Method): RunResult & { control?: RunResult } {
   const algorithm = createAlgorithm(m.algorithm, spec);
   const started = performance.now();
   const init = spec.initParams(seed);
   const clients = all.slice(0, all.length - HELDOUT);
   const heldoutIds = new Set(all.slice(all.length - HELDOUT).map((c) => c.id));
   const first = evaluatePersonalized(algorithm, init, all, { steps: EVAL_STEPS, lr: m.evalLr });
+  const prototypes = control && createAlgorithm('protonets', spec);
+  const evalControl = (p: Float32Array) => evaluatePersonalized(prototypes!, p, all, { steps: EVAL_STEPS, lr: control!.evalLr });
+  const controlReports = prototypes ? [evalControl(init)] : [];
   const sim = runFederatedSimulation({
     algorithm, clients, rounds: ROUNDS, clientsPerRound: CLIENTS_PER_ROUND, seed, initial: init,
     hyper: { ...BASE, innerLr: m.evalLr, ...m.hyper }, serverOptimizer: m.server,
     evaluation: { steps: EVAL_STEPS, lr: m.evalLr, every: 1, clients: all },
+    onRound: (_, p) => prototypes && controlReports.push(evalControl(p)),
   });
   const reports = [first, ...sim.rounds.map((r) => r.evaluation!)];
-  // One evaluation over seen + held-out clients, split by id.
-  const meanOf = (part: boolean, key: 'after' | 'before') => reports.map((r) => {
-    const xs = r.perClient.filter((c) => heldoutIds.has(c.id) === part).map((c) => c[key]);
-    return xs.length ? mean(xs) : NaN;
+  const meanOf = (part: boolean, key: 'after' | 'before', rs = reports) => rs.map((r) => splitMean(r, heldoutIds, part, key));
+  const millis = performance.now() - started;
+  const controlCurves = (): RunResult => ({
+    curve: meanOf(false, 'after', controlReports), plain: meanOf(false, 'before', controlReports),
+    heldout: HELDOUT ? meanOf(true, 'after', controlReports) : [], heldoutPlain: [], millis, params: sim.params,
   });
   return {
+    ...(prototypes ? { control: controlCurves() } : {}),
     curve: meanOf(false, 'after'),
     plain: meanOf(false, 'before'),
     heldout: HELDOUT ? meanOf(true, 'after') : [],
     heldoutPlain: HELDOUT ? meanOf(true, 'before') : [],
-    millis: performance.now() - started,
+    millis,
+    params: sim.params,
   };
+}
+
+/** Mean accuracy of one evaluation over seen + held-out clients, split by id. */
+function splitMean(r: PersonalizedReport, heldoutIds: Set<ClientSet['id']>, heldout: boolean, key: 'after' | 'before'): number {
+  const xs = r.perClient.filter((c) => heldoutIds.has(c.id) === heldout).map((c) => c[key]);
+  return xs.length ? mean(xs) : NaN;
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -160,16 +206,9 @@ const roundsToReach = (curve: number[], target: number) => {
 };
 
 function federation(dataset: DatasetName, seed: number): ClientSet[] {
-  const opts = { ...FEDERATION, clients: FEDERATION.clients + HELDOUT, seed };
-  const clients = (dataset === 'fashion' ? federatedSplit(fashion!, opts) : federatedMnist(opts)).clients;
-  if (!LOCAL_LABELS) return clients;
-  return clients.map((c, k) => {
-    // Every class the site holds (support and query), in a seeded random order: class -> 0..k-1.
-    const present = new SeededRng(seed, 0x1abe1, k).shuffleInPlace([...new Set([...c.support.y, ...c.query.y])].sort((a, b) => a - b));
-    const code = new Map(present.map((cls, i) => [cls, i]));
-    const recode = (d: ClientSet['support']) => ({ ...d, y: Int32Array.from(d.y, (v) => code.get(v)!) });
-    return { ...c, support: recode(c.support), query: recode(c.query) };
-  });
+  const f = federationOptions(dataset);
+  const opts = { ...f, clients: f.clients + HELDOUT, seed };
+  return (dataset === 'fashion' ? federatedSplit(fashion!, opts) : federatedMnist(opts)).clients;
 }
 
 function log(line: string): void {
@@ -181,17 +220,20 @@ async function accuracyTable(dataset: DatasetName): Promise<void> {
   const methods = methodsFor(dataset).filter((m) => want.includes(m.key ?? m.algorithm));
   // FedAvg and FedAvg+FT share one training run: the curve without adaptation is FedAvg's.
   const rows = new Map<string, RunResult[]>();
+  const proto = methods.find((m) => m.algorithm === 'protonets');
+  const CONTROL = 'FedAvg, prototype classifier (control)';
   for (const seed of SEEDS) {
     const clients = federation(dataset, seed);
     for (const m of methods) {
       if (m.algorithm === 'fedavg') continue;
-      const r = runMethod(m, clients, seed);
+      const r = runMethod(m, clients, seed, m.label === 'FedAvg+FT' ? proto : undefined);
       const every5 = (c: number[]) => c.filter((_, i) => i % 5 === 0 || i === c.length - 1).map((a) => (100 * a).toFixed(1)).join(' ');
       log(`${dataset} seed ${seed} ${m.label}: curve ${every5(r.curve)}${HELDOUT ? ` | held-out ${every5(r.heldout)}` : ''} (${(r.millis / 1000).toFixed(1)} s)`);
       rows.set(m.label, [...(rows.get(m.label) ?? []), r]);
       if (m.label === 'FedAvg+FT' && methods.some((x) => x.algorithm === 'fedavg')) {
-        rows.set('FedAvg', [...(rows.get('FedAvg') ?? []), { curve: r.plain, plain: r.plain, heldout: r.heldoutPlain, heldoutPlain: r.heldoutPlain, millis: r.millis }]);
+        rows.set('FedAvg', [...(rows.get('FedAvg') ?? []), { ...r, curve: r.plain, heldout: r.heldoutPlain }]);
       }
+      if (r.control) rows.set(CONTROL, [...(rows.get(CONTROL) ?? []), r.control]);
     }
   }
   const finals = (label: string, key: 'curve' | 'heldout' = 'curve') => rows.get(label)?.map((r) => r[key].at(-1)!);
@@ -200,13 +242,14 @@ async function accuracyTable(dataset: DatasetName): Promise<void> {
   // Held-out target per seed: the better of the two FedAvg+FT adaptation lrs.
   const ftAlt = finals('FedAvg+FT (adapt lr 0.1)', 'heldout');
   const ftHeld = finals('FedAvg+FT', 'heldout')?.map((x, k) => Math.max(x, ftAlt?.[k] ?? -1));
-  console.log(`\n### Personalised accuracy, non-IID ${DATASET_LABEL[dataset]} (${FEDERATION.clients} clients, ${FEDERATION.scheme === 'dirichlet' ? `Dirichlet alpha ${FEDERATION.alpha}` : `${FEDERATION.classesPerClient} classes each`}, ` +
-    `${FEDERATION.supportPerClass} support + <= ${FEDERATION.queryPerClass} query per class; ${CLIENTS_PER_ROUND} clients/round, ${ROUNDS} rounds; ` +
+  const f = federationOptions(dataset);
+  console.log(`\n### Personalised accuracy, non-IID ${REGIMES[dataset].title} (${f.clients} clients, ${f.scheme === 'dirichlet' ? `Dirichlet alpha ${f.alpha}` : `${f.classesPerClient} classes each`}, ` +
+    `${f.labels === 'local' ? 'site-local label codes, ' : ''}${f.supportPerClass} support + <= ${f.queryPerClass} query per class; ${CLIENTS_PER_ROUND} clients/round, ${ROUNDS} rounds; ` +
     `MLP 784-${HIDDEN.join('-')}-10; server ${JSON.stringify(SERVER)}; ${HELDOUT ? `${HELDOUT} held-out clients never train; ` : ''}seeds ${SEEDS.join(',')}; backend ${tf.getBackend()})\n`);
   const ho = HELDOUT ? ` held-out: final acc. (%) | held-out: rounds to the better FedAvg+FT's final |` : '';
   console.log(`| method | final acc., ${EVAL_STEPS} steps (%) | rounds to FedAvg's final | rounds to FedAvg+FT's final | final acc. without adaptation (%) |${ho} s per run |`);
   console.log(`|---|---|---|---|---|${HELDOUT ? '---|---|' : ''}---|`);
-  const order = ['FedAvg', ...methods.filter((m) => m.algorithm !== 'fedavg').map((m) => m.label)];
+  const order = ['FedAvg', ...methods.filter((m) => m.algorithm !== 'fedavg').map((m) => m.label), CONTROL];
   for (const label of order) {
     const runs = rows.get(label);
     if (!runs) continue;
@@ -220,6 +263,13 @@ async function accuracyTable(dataset: DatasetName): Promise<void> {
     const heldCells = HELDOUT ? ` ${pct(runs.map((r) => r.heldout.at(-1)!))} | ${reach(ftHeld, 'heldout')} |` : '';
     console.log(`| ${label} | ${final} | ${reach(fa)} | ${reach(ft)} | ${pct(runs.map((r) => r.plain.at(-1)!))} |${heldCells} ${mean(runs.map((r) => r.millis / 1000)).toFixed(1)} |`);
   }
+  const protoRuns = rows.get('ProtoNets');
+  const controlFinals = finals(CONTROL);
+  if (protoRuns && controlFinals) {
+    const rs = protoRuns.map((r, k) => roundsToReach(r.curve, controlFinals[k]!));
+    console.log(`\nThe control row is FedAvg's training run classified the ProtoNets way (nearest prototype of its hidden features, ` +
+      `ProtoNets' adaptation), so ProtoNets minus the control is what meta-learning the embedding adds. ProtoNets reaches the control's final accuracy in rounds ${rs.map((x) => x ?? '-').join(', ')} of ${ROUNDS}.`);
+  }
 }
 
 /**
@@ -231,7 +281,7 @@ async function accuracyTable(dataset: DatasetName): Promise<void> {
 async function tune(dataset: DatasetName): Promise<void> {
   const clients = federation(dataset, 100);
   const want = env['BENCH_METHODS']?.split(',') ?? DEFAULT_METHODS;
-  console.log(`\n### lr grid, ${DATASET_LABEL[dataset]}, tuning seed 100\n`);
+  console.log(`\n### lr grid, ${REGIMES[dataset].title}, tuning seed 100\n`);
   console.log('| method | lr | adaptation lr | final acc. (%) | mean of last 3 rounds (%) |\n|---|---|---|---|---|');
   for (const m of methodsFor(dataset).filter((x) => x.algorithm !== 'fedavg' && !x.key && want.includes(x.algorithm))) {
     for (const base of [0.1, 0.3, 1]) {

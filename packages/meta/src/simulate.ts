@@ -22,8 +22,11 @@ export interface SimulationOptions {
   initial?: Float32Array;
   /** evaluate personalised accuracy every `every` rounds (and after the last); omit to skip */
   evaluation?: { steps: number; lr: number; every: number; clients?: ClientSet[] };
-  /** called after every round (progress output) */
-  onRound?: (r: RoundMetrics) => void;
+  /**
+   * Called after every round (progress output, extra evaluations); `params` is the live global
+   * vector after the round: read it, copy it, do not keep or change it.
+   */
+  onRound?: (r: RoundMetrics, params: Float32Array) => void;
 }
 
 export interface RoundMetrics {
@@ -73,7 +76,7 @@ export function runFederatedSimulation(o: SimulationOptions): SimulationResult {
       metrics.evaluation = evaluatePersonalized(o.algorithm, params, ev.clients ?? o.clients, ev);
     }
     rounds.push(metrics);
-    o.onRound?.(metrics);
+    o.onRound?.(metrics, params);
   }
   return { params, rounds };
 }

@@ -29,6 +29,11 @@ export interface ClientData {
   id: number;
   support: Dataset;
   query: Dataset;
+  /**
+   * Present when the federation uses site-local label codes: `labelCodes[c]` is the shared
+   * class that this site calls `c`. Absent: labels are the shared classes themselves.
+   */
+  labelCodes?: number[];
 }
 
 /** Number of features per example (product of `shape`). */

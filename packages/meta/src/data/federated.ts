@@ -30,6 +30,15 @@ export interface FederatedOptions {
   supportFraction?: number;
   /** Cap on query examples per class of each client. */
   queryPerClass?: number;
+  /**
+   * 'shared' (default): every site uses the dataset's class labels. 'local': each site codes
+   * the classes it holds as 0..k-1 in its own seeded random order (`ClientData.labelCodes`
+   * keeps the map), as when institutions keep their own label vocabularies: one site's 0 is
+   * another's 3. This is the few-shot task setting of meta-learning (N-way tasks with
+   * shuffled labels): a shared classifier head cannot serve every site, only what is learned
+   * below it can. The held-out `test` set keeps the shared labels.
+   */
+  labels?: 'shared' | 'local';
   /** Fraction of every class held out as the global test set before partitioning (default 0.1). */
   testFraction?: number;
   seed: number;
@@ -55,6 +64,10 @@ export function federatedSplit(ds: Dataset, options: FederatedOptions): Federati
   checkDataset('ds', ds);
   const opts = checkObject<FederatedOptions>('options', options);
   const testFraction = checkNumber('options.testFraction', opts.testFraction ?? 0.1, { ge: 0, lt: 1 });
+  const labels = opts.labels ?? 'shared';
+  if (labels !== 'shared' && labels !== 'local') {
+    throw new DataArgumentError(`options.labels must be 'shared' or 'local', got ${String(labels)}`);
+  }
   const rng = new SeededRng(opts.seed, 0x6665);
   const testIdx: number[] = [];
   const trainIdx: number[] = [];
@@ -95,8 +108,21 @@ export function federatedSplit(ds: Dataset, options: FederatedOptions): Federati
     split.supportFraction = opts.supportFraction ?? 0.2;
   }
   if (opts.queryPerClass !== undefined) split.queryPerClass = opts.queryPerClass;
-  const clients = partition.datasets.map((clientDs, id) => splitSupportQuery(clientDs, { ...split, seed: opts.seed, id }));
+  let clients = partition.datasets.map((clientDs, id) => splitSupportQuery(clientDs, { ...split, seed: opts.seed, id }));
+  if (labels === 'local') clients = clients.map((c) => withLocalLabelCodes(c, opts.seed));
   return { clients, test, train, partition: partition.indices };
+}
+
+/**
+ * Recodes one client's labels to site-local codes: the classes it holds (support or query),
+ * in a random order drawn from (seed, client id) alone, become 0..k-1.
+ */
+function withLocalLabelCodes(c: ClientData, seed: number): ClientData {
+  const held = [...new Set([...c.support.y, ...c.query.y])].sort((a, b) => a - b);
+  const labelCodes = new SeededRng(seed, 0x1abe1, c.id).shuffleInPlace(held);
+  const codeOf = new Map(labelCodes.map((cls, code) => [cls, code]));
+  const recode = (d: Dataset): Dataset => ({ ...d, y: Int32Array.from(d.y, (v) => codeOf.get(v)!) });
+  return { ...c, support: recode(c.support), query: recode(c.query), labelCodes };
 }
 
 /**

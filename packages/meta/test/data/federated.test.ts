@@ -62,3 +62,30 @@ test('federatedSplit: no example is in two clients or in a client and the test s
   assert.throws(() => federatedSplit(ds, { clients: 2, scheme: 'classes', supportPerClass: 3, supportFraction: 0.3, seed: 1 }),
     /exactly one of supportFraction or supportPerClass/);
 });
+
+test("federatedSplit labels 'local': each site codes its own classes 0..k-1, a bijection kept in labelCodes", () => {
+  const opts = { clients: 12, scheme: 'classes', classesPerClient: 4, supportPerClass: 3, queryPerClass: 5, seed: 3 } as const;
+  const shared = federatedMnist(opts);
+  const local = federatedMnist({ ...opts, labels: 'local' });
+  assert.equal(shared.clients[0]!.labelCodes, undefined);
+  assert.deepEqual(local.partition, shared.partition, 'the recoding does not change who holds what');
+  assert.deepEqual(local.test.y, shared.test.y, 'the held-out test set keeps the shared labels');
+  const orders = new Set<string>();
+  local.clients.forEach((c, i) => {
+    const s = shared.clients[i]!;
+    const codes = c.labelCodes!;
+    assert.deepEqual([...codes].sort((a, b) => a - b), labelsOf(s.support), 'codes cover exactly the classes held');
+    assert.deepEqual(labelsOf(c.support), [0, 1, 2, 3]);
+    // Decoding gives back the shared labels, example by example; the inputs are untouched.
+    assert.deepEqual(Array.from(c.support.y, (v) => codes[v]), Array.from(s.support.y));
+    assert.deepEqual(Array.from(c.query.y, (v) => codes[v]), Array.from(s.query.y));
+    assert.deepEqual(c.support.x, s.support.x);
+    const sorted = [...codes].sort((a, b) => a - b);
+    orders.add(codes.map((cls) => sorted.indexOf(cls)).join()); // the permutation, whatever the classes
+
+  });
+  assert.ok(orders.size > 3, 'sites draw different code orders');
+  assert.deepEqual(federatedMnist({ ...opts, labels: 'local' }).clients.map((c) => c.labelCodes), local.clients.map((c) => c.labelCodes), 'deterministic per seed');
+  assert.notDeepEqual(federatedMnist({ ...opts, seed: 4, labels: 'local' }).clients.map((c) => c.labelCodes), local.clients.map((c) => c.labelCodes));
+  assert.throws(() => federatedMnist({ ...opts, labels: 'private' as never }), /options.labels must be 'shared' or 'local'/);
+});
