@@ -51,8 +51,8 @@ const spec = mlp({ inputShape: [28, 28, 1], hidden: HIDDEN, numClasses: 10 });
  * - 'mnist': the 10k digits of the `mnist` package, Dirichlet(0.3) label skew, shared labels.
  *   Of the label-skew splits tried (2 classes per client with 5 or 10 support per class,
  *   Dirichlet 0.1 and 0.3) this one left the most headroom.
- * - 'mnist-local': the same digits, 5 classes per client, each site coding its classes 0..4 in
- *   its own order (federatedSplit's labels: 'local'): 5-way 5-shot tasks, the setting
+ * - 'mnist-local': the same split, but each site codes the classes it holds as 0..k-1 in its
+ *   own order (federatedSplit's labels: 'local'): k-way 5-shot tasks, the setting
  *   meta-learning is built for, where one shared head cannot serve every site.
  * - 'fashion': Fashion-MNIST's 10k test split from Debian's dataset-fashion-mnist in the
  *   'mnist' regime (a harder task on the same grid; BENCH_FASHION_SPLIT=train takes the 60k split).
@@ -60,20 +60,20 @@ const spec = mlp({ inputShape: [28, 28, 1], hidden: HIDDEN, numClasses: 10 });
 type DatasetName = 'mnist' | 'mnist-local' | 'fashion';
 const DATASETS = (env['BENCH_DATASETS'] ?? env['BENCH_DATASET'] ?? 'mnist,mnist-local').split(',') as DatasetName[];
 /**
- * `evalLr`: where a regime's own lr grid (README) picked another adaptation lr than MNIST's
- * grid; every other lr is the same cell in all grids.
+ * `lrs`: where a regime's own lr grid (README) picked another cell than MNIST's grid, per
+ * method label; every other method has the same cell in all grids.
  */
-const REGIMES: Record<DatasetName, { title: string; federation: Omit<FederatedOptions, 'seed'>; evalLr?: Record<string, number> }> = {
+const REGIMES: Record<DatasetName, { title: string; federation: Omit<FederatedOptions, 'seed'>; lrs?: Record<string, { lr?: number; evalLr?: number }> }> = {
   mnist: { title: 'MNIST', federation: { clients: 20, scheme: 'dirichlet', alpha: 0.3, supportPerClass: 5, queryPerClass: 20 } },
   'mnist-local': {
     title: 'MNIST, site-local label codes',
-    federation: { clients: 20, scheme: 'classes', classesPerClient: 5, supportPerClass: 5, queryPerClass: 20, labels: 'local' },
-    evalLr: { 'FO-MAML': 0.3 },
+    federation: { clients: 20, scheme: 'dirichlet', alpha: 0.3, supportPerClass: 5, queryPerClass: 20, labels: 'local' },
+    lrs: { 'FO-MAML': { lr: 0.1, evalLr: 0.3 } },
   },
   fashion: {
     title: 'Fashion-MNIST',
     federation: { clients: 20, scheme: 'dirichlet', alpha: 0.3, supportPerClass: 5, queryPerClass: 20 },
-    evalLr: { 'FedAvg+FT': 0.1, Reptile: 0.1 },
+    lrs: { 'FedAvg+FT': { evalLr: 0.1 }, Reptile: { evalLr: 0.1 } },
   },
 };
 for (const d of DATASETS) if (!REGIMES[d]) throw new Error(`BENCH_DATASETS: unknown regime ${d} (mnist, mnist-local, fashion)`);
@@ -103,14 +103,16 @@ const SERVER: MetaOptimizerConfig = JSON.parse(env['BENCH_SERVER'] ?? 'null') ??
 
 /**
  * Each method's best cell of the BENCH_TUNE grid (tuning seed 100, not a reported seed), per
- * regime (REGIMES[d].evalLr); the README has the grids. The FedAvg+FT row at adaptation lr
+ * regime (REGIMES[d].lrs); the README has the grids. The FedAvg+FT row at adaptation lr
  * 0.1 is shown where the tuned one is 0.3, for the held-out clients (see METHODS).
  */
 function methodsFor(dataset: DatasetName): Method[] {
-  const lrs = REGIMES[dataset].evalLr ?? {};
-  return METHODS.filter((m) => dataset !== 'fashion' || m.key !== 'fedavg-ft-0.1')
-    .map((m) => (lrs[m.label] !== undefined ? { ...m, evalLr: lrs[m.label]! } : m))
-    .map(applyOverrides);
+  const lrs = REGIMES[dataset].lrs ?? {};
+  const tuned = (m: Method): Method => {
+    const t = lrs[m.label];
+    return t ? { ...m, hyper: { ...m.hyper, lr: t.lr ?? m.hyper.lr }, evalLr: t.evalLr ?? m.evalLr } : m;
+  };
+  return METHODS.filter((m) => dataset !== 'fashion' || m.key !== 'fedavg-ft-0.1').map(tuned).map(applyOverrides);
 }
 
 const METHODS: Method[] = ([
