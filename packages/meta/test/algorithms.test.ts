@@ -12,6 +12,7 @@ import { cnn } from '../src/models/cnn.js';
 import { unflattenParams } from '../src/models/spec.js';
 import { runFederatedSimulation } from '../src/simulate.js';
 import { tf } from '../src/tf.js';
+import { federatedMnist } from '../src/data/index.js';
 import { maxAbs, maxAbsDiff, smallMnistFederation } from './helpers.js';
 
 before(async () => {
@@ -141,4 +142,23 @@ test('bad hyperparameters and inputs are typed errors naming the field', () => {
   assert.throws(() => runFederatedSimulation({
     algorithm: alg, clients: [client], rounds: 1, clientsPerRound: 2, hyper: ok, serverOptimizer: { kind: 'sgd', lr: 1 }, seed: 1,
   }), /clientsPerRound/);
+});
+
+test('site-local label codes: prototype classification does not depend on the codes, a shared head does', () => {
+  const opts = { clients: 8, scheme: 'dirichlet', alpha: 0.5, supportPerClass: 8, queryPerClass: 10, seed: 3 } as const;
+  const shared = federatedMnist(opts).clients;
+  const local = federatedMnist({ ...opts, labels: 'local' }).clients;
+  const fedavg = createAlgorithm('fedavg', spec);
+  const { params } = runFederatedSimulation({
+    algorithm: fedavg, clients: shared, rounds: 8, clientsPerRound: 4, hyper: hyperFor('fedavg'),
+    serverOptimizer: { kind: 'sgd', lr: 1 }, seed: 2,
+  });
+  const protos = createAlgorithm('protonets', spec);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const protoShared = shared.map((c) => protos.accuracy(params, c.support, c.query));
+  const protoLocal = local.map((c) => protos.accuracy(params, c.support, c.query));
+  assert.deepEqual(protoLocal, protoShared, 'nearest prototype: the same predictions under any coding');
+  const headShared = mean(shared.map((c) => fedavg.accuracy(params, c.support, c.query)));
+  const headLocal = mean(local.map((c) => fedavg.accuracy(params, c.support, c.query)));
+  assert.ok(headShared > headLocal + 0.2, `the shared head serves shared codes (${headShared}) far better than site-local ones (${headLocal})`);
 });
