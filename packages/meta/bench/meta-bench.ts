@@ -166,7 +166,13 @@ function runMethod(m: Method, all: ClientSet[], seed: number, control?: Method):
   const heldoutIds = new Set(all.slice(all.length - HELDOUT).map((c) => c.id));
   const first = evaluatePersonalized(algorithm, init, all, { steps: EVAL_STEPS, lr: m.evalLr });
   const prototypes = control && createAlgorithm('protonets', spec);
-  const evalControl = (p: Float32Array) => evaluatePersonalized(prototypes!, p, all, { steps: EVAL_STEPS, lr: control!.evalLr });
+  let controlMillis = 0; // kept out of the method's own time
+  const evalControl = (p: Float32Array) => {
+    const t = performance.now();
+    const r = evaluatePersonalized(prototypes!, p, all, { steps: EVAL_STEPS, lr: control!.evalLr });
+    controlMillis += performance.now() - t;
+    return r;
+  };
   const controlReports = prototypes ? [evalControl(init)] : [];
   const sim = runFederatedSimulation({
     algorithm, clients, rounds: ROUNDS, clientsPerRound: CLIENTS_PER_ROUND, seed, initial: init,
@@ -176,10 +182,10 @@ function runMethod(m: Method, all: ClientSet[], seed: number, control?: Method):
   });
   const reports = [first, ...sim.rounds.map((r) => r.evaluation!)];
   const meanOf = (part: boolean, key: 'after' | 'before', rs = reports) => rs.map((r) => splitMean(r, heldoutIds, part, key));
-  const millis = performance.now() - started;
+  const millis = performance.now() - started - controlMillis;
   const controlCurves = (): RunResult => ({
     curve: meanOf(false, 'after', controlReports), plain: meanOf(false, 'before', controlReports),
-    heldout: HELDOUT ? meanOf(true, 'after', controlReports) : [], heldoutPlain: [], millis, params: sim.params,
+    heldout: HELDOUT ? meanOf(true, 'after', controlReports) : [], heldoutPlain: [], millis: controlMillis, params: sim.params,
   });
   return {
     ...(prototypes ? { control: controlCurves() } : {}),
