@@ -8,6 +8,7 @@ import { ConfigError, describe, editDistance, suggest, validate } from '../src/c
 import { fedmetaSchema } from '../src/config/fedmeta-schema.js';
 import { loadConfig, parseConfigText } from '../src/config/load.js';
 import { checkClientConfig, checkServerConfig, checkSimulateConfig } from '../src/config/rules.js';
+import { hasGlobalLabels, loadClientData, loadDemoFederation } from '../src/config/data.js';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'fedmeta-config-'));
@@ -186,4 +187,18 @@ test('client.roster (relative to the config file) becomes the client\'s trusted 
   assert.deepEqual(options.trustedIdentities?.map((k) => Buffer.from(k).toString('hex')), [a!, b!].map((id) => Buffer.from(id.publicKey).toString('hex')));
   const without = clientOptionsFromConfig(validate(fedmetaSchema, { client: { identity: 'x', server: 'wss://h:1' } }), a!, { id: 0 } as never);
   assert.equal(without.trustedIdentities, undefined);
+});
+
+test('data.labelCodes local: demo clients get site-local codes 0..k-1 and no global labels', async () => {
+  const c = loadConfig({ overrides: { data: { labelCodes: 'local', partition: 'classes', classesPerClient: 3, shards: 4, supportPerClass: 2, queryPerClass: 2 } } });
+  assert.equal(hasGlobalLabels(c.data), false);
+  assert.equal(hasGlobalLabels(loadConfig({}).data), true, 'shared by default');
+  const fed = await loadDemoFederation(c.data, 4);
+  for (const client of fed.clients) {
+    assert.equal(client.labelCodes!.length, 3);
+    assert.deepEqual([...new Set(client.support.y)].sort(), [0, 1, 2]);
+  }
+  // A demo client built alone (fedmeta client) gets the same codes as in the whole split.
+  const one = await loadClientData({ ...c.data, clientIndex: 2 });
+  assert.deepEqual(one.labelCodes, fed.clients[2]!.labelCodes);
 });

@@ -77,3 +77,21 @@ test('fedmeta simulate rejects bad flags before doing any work', () => {
   assert.equal(clients.status, 2);
   assert.match(clients.stderr, /--clients: must be an integer 2-1000 \(got "many"\)/);
 });
+
+test('fedmeta simulate --label-codes local: clients code their own labels, so only personalised accuracy is reported', async () => {
+  const r = await run(['simulate', '--clients', '4', '--rounds', '2', '--algorithm', 'protonets', '--label-codes', 'local', '--dp', 'off', '--drop', 'none', '--out', join(dir, 'local-model'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  const report = JSON.parse(r.out) as SimulationReport;
+  assert.equal(report.labelCodes, 'local');
+  assert.equal(report.roundsCompleted, 2);
+  assert.match(r.err, /site-local label codes, so no global test accuracy/);
+  // A shared test set's labels mean nothing to clients that disagree on them: no score at all.
+  assert.equal(report.initial.globalAccuracy, undefined);
+  assert.equal(report.final.globalAccuracy, undefined);
+  assert.ok(report.rounds.every((x) => x.globalAccuracy === undefined), JSON.stringify(report.rounds));
+  // Prototypes of each client's own classes do not care how the client names them.
+  assert.ok(report.final.personalisedAccuracy > 0.6, `personalised ${report.final.personalisedAccuracy}`);
+  const bad = spawnSync(process.execPath, [bin, 'simulate', '--label-codes', 'locale'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /data\.labelCodes: must be one of .*did you mean 'local'\?/);
+});

@@ -115,7 +115,7 @@ test('the simulate summary: per-round table with totals, accuracy before/after, 
   });
   const text = renderSummary({
     clients: 6, roundsPlanned: 3, roundsCompleted: 2, endReason: 'completed', algorithm: 'reptile', model: 'mlp', parameters: 50890,
-    secagg: 'secagg+', backend: 'wasm', dp: { epsilonBudget: 8, delta: 1e-5, noiseMultiplier: 2.2, l2Clip: 1, epsilonSpent: 4.5 }, evalSteps: 5,
+    secagg: 'secagg+', backend: 'wasm', dp: { epsilonBudget: 8, delta: 1e-5, noiseMultiplier: 2.2, l2Clip: 1, epsilonSpent: 4.5 }, evalSteps: 5, labelCodes: 'shared',
     initial: { globalAccuracy: 0.1, personalisedAccuracy: 0.5, noAdaptationAccuracy: 0.1 },
     final: { globalAccuracy: 0.65, personalisedAccuracy: 0.83, noAdaptationAccuracy: 0.6 },
     rounds: [round(1), round(2, { survivors: 5, dropped: 1 }), round(3, { status: 'aborted', abortReason: 'too-few' })],
@@ -130,8 +130,10 @@ test('the simulate summary: per-round table with totals, accuracy before/after, 
   assert.match(text, /^ {2}personalised {9}50\.0% -> 83\.0% {3}\(mean over clients, query set after 5 steps/m);
   assert.match(text, /^privacy {15}epsilon 4\.500 of 8 spent \(delta 0\.00001, noise multiplier 2\.200, L2 clip 1\)$/m);
   assert.match(text, /^clients that failed {3}client-0 \(ERR_X\)$/m);
-  const noDp = renderSummary({ dp: null, clients: 2, roundsPlanned: 1, roundsCompleted: 1, endReason: 'completed', algorithm: 'fedavg', model: 'mlp', parameters: 1, secagg: 'plaintext', backend: 'cpu', evalSteps: 0, initial: { personalisedAccuracy: 0, noAdaptationAccuracy: 0 }, final: { personalisedAccuracy: 1, noAdaptationAccuracy: 1 }, rounds: [], clientsReport: [], bytesUp: 0, bytesDown: 0, wallMs: 1 });
+  const noDp = renderSummary({ dp: null, clients: 2, roundsPlanned: 1, roundsCompleted: 1, endReason: 'completed', algorithm: 'fedavg', model: 'mlp', parameters: 1, secagg: 'plaintext', backend: 'cpu', evalSteps: 0, labelCodes: 'local', initial: { personalisedAccuracy: 0, noAdaptationAccuracy: 0 }, final: { personalisedAccuracy: 1, noAdaptationAccuracy: 1 }, rounds: [], clientsReport: [], bytesUp: 0, bytesDown: 0, wallMs: 1 });
   assert.match(noDp, /^privacy {15}DP off/m);
+  assert.match(noDp, /^ {2}global \(test set\) {3}none: clients use site-local label codes$/m);
+  assert.match(text, /^ {2}global \(test set\) {4}10\.0% -> 65\.0%$/m);
 });
 
 test('the round tracker keeps checkpointing on the round it finishes and times each round', async () => {

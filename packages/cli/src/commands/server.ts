@@ -11,7 +11,7 @@ import { loadConfig, setPath, type RawConfig } from '../config/load.js';
 import { checkServerConfig } from '../config/rules.js';
 import type { FedmetaConfig } from '../config/fedmeta-schema.js';
 import { modelConfig, serverOptionsFromConfig, serverRoster, serverTls } from '../config/options.js';
-import { loadServerEvalData } from '../config/data.js';
+import { hasGlobalLabels, loadServerEvalData } from '../config/data.js';
 import { ProgressView, RoundTracker } from '../ui/progress.js';
 import { openJsonLog } from '../ui/log.js';
 import { toCliError } from '../ui/errors.js';
@@ -99,7 +99,8 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
     ...serverTls(c),
     roster,
     model: { config: spec.config as unknown as { kind: string } & Record<string, unknown> },
-    evaluate: { data: evalData },
+    // Without shared labels the data still gives the model's shape, but no score.
+    ...(hasGlobalLabels(c.data) ? { evaluate: { data: evalData } } : {}),
     logger: (e) => log(e.level, e.event, e),
     // Progress starts once the banner (which needs the bound URL) is out.
     onProgress: (p) => {

@@ -13,7 +13,7 @@ import { checkSimulateConfig } from '../config/rules.js';
 import type { FedmetaConfig } from '../config/fedmeta-schema.js';
 import type { ClientHandle } from '@fedmeta/client';
 import { algorithmOptions, modelConfig, serverOptionsFromConfig } from '../config/options.js';
-import { loadDemoFederation } from '../config/data.js';
+import { hasGlobalLabels, loadDemoFederation } from '../config/data.js';
 import { generateIdentity } from '../identity.js';
 import { ProgressView, RoundTracker } from '../ui/progress.js';
 import { openJsonLog } from '../ui/log.js';
@@ -35,6 +35,8 @@ options (each overrides the config file):
   --dp on|off          distributed DP (default on)            [dp.enabled]
   --epsilon E          total privacy budget (default 50)      [dp.epsilon]
   --drop SPEC          crashes: ROUND:PHASE[,...] or none (default 2:share-keys) [simulate.drop]
+  --label-codes MODE   shared, or local: each client codes its classes 0..k-1 in its
+                       own order (default shared)              [data.labelCodes]
   --seed N             data split, model init, batches         [data.seed]
   --backend NAME       auto, wasm, cpu                         [meta.backend]
   --out DIR            final model (tfjs format) goes here     [output.model]
@@ -57,6 +59,7 @@ const FLAGS = {
   epsilon: { type: 'string' },
   drop: { type: 'string' },
   seed: { type: 'string' },
+  'label-codes': { type: 'string' },
   backend: { type: 'string' },
   out: { type: 'string' },
   log: { type: 'string' },
@@ -101,6 +104,7 @@ function overridesFrom(f: Record<string, string | boolean | undefined>): RawConf
   set('dp.epsilon', flagPositive('epsilon', f.epsilon));
   set('simulate.drop', flagString(f.drop));
   set('data.seed', flagInt('seed', f.seed, 0, 2 ** 32 - 1));
+  set('data.labelCodes', flagString(f['label-codes']));
   set('meta.backend', flagString(f.backend));
   set('output.model', flagString(f.out));
   set('output.log', flagString(f.log));
@@ -166,6 +170,7 @@ async function simulate(
   const backend = await meta.selectBackend({ prefer: c.meta.backend, log: null });
   const n = c.simulate.clients;
   const fed = await loadDemoFederation(c.data, n);
+  const globalLabels = hasGlobalLabels(c.data);
   const shape = fed.test.shape;
   const numClasses = fed.test.numClasses;
   const spec = meta.createModel(modelConfig(c, shape, numClasses) as unknown as Parameters<typeof meta.createModel>[0]);
@@ -183,7 +188,7 @@ async function simulate(
   const base = await serverOptionsFromConfig(c, spec.paramCount);
   const dpNote = base.dp ? `DP on: epsilon budget ${c.dp.epsilon}, delta ${c.dp.delta}, noise multiplier ${base.dp.noiseMultiplier.toFixed(3)}` : 'DP off';
   say(`fedmeta simulate: ${n} clients, ${c.server.rounds} rounds, ${c.meta.algorithm} on ${c.meta.model} (${spec.paramCount} parameters), ${c.secagg.mode}, ${dpNote}, tfjs ${backend.name}`);
-  say(`data: ${c.data.source}, ${c.data.partition === 'classes' ? `${c.data.classesPerClient} classes per client` : `Dirichlet alpha ${c.data.alpha}`}, ${fed.clients.map((x) => x.support.count).reduce((a, b) => a + b, 0)} support examples in all; server evaluates on ${fed.test.count} held-out examples`);
+  say(`data: ${c.data.source}, ${c.data.partition === 'classes' ? `${c.data.classesPerClient} classes per client` : `Dirichlet alpha ${c.data.alpha}`}, ${fed.clients.map((x) => x.support.count).reduce((a, b) => a + b, 0)} support examples in all; ${globalLabels ? `server evaluates on ${fed.test.count} held-out examples` : 'site-local label codes, so no global test accuracy (personalised accuracy only)'}`);
 
   const tracker = new RoundTracker();
   // The global model after each completed round, read back from the server's checkpoint,
@@ -208,7 +213,7 @@ async function simulate(
     model: { config: spec.config as unknown as { kind: string } & Record<string, unknown>, initialParams: initial },
     algorithm: algorithmOptions(c),
     checkpointDir,
-    evaluate: { data: fed.test },
+    ...(globalLabels ? { evaluate: { data: fed.test } } : {}),
     logger: (e) => log(e.level, e.event, { ...e, component: 'server' }),
     onProgress: (p) => {
       const shown = tracker.map(p);
@@ -278,7 +283,8 @@ async function simulate(
       backend: backend.name,
       dp: base.dp ? { epsilonBudget: c.dp.epsilon, delta: c.dp.delta, noiseMultiplier: base.dp.noiseMultiplier, l2Clip: c.dp.l2Clip, epsilonSpent: summary.epsilon ?? 0 } : null,
       evalSteps: c.meta.evalSteps,
-      initial: { globalAccuracy: algorithm.accuracy(initial, meta.concat(fed.clients.map((x) => x.support)), fed.test), personalisedAccuracy: before.mean, noAdaptationAccuracy: before.before.mean },
+      labelCodes: c.data.labelCodes,
+      initial: { globalAccuracy: globalLabels ? algorithm.accuracy(initial, meta.concat(fed.clients.map((x) => x.support)), fed.test) : undefined, personalisedAccuracy: before.mean, noAdaptationAccuracy: before.before.mean },
       final: { globalAccuracy: rounds.filter((r) => r.globalAccuracy !== undefined).at(-1)?.globalAccuracy, personalisedAccuracy: after.mean, noAdaptationAccuracy: after.before.mean, personalisedStd: after.std },
       rounds,
       clientsReport: clientSummaries.map((s) => ({ name: s.name, endReason: s.endReason, rounds: s.rounds.filter((r) => r.status === 'completed').length, ...(s.error ? { error: s.error.code } : {}) })),

@@ -33,6 +33,7 @@ export async function loadDemoFederation(d: DataConfig, shards: number): Promise
     scheme: d.partition,
     classesPerClient: d.classesPerClient,
     alpha: d.alpha,
+    labels: d.labelCodes,
     seed: d.seed,
     ...splitOptions(d),
   };
@@ -65,6 +66,13 @@ export async function loadClientData(d: DataConfig): Promise<ClientData> {
   const split = splitOptions(d);
   return m.splitSupportQuery(ds, { ...split, ...(split.supportPerClass === undefined ? { supportFraction: 0.2 } : {}), seed: d.seed });
 }
+
+/**
+ * Whether a global model can be scored on one shared test set: not when demo clients code
+ * their labels locally (one client's class 0 is another's class 3), so the test set's labels
+ * mean nothing to the model; personalised accuracy is the measure then.
+ */
+export const hasGlobalLabels = (d: DataConfig): boolean => d.labelCodes !== 'local';
 
 /** What the server evaluates the global model on: the demo test split, or the configured file. */
 export async function loadServerEvalData(d: DataConfig): Promise<Dataset | undefined> {

@@ -97,6 +97,10 @@ export const fedmetaSchema = obj('fedmeta config', {
     partition: oneOf(['classes', 'dirichlet'] as const, { doc: 'demo sources: k classes per client, or Dirichlet(alpha) label skew', default: 'classes' }),
     classesPerClient: int({ doc: 'labels per client when partition is classes', min: 1, max: 1000, default: 2 }),
     alpha: num({ doc: 'Dirichlet concentration when partition is dirichlet (smaller: more skew)', min: 0, max: 1000, exclusiveMin: true, default: 0.5 }),
+    labelCodes: oneOf(['shared', 'local'] as const, {
+      doc: 'demo sources: shared (every client uses the dataset\'s labels) or local (each client codes its classes 0..k-1 in its own order, like institutions with their own label vocabularies; no global test accuracy then; protonets suits it)',
+      default: 'shared',
+    }),
     supportPerClass: int({ doc: 'support (training) examples per class of each client; default: 20% of each class', min: 1, max: 1_000_000 }),
     queryPerClass: int({ doc: 'cap on query (evaluation) examples per class of each client; default: all the rest', min: 1, max: 1_000_000 }),
     seed: int({ doc: 'seed of the split, the initial model and local batch sampling', min: 0, max: 2 ** 32 - 1, default: 1 }),

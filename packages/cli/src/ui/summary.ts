@@ -47,6 +47,8 @@ export interface SimulationReport {
   backend: string;
   dp: { epsilonBudget: number; delta: number; noiseMultiplier: number; l2Clip: number; epsilonSpent: number } | null;
   evalSteps: number;
+  /** data.labelCodes: 'local' means no global test accuracy (clients' labels disagree) */
+  labelCodes: 'shared' | 'local';
   initial: AccuracySnapshot;
   final: AccuracySnapshot;
   rounds: ReportRound[];
@@ -124,7 +126,9 @@ export function renderSummary(r: SimulationReport): string {
     table,
     '',
     `accuracy              before training -> after ${r.roundsCompleted} rounds`,
-    `  global (test set)   ${pct(r.initial.globalAccuracy).padStart(6)} -> ${pct(r.final.globalAccuracy)}`,
+    r.labelCodes === 'local'
+      ? '  global (test set)   none: clients use site-local label codes'
+      : `  global (test set)   ${pct(r.initial.globalAccuracy).padStart(6)} -> ${pct(r.final.globalAccuracy)}`,
     `  personalised        ${pct(r.initial.personalisedAccuracy).padStart(6)} -> ${pct(r.final.personalisedAccuracy)}   (mean over clients, query set after ${r.evalSteps} steps on the support set)`,
     `  no adaptation       ${pct(r.initial.noAdaptationAccuracy).padStart(6)} -> ${pct(r.final.noAdaptationAccuracy)}   (same query sets, global model as is)`,
     r.dp
