@@ -66,7 +66,7 @@ const DATASETS = (env['BENCH_DATASETS'] ?? env['BENCH_DATASET'] ?? 'mnist,mnist-
 const REGIMES: Record<DatasetName, { title: string; federation: Omit<FederatedOptions, 'seed'>; lrs?: Record<string, { lr?: number; evalLr?: number }> }> = {
   mnist: { title: 'MNIST', federation: { clients: 20, scheme: 'dirichlet', alpha: 0.3, supportPerClass: 5, queryPerClass: 20 } },
   'mnist-local': {
-    title: 'MNIST, site-local label codes',
+    title: 'MNIST',
     federation: { clients: 20, scheme: 'dirichlet', alpha: 0.3, supportPerClass: 5, queryPerClass: 20, labels: 'local' },
     lrs: { 'FO-MAML': { lr: 0.1, evalLr: 0.3 } },
   },
@@ -77,6 +77,8 @@ const REGIMES: Record<DatasetName, { title: string; federation: Omit<FederatedOp
   },
 };
 for (const d of DATASETS) if (!REGIMES[d]) throw new Error(`BENCH_DATASETS: unknown regime ${d} (mnist, mnist-local, fashion)`);
+/** The regime's name in headers: the dataset, and the label coding when it is site-local. */
+const regimeTitle = (dataset: DatasetName) => `${REGIMES[dataset].title}${federationOptions(dataset).labels === 'local' ? ', site-local label codes' : ''}`;
 function federationOptions(dataset: DatasetName): Omit<FederatedOptions, 'seed'> {
   const regime = REGIMES[dataset].federation;
   const f = FEDERATION_OVERRIDE ? { labels: regime.labels, ...FEDERATION_OVERRIDE } as Omit<FederatedOptions, 'seed'> : regime;
@@ -149,8 +151,6 @@ interface RunResult {
   heldout: number[];
   heldoutPlain: number[];
   millis: number;
-  /** the final parameters */
-  params: Float32Array;
 }
 
 /**
@@ -185,7 +185,7 @@ function runMethod(m: Method, all: ClientSet[], seed: number, control?: Method):
   const millis = performance.now() - started - controlMillis;
   const controlCurves = (): RunResult => ({
     curve: meanOf(false, 'after', controlReports), plain: meanOf(false, 'before', controlReports),
-    heldout: HELDOUT ? meanOf(true, 'after', controlReports) : [], heldoutPlain: [], millis: controlMillis, params: sim.params,
+    heldout: HELDOUT ? meanOf(true, 'after', controlReports) : [], heldoutPlain: [], millis: controlMillis,
   });
   return {
     ...(prototypes ? { control: controlCurves() } : {}),
@@ -194,7 +194,6 @@ function runMethod(m: Method, all: ClientSet[], seed: number, control?: Method):
     heldout: HELDOUT ? meanOf(true, 'after') : [],
     heldoutPlain: HELDOUT ? meanOf(true, 'before') : [],
     millis,
-    params: sim.params,
   };
 }
 
@@ -251,8 +250,8 @@ async function accuracyTable(dataset: DatasetName): Promise<void> {
   const ftAlt = finals('FedAvg+FT (adapt lr 0.1)', 'heldout');
   const ftHeld = finals('FedAvg+FT', 'heldout')?.map((x, k) => Math.max(x, ftAlt?.[k] ?? -1));
   const f = federationOptions(dataset);
-  console.log(`\n### Personalised accuracy, non-IID ${REGIMES[dataset].title} (${f.clients} clients, ${f.scheme === 'dirichlet' ? `Dirichlet alpha ${f.alpha}` : `${f.classesPerClient} classes each`}, ` +
-    `${f.labels === 'local' ? 'site-local label codes, ' : ''}${f.supportPerClass} support + <= ${f.queryPerClass} query per class; ${CLIENTS_PER_ROUND} clients/round, ${ROUNDS} rounds; ` +
+  console.log(`\n### Personalised accuracy, non-IID ${regimeTitle(dataset)} (${f.clients} clients, ${f.scheme === 'dirichlet' ? `Dirichlet alpha ${f.alpha}` : `${f.classesPerClient} classes each`}, ` +
+    `${f.supportPerClass} support + <= ${f.queryPerClass} query per class; ${CLIENTS_PER_ROUND} clients/round, ${ROUNDS} rounds; ` +
     `MLP 784-${HIDDEN.join('-')}-10; server ${JSON.stringify(SERVER)}; ${HELDOUT ? `${HELDOUT} held-out clients never train; ` : ''}seeds ${SEEDS.join(',')}; backend ${tf.getBackend()})\n`);
   const ho = HELDOUT ? ` held-out: final acc. (%) | held-out: rounds to the better FedAvg+FT's final |` : '';
   console.log(`| method | final acc., ${EVAL_STEPS} steps (%) | rounds to FedAvg's final | rounds to FedAvg+FT's final | final acc. without adaptation (%) |${ho} s per run |`);
@@ -289,7 +288,7 @@ async function accuracyTable(dataset: DatasetName): Promise<void> {
 async function tune(dataset: DatasetName): Promise<void> {
   const clients = federation(dataset, 100);
   const want = env['BENCH_METHODS']?.split(',') ?? DEFAULT_METHODS;
-  console.log(`\n### lr grid, ${REGIMES[dataset].title}, tuning seed 100\n`);
+  console.log(`\n### lr grid, ${regimeTitle(dataset)}, tuning seed 100\n`);
   console.log('| method | lr | adaptation lr | final acc. (%) | mean of last 3 rounds (%) |\n|---|---|---|---|---|');
   for (const m of methodsFor(dataset).filter((x) => x.algorithm !== 'fedavg' && !x.key && want.includes(x.algorithm))) {
     for (const base of [0.1, 0.3, 1]) {
