@@ -162,3 +162,80 @@ test('adversary: clients that abort tell the server, and the round degrades like
   assert.ok(out.result);
   assert.deepEqual(out.result.survivors, [2, 3, 4, 5, 6]);
 });
+
+// SecAgg+ (Bell et al.): every threshold check is per neighbourhood. n = 10, k = 4, so each
+// client has 5 share holders (itself and 4 neighbours), t = 3 (2t > 5 for active mode).
+const SPARSE_N = 10;
+const sparseRoster = new Map<number, Uint8Array>();
+const sparseIdentities = new Map<number, Uint8Array>();
+for (const id of ids(SPARSE_N)) {
+  const k = ed25519Keypair(rng(201, id));
+  sparseRoster.set(id, k.publicKey);
+  sparseIdentities.set(id, k.secretKey);
+}
+const sparseConfig = (mode: SecAggConfig['mode']): SecAggConfig => ({
+  sessionNonce: new Uint8Array(32).fill(5), clientIds: ids(SPARSE_N), threshold: 3, bits: 32, vectorLength: 8, degree: 4, mode,
+});
+function runSparse(config: SecAggConfig, opts: { tamper?: (s: ServerSend) => ServerSend | null; dropouts?: Map<number, DropPoint> } = {}): SimulationOutcome {
+  const inputs = new Map(ids(SPARSE_N).map((id) => [id, new Uint32Array(8).fill(id)]));
+  return simulateSession({
+    config, inputs, clientRng: (id) => rng(2, id), serverChecksSignatures: false,
+    ...(config.mode === 'active' ? { roster: sparseRoster, identities: sparseIdentities } : {}),
+    ...(opts.tamper ? { tamper: opts.tamper } : {}), ...(opts.dropouts ? { dropouts: opts.dropouts } : {}),
+  });
+}
+/** Every client's neighbours, as the share deliveries of an honest run show them. */
+function sparseNeighbours(config: SecAggConfig): Map<number, number[]> {
+  const seen = new Map<number, number[]>();
+  const out = runSparse(config, { tamper: (s) => (s.message.kind === 'share-delivery' && seen.set(s.to, s.message.shares.map((x) => x.peerId)), s) });
+  assert.ok(out.result, 'the honest run completes');
+  assert.ok([...seen.values()].every((n) => n.length === 4));
+  return seen;
+}
+const neighboursOfOne = (config: SecAggConfig): number[] => sparseNeighbours(config).get(1)!;
+
+test('adversary (SecAgg+): a client refuses a survivor set that keeps fewer than t of its own holders', () => {
+  const config = sparseConfig('semi-honest');
+  const near = neighboursOfOne(config);
+  // U3 without client 1's neighbours still has 6 >= t members, but only client 1 of its own
+  // holders: it would reveal the s_sk shares of all four neighbours for nothing.
+  const out = runSparse(config, { tamper: rewrite('unmask-request', 1, (m) => ({ ...m, survivors: m.survivors.filter((v: number) => !near.includes(v)) })) });
+  assertClientAbort(out, 1, 'NEIGHBOURHOOD_TOO_SMALL');
+  assert.ok(!sentKinds(out, 1).includes(0x05), 'client 1 revealed no shares');
+});
+
+test('adversary (SecAgg+, active): consistency signatures count only from the client\'s own holders', () => {
+  const config = sparseConfig('active');
+  const near = neighboursOfOne(config);
+  // Seven valid signatures over the right U3, none from client 1's neighbourhood.
+  const out = runSparse(config, { tamper: rewrite('unmask-request', 1, (m) => ({ ...m, signatures: m.signatures.filter((s: any) => s.clientId !== 1 && !near.includes(s.clientId)) })) });
+  assertClientAbort(out, 1, 'INVALID_CONSISTENCY_SIGNATURES');
+  assert.ok(!sentKinds(out, 1).includes(0x05), 'client 1 revealed no shares');
+  assert.match(out.clientAborts.get(1)!.message, /from this client's share holders/);
+});
+
+test('SecAgg+ server: it aborts as soon as a survivor keeps fewer than t holders among U3, then among the signers', () => {
+  for (const [mode, point, closing] of [['semi-honest', 'after-share-keys', 'masked-input'], ['active', 'after-masked-input', 'consistency-check']] as const) {
+    const config = sparseConfig(mode);
+    const near = neighboursOfOne(config);
+    // Three of client 1's four neighbours leave: |U3| (or |U4|) = 7 >= t, but client 1 keeps 2 holders.
+    const out = runSparse(config, { dropouts: new Map(near.slice(0, 3).map((v) => [v, point])) });
+    assert.equal(out.result, null);
+    assert.equal(out.serverAbortReason, ABORT_REASONS.NEIGHBOURHOOD_TOO_SMALL, `${mode}: closing ${closing}`);
+    assert.ok(ids(SPARSE_N).every((id) => !sentKinds(out, id).includes(0x05)), `${mode}: nobody was asked to reveal`);
+    assert.match(out.server.abortDetail, /survivor 1 keeps 2 share holders|client 1 has 2 signing share holders/);
+  }
+});
+
+test('SecAgg+ server: it aborts before Unmasking when a dropped client\'s s_sk could not be rebuilt from U3', () => {
+  const config = sparseConfig('semi-honest');
+  const near = sparseNeighbours(config);
+  // Client 1 and two of its neighbours that share no other neighbour with both of them drop
+  // after ShareKeys: every survivor keeps >= t holders, but client 1 keeps only 2 in U3.
+  const [a, b] = near.get(1)!.flatMap((x, i, all) => all.slice(i + 1).map((y) => [x, y] as const))
+    .find(([x, y]) => !near.get(x)!.includes(y) && ids(SPARSE_N).every((u) => [1, x, y].includes(u) || ![1, x, y].every((d) => near.get(u)!.includes(d))))!;
+  const out = runSparse(config, { dropouts: new Map([1, a, b].map((v) => [v, 'after-share-keys'])) });
+  assert.equal(out.serverAbortReason, ABORT_REASONS.NEIGHBOURHOOD_TOO_SMALL);
+  assert.match(out.server.abortDetail, /dropped client 1 keeps 2 share holders in U3/);
+  assert.ok(ids(SPARSE_N).every((id) => !sentKinds(out, id).includes(0x05)), 'nobody was asked to reveal');
+});

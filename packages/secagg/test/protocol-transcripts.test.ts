@@ -30,6 +30,10 @@ test('transcripts: outcomes match their scenarios (every dropout phase, SecAgg+,
   assert.deepEqual(outcome('secagg-plus-harary').dropped, [6]);
   assert.deepEqual(outcome('secagg-active').survivors, [1, 2, 3, 4]);
   assert.equal(outcome('secagg-abort-too-few-masked-inputs').abort_reason, 'TOO_FEW_MASKED_INPUTS');
+  // SecAgg+: enough survivors overall, too few in one neighbourhood; nobody is asked to reveal
+  const thin = byName.get('secagg-plus-abort-neighbourhood')!;
+  assert.equal((thin.outcome as Record<string, unknown>).abort_reason, 'NEIGHBOURHOOD_TOO_SMALL');
+  assert.ok(!(thin.messages as { type: string }[]).some((m) => m.type === 'unmask-request' || m.type === 'unmask-response'));
   // the SecAgg+ round: share-keys messages carry k = 4 ciphertexts, not n - 1 = 6
   const plus = byName.get('secagg-plus-harary')!;
   const sk = (plus.messages as { type: string; hex: string }[]).find((m) => m.type === 'share-keys')!;

@@ -27,6 +27,15 @@ export interface CommunicationGraph {
 }
 
 /**
+ * How many of `id`'s share holders (itself and its neighbours) are in `alive`: what bounds
+ * whether `id`'s secrets can still be reconstructed, and whose signatures can vouch for a
+ * survivor set to `id` (Bell et al. check every bound per neighbourhood, not over all of U).
+ */
+export function liveHolders(graph: CommunicationGraph, id: number, alive: ReadonlySet<number>): number {
+  return (alive.has(id) ? 1 : 0) + graph.neighbours(id).filter((v) => alive.has(v)).length;
+}
+
+/**
  * Fisher-Yates shuffle of `items` driven by AES-128-CTR keyed with
  * HKDF(sessionId, label graph-permutation, 16 bytes), zero IV; index j for position i is
  * a uniform draw in [0, i] by rejection sampling of little-endian uint32 words.

@@ -42,6 +42,7 @@ export const TRANSCRIPT_SCENARIOS: readonly Scenario[] = [
   { name: 'secagg-plus-harary', description: 'SecAgg+, n=7, k=4 Harary graph, t=3, bits=20; client 6 drops after ShareKeys', n: 7, threshold: 3, bits: 20, vectorLength: 6, degree: 4, mode: 'semi-honest', dropouts: [[6, 'after-share-keys']] },
   { name: 'secagg-active', description: 'active mode, n=4, t=3: signed keys and consistency check; client 1 drops during Unmasking', n: 4, threshold: 3, bits: 32, vectorLength: 4, degree: 0, mode: 'active', dropouts: [[1, 'during-unmasking']] },
   { name: 'secagg-abort-too-few-masked-inputs', description: 'n=4, t=3: clients 2 and 4 drop after ShareKeys; 2 masked inputs < t, the round aborts', n: 4, threshold: 3, bits: 32, vectorLength: 4, degree: 0, mode: 'semi-honest', dropouts: [[2, 'after-share-keys'], [4, 'after-share-keys']] },
+  { name: 'secagg-plus-abort-neighbourhood', description: 'SecAgg+, n=7, k=4, t=3: clients 2, 4 and 6 drop after ShareKeys; |U3| = 4 >= t, but a client keeps fewer than t share holders in U3, so the server aborts before anyone reveals', n: 7, threshold: 3, bits: 20, vectorLength: 4, degree: 4, mode: 'semi-honest', dropouts: [[2, 'after-share-keys'], [4, 'after-share-keys'], [6, 'after-share-keys']] },
 ];
 
 /** Whether a client with this dropout point ever sends its masked input. */

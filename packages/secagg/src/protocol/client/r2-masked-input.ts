@@ -4,6 +4,7 @@
  * as an unmask-request (semi-honest mode).
  */
 import type { ServerMessage } from '../messages.js';
+import { liveHolders } from '../graph.js';
 import { signConsistency } from '../session.js';
 import { clientAbort } from './abort.js';
 import type { ClientContext, ClientRoundState, ClientSession, ClientTransition, HeldShares } from './context.js';
@@ -40,7 +41,8 @@ export class MaskedInputState implements ClientRoundState {
 
 /**
  * Checks a survivor set U3 against everything this client saw: strictly increasing ids
- * of U1, contains this client, at least t members, and every neighbour in it sent this
+ * of U1, contains this client, at least t members and at least t of this client's own
+ * holders (itself and its neighbours), and every neighbour in it sent this
  * client shares (a neighbour the server earlier treated as dropped - no shares - can
  * never come back as a survivor: revealing its b-share could complete a leak).
  */
@@ -59,5 +61,12 @@ export function checkSurvivors(ctx: ClientContext, session: ClientSession, held:
   if (!sawSelf) clientAbort('INCONSISTENT_SURVIVORS', 'survivor set does not include this client');
   if (survivors.length < ctx.config.threshold) {
     clientAbort('INCONSISTENT_SURVIVORS', `${survivors.length} survivors < threshold ${ctx.config.threshold}`);
+  }
+  // SecAgg+ (Bell et al.): the bound that matters is per neighbourhood. With fewer than t of
+  // its own holders surviving, this client's b_u cannot be rebuilt, and the shares it would
+  // reveal serve no honest round.
+  const holders = liveHolders(session.graph, ctx.id, new Set(survivors));
+  if (holders < ctx.config.threshold) {
+    clientAbort('NEIGHBOURHOOD_TOO_SMALL', `${holders} of this client's share holders survive < threshold ${ctx.config.threshold}`);
   }
 }

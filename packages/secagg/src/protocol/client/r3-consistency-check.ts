@@ -1,7 +1,8 @@
 /**
  * Client round 3, ConsistencyCheck (active mode only): the client signed U3 and waits
  * for the unmask request, which must carry the same U3 and at least t valid signatures
- * over it from clients in U3 (verified against the roster). Only then does it reveal shares.
+ * over it from clients in U3 (verified against the roster), t of them from its own share
+ * holders (itself and its neighbours). Only then does it reveal shares.
  */
 import type { ServerMessage } from '../messages.js';
 import { verifyConsistency } from '../session.js';
@@ -25,6 +26,7 @@ export class ConsistencyCheckState implements ClientRoundState {
     if (!same) clientAbort('INCONSISTENT_SURVIVORS', 'unmask-request survivor set differs from the one this client signed');
     const members = new Set(signed);
     let prev = 0;
+    let fromHolders = 0;
     for (const { clientId, signature } of message.signatures) {
       if (!Number.isInteger(clientId) || clientId <= prev) clientAbort('INVALID_CONSISTENCY_SIGNATURES', 'signer ids are not strictly increasing');
       prev = clientId;
@@ -33,9 +35,15 @@ export class ConsistencyCheckState implements ClientRoundState {
       if (identity === undefined || !verifyConsistency(identity, session.sessionId, signed, signature)) {
         clientAbort('INVALID_CONSISTENCY_SIGNATURES', `signature of client ${clientId} over the survivor set does not verify`);
       }
+      if (clientId === ctx.id || session.graph.adjacent(ctx.id, clientId)) fromHolders++;
     }
     if (message.signatures.length < ctx.config.threshold) {
       clientAbort('INVALID_CONSISTENCY_SIGNATURES', `${message.signatures.length} signatures < threshold ${ctx.config.threshold}`);
+    }
+    // Only this client's holders can vouch for it: with 2t > holders, two different survivor
+    // sets cannot both gather t signatures inside one neighbourhood, wherever else they gather them.
+    if (fromHolders < ctx.config.threshold) {
+      clientAbort('INVALID_CONSISTENCY_SIGNATURES', `${fromHolders} signatures from this client's share holders < threshold ${ctx.config.threshold}`);
     }
     return { next: new CompletedState(), sends: [unmaskResponse(ctx, session, held, signed)] };
   }

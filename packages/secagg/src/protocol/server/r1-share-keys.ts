@@ -6,6 +6,7 @@
  */
 import type { EncryptedShare, ShareKeysMessage } from '../messages.js';
 import { SHARE_CIPHERTEXT_BYTES } from '../session.js';
+import { liveHolders } from '../graph.js';
 import type { ServerSend, ServerSession, ServerTransition } from './context.js';
 import { CollectingRound, invalid } from './round-base.js';
 import { MaskedInputRound } from './r2-masked-input.js';
@@ -38,7 +39,7 @@ export class ShareKeysRound extends CollectingRound<'share-keys', ShareKeysMessa
     if (u2.length < threshold) return { abort: 'TOO_FEW_SHARED', detail: `${u2.length} clients sent shares, threshold ${threshold}` };
     const inU2 = new Set(u2);
     for (const u of u2) {
-      const holders = 1 + graph.neighbours(u).filter((v) => inU2.has(v)).length;
+      const holders = liveHolders(graph, u, inU2);
       if (holders < threshold) {
         return { abort: 'NEIGHBOURHOOD_TOO_SMALL', detail: `client ${u} keeps ${holders} live share holders, threshold ${threshold}` };
       }

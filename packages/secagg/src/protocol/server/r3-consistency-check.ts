@@ -7,6 +7,7 @@
 import type { ConsistencySignatureMessage } from '../messages.js';
 import { verifyConsistency } from '../session.js';
 import type { ServerSend, ServerSession, ServerTransition } from './context.js';
+import { liveHolders } from '../graph.js';
 import { CollectingRound, invalid } from './round-base.js';
 import { UnmaskingRound } from './r4-unmasking.js';
 
@@ -33,6 +34,14 @@ export class ConsistencyCheckRound extends CollectingRound<'consistency-signatur
     const u4 = this.responders();
     if (u4.length < session.config.threshold) {
       return { abort: 'TOO_FEW_SIGNATURES', detail: `${u4.length} consistency signatures, threshold ${session.config.threshold}` };
+    }
+    // Each signer accepts only signatures of its own holders (the clients' check).
+    const inU4 = new Set(u4);
+    for (const u of u4) {
+      const signers = liveHolders(session.graph!, u, inU4);
+      if (signers < session.config.threshold) {
+        return { abort: 'NEIGHBOURHOOD_TOO_SMALL', detail: `client ${u} has ${signers} signing share holders, threshold ${session.config.threshold}` };
+      }
     }
     session.u4 = u4;
     const signatures = u4.map((clientId) => ({ clientId, signature: this.responses.get(clientId)! }));
