@@ -6,6 +6,7 @@
  * When stdout is not a TTY (CI, pipes, files) it prints a plain log line only when the
  * phase changes and a final line per round, so logs stay short and greppable.
  */
+import type { ServerProgress } from '@fedmeta/server';
 import { formatBytes, formatDuration } from './format.js';
 
 /**
@@ -134,18 +135,6 @@ export class ProgressView {
   }
 }
 
-/** The server's progress record (structurally @fedmeta/server's ServerProgress). */
-export interface ServerProgressLike {
-  round: number;
-  rounds: number;
-  phase: string;
-  connected: number;
-  cohort: number;
-  responded: number;
-  dropped: number;
-  bytesIn: number;
-  bytesOut: number;
-}
 
 /**
  * Turns the server's progress records into per-round progress lines: times each round
@@ -158,7 +147,7 @@ export class RoundTracker {
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
-  map(p: ServerProgressLike): RoundProgress {
+  map(p: ServerProgress): RoundProgress {
     const trailing = p.phase === 'checkpointing' || p.phase === 'done';
     const round = Math.min(p.rounds, trailing && this.round > 0 ? this.round : p.round);
     if (round !== this.round) [this.round, this.started] = [round, this.now()];
