@@ -35,6 +35,15 @@ export function liveHolders(graph: CommunicationGraph, id: number, alive: Readon
   return (alive.has(id) ? 1 : 0) + graph.neighbours(id).filter((v) => alive.has(v)).length;
 }
 
+/** The first of `clients` (in order) with fewer than `threshold` holders in `alive`, if any. */
+export function shortOfHolders(graph: CommunicationGraph, clients: readonly number[], alive: ReadonlySet<number>, threshold: number): { id: number; holders: number } | undefined {
+  for (const id of clients) {
+    const holders = liveHolders(graph, id, alive);
+    if (holders < threshold) return { id, holders };
+  }
+  return undefined;
+}
+
 /**
  * Fisher-Yates shuffle of `items` driven by AES-128-CTR keyed with
  * HKDF(sessionId, label graph-permutation, 16 bytes), zero IV; index j for position i is

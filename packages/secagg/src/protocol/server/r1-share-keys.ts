@@ -6,7 +6,7 @@
  */
 import type { EncryptedShare, ShareKeysMessage } from '../messages.js';
 import { SHARE_CIPHERTEXT_BYTES } from '../session.js';
-import { liveHolders } from '../graph.js';
+import { shortOfHolders } from '../graph.js';
 import type { ServerSend, ServerSession, ServerTransition } from './context.js';
 import { CollectingRound, invalid } from './round-base.js';
 import { MaskedInputRound } from './r2-masked-input.js';
@@ -37,13 +37,8 @@ export class ShareKeysRound extends CollectingRound<'share-keys', ShareKeysMessa
     const graph = session.graph!;
     const u2 = this.responders();
     if (u2.length < threshold) return { abort: 'TOO_FEW_SHARED', detail: `${u2.length} clients sent shares, threshold ${threshold}` };
-    const inU2 = new Set(u2);
-    for (const u of u2) {
-      const holders = liveHolders(graph, u, inU2);
-      if (holders < threshold) {
-        return { abort: 'NEIGHBOURHOOD_TOO_SMALL', detail: `client ${u} keeps ${holders} live share holders, threshold ${threshold}` };
-      }
-    }
+    const short = shortOfHolders(graph, u2, new Set(u2), threshold);
+    if (short) return { abort: 'NEIGHBOURHOOD_TOO_SMALL', detail: `client ${short.id} keeps ${short.holders} live share holders, threshold ${threshold}` };
     session.shareKeys = new Map(u2.map((id) => [id, this.responses.get(id)!]));
     session.u2 = u2;
     // Route every ciphertext once: inbox[to] collects (from, ciphertext) in ascending `from`.

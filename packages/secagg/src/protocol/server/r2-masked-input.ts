@@ -7,7 +7,7 @@
  */
 import type { MaskedInputMessage } from '../messages.js';
 import type { ServerSend, ServerSession, ServerTransition } from './context.js';
-import { liveHolders } from '../graph.js';
+import { shortOfHolders } from '../graph.js';
 import { CollectingRound, invalid } from './round-base.js';
 import { ConsistencyCheckRound } from './r3-consistency-check.js';
 import { UnmaskingRound } from './r4-unmasking.js';
@@ -43,12 +43,10 @@ export class MaskedInputRound extends CollectingRound<'masked-input', Uint32Arra
     // only be rebuilt from t holders in U3, and a survivor refuses to reveal unless t of its
     // own holders survive (the clients' check).
     const inU3 = new Set(u3);
-    for (const u of session.u2!) {
-      const holders = liveHolders(session.graph!, u, inU3);
-      if (holders < session.config.threshold) {
-        const what = inU3.has(u) ? 'survivor' : 'dropped client';
-        return { abort: 'NEIGHBOURHOOD_TOO_SMALL', detail: `${what} ${u} keeps ${holders} share holders in U3, threshold ${session.config.threshold}` };
-      }
+    const short = shortOfHolders(session.graph!, session.u2!, inU3, session.config.threshold);
+    if (short) {
+      const what = inU3.has(short.id) ? 'survivor' : 'dropped client';
+      return { abort: 'NEIGHBOURHOOD_TOO_SMALL', detail: `${what} ${short.id} keeps ${short.holders} share holders in U3, threshold ${session.config.threshold}` };
     }
     session.maskedInputs = new Map(u3.map((id) => [id, this.responses.get(id)!]));
     session.u3 = u3;

@@ -7,7 +7,7 @@
 import type { ConsistencySignatureMessage } from '../messages.js';
 import { verifyConsistency } from '../session.js';
 import type { ServerSend, ServerSession, ServerTransition } from './context.js';
-import { liveHolders } from '../graph.js';
+import { shortOfHolders } from '../graph.js';
 import { CollectingRound, invalid } from './round-base.js';
 import { UnmaskingRound } from './r4-unmasking.js';
 
@@ -36,12 +36,9 @@ export class ConsistencyCheckRound extends CollectingRound<'consistency-signatur
       return { abort: 'TOO_FEW_SIGNATURES', detail: `${u4.length} consistency signatures, threshold ${session.config.threshold}` };
     }
     // Each signer accepts only signatures of its own holders (the clients' check).
-    const inU4 = new Set(u4);
-    for (const u of u4) {
-      const signers = liveHolders(session.graph!, u, inU4);
-      if (signers < session.config.threshold) {
-        return { abort: 'NEIGHBOURHOOD_TOO_SMALL', detail: `client ${u} has ${signers} signing share holders, threshold ${session.config.threshold}` };
-      }
+    const short = shortOfHolders(session.graph!, u4, new Set(u4), session.config.threshold);
+    if (short) {
+      return { abort: 'NEIGHBOURHOOD_TOO_SMALL', detail: `client ${short.id} has ${short.holders} signing share holders, threshold ${session.config.threshold}` };
     }
     session.u4 = u4;
     const signatures = u4.map((clientId) => ({ clientId, signature: this.responses.get(clientId)! }));
