@@ -8,7 +8,7 @@ import { ConfigError, describe, editDistance, suggest, validate } from '../src/c
 import { fedmetaSchema } from '../src/config/fedmeta-schema.js';
 import { loadConfig, parseConfigText } from '../src/config/load.js';
 import { checkClientConfig, checkServerConfig, checkSimulateConfig } from '../src/config/rules.js';
-import { hasGlobalLabels, loadClientData, loadDemoFederation } from '../src/config/data.js';
+import { hasGlobalLabels, labelCodingNote, loadClientData, loadDemoFederation } from '../src/config/data.js';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'fedmeta-config-'));
@@ -201,4 +201,12 @@ test('data.labelCodes local: demo clients get site-local codes 0..k-1 and no glo
   // A demo client built alone (fedmeta client) gets the same codes as in the whole split.
   const one = await loadClientData({ ...c.data, clientIndex: 2 });
   assert.deepEqual(one.labelCodes, fed.clients[2]!.labelCodes);
+});
+
+test('a csv / json client without data.classNames is told its class ids are its own', () => {
+  const data = (d: object) => loadConfig({ overrides: { data: d } }).data;
+  assert.match(labelCodingNote(data({ source: 'csv', path: 'site.csv' }))!, /data\.classNames is not set.*protonets/);
+  assert.match(labelCodingNote(data({ source: 'json', path: 'site.json' }))!, /classNames/);
+  assert.equal(labelCodingNote(data({ source: 'csv', path: 'site.csv', classNames: 'benign,malignant' })), undefined);
+  assert.equal(labelCodingNote(data({ source: 'mnist' })), undefined, 'demo shards share the digits as ids');
 });

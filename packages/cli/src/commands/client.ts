@@ -9,7 +9,7 @@ import { loadConfig, setPath, type RawConfig } from '../config/load.js';
 import { checkClientConfig } from '../config/rules.js';
 import type { FedmetaConfig } from '../config/fedmeta-schema.js';
 import { clientIdentity, clientOptionsFromConfig } from '../config/options.js';
-import { loadClientData } from '../config/data.js';
+import { labelCodingNote, loadClientData } from '../config/data.js';
 import { openJsonLog } from '../ui/log.js';
 import { toCliError } from '../ui/errors.js';
 import { formatBytes } from '../ui/format.js';
@@ -74,6 +74,8 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
   const backend = await meta.selectBackend({ prefer: c.meta.backend, log: null });
   const data = await loadClientData(c.data);
   say(`fedmeta client '${identity.name}': ${data.support.count} support / ${data.query.count} query examples, tfjs ${backend.name}, connecting to ${c.client.server}`);
+  const note = labelCodingNote(c.data);
+  if (note) say(note);
   let last = '';
   const handle = runClient({
     ...clientOptionsFromConfig(c, identity, data),

@@ -74,6 +74,16 @@ export async function loadClientData(d: DataConfig): Promise<ClientData> {
  */
 export const hasGlobalLabels = (d: DataConfig): boolean => d.labelCodes !== 'local';
 
+/**
+ * A caution for a client whose class ids come from its own file alone (csv / json without
+ * data.classNames): ids follow the label values this site holds, so a site lacking one of them
+ * numbers the rest differently, and a shared classifier head then mixes up classes.
+ */
+export function labelCodingNote(d: DataConfig): string | undefined {
+  if ((d.source !== 'csv' && d.source !== 'json') || d.classNames !== undefined) return undefined;
+  return 'note: data.classNames is not set, so class ids are numbered from the labels in this file; sites that hold different classes will disagree on them. Set data.classNames to the federation\'s list, or train with meta.algorithm protonets, which needs no shared ids.';
+}
+
 /** What the server evaluates the global model on: the demo test split, or the configured file. */
 export async function loadServerEvalData(d: DataConfig): Promise<Dataset | undefined> {
   if (d.source === 'mnist' || d.source === 'fashion-mnist') return (await loadDemoFederation(d, d.shards)).test;
