@@ -5,6 +5,7 @@
  * holders (itself and its neighbours). Only then does it reveal shares.
  */
 import type { ServerMessage } from '../messages.js';
+import { liveHolders } from '../graph.js';
 import { verifyConsistency } from '../session.js';
 import { clientAbort } from './abort.js';
 import type { ClientContext, ClientRoundState, ClientSession, ClientTransition, HeldShares } from './context.js';
@@ -26,7 +27,6 @@ export class ConsistencyCheckState implements ClientRoundState {
     if (!same) clientAbort('INCONSISTENT_SURVIVORS', 'unmask-request survivor set differs from the one this client signed');
     const members = new Set(signed);
     let prev = 0;
-    let fromHolders = 0;
     for (const { clientId, signature } of message.signatures) {
       if (!Number.isInteger(clientId) || clientId <= prev) clientAbort('INVALID_CONSISTENCY_SIGNATURES', 'signer ids are not strictly increasing');
       prev = clientId;
@@ -35,13 +35,13 @@ export class ConsistencyCheckState implements ClientRoundState {
       if (identity === undefined || !verifyConsistency(identity, session.sessionId, signed, signature)) {
         clientAbort('INVALID_CONSISTENCY_SIGNATURES', `signature of client ${clientId} over the survivor set does not verify`);
       }
-      if (clientId === ctx.id || session.graph.adjacent(ctx.id, clientId)) fromHolders++;
     }
     if (message.signatures.length < ctx.config.threshold) {
       clientAbort('INVALID_CONSISTENCY_SIGNATURES', `${message.signatures.length} signatures < threshold ${ctx.config.threshold}`);
     }
     // Only this client's holders can vouch for it: with 2t > holders, two different survivor
     // sets cannot both gather t signatures inside one neighbourhood, wherever else they gather them.
+    const fromHolders = liveHolders(session.graph, ctx.id, new Set(message.signatures.map((s) => s.clientId)));
     if (fromHolders < ctx.config.threshold) {
       clientAbort('INVALID_CONSISTENCY_SIGNATURES', `${fromHolders} signatures from this client's share holders < threshold ${ctx.config.threshold}`);
     }
