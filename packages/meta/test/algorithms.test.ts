@@ -115,6 +115,22 @@ test('Per-FedAvg HF: the finite-difference Hessian-vector product matches the ex
   });
 });
 
+test('Per-FedAvg HF localUpdate is the one-step MAML meta-gradient step (support of one repeated example, so every batch is the same)', () => {
+  const client = smallMnistFederation()[2]!;
+  const d = client.support.x.length / client.support.count;
+  // Six copies of one example: D_in, D_out and D_h hold the same data whatever the sampling.
+  const support = { ...client.support, x: Float32Array.from({ length: 6 * d }, (_, i) => client.support.x[i % d]!), y: new Int32Array(6).fill(client.support.y[0]!), count: 6 };
+  const one = { ...client, support };
+  const g = spec.initParams(5);
+  const hyper: LocalHyper = { localSteps: 1, batchSize: 6, lr: 0.5, innerLr: 0.3, innerSteps: 1 };
+  const hf = createAlgorithm('perfedavg-hf', spec).localUpdate(g, one, hyper, 1).update;
+  const exact = createAlgorithm('maml', spec).localUpdate(g, one, hyper, 1).update;
+  const fo = createAlgorithm('perfedavg-fo', spec).localUpdate(g, one, hyper, 1).update;
+  const rel = (a: Float32Array, b: Float32Array) => maxAbsDiff(a, b) / maxAbs(b);
+  assert.ok(rel(hf, exact) < 1e-2, `HF vs exact MAML: relative ${rel(hf, exact)}`);
+  assert.ok(rel(fo, exact) > 10 * rel(hf, exact), `the Hessian term matters here: FO vs exact ${rel(fo, exact)}, HF vs exact ${rel(hf, exact)}`);
+});
+
 test('bad hyperparameters and inputs are typed errors naming the field', () => {
   const client = smallMnistFederation()[0]!;
   const g = spec.initParams(1);
