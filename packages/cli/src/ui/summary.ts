@@ -59,15 +59,8 @@ export interface SimulationReport {
   modelDir?: string;
 }
 
-/** Totals shown under the per-round table. */
-export interface RoundTotals {
-  globalAccuracy?: number | undefined;
-  personalisedAccuracy?: number | undefined;
-  epsilon?: number | undefined;
-  bytesUp: number;
-  bytesDown: number;
-  wallMs: number;
-}
+/** Totals shown under the per-round table: the last accuracies and epsilon, summed traffic and time. */
+export type RoundTotals = Pick<ReportRound, 'globalAccuracy' | 'personalisedAccuracy' | 'epsilon' | 'bytesUp' | 'bytesDown' | 'wallMs'>;
 
 /**
  * The per-round table: status, survivors, drops, SecAgg+ degree/threshold, accuracy,
