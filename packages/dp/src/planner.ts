@@ -26,6 +26,25 @@ export interface EpsilonQuery {
   interval?: number;
 }
 
+/**
+ * The smallest noise multiplier that still meets the budget, to within a factor 1 + tol:
+ * from a passing `hi`, step down by `step` while `ok` holds (not below 1e-3), then bisect
+ * geometrically between the last failing and the last passing value. Returns a passing value.
+ */
+function smallestWithin(ok: (x: number) => boolean, hi: number, step: number, tol: number): number {
+  let lo = hi / step;
+  while (lo > 1e-3 && ok(lo)) {
+    hi = lo;
+    lo /= step;
+  }
+  while (hi / lo > 1 + tol) {
+    const mid = Math.sqrt(lo * hi);
+    if (ok(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
 /** Epsilon of `steps` rounds of the Poisson-subsampled Gaussian with the chosen accountant (default rdp). */
 export function epsilonFor(p: EpsilonQuery): number {
   const accountant = p.accountant ?? 'rdp';
@@ -76,16 +95,7 @@ export function planNoiseMultiplier(p: PlanQuery): Plan {
     const guess = planNoiseMultiplier({ ...p, accountant: 'rdp', tolerance: 1e-3 }).sigma;
     if (eps(guess) <= target) hi = guess;
   }
-  let lo = hi / 2;
-  while (lo > 1e-3 && eps(lo) <= target) {
-    hi = lo;
-    lo /= 2;
-  }
-  while (hi / lo > 1 + tol) {
-    const mid = Math.sqrt(lo * hi);
-    if (eps(mid) <= target) hi = mid;
-    else lo = mid;
-  }
+  hi = smallestWithin((x) => eps(x) <= target, hi, 2, tol);
   const achieved = eps(hi);
   if (!(achieved <= target)) throw new PrivacyBudgetError(`internal: verification failed for sigma ${hi} (${achieved} > ${target})`);
   return { sigma: hi, epsilon: achieved, accountant };
@@ -118,16 +128,7 @@ export function planDdgNoiseMultiplier(p: Omit<DdgConfig, 'noiseMultiplier' | 'l
   }
   let hi = Math.max(1e-3, planNoiseMultiplier({ epsilon: target, delta: p.delta, q: p.q, steps: p.steps, accountant: 'rdp', tolerance: 1e-3 }).sigma);
   while (!(eps(hi) <= target)) hi = Math.min(MAX_NOISE_MULTIPLIER, hi * 1.5);
-  let lo = hi / 1.5;
-  while (lo > 1e-3 && eps(lo) <= target) {
-    hi = lo;
-    lo /= 1.5;
-  }
-  while (hi / lo > 1 + tol) {
-    const mid = Math.sqrt(lo * hi);
-    if (eps(mid) <= target) hi = mid;
-    else lo = mid;
-  }
+  hi = smallestWithin((x) => eps(x) <= target, hi, 1.5, tol);
   const achieved = eps(hi);
   if (!(achieved <= target)) throw new PrivacyBudgetError(`internal: verification failed for z ${hi}`);
   return { noiseMultiplier: hi, epsilon: achieved, params: createDdgEncoder({ ...cfg, noiseMultiplier: hi }).params };
