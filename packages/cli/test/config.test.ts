@@ -144,6 +144,12 @@ test('flags override the file and are validated with the flag source named', () 
   assert.throws(() => loadConfig({ file, overrides: { simulate: { drop: '2:lunch' } } }), (e: Error) => e instanceof ConfigError && /sim\.yaml \+ flags: simulate\.drop: must be "none" or ROUND:PHASE/.test(e.message));
 });
 
+test('the README configuration tables are the rendering of the schema (npm run docs:config)', async () => {
+  const { withConfigTables } = await import('../src/config/doc.js');
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  assert.equal(withConfigTables(readme), readme, 'README.md is stale: run npm run docs:config');
+});
+
 test('every schema field is documented in the README Configuration section', () => {
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('## Configuration'));

@@ -38,7 +38,7 @@ function options(extra: Partial<ServerOptions>): ServerOptions {
     rounds: 3,
     model: { config: { kind: 'mlp', inputShape: [4], hidden: [3], numClasses: 2 } },
     algorithm: { name: 'fedavg', hyper: { localSteps: 1, batchSize: 1, lr: 0.1 } },
-    cohort: { minClients: 2 },
+    cohort: { minClients: 2, minAggregate: 2 },
     backend: 'cpu',
     ...extra,
   };

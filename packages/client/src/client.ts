@@ -6,12 +6,13 @@
  * after a server restart it reconnects and joins the next round.
  */
 import { ed25519PublicKey, ready, decodeMessage, encodeMessage, SecAggAbortError, SecAggClient, SecAggError, systemRng, type ClientMessage, type ServerMessage } from '@fedmeta/secagg';
-import { fromHex, toHex, parseRoundConfig, resolveLimits, TransportError, type Limits, type MessageOf, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
+import { fromHex, toHex, parseFederationSettings, parseRoundConfig, resolveLimits, TransportError, type Limits, type MessageOf, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
 import { backoffDelay, resolveBackoff, type BackoffPolicy } from './backoff.js';
 import { openSession, type Session } from './connection.js';
 import { ClientError, FATAL_CODES } from './errors.js';
 import { encodeLocal, ensureBackend, prepareModel, trainLocal } from './pipeline.js';
 import { TrainingWorker } from './worker.js';
+import { describeSettings, policyProblem, roundViolations, settingsNotes, settingsViolations } from './policy.js';
 import type { LocalResult } from '@fedmeta/meta';
 import type { ClientHandle, ClientOptions, ClientPhase, ClientProgress, ClientRoundRecord, ClientSummary, ClientEvent } from './options.js';
 
@@ -99,6 +100,13 @@ class FederationClient {
       failures = 0;
       this.name = session.welcome.name;
       this.log('info', 'connected', { url: this.o.url, nextRound: session.welcome.nextRound });
+      const refusal = this.checkSettings(session);
+      if (refusal) {
+        session.conn.fail(refusal);
+        this.bytes.in += session.conn.bytesIn;
+        this.bytes.out += session.conn.bytesOut;
+        return this.end('failed', refusal);
+      }
       const outcome = await this.serve(session);
       this.bytes.in += session.conn.bytesIn;
       this.bytes.out += session.conn.bytesOut;
@@ -112,6 +120,26 @@ class FederationClient {
       this.setState('backoff');
       await this.sleep(backoffDelay(this.backoff, 0, Math.random()));
     }
+  }
+
+  /**
+   * The federation's announced settings against this site's policy, before any round.
+   * @returns the refusal to close with, or null when accepted (then logged as accepted)
+   */
+  private checkSettings(session: Session): TransportError | null {
+    let settings;
+    try {
+      settings = parseFederationSettings(session.welcome.settings, 'welcome.settings');
+    } catch (err) {
+      return err as TransportError;
+    }
+    const violations = settingsViolations(this.o.policy ?? {}, settings);
+    if (violations.length > 0) {
+      this.log('error', 'policy.refused', { violations, settings });
+      return new TransportError('ERR_POLICY_REFUSED', `this site's policy (client.policy) refuses the federation: ${violations.join('; ')}`);
+    }
+    this.log('info', 'federation.accepted', { settings, summary: describeSettings(settings), notes: settingsNotes(this.o.policy ?? {}, settings) });
+    return null;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -215,6 +243,12 @@ class FederationClient {
       this.abandonRound('aborted');
     }
     const config = parseRoundConfig(msg.config, { round: msg.round, paramCount: msg.params.length, federationId: session.challenge.federationId, participantId: msg.participantId });
+    const violations = roundViolations(this.o.policy ?? {}, config);
+    if (violations.length > 0) {
+      // Nothing has been trained or sent for this round: leave before anything is released.
+      this.log('error', 'policy.refused', { round: msg.round, violations });
+      throw new TransportError('ERR_POLICY_REFUSED', `this site's policy (client.policy) refuses round ${msg.round}: ${violations.join('; ')}`);
+    }
     prepareModel(config, msg.params); // model, algorithm and params checked before any work
     const active: ActiveRound = { round: msg.round, config, machine: null, record: { round: msg.round, status: 'aborted' } };
     this.active = active;
@@ -269,6 +303,7 @@ class FederationClient {
       return;
     }
     const s = agg.secagg!;
+    const config = active.config;
     const identities = s.identities ? new Map(Object.entries(s.identities).map(([id, hex]) => [Number(id), fromHex(hex, 32, `identities.${id}`)])) : undefined;
     if (s.mode === 'active') this.checkIdentities(identities, msg.participantId);
     try {
@@ -277,6 +312,8 @@ class FederationClient {
         config: { sessionNonce: fromHex(s.sessionNonce, 32, 'sessionNonce'), clientIds: s.clientIds, threshold: s.threshold, bits: agg.bits, vectorLength: agg.vectorLength, degree: s.degree, mode: s.mode },
         rng,
         input: encoded,
+        // The floor on the released sum: the federation's announced one, or this site's if higher.
+        minSurvivors: Math.max(2, config.federation.aggregation.minAggregate, this.o.policy?.minAggregate ?? 2),
         ...(s.mode === 'active' ? { identity: { secretKey: this.o.identity.secretKey }, roster: identities! } : {}),
       });
     } catch (cause) {
@@ -324,7 +361,7 @@ class FederationClient {
         // The machine refuses a faithless server: tell it why, and leave the round.
         const abort = active.machine.abortMessage();
         if (abort) session.conn.send({ type: 'secagg', round: active.round, payload: encodeMessage(abort) });
-        this.log('warn', 'round.aborted-by-client', { round: active.round, reason: err.code, message: err.message });
+        this.log('warn', 'round.aborted-by-client', { round: active.round, reason: err.reasonName, message: err.detail });
         return;
       }
       throw err instanceof SecAggError ? new TransportError('ERR_PROTOCOL', `${err.code}: ${err.message}`, { cause: err }) : err;
@@ -416,6 +453,10 @@ function validateClientOptions(o: ClientOptions): void {
   }
   if (!o.data || typeof o.data !== 'object' || !o.data.support || !o.data.query) throw new ClientError('data: expected { id, support, query } (a meta ClientData)');
   if (o.tls?.ca !== undefined && !(typeof o.tls.ca === 'string' || o.tls.ca instanceof Uint8Array)) throw new ClientError('tls.ca: expected PEM bytes or string');
+  if (o.policy !== undefined) {
+    const problem = policyProblem(o.policy);
+    if (problem) throw new ClientError(problem);
+  }
   if (o.progressIntervalMs !== undefined && !(Number.isInteger(o.progressIntervalMs) && o.progressIntervalMs >= 10)) throw new ClientError('progressIntervalMs: expected an integer >= 10');
   if (o.trainer !== undefined && typeof o.trainer !== 'function') throw new ClientError('trainer: expected a function');
   if (o.serverTimeoutMs !== undefined && !(Number.isInteger(o.serverTimeoutMs) && o.serverTimeoutMs >= 100)) throw new ClientError('serverTimeoutMs: expected an integer >= 100');

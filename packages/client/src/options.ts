@@ -4,6 +4,7 @@
  */
 import type { ClientMessage, Rng } from '@fedmeta/secagg';
 import type { Limits } from '@fedmeta/transport';
+import type { SitePolicy } from './policy.js';
 
 /** A meta Dataset (structurally): row-major features, integer labels. */
 export interface ClientDataset {
@@ -78,6 +79,12 @@ export interface ClientOptions {
   trustedIdentities?: readonly Uint8Array[];
   /** Refuse a server announcing a different federation id (recommended). */
   federationId?: string;
+  /**
+   * This site's own conditions for taking part (policy.ts): checked against the settings
+   * the coordinator announces on connect and against every round; a violation ends the
+   * client with ERR_POLICY_REFUSED before it trains or releases anything. Default: none.
+   */
+  policy?: SitePolicy;
   /** TLS: trust exactly these CA / self-signed certificates (PEM). Default: the system store. */
   tls?: { ca?: Uint8Array | string; rejectUnauthorized?: boolean };
   data: ClientDataOptions;

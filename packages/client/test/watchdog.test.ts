@@ -19,7 +19,7 @@ test('a server that goes silent after the handshake is detected and the client r
     send({ type: 'challenge', serverNonce: new Uint8Array(32), federationId: 'silent', chunkBytes: limits.chunkBytes, maxMessageBytes: limits.maxMessageBytes });
     socket.on('message', (d: Buffer) => {
       const m = r.push(new Uint8Array(d));
-      if (m?.type === 'auth') send({ type: 'welcome', name: 'x', nextRound: 1, sessionId: new Uint8Array(16) });
+      if (m?.type === 'auth') send({ type: 'welcome', name: 'x', nextRound: 1, sessionId: new Uint8Array(16), settings: { rounds: 1, aggregation: { mode: 'secagg', security: 'semi-honest', minClients: 3, minAggregate: 3 }, dp: null } });
     });
   });
   const port = (wss.address() as { port: number }).port;

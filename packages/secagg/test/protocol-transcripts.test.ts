@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import { ready } from '../src/crypto/index.js';
 import { seededRng } from '../src/rng.js';
 import { VectorMismatchError, type Vector } from '../src/vectors/index.js';
-import { generateTranscriptVectors, TRANSCRIPT_SCENARIOS, verifyTranscript } from '../src/vectors/transcripts.js';
+import { checkFloors, generateTranscriptVectors, TRANSCRIPT_SCENARIOS, verifyTranscript } from '../src/vectors/transcripts.js';
+import { decodeMessage, simulateSession, type SecAggConfig } from '../src/protocol/index.js';
 
 await ready();
 
@@ -43,6 +44,48 @@ test('transcripts: outcomes match their scenarios (every dropout phase, SecAgg+,
   assert.ok(types(byName.get('secagg-active')!).has('consistency-signature'));
   assert.ok(!types(byName.get('secagg-no-dropout')!).has('consistency-request'));
   assert.ok(types(byName.get('secagg-abort-too-few-masked-inputs')!).has('abort'));
+});
+
+test('transcripts: the floor scenarios - client 1 refuses U3 below its min_survivors with only its abort; the server floor stops the round before any unmask request', () => {
+  const byName = new Map(vectors.map((v) => [v.name, v]));
+  type Msg = { from: number; to: number; type: string; hex: string };
+  const refused = byName.get('secagg-client-refuses-below-floor')!;
+  assert.deepEqual((refused.clients as { id: number; min_survivors?: number }[]).map((c) => c.min_survivors ?? null), [4, null, null, null]);
+  assert.deepEqual(refused.outcome, {
+    abort_reason: 'TOO_FEW_SURVIVORS', abort_code: 19,
+    client_aborts: [{ id: 1, abort_reason: 'TOO_FEW_SURVIVORS', abort_code: 19 }],
+  });
+  const msgs = refused.messages as Msg[];
+  const request = msgs.findIndex((m) => m.from === 0 && m.to === 1 && m.type === 'unmask-request');
+  const after = msgs.slice(request + 1).filter((m) => m.from === 1);
+  assert.equal(after.length, 1);
+  const abort = decodeMessage(Buffer.from(after[0]!.hex, 'hex'));
+  assert.equal(abort.kind, 'abort');
+  assert.equal(abort.kind === 'abort' && abort.reason, 19);
+  // the others did reveal: only the server honouring the refusal kept the sum back
+  assert.deepEqual(msgs.filter((m) => m.type === 'unmask-response').map((m) => m.from), [2, 3]);
+  const floor = byName.get('secagg-abort-server-floor')!;
+  assert.equal(floor.server_min_survivors, 3);
+  assert.deepEqual(floor.outcome, { abort_reason: 'TOO_FEW_SURVIVORS', abort_code: 19 });
+  assert.ok(!(floor.messages as Msg[]).some((m) => m.type === 'unmask-request' || m.type === 'consistency-request'));
+  // scenarios without floors carry none of the new fields
+  const plain = byName.get('secagg-no-dropout')!;
+  assert.ok(!('server_min_survivors' in plain) && !('client_aborts' in (plain.outcome as object)));
+  assert.ok((plain.clients as object[]).every((c) => !('min_survivors' in c)));
+});
+
+test('transcripts: the floor check rejects a round where a client shown U3 below its floor revealed, or the server showed U3 below its own', () => {
+  // The refusal scenario's round, but run without client 1's floor: it reveals and a sum is released.
+  const config: SecAggConfig = { sessionNonce: new Uint8Array(32).fill(3), clientIds: [1, 2, 3, 4], threshold: 2, bits: 32, vectorLength: 4, degree: 0, mode: 'semi-honest' };
+  const out = simulateSession({
+    config, inputs: new Map([1, 2, 3, 4].map((id) => [id, new Uint32Array(4).fill(id)])),
+    clientRng: (id) => seededRng(new Uint8Array(32).fill(id)), dropouts: new Map([[4, 'after-share-keys']]),
+  });
+  assert.deepEqual(out.result?.survivors, [1, 2, 3]);
+  assert.throws(() => checkFloors(new Map([[1, 4]]), null, out), (e: unknown) => e instanceof VectorMismatchError && /client 1 after the unmask-request/.test(e.message) && /unmask-response/.test(e.message));
+  assert.throws(() => checkFloors(new Map(), 4, out), (e: unknown) => e instanceof VectorMismatchError && /server_min_survivors 4/.test(e.message));
+  // floors the round meets pass
+  assert.doesNotThrow(() => checkFloors(new Map([[1, 3]]), 3, out));
 });
 
 test('transcripts: altering any single message byte fails verification naming that message', () => {

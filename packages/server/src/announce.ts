@@ -4,7 +4,7 @@
  * every member receives in its roundStart frame (transport/round-config.ts).
  */
 import type { Rng, SecAggConfig } from '@fedmeta/secagg';
-import { toHex, type RoundConfig } from '@fedmeta/transport';
+import { toHex, type FederationSettings, type RoundConfig } from '@fedmeta/transport';
 import type { CohortPlan } from './cohort.js';
 import type { RoundEncoding } from './encoding.js';
 import type { Peer } from './peer.js';
@@ -16,6 +16,16 @@ export interface Announcement {
   secagg: SecAggConfig | null;
   /** Identity keys per secagg id (active mode only). */
   identities: Map<number, Uint8Array> | null;
+}
+
+/** The settings announced in every welcome frame and round config. */
+export function federationSettings(o: ResolvedServerOptions): FederationSettings {
+  const dp = o.raw.dp;
+  return {
+    rounds: o.rounds,
+    aggregation: { mode: o.aggregation.mode, security: o.aggregation.security, minClients: o.cohort.minClients, minAggregate: o.cohort.minAggregate },
+    dp: dp ? { unit: 'client', epsilonBudget: dp.epsilonBudget, delta: dp.delta, noiseMultiplier: dp.noiseMultiplier, l2Clip: dp.l2Clip } : null,
+  };
 }
 
 export function announceRound(
@@ -61,6 +71,7 @@ export function announceRound(
         : {}),
     },
     trainingMs: o.deadlines.trainingMs,
+    federation: federationSettings(o),
   };
   return { config, secagg, identities };
 }

@@ -27,6 +27,17 @@ export class Roster {
     return this.byKey.size;
   }
 
+  /** Entries that are not revoked. */
+  get active(): number {
+    let n = 0;
+    for (const e of this.byKey.values()) if (!e.revoked) n++;
+    return n;
+  }
+
+  entries(): RosterEntry[] {
+    return [...this.byKey.values()];
+  }
+
   lookup(publicKey: Uint8Array): RosterEntry | undefined {
     return this.byKey.get(toHex(publicKey));
   }

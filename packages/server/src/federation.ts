@@ -10,7 +10,8 @@ import { selectBackend, createAlgorithm, createModel, MetaOptimizer, type Algori
 import { TransportError } from '@fedmeta/transport';
 import { ready } from '@fedmeta/secagg';
 import { configHash, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { announceRound } from './announce.js';
+import { announceRound, federationSettings } from './announce.js';
+import { Roster } from './auth.js';
 import { planCohort, sampleCohort } from './cohort.js';
 import { quantizeEncoding, type RoundEncoding } from './encoding.js';
 import { ServerError } from './errors.js';
@@ -19,7 +20,7 @@ import { Peer } from './peer.js';
 import { startRound, type RunningRound } from './round.js';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.js';
 import { accountedClients, Privacy, type DpRoundEncoding } from './privacy.js';
-import type { FederationSummary, RoundSummary, ServerEvent, ServerHandle, ServerPhase, ServerProgress, ServerStatus } from './options.js';
+import type { FederationSummary, RosterChange, RosterEntry, RoundSummary, ServerEvent, ServerHandle, ServerPhase, ServerProgress, ServerStatus } from './options.js';
 import type { ResolvedServerOptions } from './validate.js';
 
 export class Federation {
@@ -40,6 +41,9 @@ export class Federation {
   private bytesBase = { in: 0, out: 0 };
   private roundCounts = { cohort: 0, responded: 0, dropped: 0 };
   private readonly privacy: Privacy | null;
+  /** The roster in force; replaced by updateRoster() while the server runs. */
+  private roster: Roster;
+  private rosterShortLogged = -1;
   private resolveDone!: (s: FederationSummary) => void;
   private rejectDone!: (e: unknown) => void;
   readonly done: Promise<FederationSummary>;
@@ -62,6 +66,7 @@ export class Federation {
       throw new ServerError('ERR_SERVER_CONFIG', `model.initialParams: ${init.length} entries, the model has ${this.spec.paramCount}`);
     }
     this.params = init ? init.slice() : this.spec.initParams(o.seed);
+    this.roster = o.roster;
     const raw = o.raw;
     // What must not change across a restart (rounds may be extended).
     this.hash = configHash({ federationId: o.federationId, model: raw.model.config, algorithm: raw.algorithm, optimizer: raw.optimizer ?? null, aggregation: o.aggregation, dp: raw.dp ?? null, seed: o.seed });
@@ -151,6 +156,7 @@ export class Federation {
       url: this.listener.url,
       done: this.done,
       status: () => self.status(),
+      updateRoster: (entries) => self.updateRoster(entries),
       close: async () => {
         await self.close();
       },
@@ -165,16 +171,19 @@ export class Federation {
     }
     new Peer(socket, remote, {
       federationId: this.o.federationId,
-      roster: this.o.roster,
+      roster: () => this.roster,
       limits: this.o.limits,
       authMs: this.o.deadlines.authMs,
       nextRound: () => this.nextRound,
+      admit: (peer) => this.admit(peer),
+      settings: () => federationSettings(this.o) as unknown as Record<string, unknown>,
       log: (level, event, fields) => this.log(level, event, fields),
       onReady: (peer) => {
         const old = this.peers.get(peer.publicKeyHex);
         if (old && old !== peer) {
+          // Two sessions passed admission at the same time: the newer wins, once.
           this.retire(old);
-          old.conn.fail(new TransportError('ERR_SESSION_REPLACED', `a newer session of '${peer.name}' connected`));
+          old.conn.fail(new TransportError('ERR_SESSION_REPLACED', `a newer session of '${peer.name}' from ${peer.remote} connected`));
         }
         this.peers.set(peer.publicKeyHex, peer);
         this.progress(this.phase);
@@ -188,6 +197,65 @@ export class Federation {
         this.progress(this.phase);
       },
     });
+  }
+
+  /**
+   * One session per identity. When a second connection authenticates with a key that
+   * already has a session, the old one is probed with a ping: if it answers, it is a live
+   * process and the NEW connection is refused (ERR_SESSION_DUPLICATE, fatal for the
+   * client), so two processes never take turns replacing each other. If it stays silent
+   * for the probe, it is a dead connection the server had not noticed yet (a client that
+   * restarted after a network failure): it is closed (ERR_SESSION_REPLACED) and the new
+   * one admitted.
+   */
+  private async admit(peer: Peer): Promise<TransportError | null> {
+    const old = this.peers.get(peer.publicKeyHex);
+    if (!old || old === peer || !old.isReady) return null;
+    const since = Date.now();
+    old.conn.ping();
+    const probeMs = Math.min(2_000, this.o.heartbeat.timeoutMs);
+    while (Date.now() - since < probeMs && old.isReady && old.conn.lastSeen < since) await new Promise((r) => setTimeout(r, 20));
+    if (old.isReady && old.conn.lastSeen >= since) {
+      this.log('warn', 'session.duplicate', { peer: peer.name, remote: peer.remote, live: old.remote });
+      return new TransportError(
+        'ERR_SESSION_DUPLICATE',
+        `identity '${peer.name}' already has a live session (from ${old.remote}, since ${old.connectedAt.toISOString()}); only one process per identity may take part: stop the other process, or give this one its own key (fedmeta keygen) and add it to the roster`,
+      );
+    }
+    if (old.isReady) {
+      this.log('warn', 'session.replaced', { peer: peer.name, remote: peer.remote, silent: old.remote });
+      this.retire(old);
+      old.conn.fail(new TransportError('ERR_SESSION_REPLACED', `a newer session of '${peer.name}' from ${peer.remote} replaced this one, which did not answer a ping within ${probeMs} ms`));
+    }
+    return null;
+  }
+
+  /** Replaces the roster; revoked or removed members are disconnected at once. */
+  updateRoster(entries: RosterEntry[]): RosterChange {
+    const next = new Roster(entries);
+    const before = this.roster;
+    const change: RosterChange = { added: [], revoked: [], disconnected: [] };
+    for (const e of next.entries()) {
+      const was = before.lookup(e.publicKey);
+      if (!e.revoked && (!was || was.revoked)) change.added.push(e.name);
+      if (e.revoked && was && !was.revoked) change.revoked.push(e.name);
+    }
+    for (const e of before.entries()) if (!e.revoked && !next.lookup(e.publicKey)) change.revoked.push(e.name);
+    this.roster = next;
+    for (const p of [...this.peers.values()]) {
+      const entry = next.lookup(p.publicKey);
+      if (entry && !entry.revoked) continue;
+      const why = entry ? 'revoked' : 'removed from the roster';
+      change.disconnected.push(p.name);
+      this.log('warn', 'peer.revoked', { peer: p.name, remote: p.remote, why });
+      const err = new TransportError('ERR_AUTH_REVOKED', `the key of '${p.name}' was ${why} while the federation ran`);
+      this.running?.revoke(p, err);
+      p.conn.fail(err);
+    }
+    this.log('info', 'roster.updated', { active: next.active, size: next.size, ...change });
+    this.peersChanged?.();
+    this.progress(this.phase);
+    return change;
   }
 
   /** Keeps the byte counters of closed connections in the totals. */
@@ -210,19 +278,39 @@ export class Federation {
     }
   }
 
+  /** No round starts with fewer members than this (nor can it release a smaller sum). */
+  private startFloor(): number {
+    return Math.max(this.o.cohort.minClients, this.o.cohort.minAggregate);
+  }
+
   /** Resolves with a cohort once enough clients are ready (or null when closing). */
   private async waitForCohort(): Promise<Peer[] | null> {
-    const { minClients, maxClients } = this.o.cohort;
-    const wanted = Math.min(maxClients, this.rosterActive());
+    const { maxClients } = this.o.cohort;
+    const floor = this.startFloor();
     let minReachedAt: number | null = null;
     for (;;) {
       if (this.closing) return null;
-      const ready = this.readyPeers();
+      const active = this.roster.active;
+      if (active < floor && this.rosterShortLogged !== active) {
+        this.rosterShortLogged = active;
+        this.log('warn', 'cohort.roster-too-small', {
+          active,
+          minClients: this.o.cohort.minClients,
+          minAggregate: this.o.cohort.minAggregate,
+          message: `only ${active} active members on the roster; no round starts with fewer than ${floor}: add members to the roster`,
+        });
+      }
+      const wanted = Math.max(floor, Math.min(maxClients, active));
+      // Peers are re-checked against the roster in force: a revoked one never joins a cohort.
+      const ready = this.readyPeers().filter((p) => {
+        const e = this.roster.lookup(p.publicKey);
+        return e !== undefined && !e.revoked;
+      });
       const now = Date.now();
-      if (ready.length >= minClients) minReachedAt ??= now;
+      if (ready.length >= floor) minReachedAt ??= now;
       else minReachedAt = null;
-      if (ready.length >= wanted || (minReachedAt !== null && now - minReachedAt >= this.o.deadlines.waitForClientsMs)) {
-        return sampleCohort(ready, maxClients, this.o.seed, this.nextRound);
+      if (ready.length >= floor && (ready.length >= wanted || (minReachedAt !== null && now - minReachedAt >= this.o.deadlines.waitForClientsMs))) {
+        return sampleCohort(ready, Math.max(maxClients, floor), this.o.seed, this.nextRound);
       }
       this.progress('waiting', 0, 0);
       const waitMs = minReachedAt === null ? 60_000 : Math.max(1, this.o.deadlines.waitForClientsMs - (now - minReachedAt));
@@ -235,10 +323,6 @@ export class Federation {
       });
       this.peersChanged = null;
     }
-  }
-
-  private rosterActive(): number {
-    return this.o.raw.roster.filter((e) => !e.revoked).length;
   }
 
   private async loop(): Promise<FederationSummary['endReason']> {
@@ -270,6 +354,7 @@ export class Federation {
           identities,
           deadlines: this.o.deadlines,
           rng: this.o.rng,
+          minAggregate: this.o.cohort.minAggregate,
           log: (level, event, fields) => this.log(level, event, fields),
           progress: (phase, responded, dropped) => this.progress(phase, responded, dropped),
         });

@@ -7,14 +7,20 @@
  * snapshot (PublicStatus: round, phase, how many are connected, epsilon spent and
  * budget). It is public like the TLS handshake itself, so it carries counts only: no
  * client names, keys or addresses, nothing about any one client's update.
+ *
+ * Failed TLS handshakes (a client that does not trust the certificate, plain ws:// or HTTP
+ * on the TLS port, no common TLS version) are logged as `tls.handshake-failed` events with
+ * the remote address and OpenSSL's reason, rate-limited per address (HandshakeFailureLog),
+ * so a scanner cannot flood the log.
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import { wsMaxPayload, type Limits } from '@fedmeta/transport';
 import { ServerError } from './errors.js';
-import type { DpOptions, ServerOptions, ServerStatus } from './options.js';
+import type { DpOptions, ServerEvent, ServerOptions, ServerStatus } from './options.js';
 
 /** What GET /status returns (served as JSON). */
 export interface PublicStatus {
@@ -49,11 +55,116 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** How failed TLS handshakes are logged (the defaults suit production; tests shorten them). */
+export interface HandshakeLogPolicy {
+  /** One line per remote address per window; the rest are counted. Default 10 s. */
+  windowMs?: number;
+  /** Addresses tracked per window; failures from further addresses are counted together. Default 32. */
+  maxAddresses?: number;
+}
+
+type Level = ServerEvent['level'];
+
 /**
- * Binds the listener.
+ * Rate-limited log of failed TLS handshakes. The first failure from an address in a window is
+ * logged at once (`tls.handshake-failed`); the others are counted and reported by one
+ * `tls.handshake-failed.suppressed` line when the window ends. At most `maxAddresses`
+ * addresses are tracked at a time; failures from any further address are counted under
+ * `remote: "(other addresses)"`. So the log gets at most about 2 * maxAddresses + 1 lines
+ * per window whatever the failure rate, and the memory held is bounded too.
+ */
+export class HandshakeFailureLog {
+  private readonly windowMs: number;
+  private readonly maxAddresses: number;
+  private readonly seen = new Map<string, { until: number; suppressed: number; level: Level; code: string }>();
+  private overflow = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly log: (level: Level, event: string, fields: Record<string, unknown>) => void, policy: HandshakeLogPolicy = {}) {
+    this.windowMs = Math.max(1, policy.windowMs ?? 10_000);
+    this.maxAddresses = Math.max(1, policy.maxAddresses ?? 32);
+  }
+
+  /** Records one failure; logs it unless this address already had a line in this window. */
+  failed(remote: string, level: Level, fields: { code: string; reason: string; [k: string]: unknown }): void {
+    const now = Date.now();
+    const key = `${level} ${remote}`;
+    const entry = this.seen.get(key);
+    if (entry && now < entry.until) {
+      entry.suppressed++;
+      return;
+    }
+    if (!entry && this.seen.size >= this.maxAddresses) {
+      this.overflow++;
+      this.arm();
+      return;
+    }
+    // A window that ended with failures not yet reported: report them with this line.
+    const earlier = entry?.suppressed ?? 0;
+    this.seen.set(key, { until: now + this.windowMs, suppressed: 0, level, code: fields.code });
+    this.log(level, 'tls.handshake-failed', { remote, ...fields, ...(earlier > 0 ? { suppressedBefore: earlier } : {}) });
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.sweep(), this.windowMs);
+    this.timer.unref();
+  }
+
+  /** Reports the counts of windows that ended and forgets their addresses. */
+  private sweep(): void {
+    this.timer = null;
+    const now = Date.now();
+    for (const [key, e] of this.seen) {
+      if (now < e.until) continue;
+      this.seen.delete(key);
+      if (e.suppressed > 0) this.log(e.level, 'tls.handshake-failed.suppressed', { remote: key.slice(key.indexOf(' ') + 1), count: e.suppressed, lastCode: e.code, windowMs: this.windowMs });
+    }
+    if (this.overflow > 0) {
+      this.log('warn', 'tls.handshake-failed.suppressed', { remote: '(other addresses)', count: this.overflow, windowMs: this.windowMs });
+      this.overflow = 0;
+    }
+    if (this.seen.size > 0) this.arm();
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/**
+ * What a failed server-side TLS handshake means, for the log. Node reports a client that
+ * hangs up mid-handshake (which is what a client that rejects our certificate does) as
+ * ECONNRESET; one that never sent a byte is a port check or a scanner (debug level).
+ */
+function handshakeFailure(err: Error & { code?: unknown; reason?: unknown }, bytesRead: number | undefined): { level: Level; code: string; reason: string; hint?: string } {
+  const code = typeof err.code === 'string' ? err.code : 'UNKNOWN';
+  const reason = typeof err.reason === 'string' && err.reason ? err.reason : err.message;
+  if ((code === 'ECONNRESET' || code === 'ERR_TLS_HANDSHAKE_TIMEOUT') && bytesRead === 0) {
+    return { level: 'debug', code, reason, hint: 'no TLS ClientHello was received: a port check or a scanner' };
+  }
+  if (code === 'ECONNRESET') {
+    return { level: 'warn', code, reason, hint: 'the client hung up during the handshake: it may not trust this certificate (its client.ca) or dialled a name or IP the certificate does not carry; the client prints which' };
+  }
+  if (code === 'ERR_SSL_HTTP_REQUEST') return { level: 'warn', code, reason, hint: 'plain HTTP or ws:// on the TLS port: clients must dial wss://' };
+  if (/wrong version number|unknown protocol|packet length too long/i.test(reason)) return { level: 'warn', code, reason, hint: 'the client did not speak TLS' };
+  if (/protocol version|unsupported protocol|no shared cipher|handshake failure/i.test(reason)) return { level: 'warn', code, reason, hint: 'no TLS version or cipher in common with the client' };
+  return { level: 'warn', code, reason };
+}
+
+/**
+ * Binds the listener. A failed TLS handshake is logged through `options.logger` (when given)
+ * as `tls.handshake-failed`, rate-limited by `handshakeLog`.
  * @throws ServerError ERR_SERVER_CONFIG without tls and without insecure: true; ERR_LISTEN when binding fails
  */
-export async function listen(options: Pick<ServerOptions, 'host' | 'port' | 'tls' | 'insecure'>, limits: Limits, status?: () => PublicStatus): Promise<Listener> {
+export async function listen(
+  options: Pick<ServerOptions, 'host' | 'port' | 'tls' | 'insecure'> & { logger?: ServerOptions['logger'] },
+  limits: Limits,
+  status?: () => PublicStatus,
+  handshakeLog?: HandshakeLogPolicy,
+): Promise<Listener> {
   const host = options.host ?? '127.0.0.1';
   if (!options.tls && options.insecure !== true) {
     throw new ServerError('ERR_SERVER_CONFIG', 'tls: give { cert, key } for wss, or set insecure: true to run plain ws explicitly');
@@ -64,6 +175,25 @@ export async function listen(options: Pick<ServerOptions, 'host' | 'port' | 'tls
   const http: HttpServer = options.tls
     ? createHttpsServer({ cert: Buffer.from(options.tls.cert), key: Buffer.from(options.tls.key) })
     : createHttpServer();
+  const logger = options.logger;
+  const failures = options.tls && logger
+    ? new HandshakeFailureLog((level, event, fields) => logger({ time: new Date().toISOString(), level, event, ...fields }), handshakeLog)
+    : null;
+  if (failures) {
+    // Read the peer address while the TCP socket is open (a TLS socket that failed has
+    // already lost it); Node caches it on the raw socket, which the TLS socket wraps.
+    http.on('connection', (raw: Socket) => void raw.remoteAddress);
+    http.on('tlsClientError', (err: Error, tlsSocket: TLSSocket) => {
+      const raw = (tlsSocket as TLSSocket & { _parent?: Socket | null })._parent ?? undefined;
+      const remote = tlsSocket.remoteAddress ?? raw?.remoteAddress ?? 'unknown';
+      const { level, ...fields } = handshakeFailure(err, raw?.bytesRead);
+      try {
+        failures.failed(remote, level, fields);
+      } catch {
+        // A throwing logger must not take the listener down.
+      }
+    });
+  }
   http.on('request', (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/status' || !status) {
@@ -106,6 +236,7 @@ export async function listen(options: Pick<ServerOptions, 'host' | 'port' | 'tls
     url: `${scheme}://${urlHost}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        failures?.close();
         for (const ws of wss.clients) ws.terminate();
         wss.close(() => http.close(() => resolve()));
         http.closeAllConnections?.();

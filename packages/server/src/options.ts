@@ -119,10 +119,18 @@ export interface HeartbeatOptions {
 }
 
 export interface CohortOptions {
-  /** A round starts only with at least this many authenticated clients (>= 2). */
+  /** A round starts only with at least this many authenticated, non-revoked clients (>= 2). */
   minClients: number;
   /** Sample at most this many of the connected clients per round; default all. */
   maxClients?: number;
+  /**
+   * The floor on every released aggregate: the server never asks clients to unmask, nor
+   * releases, a sum of fewer inputs than this, and never starts a round with fewer members.
+   * Announced to clients, whose own secagg machines refuse to unmask below it.
+   * Default: minClients, and at least 3 in the SecAgg modes (in a sum of 2 inputs each
+   * member learns the other's input by subtraction); 2 only when set explicitly.
+   */
+  minAggregate?: number;
 }
 
 export interface EvaluationOptions {
@@ -255,6 +263,15 @@ export interface ServerStatus {
   epsilon?: number;
 }
 
+/** What a roster update changed (names). */
+export interface RosterChange {
+  added: string[];
+  /** Entries newly marked revoked, or removed from the roster. */
+  revoked: string[];
+  /** Live sessions closed with ERR_AUTH_REVOKED because of this update. */
+  disconnected: string[];
+}
+
 export interface ServerHandle {
   /** The bound port (useful with port 0). */
   readonly port: number;
@@ -263,6 +280,14 @@ export interface ServerHandle {
   /** Resolves when the federation ends (all rounds, budget exhausted, or close()). */
   readonly done: Promise<FederationSummary>;
   status(): ServerStatus;
+  /**
+   * Replaces the roster on the running server (e.g. after `fedmeta keygen --revoke`). A
+   * member that is revoked or removed has its session closed with ERR_AUTH_REVOKED at once,
+   * leaves any round it is in (the round aborts if its masked input was already taken) and
+   * cannot reconnect; added members can authenticate from now on.
+   * @throws ServerError ERR_SERVER_CONFIG for an invalid roster (the old one stays in force)
+   */
+  updateRoster(entries: RosterEntry[]): RosterChange;
   /** Stops accepting, closes every connection with 4440 (ERR_SHUTDOWN) and resolves `done`. */
   close(): Promise<void>;
 }

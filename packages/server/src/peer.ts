@@ -9,15 +9,23 @@ import { Connection, TransportError, toHex, type Limits, type RuntimeMessage } f
 import { checkAuth, type Roster } from './auth.js';
 import { IDLE_BULK_CAP } from './round.js';
 
-export type PeerState = 'challenged' | 'ready' | 'closed';
+export type PeerState = 'challenged' | 'admitting' | 'ready' | 'closed';
 
 export interface PeerContext {
   federationId: string;
-  roster: Roster;
+  /** The roster in force now (it may be replaced while the server runs). */
+  roster(): Roster;
   limits: Limits;
   authMs: number;
   /** Next round number, told to the client in the welcome frame. */
   nextRound(): number;
+  /**
+   * Called once the signature verified, before the welcome: resolves with null to admit
+   * the peer, or with the refusal (e.g. another live session of the same identity).
+   */
+  admit(peer: Peer): Promise<TransportError | null>;
+  /** Announced federation settings, sent in the welcome frame. */
+  settings(): Record<string, unknown>;
   onReady(peer: Peer): void;
   onClosed(peer: Peer, error: TransportError | null): void;
   log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>): void;
@@ -57,24 +65,24 @@ export class Peer {
   private onMessage(msg: RuntimeMessage): void {
     if (msg.type === 'heartbeat') return;
     if (msg.type === 'error') {
-      this.ctx.log('warn', 'peer.error', { peer: this.name || this.remote, code: msg.code, message: msg.message });
+      // A client refusing the federation under its own policy is an operator matter, not noise.
+      this.ctx.log('warn', msg.code === 'ERR_POLICY_REFUSED' ? 'peer.policy-refused' : 'peer.error', { peer: this.name || this.remote, code: msg.code, message: msg.message });
       return;
     }
     if (this.state === 'challenged') {
       if (msg.type !== 'auth') throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} before auth`);
-      const entry = checkAuth(this.ctx.roster, this.ctx.federationId, this.serverNonce, msg);
-      clearTimeout(this.authTimer);
-      this.state = 'ready';
+      const entry = checkAuth(this.ctx.roster(), this.ctx.federationId, this.serverNonce, msg);
+      this.state = 'admitting';
       this.name = entry.name;
       this.publicKey = entry.publicKey;
       this.publicKeyHex = toHex(entry.publicKey);
-      this.conn.setAccept((t) => t !== 'auth' && t !== 'challenge' && t !== 'welcome' && t !== 'roundStart' && t !== 'roundEnd' && t !== 'bye');
-      this.conn.setBulkCap(IDLE_BULK_CAP);
-      this.conn.send({ type: 'welcome', name: entry.name, nextRound: this.ctx.nextRound(), sessionId: randomBytes(16) });
-      this.ctx.log('info', 'peer.authenticated', { peer: entry.name, remote: this.remote });
-      this.ctx.onReady(this);
+      void this.ctx.admit(this).then(
+        (refusal) => this.admitted(refusal),
+        (err: unknown) => this.conn.fail(new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err))),
+      );
       return;
     }
+    if (this.state === 'admitting') throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} before welcome`);
     if (!this.handler) {
       // A round-tagged message that arrives after its round closed (its phase deadline had
       // fired) is late, not hostile: drop it. Anything else outside a round is refused.
@@ -85,6 +93,28 @@ export class Peer {
       throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} outside a round`);
     }
     this.handler(msg);
+  }
+
+  private admitted(refusal: TransportError | null): void {
+    if (this.state !== 'admitting' || !this.conn.isOpen) return;
+    if (refusal) {
+      this.ctx.log('warn', 'peer.refused', { peer: this.name, remote: this.remote, code: refusal.code, message: refusal.message });
+      this.conn.fail(refusal);
+      return;
+    }
+    // The roster may have changed while we waited (a revocation during the probe).
+    const entry = this.ctx.roster().lookup(this.publicKey);
+    if (!entry || entry.revoked) {
+      this.conn.fail(new TransportError('ERR_AUTH_REVOKED', `the key of '${this.name}' is ${entry ? 'revoked' : 'no longer on the roster'}`));
+      return;
+    }
+    clearTimeout(this.authTimer);
+    this.state = 'ready';
+    this.conn.setAccept((t) => t !== 'auth' && t !== 'challenge' && t !== 'welcome' && t !== 'roundStart' && t !== 'roundEnd' && t !== 'bye');
+    this.conn.setBulkCap(IDLE_BULK_CAP);
+    this.conn.send({ type: 'welcome', name: this.name, nextRound: this.ctx.nextRound(), sessionId: randomBytes(16), settings: this.ctx.settings() });
+    this.ctx.log('info', 'peer.authenticated', { peer: this.name, remote: this.remote });
+    this.ctx.onReady(this);
   }
 
   private onClose(code: number, reason: string, error: TransportError | null): void {

@@ -43,6 +43,8 @@ export interface RoundInput {
   identities: Map<number, Uint8Array> | null;
   deadlines: RoundDeadlines;
   rng: Rng;
+  /** The floor on the released sum: fewer surviving inputs abort the round, nothing is released. */
+  minAggregate: number;
   log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>): void;
   progress(phase: ServerPhase, responded: number, dropped: number): void;
 }
@@ -72,6 +74,12 @@ export interface RunningRound {
   readonly outcome: Promise<RoundOutcome>;
   /** Host shutdown: aborts the session (abort messages go out) and resolves the outcome. */
   cancel(detail: string): void;
+  /**
+   * A member was revoked: it leaves the round like a dropout, unless its masked (or plain)
+   * input was already taken, in which case the round aborts so that no sum holding the
+   * revoked member's update is released.
+   */
+  revoke(peer: Peer, err: TransportError): void;
 }
 
 /** Starts the round; the returned promise settles when it completes or aborts. */
@@ -107,7 +115,9 @@ export function startRound(input: RoundInput): RunningRound {
 
   const onClose = new Map<Peer, (e: TransportError | null) => void>();
   const plaintext = config.aggregation.mode === 'plaintext';
-  const machine = plaintext ? null : new SecAggServer(input.secagg!, input.rng, input.identities ? { roster: input.identities } : {});
+  const machine = plaintext ? null : new SecAggServer(input.secagg!, input.rng, { ...(input.identities ? { roster: input.identities } : {}), minSurvivors: input.minAggregate });
+  /** Members whose masked (or plain) input the round has taken. */
+  const inputFrom = new Set<Peer>();
   const plainInputs = new Map<Peer, Uint32Array>();
   const encodedCache = new WeakMap<ServerMessage, Uint8Array>();
 
@@ -151,8 +161,8 @@ export function startRound(input: RoundInput): RunningRound {
     if (!machine) {
       if (!deadline && plainInputs.size + gone.size < cohort.length) return;
       const survivors = cohort.filter((p) => plainInputs.has(p));
-      if (survivors.length < 2) {
-        finish({ status: 'aborted', reason: 'TOO_FEW_MASKED_INPUTS', detail: `${survivors.length} plaintext inputs`, dropped: cohort.filter((p) => !plainInputs.has(p)) });
+      if (survivors.length < Math.max(2, input.minAggregate)) {
+        finish({ status: 'aborted', reason: 'TOO_FEW_SURVIVORS', detail: `${survivors.length} plaintext inputs, below the floor of ${Math.max(2, input.minAggregate)}`, dropped: cohort.filter((p) => !plainInputs.has(p)) });
         return;
       }
       const sum = new Uint32Array(config.aggregation.vectorLength);
@@ -199,6 +209,7 @@ export function startRound(input: RoundInput): RunningRound {
       const bits = config.aggregation.bits;
       if (bits < 32) for (let i = 0; i < v.length; i++) if (v[i]! >>> bits !== 0) throw new TransportError('ERR_BAD_PAYLOAD', `plainInput[${i}] is not below 2^${bits}`);
       plainInputs.set(peer, v);
+      inputFrom.add(peer);
       report();
       advance(false);
       return;
@@ -217,6 +228,7 @@ export function startRound(input: RoundInput): RunningRound {
     }
     try {
       deliver(machine.receive(idOf.get(peer)!, decoded).sends);
+      if (decoded.kind === 'masked-input') inputFrom.add(peer);
     } catch (err) {
       throw err instanceof SecAggError ? refusalFor(err, `secagg ${decoded.kind}`) : err;
     }
@@ -269,6 +281,18 @@ export function startRound(input: RoundInput): RunningRound {
       if (finished) return;
       if (machine && machine.state !== 'completed' && machine.state !== 'aborted') deliver(machine.abort(detail).sends);
       finish({ status: 'aborted', reason: 'CANCELLED', detail, dropped: droppedPeers() });
+    },
+    revoke(peer: Peer, err: TransportError) {
+      if (finished || !idOf.has(peer)) return;
+      if (inputFrom.has(peer)) {
+        const detail = `member '${peer.name}' was revoked after its input was taken: no sum holding it is released (${err.message})`;
+        input.log('warn', 'round.revoked-member', { round, peer: peer.name, abort: true });
+        if (machine && machine.state !== 'completed' && machine.state !== 'aborted') deliver(machine.abort(detail).sends);
+        finish({ status: 'aborted', reason: 'MEMBER_REVOKED', detail, dropped: [...droppedPeers(), peer] });
+        return;
+      }
+      input.log('warn', 'round.revoked-member', { round, peer: peer.name, abort: false });
+      // The close that follows reports it to the machine as a dropout.
     },
   };
 }

@@ -16,7 +16,7 @@ export interface ResolvedServerOptions {
   limits: Limits;
   rng: Rng;
   seed: number;
-  cohort: { minClients: number; maxClients: number };
+  cohort: { minClients: number; maxClients: number; minAggregate: number };
   aggregation: {
     mode: AggregationMode;
     security: 'semi-honest' | 'active';
@@ -53,6 +53,11 @@ function ms(v: unknown, field: string, dflt: number): number {
   return v === undefined ? dflt : posInt(v, field);
 }
 
+/** The default floor on a released sum: minClients, and never below 3 when masking. */
+export function defaultMinAggregate(minClients: number, mode: AggregationMode): number {
+  return mode === 'plaintext' ? minClients : Math.max(3, minClients);
+}
+
 /**
  * Checks every option and fills defaults.
  * @throws ServerError ERR_SERVER_CONFIG naming the option
@@ -76,6 +81,13 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   const a = o.aggregation ?? {};
   const mode = a.mode ?? 'auto';
   if (!['auto', 'secagg', 'secagg+', 'plaintext'].includes(mode)) fail('aggregation.mode', "'auto', 'secagg', 'secagg+' or 'plaintext'", mode);
+  const minAggregate = o.cohort.minAggregate === undefined ? defaultMinAggregate(minClients, mode) : posInt(o.cohort.minAggregate, 'cohort.minAggregate', 2);
+  if (minAggregate > roster.size) {
+    throw new ServerError(
+      'ERR_SERVER_CONFIG',
+      `cohort.minAggregate: ${minAggregate}${o.cohort.minAggregate === undefined ? ' (the default: at least 3 with SecAgg, since in a sum of 2 inputs each member learns the other\'s by subtraction)' : ''} exceeds the roster's ${roster.size} members: add members, or set cohort.minAggregate: 2 explicitly if every member may learn the other's update`,
+    );
+  }
   const security = a.security ?? 'semi-honest';
   if (security !== 'semi-honest' && security !== 'active') fail('aggregation.security', "'semi-honest' or 'active'", security);
   if (o.dp) {
@@ -101,7 +113,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     limits,
     rng: o.rng ?? systemRng,
     seed: o.seed === undefined ? 1 : posInt(o.seed, 'seed', 0),
-    cohort: { minClients, maxClients },
+    cohort: { minClients, maxClients, minAggregate },
     aggregation: {
       mode,
       security,

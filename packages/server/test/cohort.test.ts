@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planCohort, sampleCohort } from '../src/cohort.js';
-import { resolveServerOptions } from '../src/validate.js';
+import { defaultMinAggregate, resolveServerOptions } from '../src/validate.js';
 import { ServerError } from '../src/errors.js';
 import { Roster, checkAuth } from '../src/auth.js';
 import { ed25519Keypair, ed25519Sign, systemRng } from '@fedmeta/secagg';
@@ -19,7 +19,7 @@ function base(extra: object = {}) {
     rounds: 1,
     model: { config: { kind: 'mlp', inputShape: [4], hidden: [2], numClasses: 2 } },
     algorithm: { name: 'fedavg', hyper: { localSteps: 1, batchSize: 1, lr: 0.1 } },
-    cohort: { minClients: 2 },
+    cohort: { minClients: 2, minAggregate: 2 },
     ...extra,
   };
 }
@@ -64,6 +64,18 @@ test('option errors name the option', () => {
   bad({ dp: { l2Clip: 1, noiseMultiplier: 1, delta: 1e-5, epsilonBudget: 1 } }, /dp.ledgerPath/);
   bad({ roster: [] }, /roster/);
   bad({ deadlines: { trainingMs: -1 } }, /deadlines.trainingMs/);
+  bad({ cohort: { minClients: 2, minAggregate: 1 } }, /cohort.minAggregate: expected an integer >= 2/);
+  // The default floor of 3 cannot be met by a roster of 2: say so, and how to opt in to 2.
+  bad({ cohort: { minClients: 2 } }, /cohort.minAggregate: 3 \(the default: at least 3 with SecAgg.*exceeds the roster's 2 members.*set cohort.minAggregate: 2 explicitly/);
+});
+
+test('the floor on a released sum: minClients, never below 3 with masking unless set explicitly', () => {
+  assert.equal(defaultMinAggregate(2, 'auto'), 3);
+  assert.equal(defaultMinAggregate(2, 'secagg+'), 3);
+  assert.equal(defaultMinAggregate(5, 'secagg'), 5);
+  assert.equal(defaultMinAggregate(2, 'plaintext'), 2);
+  assert.equal(resolveServerOptions(base({ cohort: { minClients: 2, minAggregate: 2 } }) as never).cohort.minAggregate, 2);
+  assert.equal(resolveServerOptions(base({ cohort: { minClients: 2 }, aggregation: { mode: 'plaintext' } }) as never).cohort.minAggregate, 2);
 });
 
 test('roster and challenge-response: unknown, revoked, bad signature, ok', () => {

@@ -41,6 +41,8 @@ test('training in a worker keeps a slow client alive; training on the main threa
       rounds: 1,
       algorithm: { name: 'fedavg', hyper: { localSteps: 200, batchSize: 32, lr: 0.05 } },
       aggregation: { mode: 'secagg', threshold: 2 },
+      // The main-thread client is dropped: the round is meant to release the other two.
+      cohort: { minClients: 2, minAggregate: 2 },
       heartbeat: { intervalMs: 250, timeoutMs: 1000 },
       deadlines: { waitForClientsMs: 20_000, trainingMs: 60_000 },
       logger: log.logger,

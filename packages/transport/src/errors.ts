@@ -33,8 +33,12 @@ export const TRANSPORT_ERRORS = {
   ERR_AUTH_BAD_SIGNATURE: 4412,
   /** The peer did not authenticate before the handshake deadline. */
   ERR_AUTH_TIMEOUT: 4414,
-  /** The same identity opened a second session; the older one is closed. */
+  /** The same identity opened a second session while the first stopped answering; the older one is closed. */
   ERR_SESSION_REPLACED: 4415,
+  /** The same identity opened a second session while the first is live; the newer one is refused. */
+  ERR_SESSION_DUPLICATE: 4416,
+  /** The client refuses the federation: its announced settings or a round violate the site's policy. */
+  ERR_POLICY_REFUSED: 4417,
   /** A message names a round other than the current one. */
   ERR_ROUND_MISMATCH: 4420,
   /** A vector has the wrong number of entries. */
@@ -53,6 +57,17 @@ export const TRANSPORT_ERRORS = {
   ERR_CONNECT_FAILED: 4450,
   /** The connection closed while an operation needed it. */
   ERR_CLOSED: 4451,
+  /**
+   * Client side only (never sent on the wire): the server's TLS certificate does not chain to
+   * a CA the client trusts (e.g. a self-signed certificate and no or another `client.ca`).
+   */
+  ERR_TLS_UNTRUSTED: 4452,
+  /** Client side only: the server's certificate does not carry the host name or IP address dialled. */
+  ERR_TLS_HOSTNAME: 4453,
+  /** Client side only: the server's certificate has expired or is not valid yet. */
+  ERR_TLS_EXPIRED: 4454,
+  /** Client side only: no TLS handshake possible (wss:// to a non-TLS port, ws:// to a TLS port, no common TLS version). */
+  ERR_TLS_PROTOCOL: 4455,
   /** The client closed its socket on purpose (fault-injection hook `dropAfterPhase`). */
   ERR_TEST_DROP: 4460,
   /** An unexpected internal failure; details in the message. */

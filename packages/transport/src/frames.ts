@@ -63,8 +63,12 @@ export type RuntimeMessage =
   | { type: 'challenge'; serverNonce: Uint8Array; federationId: string; chunkBytes: number; maxMessageBytes: number }
   /** C->S: Ed25519 signature over authTranscript(...) with the identity key. */
   | { type: 'auth'; publicKey: Uint8Array; clientNonce: Uint8Array; signature: Uint8Array }
-  /** S->C: authenticated; the roster name and the next round the federation will run. */
-  | { type: 'welcome'; name: string; nextRound: number; sessionId: Uint8Array }
+  /**
+   * S->C: authenticated; the roster name, the next round the federation will run and the
+   * federation's announced settings (round-config.ts FederationSettings, as JSON) that a
+   * client checks against its own policy before it takes part.
+   */
+  | { type: 'welcome'; name: string; nextRound: number; sessionId: Uint8Array; settings: JsonObject }
   /** S->C: you are in round `round` as secagg participant `participantId`; here are the params. */
   | { type: 'roundStart'; round: number; participantId: number; config: JsonObject; params: Float32Array }
   /** Both: one secagg wire message (encodeMessage bytes) of round `round`. */
@@ -157,7 +161,12 @@ export function encodePayload(msg: RuntimeMessage, limits: Limits): Uint8Array {
     case 'welcome':
       checkU32(msg.nextRound, 'welcome.nextRound');
       checkLen(msg.sessionId, 16, 'welcome.sessionId');
-      return w.str16(msg.name, MAX_NAME_BYTES, 'welcome.name').u32(msg.nextRound).bytes(msg.sessionId).finish();
+      return w
+        .str16(msg.name, MAX_NAME_BYTES, 'welcome.name')
+        .u32(msg.nextRound)
+        .bytes(msg.sessionId)
+        .str32(encodeJson(msg.settings, ctl, 'welcome.settings'), ctl, 'welcome.settings')
+        .finish();
     case 'roundStart': {
       checkU32(msg.round, 'roundStart.round');
       checkU32(msg.participantId, 'roundStart.participantId');
@@ -221,7 +230,13 @@ export function decodePayload(type: FrameTypeName, payload: Uint8Array, limits: 
       };
       break;
     case 'welcome':
-      msg = { type, name: r.str16('name', MAX_NAME_BYTES), nextRound: r.u32('nextRound'), sessionId: new Uint8Array(r.bytes(16, 'sessionId')) };
+      msg = {
+        type,
+        name: r.str16('name', MAX_NAME_BYTES),
+        nextRound: r.u32('nextRound'),
+        sessionId: new Uint8Array(r.bytes(16, 'sessionId')),
+        settings: parseJson(r.str32('settings', ctl), 'welcome.settings'),
+      };
       break;
     case 'roundStart': {
       const round = r.u32('round');

@@ -39,6 +39,35 @@ export interface SecAggRoundConfig {
   identities?: Record<string, string>;
 }
 
+/**
+ * The federation's settings as the coordinator announces them: in the welcome frame
+ * (before any round) and again in every round config. A client checks them against its
+ * own policy (client.policy) and refuses a federation that does not meet it.
+ */
+export interface FederationSettings {
+  /** Rounds the federation runs in all. */
+  rounds: number;
+  aggregation: {
+    /** The configured mode ('auto' picks secagg or secagg+ per cohort size). */
+    mode: 'auto' | 'secagg' | 'secagg+' | 'plaintext';
+    security: 'semi-honest' | 'active';
+    /** No round starts with fewer members. */
+    minClients: number;
+    /** No sum of fewer inputs is unmasked or released. */
+    minAggregate: number;
+  };
+  /** Differential privacy, or null when the federation adds no noise. */
+  dp: null | {
+    /** 'client': each site's whole update is the unit of privacy. */
+    unit: 'client';
+    /** The federation's whole budget. */
+    epsilonBudget: number;
+    delta: number;
+    noiseMultiplier: number;
+    l2Clip: number;
+  };
+}
+
 export interface RoundConfig {
   federationId: string;
   round: number;
@@ -58,6 +87,8 @@ export interface RoundConfig {
   };
   /** Informational: how long the server waits for training + advertise keys. */
   trainingMs: number;
+  /** The federation's settings, as in the welcome frame. */
+  federation: FederationSettings;
 }
 
 function bad(field: string, want: string): never {
@@ -78,6 +109,52 @@ function num(v: unknown, field: string): number {
 function str(v: unknown, field: string): string {
   if (typeof v !== 'string' || v.length === 0 || v.length > 256) bad(field, 'a non-empty string');
   return v;
+}
+
+function finite(v: unknown, field: string, prefix: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new TransportError('ERR_BAD_PAYLOAD', `${prefix}.${field}: expected a finite number > 0`);
+  return v;
+}
+
+/**
+ * Validates announced federation settings (the welcome frame's, or a round config's).
+ * @param where the field path for error messages, e.g. 'welcome.settings'
+ * @throws TransportError ERR_BAD_PAYLOAD naming the field
+ */
+export function parseFederationSettings(raw: unknown, where: string): FederationSettings {
+  const no = (field: string, want: string): never => {
+    throw new TransportError('ERR_BAD_PAYLOAD', `${where}.${field}: expected ${want}`);
+  };
+  const isObj = (v: unknown): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const count = (v: unknown, field: string, min: number) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= 0xffff_ffff ? v : no(field, `an integer >= ${min}`));
+  if (!isObj(raw)) return no('(root)', 'an object');
+  const a = raw.aggregation;
+  if (!isObj(a)) return no('aggregation', 'an object');
+  if (a.mode !== 'auto' && a.mode !== 'secagg' && a.mode !== 'secagg+' && a.mode !== 'plaintext') no('aggregation.mode', "'auto', 'secagg', 'secagg+' or 'plaintext'");
+  if (a.security !== 'semi-honest' && a.security !== 'active') no('aggregation.security', "'semi-honest' or 'active'");
+  let dp: FederationSettings['dp'] = null;
+  if (raw.dp !== null) {
+    const d = raw.dp;
+    if (!isObj(d)) return no('dp', 'an object or null');
+    if (d.unit !== 'client') no('dp.unit', "'client'");
+    dp = {
+      unit: 'client',
+      epsilonBudget: finite(d.epsilonBudget, 'dp.epsilonBudget', where),
+      delta: finite(d.delta, 'dp.delta', where),
+      noiseMultiplier: finite(d.noiseMultiplier, 'dp.noiseMultiplier', where),
+      l2Clip: finite(d.l2Clip, 'dp.l2Clip', where),
+    };
+  }
+  return {
+    rounds: count(raw.rounds, 'rounds', 1),
+    aggregation: {
+      mode: a.mode as FederationSettings['aggregation']['mode'],
+      security: a.security as FederationSettings['aggregation']['security'],
+      minClients: count(a.minClients, 'aggregation.minClients', 2),
+      minAggregate: count(a.minAggregate, 'aggregation.minAggregate', 2),
+    },
+    dp,
+  };
 }
 
 /**
@@ -154,5 +231,6 @@ export function parseRoundConfig(raw: JsonObject, expected: { round: number; par
     encoding,
     aggregation: { mode: a.mode, vectorLength, bits, ...(secagg ? { secagg } : {}) },
     trainingMs,
+    federation: parseFederationSettings(c.federation, 'roundStart.config.federation'),
   };
 }

@@ -26,7 +26,7 @@ function expectCode(fn: () => unknown, code: string): void {
 const samples: RuntimeMessage[] = [
   { type: 'challenge', serverNonce: new Uint8Array(32).fill(7), federationId: 'fed-ü', chunkBytes: 4096, maxMessageBytes: 1 << 20 },
   { type: 'auth', publicKey: new Uint8Array(32).fill(1), clientNonce: new Uint8Array(32).fill(2), signature: new Uint8Array(64).fill(3) },
-  { type: 'welcome', name: 'hospital-a', nextRound: 4, sessionId: new Uint8Array(16).fill(9) },
+  { type: 'welcome', name: 'hospital-a', nextRound: 4, sessionId: new Uint8Array(16).fill(9), settings: { rounds: 5, aggregation: { mode: 'auto' }, dp: null } },
   { type: 'roundStart', round: 3, participantId: 17, config: { a: 1, b: [1, 2] }, params: Float32Array.from([1.5, -2, 3e-8]) },
   { type: 'secagg', round: 2, payload: Uint8Array.from([1, 2, 3]) },
   { type: 'roundEnd', round: 2, status: 'aborted', summary: { reason: 'x' } },

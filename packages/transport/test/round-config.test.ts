@@ -13,6 +13,11 @@ const good = () => ({
   encoding: { kind: 'quantize', bits: 32, maxClients: 4, elementClip: 1, maxWeight: 100 },
   aggregation: { mode: 'secagg', vectorLength: 17, bits: 32, secagg: { sessionNonce: 'ab'.repeat(32), clientIds: [1, 2, 3], threshold: 2, degree: 0, mode: 'semi-honest' } },
   trainingMs: 1000,
+  federation: {
+    rounds: 10,
+    aggregation: { mode: 'auto', security: 'semi-honest', minClients: 3, minAggregate: 3 },
+    dp: { unit: 'client', epsilonBudget: 8, delta: 1e-5, noiseMultiplier: 1.5, l2Clip: 1 } as null | Record<string, unknown>,
+  },
 });
 const expected = { round: 3, paramCount: 16, federationId: 'fed', participantId: 2 };
 
@@ -32,6 +37,8 @@ test('a valid round config parses', () => {
   const c = parseRoundConfig(good() as never, expected);
   assert.equal(c.aggregation.secagg!.threshold, 2);
   assert.equal(c.encoding.kind, 'quantize');
+  assert.deepEqual(c.federation.aggregation, { mode: 'auto', security: 'semi-honest', minClients: 3, minAggregate: 3 });
+  assert.equal(c.federation.dp?.epsilonBudget, 8);
 });
 
 test('every invalid field is refused with its name', () => {
@@ -47,4 +54,10 @@ test('every invalid field is refused with its name', () => {
   assert.match(code((c) => ((c.aggregation.secagg as { mode: string }).mode = 'active')), /identities/);
   assert.match(code((c) => ((c as { model: unknown }).model = [1])), /model/);
   assert.match(code((c) => (c.trainingMs = 0)), /trainingMs/);
+  assert.match(code((c) => ((c as { federation?: unknown }).federation = undefined)), /federation\.\(root\): expected an object/);
+  assert.match(code((c) => (c.federation.aggregation.minAggregate = 1)), /federation\.aggregation\.minAggregate: expected an integer >= 2/);
+  assert.match(code((c) => ((c.federation.aggregation as { security: string }).security = 'none')), /federation\.aggregation\.security/);
+  assert.match(code((c) => (c.federation.dp = { unit: 'record' })), /federation\.dp\.unit/);
+  assert.match(code((c) => (c.federation.dp = { unit: 'client', epsilonBudget: -1, delta: 1e-5, noiseMultiplier: 1, l2Clip: 1 })), /federation\.dp\.epsilonBudget/);
+  assert.equal(code((c) => (c.federation.dp = null)), 'ok');
 });

@@ -79,7 +79,15 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
   let last = '';
   const handle = runClient({
     ...clientOptionsFromConfig(c, identity, data),
-    logger: (e) => log(e.level, e.event, e),
+    logger: (e) => {
+      log(e.level, e.event, e);
+      if (e.event === 'federation.accepted') {
+        say(`federation settings accepted (client.policy): ${String(e.summary)}`);
+        for (const n of (e.notes as string[] | undefined) ?? []) say(`note: ${n}`);
+      }
+      else if (e.event === 'round.aborted-by-client') say(`round ${e.round}: this site refused to continue (${e.reason}): ${e.message}`);
+      else if (e.event === 'round.aborted-by-server') say(`round ${e.round}: aborted by the coordinator (${e.reason}${e.detail ? `: ${e.detail}` : ''})`);
+    },
     onProgress: (p) => {
       // One line per state or round change: readable in a terminal and in a service log.
       const line = `${p.round > 0 && p.state !== 'idle' && p.state !== 'done' ? `round ${p.round}: ` : ''}${p.state}${p.phase ? ` (${p.phase})` : ''}${p.attempts > 0 && p.state === 'backoff' ? `, attempt ${p.attempts}` : ''}`;

@@ -17,6 +17,7 @@ import { openJsonLog } from '../ui/log.js';
 import { toCliError } from '../ui/errors.js';
 import { renderRoundsTable, type ReportRound } from '../ui/summary.js';
 import { formatEpsilon } from '../ui/format.js';
+import { watchRoster } from '../roster-watch.js';
 
 const HELP = `usage: fedmeta server --config FILE [options]
 
@@ -69,6 +70,28 @@ export function loadServerConfig(argv: string[]): { config: FedmetaConfig; json:
   }
 }
 
+/** Server events an operator must see on the console, not only in the JSON log. */
+function consoleNotice(e: { event: string; [k: string]: unknown }): string | null {
+  switch (e.event) {
+    case 'peer.refused':
+      return `refused ${e.peer} from ${e.remote}: ${e.message}`;
+    case 'peer.revoked':
+      return `closed the session of ${e.peer} (${e.why})`;
+    case 'peer.policy-refused':
+      return `${e.peer} refused the federation under its site policy: ${e.message}`;
+    case 'session.replaced':
+      return `${e.peer}: a new session from ${e.remote} replaced a silent one from ${e.silent}`;
+    case 'cohort.roster-too-small':
+      return String(e.message);
+    case 'round.aborted':
+      return `round ${e.round} aborted: ${e.reason}${e.detail ? ` (${e.detail})` : ''}`;
+    case 'tls.handshake-failed':
+      return `TLS handshake failed from ${e.remote}: ${e.reason ?? e.message ?? ''}`;
+    default:
+      return null;
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const loaded = loadServerConfig(argv);
   if (!loaded) return 0;
@@ -101,7 +124,11 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
     model: { config: spec.config as unknown as { kind: string } & Record<string, unknown> },
     // Without shared labels the data still gives the model's shape, but no score.
     ...(hasGlobalLabels(c.data) ? { evaluate: { data: evalData } } : {}),
-    logger: (e) => log(e.level, e.event, e),
+    logger: (e) => {
+      log(e.level, e.event, e);
+      const line = bannerShown ? consoleNotice(e) : null;
+      if (line) view.log(line);
+    },
     // Progress starts once the banner (which needs the bound URL) is out.
     onProgress: (p) => {
       if (bannerShown) view.update(tracker.map(p));
@@ -114,6 +141,19 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
   );
   bannerShown = true;
   log('info', 'cli.server.started', { url: server.url, roster: active, rounds: c.server.rounds });
+  const rosterPath = resolve(c.server.roster!);
+  const rosterWatch = watchRoster(rosterPath, (entries) => server.updateRoster(entries), {
+    onUpdated: (ch) => {
+      const parts = [ch.added.length ? `added ${ch.added.join(', ')}` : '', ch.revoked.length ? `revoked ${ch.revoked.join(', ')}` : '', ch.disconnected.length ? `disconnected ${ch.disconnected.join(', ')}` : ''].filter(Boolean);
+      view.log(`roster reloaded from ${rosterPath}${parts.length ? `: ${parts.join('; ')}` : ' (no change in membership)'}`);
+    },
+    onRejected: (message) => {
+      view.log(`roster NOT reloaded (the previous roster stays in force): ${message}`);
+      log('error', 'roster.rejected', { message });
+    },
+  });
+  const onHup = () => rosterWatch.reload();
+  process.on('SIGHUP', onHup);
   let signals = 0;
   const onSignal = (signal: string) => {
     signals++;
@@ -152,6 +192,8 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
+    rosterWatch.stop();
     await server.close();
   }
 }

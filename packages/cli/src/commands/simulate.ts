@@ -12,7 +12,7 @@ import { loadConfig, setPath, type RawConfig } from '../config/load.js';
 import { checkSimulateConfig } from '../config/rules.js';
 import type { FedmetaConfig } from '../config/fedmeta-schema.js';
 import type { ClientHandle } from '@fedmeta/client';
-import { algorithmOptions, modelConfig, serverOptionsFromConfig } from '../config/options.js';
+import { algorithmOptions, clientPolicy, modelConfig, serverOptionsFromConfig } from '../config/options.js';
 import { hasGlobalLabels, loadDemoFederation } from '../config/data.js';
 import { generateIdentity } from '../identity.js';
 import { ProgressView, RoundTracker } from '../ui/progress.js';
@@ -236,6 +236,8 @@ async function simulate(
         identity,
         federationId: c.server.federationId,
         data: fed.clients[i]!,
+        // The simulation's operator runs every site: a plaintext simulation is asked for explicitly.
+        policy: { ...clientPolicy(c), requireSecAgg: c.client.policy.requireSecAgg && c.secagg.mode !== 'plaintext' },
         reconnect: { maxAttempts: 20, baseDelayMs: 100, maxDelayMs: 2_000 },
         seed: c.data.seed * 1009 + i,
         logger: (e) => log(e.level, e.event, { ...e, component: identity.name }),

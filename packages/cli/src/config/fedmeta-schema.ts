@@ -28,7 +28,12 @@ export const fedmetaSchema = obj('fedmeta config', {
     federationId: str({ doc: 'name bound into every client signature; clients may pin it', default: 'fedmeta', pattern: /^[\x21-\x7e]{1,128}$/, patternHint: 'must be 1-128 printable ASCII characters without spaces' }),
     checkpointDir: str({ doc: 'directory for the model, round number and DP ledger; a restarted server resumes from it', default: './fedmeta-checkpoint' }),
     rounds: int({ doc: 'federated rounds to run (a resumed run counts from its checkpoint)', min: 1, max: 1_000_000, default: 20 }),
-    minClients: int({ doc: 'a round starts only with at least this many authenticated clients', min: 2, max: MAX, default: 3 }),
+    minClients: int({ doc: 'a round starts only with at least this many authenticated, non-revoked clients', min: 2, max: MAX, default: 3 }),
+    minAggregate: int({
+      doc: 'floor on every released sum: no round is unmasked or released with fewer surviving inputs (announced to clients, whose secagg refuses to unmask below it); default: minClients, at least 3 with secure aggregation; 2 means each member of a 2-input sum can learn the other\'s update by subtraction',
+      min: 2,
+      max: MAX,
+    }),
     clientsPerRound: int({ doc: 'clients sampled per round (0 = every connected client)', min: 0, max: MAX, default: 0 }),
     heartbeat: obj('liveness', {
       intervalMs: ms('WebSocket ping interval', 5_000),
@@ -111,6 +116,14 @@ export const fedmetaSchema = obj('fedmeta config', {
     ca: str({ doc: 'CA or self-signed certificate (PEM) to trust for the server; default: the system store' }),
     federationId: str({ doc: 'refuse a server announcing another federation id (recommended)' }),
     roster: str({ doc: 'active security: the federation\'s public roster file, checked out of band; the client refuses a round listing an identity key not in it, so the server cannot swap keys; default: trust the server\'s identity list' }),
+    policy: obj('this site\'s own conditions for taking part, checked against the settings the coordinator announces on connect and against every round; a violation ends the client (ERR_POLICY_REFUSED) before it trains or releases anything', {
+      requireDp: bool({ doc: 'refuse a federation without differential privacy', default: false }),
+      maxEpsilon: num({ doc: 'refuse a federation whose whole announced epsilon budget is larger (or that has no DP)', min: 0, max: 1000, exclusiveMin: true }),
+      minCohort: int({ doc: 'refuse a federation that may run rounds with fewer members (server.minClients), and any such round', min: 2, max: MAX }),
+      minAggregate: int({ doc: 'this site\'s floor on a released sum: in every round it refuses to reveal unmasking shares when fewer inputs survive (the round then aborts and releases nothing), whatever server.minAggregate says', min: 2, max: MAX }),
+      requireSecurity: oneOf(['semi-honest', 'active'] as const, { doc: 'active: refuse semi-honest secure aggregation', default: 'semi-honest' }),
+      requireSecAgg: bool({ doc: 'refuse plaintext aggregation (the coordinator would see this site\'s update)', default: true }),
+    }),
     reconnect: obj('reconnecting after a lost connection (exponential backoff with full jitter)', {
       maxAttempts: int({ doc: 'give up after this many consecutive failed attempts', min: 1, max: 1_000_000, default: 10 }),
       baseDelayMs: ms('first delay; doubles per attempt', 250),

@@ -119,7 +119,7 @@ export async function serverOptionsFromConfig(c: FedmetaConfig, paramCount: numb
     rounds: s.rounds,
     algorithm: algorithmOptions(c),
     optimizer: { kind: c.meta.serverOptimizer, lr: c.meta.serverLr },
-    cohort: { minClients: s.minClients, ...(s.clientsPerRound > 0 ? { maxClients: s.clientsPerRound } : {}) },
+    cohort: { minClients: s.minClients, ...(s.clientsPerRound > 0 ? { maxClients: s.clientsPerRound } : {}), ...(s.minAggregate !== undefined ? { minAggregate: s.minAggregate } : {}) },
     aggregation: aggregationOptions(c),
     deadlines: {
       authMs: d.auth,
@@ -171,11 +171,25 @@ export function clientOptionsFromConfig(c: FedmetaConfig, identity: Identity, da
     // Only active entries: a revoked key listed by the server is refused like a stranger's.
     ...(cl.roster !== undefined ? { trustedIdentities: readRoster(cl.roster).clients.filter((e) => !e.revoked).map((e) => e.publicKey) } : {}),
     data,
+    policy: clientPolicy(c),
     reconnect: { maxAttempts: cl.reconnect.maxAttempts, baseDelayMs: cl.reconnect.baseDelayMs, maxDelayMs: cl.reconnect.maxDelayMs },
     seed: c.data.seed,
     // Local training off the main thread, so pings are answered during a long round.
     trainInWorker: true,
     backend: c.meta.backend,
+  };
+}
+
+/** The site policy from client.policy (omitted fields impose nothing). */
+export function clientPolicy(c: FedmetaConfig): NonNullable<ClientOptions['policy']> {
+  const p = c.client.policy;
+  return {
+    requireDp: p.requireDp,
+    requireSecAgg: p.requireSecAgg,
+    requireSecurity: p.requireSecurity,
+    ...(p.maxEpsilon !== undefined ? { maxEpsilon: p.maxEpsilon } : {}),
+    ...(p.minCohort !== undefined ? { minCohort: p.minCohort } : {}),
+    ...(p.minAggregate !== undefined ? { minAggregate: p.minAggregate } : {}),
   };
 }
 

@@ -10,6 +10,8 @@ function common(c: FedmetaConfig, issues: ConfigIssue[]): void {
   const s = c.server;
   if (s.clientsPerRound > 0 && s.clientsPerRound < s.minClients) {
     issues.push({ path: 'server.clientsPerRound', message: `must be 0 (all) or >= server.minClients (${s.minClients}) (got ${s.clientsPerRound})` });
+  } else if (s.clientsPerRound > 0 && s.clientsPerRound < minAggregateOf(c)) {
+    issues.push({ path: 'server.clientsPerRound', message: `must be 0 (all) or >= the floor on a released sum (${minAggregateOf(c)}, server.minAggregate) (got ${s.clientsPerRound})` });
   }
   const t = c.secagg.threshold;
   if (t !== undefined && s.clientsPerRound > 0 && t > s.clientsPerRound) {
@@ -32,6 +34,11 @@ function common(c: FedmetaConfig, issues: ConfigIssue[]): void {
   if (c.data.clientIndex !== undefined && c.data.clientIndex >= c.data.shards) {
     issues.push({ path: 'data.clientIndex', message: `must be < data.shards (${c.data.shards}) (got ${c.data.clientIndex})` });
   }
+}
+
+/** The server's floor on a released sum, as the server resolves it. */
+export function minAggregateOf(c: FedmetaConfig): number {
+  return c.server.minAggregate ?? (c.secagg.mode === 'plaintext' ? c.server.minClients : Math.max(3, c.server.minClients));
 }
 
 function finish(issues: ConfigIssue[], file?: string): void {
@@ -85,6 +92,8 @@ export function checkSimulateConfig(c: FedmetaConfig, file?: string): void {
   }
   if (c.simulate.clients < c.server.minClients) {
     issues.push({ path: 'simulate.clients', message: `must be >= server.minClients (${c.server.minClients}) (got ${c.simulate.clients})` });
+  } else if (c.simulate.clients < minAggregateOf(c)) {
+    issues.push({ path: 'simulate.clients', message: `must be >= the floor on a released sum (${minAggregateOf(c)}: server.minAggregate, default minClients and at least 3 with secure aggregation) (got ${c.simulate.clients})` });
   }
   finish(issues, file);
 }

@@ -105,3 +105,18 @@ export function encodeConfig(config: NormalizedConfig): Uint8Array {
   out.set(config.sessionNonce, o);
   return out;
 }
+
+/**
+ * Checks a party's floor on the survivor set (`minSurvivors` of the client and server
+ * options): the fewest inputs a released sum may hold. It is local configuration - each
+ * party has its own, it is not a config field, not on the wire and not in the session id.
+ * @returns the floor, or null when `value` is undefined (no floor beyond the protocol's t)
+ * @throws InvalidArgumentError naming `field` unless `value` is an integer >= 2
+ */
+export function normalizeMinSurvivors(value: unknown, field: string): number | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 2) {
+    throw new InvalidArgumentError(`${field}: expected an integer >= 2, got ${String(value)}`);
+  }
+  return value;
+}

@@ -42,6 +42,13 @@ export const ABORT_REASONS = {
   PEER_ABORTED: 17,
   /** Client: the local input vector is not a Uint32Array of the session's length with entries < 2^bits. */
   INVALID_LOCAL_INPUT: 18,
+  /**
+   * Either: the survivor set U3 is smaller than the party's floor (its local `minSurvivors`,
+   * the fewest inputs a released sum may hold). A client raises it instead of signing or
+   * revealing; the server when MaskedInputCollection closes below its floor, or when a
+   * survivor refuses with this reason.
+   */
+  TOO_FEW_SURVIVORS: 19,
 } as const;
 
 /** Name of a registered abort reason. */

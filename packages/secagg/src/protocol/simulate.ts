@@ -44,6 +44,10 @@ export interface SimulationOptions {
   /** Whether the server also gets the roster and checks signatures (default true; false models a server that skips its checks). */
   readonly serverChecksSignatures?: boolean;
   readonly dropouts?: ReadonlyMap<number, DropPoint>;
+  /** Each client's local floor on |U3| (SecAggClientOptions.minSurvivors), by client id; absent: none. */
+  readonly clientMinSurvivors?: ReadonlyMap<number, number>;
+  /** The server's floor on |U3| (SecAggServerOptions.minSurvivors); absent: none. */
+  readonly serverMinSurvivors?: number;
   /** Called with each message as it goes on the wire (may throw to stop the run early). */
   readonly onWire?: (record: WireRecord, index: number) => void;
   /** Adversarial hook: rewrite (or suppress with null) a server message before it is encoded. */
@@ -81,7 +85,10 @@ const LAST_STAGE: Record<DropPoint, number> = {
 export function simulateSession(options: SimulationOptions): SimulationOutcome {
   const { config } = options;
   const serverRoster = options.serverChecksSignatures === false ? undefined : options.roster;
-  const server = new SecAggServer(config, options.serverRng, serverRoster ? { roster: serverRoster } : {});
+  const server = new SecAggServer(config, options.serverRng, {
+    ...(serverRoster ? { roster: serverRoster } : {}),
+    ...(options.serverMinSurvivors !== undefined ? { minSurvivors: options.serverMinSurvivors } : {}),
+  });
   const transcript: WireRecord[] = [];
   const clients = new Map<number, SecAggClient>();
   const clientAborts = new Map<number, SecAggAbortError>();
@@ -91,6 +98,7 @@ export function simulateSession(options: SimulationOptions): SimulationOutcome {
 
   for (const id of server.config.clientIds) {
     const secretKey = options.identities?.get(id);
+    const minSurvivors = options.clientMinSurvivors?.get(id);
     clients.set(id, new SecAggClient({
       id,
       config,
@@ -98,6 +106,7 @@ export function simulateSession(options: SimulationOptions): SimulationOutcome {
       input: options.inputs.get(id) ?? new Uint32Array(config.vectorLength),
       ...(secretKey ? { identity: { secretKey } } : {}),
       ...(options.roster ? { roster: options.roster } : {}),
+      ...(minSurvivors !== undefined ? { minSurvivors } : {}),
     }));
   }
 

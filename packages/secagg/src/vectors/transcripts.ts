@@ -1,18 +1,22 @@
 /**
  * transcript.json: complete SecAgg / SecAgg+ rounds with fixed seeds. Each vector holds
  * the config, every client's rng seed (and identity key in active mode), the inputs,
- * the dropout script, every message as encoded on the wire in the order it was sent
+ * the dropout script, the parties' local survivor floors where a scenario sets them
+ * (min_survivors), every message as encoded on the wire in the order it was sent
  * (sender, recipient; 0 is the server), and the expected aggregate or abort reason.
  *
  * Verification re-runs the round with the real client and server machines and the real
  * codec (simulateSession) and compares every message byte for byte, then the outcome;
- * it also checks the sum against the plain sum of the survivors' inputs.
+ * it also checks the sum against the plain sum of the survivors' inputs, and the floors:
+ * a client shown a survivor set below its floor sent exactly one message after it - an
+ * abort with TOO_FEW_SURVIVORS - and the server never showed (nor summed) a U3 below its own.
  */
 import { ed25519PublicKey, ready, toHex } from '../crypto/index.js';
 import { seededRng, type Rng } from '../rng.js';
 import { decodeMessage } from '../protocol/codec/index.js';
+import type { ClientMessage, ServerMessage } from '../protocol/messages.js';
 import type { SecAggConfig } from '../protocol/config.js';
-import { abortReasonName } from '../protocol/reasons.js';
+import { ABORT_REASONS, abortReasonName } from '../protocol/reasons.js';
 import { DROP_POINTS, simulateSession, type DropPoint, type SimulationOutcome, type WireRecord } from '../protocol/simulate.js';
 import {
   arrayField, expectFields, expectHex, expectSame, hexField, intField, objectField, stringField, VectorFormatError, VectorMismatchError,
@@ -30,6 +34,10 @@ interface Scenario {
   degree: number;
   mode: 'semi-honest' | 'active';
   dropouts: [number, DropPoint][];
+  /** Local floors on |U3| (SecAggClientOptions.minSurvivors) of some clients: [id, floor]. */
+  clientFloors?: [number, number][];
+  /** The server's local floor on |U3| (SecAggServerOptions.minSurvivors). */
+  serverFloor?: number;
 }
 
 /** The scenarios of transcript.json (append-only: names are stable). */
@@ -43,6 +51,8 @@ export const TRANSCRIPT_SCENARIOS: readonly Scenario[] = [
   { name: 'secagg-active', description: 'active mode, n=4, t=3: signed keys and consistency check; client 1 drops during Unmasking', n: 4, threshold: 3, bits: 32, vectorLength: 4, degree: 0, mode: 'active', dropouts: [[1, 'during-unmasking']] },
   { name: 'secagg-abort-too-few-masked-inputs', description: 'n=4, t=3: clients 2 and 4 drop after ShareKeys; 2 masked inputs < t, the round aborts', n: 4, threshold: 3, bits: 32, vectorLength: 4, degree: 0, mode: 'semi-honest', dropouts: [[2, 'after-share-keys'], [4, 'after-share-keys']] },
   { name: 'secagg-plus-abort-neighbourhood', description: 'SecAgg+, n=7, k=4, t=3: clients 2, 4 and 6 drop after ShareKeys; |U3| = 4 >= t, but a client keeps fewer than t share holders in U3, so the server aborts before anyone reveals', n: 7, threshold: 3, bits: 20, vectorLength: 4, degree: 4, mode: 'semi-honest', dropouts: [[2, 'after-share-keys'], [4, 'after-share-keys'], [6, 'after-share-keys']] },
+  { name: 'secagg-client-refuses-below-floor', description: 'n=4, t=2, no server floor: client 4 drops after ShareKeys; client 1 (min_survivors 4) is shown U3 = {1,2,3} in the unmask request, refuses and sends only its abort (TOO_FEW_SURVIVORS); clients 2 and 3 reveal, yet the server aborts on the refusal and releases no sum', n: 4, threshold: 2, bits: 32, vectorLength: 4, degree: 0, mode: 'semi-honest', dropouts: [[4, 'after-share-keys']], clientFloors: [[1, 4]] },
+  { name: 'secagg-abort-server-floor', description: 'n=4, t=2, server min_survivors 3: clients 3 and 4 drop after ShareKeys; |U3| = 2 >= t but below the server floor, so it aborts (TOO_FEW_SURVIVORS) before any unmask request', n: 4, threshold: 2, bits: 32, vectorLength: 4, degree: 0, mode: 'semi-honest', dropouts: [[3, 'after-share-keys'], [4, 'after-share-keys']], serverFloor: 3 },
 ];
 
 /** Whether a client with this dropout point ever sends its masked input. */
@@ -65,6 +75,8 @@ interface TranscriptInputs {
   identities: Map<number, Uint8Array> | null;
   inputs: Map<number, Uint32Array>;
   dropouts: Map<number, DropPoint>;
+  clientFloors: Map<number, number>;
+  serverFloor: number | null;
 }
 
 function run(t: TranscriptInputs, onWire?: (r: WireRecord, i: number) => void): SimulationOutcome {
@@ -75,16 +87,25 @@ function run(t: TranscriptInputs, onWire?: (r: WireRecord, i: number) => void): 
     inputs: t.inputs,
     clientRng: (id) => seededRng(t.seeds.get(id)!),
     dropouts: t.dropouts,
+    ...(t.clientFloors.size > 0 ? { clientMinSurvivors: t.clientFloors } : {}),
+    ...(t.serverFloor !== null ? { serverMinSurvivors: t.serverFloor } : {}),
     ...(t.identities && roster ? { identities: t.identities, roster } : {}),
   });
 }
 
+/**
+ * The sum, or the server's abort; plus `client_aborts` (ascending id) when a client
+ * machine aborted on its own (e.g. refusing a survivor set below its floor).
+ */
 function outcomeJson(out: SimulationOutcome): VectorValue {
+  const clientAborts: VectorValue[] = [...out.clientAborts].sort(([a], [b]) => a - b)
+    .map(([id, err]) => ({ id, abort_reason: err.reasonName, abort_code: err.reason }));
+  const extra: { [k: string]: VectorValue } = clientAborts.length > 0 ? { client_aborts: clientAborts } : {};
   if (out.result) {
-    return { sum: wordsHex(out.result.sum), survivors: [...out.result.survivors], dropped: [...out.result.dropped] };
+    return { sum: wordsHex(out.result.sum), survivors: [...out.result.survivors], dropped: [...out.result.dropped], ...extra };
   }
   const code = out.serverAbortReason!;
-  return { abort_reason: abortReasonName(code), abort_code: code };
+  return { abort_reason: abortReasonName(code), abort_code: code, ...extra };
 }
 
 /** Builds one transcript vector from a scenario, drawing nonce, seeds and inputs from `rng`. */
@@ -102,7 +123,9 @@ export function generateTranscript(s: Scenario, rng: Rng): Vector {
     return [id, w];
   }));
   const dropouts = new Map(s.dropouts);
-  const out = run({ config, seeds, identities, inputs, dropouts });
+  const clientFloors = new Map(s.clientFloors ?? []);
+  const serverFloor = s.serverFloor ?? null;
+  const out = run({ config, seeds, identities, inputs, dropouts, clientFloors, serverFloor });
   return {
     name: s.name,
     description: s.description,
@@ -110,10 +133,13 @@ export function generateTranscript(s: Scenario, rng: Rng): Vector {
       session_nonce: toHex(config.sessionNonce), client_ids: ids, threshold: s.threshold, bits: s.bits,
       vector_length: s.vectorLength, degree: s.degree, mode: s.mode,
     },
+    // local configuration of the server, not part of the session config
+    ...(serverFloor !== null ? { server_min_survivors: serverFloor } : {}),
     clients: ids.map((id) => ({
       id,
       rng_seed: toHex(seeds.get(id)!),
       ...(identities ? { identity_secret_key: toHex(identities.get(id)!) } : {}),
+      ...(clientFloors.has(id) ? { min_survivors: clientFloors.get(id)! } : {}),
       // only clients that send a masked input use theirs: the others carry none
       ...(usesInput(dropouts.get(id)) ? { input: wordsHex(inputs.get(id)!) } : {}),
       ...(dropouts.has(id) ? { drops: dropouts.get(id)! } : {}),
@@ -140,17 +166,63 @@ function readInputs(v: Vector): TranscriptInputs {
   const identities = mode === 'active' ? new Map<number, Uint8Array>() : null;
   const inputs = new Map<number, Uint32Array>();
   const dropouts = new Map<number, DropPoint>();
+  const clientFloors = new Map<number, number>();
+  const serverFloor = 'server_min_survivors' in v ? intField(v, 'server_min_survivors', 2, 65535) : null;
   for (const entry of arrayField(v, 'clients')) {
     const e = objectField({ entry }, 'entry');
     const id = intField(e, 'id', 1, 65535);
     seeds.set(id, hexField(e, 'rng_seed', 32));
     if (identities) identities.set(id, hexField(e, 'identity_secret_key', 32));
     if ('drops' in e) dropouts.set(id, stringField(e, 'drops', DROP_POINTS) as DropPoint);
-    const allowed = ['id', 'rng_seed', 'drops', ...(identities ? ['identity_secret_key'] : []), ...(usesInput(dropouts.get(id)) ? ['input'] : [])];
+    if ('min_survivors' in e) clientFloors.set(id, intField(e, 'min_survivors', 2, 65535));
+    const allowed = ['id', 'rng_seed', 'drops', 'min_survivors', ...(identities ? ['identity_secret_key'] : []), ...(usesInput(dropouts.get(id)) ? ['input'] : [])];
     for (const k of Object.keys(e)) if (!allowed.includes(k)) throw new VectorFormatError(`unexpected field 'clients[${id}].${k}'`);
     inputs.set(id, usesInput(dropouts.get(id)) ? hexWords(e, 'input', vectorLength) : new Uint32Array(vectorLength));
   }
-  return { config, seeds, identities, inputs, dropouts };
+  return { config, seeds, identities, inputs, dropouts, clientFloors, serverFloor };
+}
+
+/** The survivor set a server message shows (consistency or unmask request), else null. */
+function shownSurvivors(m: ServerMessage): readonly number[] | null {
+  return m.kind === 'consistency-request' || m.kind === 'unmask-request' ? m.survivors : null;
+}
+
+/**
+ * The floors, checked on the decoded transcript itself (independently of what the
+ * machines report): every client shown a survivor set below its own floor sent exactly
+ * one message after it, an abort with TOO_FEW_SURVIVORS - no signature, no shares - and
+ * the outcome is no sum; the server never showed a survivor set below its floor, and a
+ * released sum holds at least that many inputs.
+ * @throws VectorMismatchError naming the client or the message
+ */
+export function checkFloors(
+  clientFloors: ReadonlyMap<number, number>,
+  serverFloor: number | null,
+  out: Pick<SimulationOutcome, 'transcript' | 'result'>,
+): void {
+  const wire = out.transcript.map((r) => ({ from: r.from, to: r.to, message: decodeMessage(r.bytes) }));
+  for (const [id, floor] of clientFloors) {
+    const at = wire.findIndex((r) => {
+      const shown = r.from === 0 && r.to === id ? shownSurvivors(r.message as ServerMessage) : null;
+      return shown !== null && shown.length < floor;
+    });
+    if (at < 0) continue;
+    const field = `messages (client ${id} after the ${wire[at]!.message.kind} at messages[${at}] showed a survivor set below its min_survivors ${floor})`;
+    const after = wire.slice(at + 1).filter((r) => r.from === id).map((r) => r.message as ClientMessage);
+    const refusal = after.length === 1 && after[0]!.kind === 'abort' && after[0]!.reason === ABORT_REASONS.TOO_FEW_SURVIVORS;
+    if (!refusal) throw new VectorMismatchError(field, 'exactly one abort (TOO_FEW_SURVIVORS)', JSON.stringify(after.map((m) => (m.kind === 'abort' ? `abort(${m.reason})` : m.kind))));
+    if (out.result) throw new VectorMismatchError(`outcome (client ${id} refused its survivor set)`, 'no sum', 'a sum');
+  }
+  if (serverFloor !== null) {
+    const floor = serverFloor;
+    wire.forEach((r, i) => {
+      const shown = r.from === 0 ? shownSurvivors(r.message as ServerMessage) : null;
+      if (shown && shown.length < floor) throw new VectorMismatchError(`messages[${i}] (server_min_survivors ${floor})`, `a survivor set of >= ${floor}`, `${shown.length} survivors`);
+    });
+    if (out.result && out.result.survivors.length < floor) {
+      throw new VectorMismatchError(`outcome.survivors (server_min_survivors ${floor})`, `>= ${floor} survivors`, String(out.result.survivors.length));
+    }
+  }
 }
 
 // Verification cost is a whole simulated round. A first verification of an input section
@@ -176,7 +248,7 @@ function checkMessage(messages: readonly VectorValue[], rec: WireRecord, i: numb
  * @throws VectorMismatchError naming the first differing field (e.g. 'messages[17].hex')
  */
 export function verifyTranscript(v: Vector): void {
-  expectFields(v, ['description', 'config', 'clients', 'messages', 'outcome']);
+  expectFields(v, ['description', 'config', 'clients', 'messages', 'outcome'], ['server_min_survivors']);
   const scenario = TRANSCRIPT_SCENARIOS.find((s) => s.name === v.name);
   if (scenario === undefined) throw new VectorFormatError(`unknown transcript scenario '${v.name}'`);
   expectSame('description', v.description ?? null, scenario.description);
@@ -201,6 +273,7 @@ export function verifyTranscript(v: Vector): void {
     throw new VectorMismatchError('messages.length', String(messages.length), String(out.transcript.length));
   }
   expectSame('outcome', v.outcome ?? null, outcomeJson(out));
+  checkFloors(inputs.clientFloors, inputs.serverFloor, out);
   // Independent check of the aggregate: the plain sum of the survivors' inputs.
   if (out.result) {
     const { bits, vectorLength } = inputs.config;
@@ -219,7 +292,7 @@ export async function generateTranscriptVectors(rng: Rng): Promise<Vector[]> {
 
 registerVectorKind('transcript', {
   description:
-    'whole SecAgg/SecAgg+ rounds: config, per-client rng seeds (seededRng), inputs (LE uint32 hex), dropout script; every wire message in order (from/to, 0 = server) and the aggregate (LE uint32 hex) or abort reason',
+    'whole SecAgg/SecAgg+ rounds: config, per-client rng seeds (seededRng), inputs (LE uint32 hex), dropout script, local survivor floors (min_survivors); every wire message in order (from/to, 0 = server) and the aggregate (LE uint32 hex) or abort reason, and any client aborts',
   generate: generateTranscriptVectors,
   async verify(v: Vector): Promise<void> {
     await ready();

@@ -9,12 +9,13 @@
  * Any sign of a faithless or broken server (bad key list, undecryptable share, a
  * survivor set that contradicts an earlier round, missing signatures...) moves the
  * machine to 'aborted' and throws SecAggAbortError with a registered reason; after
- * that it releases nothing. An `abort` message from the server ends it quietly.
+ * that it releases nothing. So does a survivor set below the client's own floor
+ * (`minSurvivors`, TOO_FEW_SURVIVORS). An `abort` message from the server ends it quietly.
  */
 import { ed25519PublicKey, x25519Keypair, ED25519_PUBLIC_KEY_BYTES } from '../../crypto/index.js';
 import { InvalidArgumentError, SecAggError } from '../../errors.js';
 import { systemRng, type Rng } from '../../rng.js';
-import { normalizeConfig, type SecAggConfig } from '../config.js';
+import { normalizeConfig, normalizeMinSurvivors, type SecAggConfig } from '../config.js';
 import type { AbortMessage, AdvertiseKeysMessage, ClientMessage, ServerMessage } from '../messages.js';
 import { ABORT_REASONS, SecAggAbortError, SecAggProtocolError, type AbortReasonCode } from '../reasons.js';
 import { signAdvertise } from '../session.js';
@@ -38,6 +39,14 @@ export interface SecAggClientOptions {
    * function is called once, when the shares arrive, so training may finish late.
    */
   readonly input: Uint32Array | (() => Uint32Array);
+  /**
+   * This client's floor on the sum it helps release: the fewest survivors (|U3|) it
+   * accepts, an integer >= 2. Shown a smaller survivor set - in the consistency request
+   * (active mode, before signing) or in the unmask request - the machine aborts with
+   * TOO_FEW_SURVIVORS and reveals nothing. Local configuration: it is not sent and not
+   * part of the session config. Default: no floor beyond the threshold t.
+   */
+  readonly minSurvivors?: number;
 }
 
 export class SecAggClient {
@@ -49,7 +58,7 @@ export class SecAggClient {
   private byServer = false;
 
   /**
-   * @throws InvalidArgumentError for a bad config, id, identity or roster.
+   * @throws InvalidArgumentError for a bad config, id, identity, roster or minSurvivors.
    */
   constructor(options: SecAggClientOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options: expected an object');
@@ -59,6 +68,7 @@ export class SecAggClient {
     if (typeof options.input !== 'function' && !(options.input instanceof Uint32Array)) {
       throw new InvalidArgumentError('options.input: expected a Uint32Array or a function returning one');
     }
+    const minSurvivors = normalizeMinSurvivors(options.minSurvivors, 'options.minSurvivors');
     let identity: ClientIdentity | null = null;
     let roster: ReadonlyMap<number, Uint8Array> | null = null;
     if (config.mode === 'active') {
@@ -79,7 +89,7 @@ export class SecAggClient {
       roster = new Map(options.roster);
     }
     this.id = id;
-    this.ctx = { id, config, rng: options.rng ?? systemRng, identity, roster, input: options.input };
+    this.ctx = { id, config, rng: options.rng ?? systemRng, identity, roster, input: options.input, minSurvivors };
   }
 
   /** Current state name (one per round, plus idle / completed / aborted). */

@@ -22,6 +22,8 @@ export interface ClientContext {
   /** Identity public keys of every expected client (active mode). */
   readonly roster: ReadonlyMap<number, Uint8Array> | null;
   readonly input: Uint32Array | (() => Uint32Array);
+  /** This client's floor on |U3| (local option `minSurvivors`), or null for none beyond t. */
+  readonly minSurvivors: number | null;
 }
 
 /** Key material generated in AdvertiseKeys. */

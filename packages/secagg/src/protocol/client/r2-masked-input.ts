@@ -1,12 +1,14 @@
 /**
  * Client round 2, MaskedInputCollection: the masked input is sent; the client waits
  * for the survivor set U3 - as a consistency-request to sign (active mode) or directly
- * as an unmask-request (semi-honest mode).
+ * as an unmask-request (semi-honest mode). A U3 below the client's own floor
+ * (minSurvivors) is refused before anything else is checked, signed or revealed.
  */
 import type { ServerMessage } from '../messages.js';
 import { liveHolders } from '../graph.js';
 import { signConsistency } from '../session.js';
 import { clientAbort } from './abort.js';
+import { checkSurvivorFloor } from './floor.js';
 import type { ClientContext, ClientRoundState, ClientSession, ClientTransition, HeldShares } from './context.js';
 import { ConsistencyCheckState } from './r3-consistency-check.js';
 import { CompletedState, unmaskResponse } from './r4-unmasking.js';
@@ -40,13 +42,15 @@ export class MaskedInputState implements ClientRoundState {
 }
 
 /**
- * Checks a survivor set U3 against everything this client saw: strictly increasing ids
- * of U1, contains this client, at least t members and at least t of this client's own
+ * Checks a survivor set U3 against everything this client saw: first its own floor
+ * (checkSurvivorFloor), then strictly increasing ids of U1, contains this client, at
+ * least t members and at least t of this client's own
  * holders (itself and its neighbours), and every neighbour in it sent this
  * client shares (a neighbour the server earlier treated as dropped - no shares - can
  * never come back as a survivor: revealing its b-share could complete a leak).
  */
 export function checkSurvivors(ctx: ClientContext, session: ClientSession, held: HeldShares, survivors: readonly number[]): void {
+  checkSurvivorFloor(ctx, survivors);
   let prev = 0;
   let sawSelf = false;
   for (const v of survivors) {

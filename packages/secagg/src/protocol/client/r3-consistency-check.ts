@@ -1,6 +1,7 @@
 /**
  * Client round 3, ConsistencyCheck (active mode only): the client signed U3 and waits
- * for the unmask request, which must carry the same U3 and at least t valid signatures
+ * for the unmask request, which must hold at least the client's floor (minSurvivors) of
+ * survivors and carry the same U3 and at least t valid signatures
  * over it from clients in U3 (verified against the roster), t of them from its own share
  * holders (itself and its neighbours). Only then does it reveal shares.
  */
@@ -9,6 +10,7 @@ import { liveHolders } from '../graph.js';
 import { verifyConsistency } from '../session.js';
 import { clientAbort } from './abort.js';
 import type { ClientContext, ClientRoundState, ClientSession, ClientTransition, HeldShares } from './context.js';
+import { checkSurvivorFloor } from './floor.js';
 import { CompletedState, unmaskResponse } from './r4-unmasking.js';
 
 export class ConsistencyCheckState implements ClientRoundState {
@@ -23,6 +25,9 @@ export class ConsistencyCheckState implements ClientRoundState {
   receive(message: ServerMessage): ClientTransition {
     const { ctx, session, held, signed } = this;
     if (message.kind !== 'unmask-request') clientAbort('PROTOCOL_VIOLATION', `expected unmask-request in consistency-check, got ${message.kind}`);
+    // The floor again, before anything else: a set below it is refused as such even when it
+    // also differs from the signed one (which passed the floor when it was signed).
+    checkSurvivorFloor(ctx, message.survivors);
     const same = message.survivors.length === signed.length && message.survivors.every((v, i) => v === signed[i]);
     if (!same) clientAbort('INCONSISTENT_SURVIVORS', 'unmask-request survivor set differs from the one this client signed');
     const members = new Set(signed);

@@ -37,6 +37,8 @@ export interface ServerSession {
   readonly config: NormalizedConfig;
   readonly rng: Rng;
   readonly roster: ReadonlyMap<number, Uint8Array> | null;
+  /** The server's floor on |U3| (local option `minSurvivors`), or null for none beyond t. */
+  readonly minSurvivors: number | null;
   /** Clients whose connection the host reported closed (never un-dropped). */
   readonly disconnected: Set<number>;
   /** Round 0 output. */

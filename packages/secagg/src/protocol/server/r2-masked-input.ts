@@ -1,6 +1,7 @@
 /**
  * Server round 2, MaskedInputCollection: collect the masked vectors of U2. On close the
- * round is sealed: U3 = responders (abort if |U3| < t), and any masked input that
+ * round is sealed: U3 = responders (abort if |U3| < t, or below the server's floor
+ * minSurvivors), and any masked input that
  * arrives later is rejected (ERR_LATE_MESSAGE) and never stored - the server is about
  * to ask for the s_sk shares of everyone outside U3. Active mode continues with the
  * ConsistencyCheck, semi-honest mode straight with Unmasking.
@@ -38,6 +39,11 @@ export class MaskedInputRound extends CollectingRound<'masked-input', Uint32Arra
     const u3 = this.responders();
     if (u3.length < session.config.threshold) {
       return { abort: 'TOO_FEW_MASKED_INPUTS', detail: `${u3.length} masked inputs, threshold ${session.config.threshold}` };
+    }
+    // The server's own floor: the sum over U3 is fixed here, so a U3 below it is never
+    // shown to anyone (no consistency or unmask request goes out).
+    if (session.minSurvivors !== null && u3.length < session.minSurvivors) {
+      return { abort: 'TOO_FEW_SURVIVORS', detail: `${u3.length} masked inputs, below the server's floor of ${session.minSurvivors} (minSurvivors)` };
     }
     // Fail before anyone reveals: each survivor's b_u and each dropped client's s_sk_v can
     // only be rebuilt from t holders in U3, and a survivor refuses to reveal unless t of its

@@ -11,11 +11,17 @@
  * A rejected message (wrong round, late, duplicate, malformed) throws a typed
  * SecAggProtocolError and changes nothing: the round goes on. Aborts never throw: the
  * machine moves to 'aborted' and returns an `abort` message for every live participant.
+ *
+ * A client's `abort` message counts as its dropout, except a survivor's refusal of the
+ * survivor set (TOO_FEW_SURVIVORS, while the round it was shown U3 in waits for it): that
+ * makes the round ready to close, and closing it aborts the session with that reason -
+ * the sum would hold the refusing client's input. With `minSurvivors` the server also
+ * aborts (TOO_FEW_SURVIVORS) when MaskedInputCollection closes with fewer survivors.
  */
 import { InvalidArgumentError } from '../../errors.js';
 import { systemRng, type Rng } from '../../rng.js';
-import { normalizeConfig, type NormalizedConfig, type SecAggConfig } from '../config.js';
-import type { ClientMessage } from '../messages.js';
+import { normalizeConfig, normalizeMinSurvivors, type NormalizedConfig, type SecAggConfig } from '../config.js';
+import type { AbortMessage, ClientMessage } from '../messages.js';
 import { ABORT_REASONS, SecAggProtocolError, type AbortReasonCode, type AbortReasonName } from '../reasons.js';
 import type { AggregationResult, ServerRoundState, ServerSend, ServerSession, ServerStateName } from './context.js';
 import { AdvertiseKeysRound } from './r0-advertise-keys.js';
@@ -35,6 +41,14 @@ export interface SecAggServerOptions {
    * verify in any case).
    */
   readonly roster?: ReadonlyMap<number, Uint8Array>;
+  /**
+   * The server's floor on a released sum: the fewest survivors (|U3|) it accepts, an
+   * integer >= 2. MaskedInputCollection closing with fewer aborts the session with
+   * TOO_FEW_SURVIVORS before any consistency or unmask request goes out. Local
+   * configuration, not sent to clients (each client applies its own). Default: no floor
+   * beyond the threshold t.
+   */
+  readonly minSurvivors?: number;
 }
 
 export class SecAggServer {
@@ -46,16 +60,20 @@ export class SecAggServer {
   private outcome: AggregationResult | null = null;
   private reason: AbortReasonCode | null = null;
   private reasonDetail = '';
+  /** A survivor that refused the survivor set (TOO_FEW_SURVIVORS): closing the round aborts. */
+  private refusedBy: number | null = null;
 
   /**
    * @param config the session config (validated; throws InvalidArgumentError naming the field)
    * @param rng reserved for server-side randomness (the protocol's server needs none today)
+   * @throws InvalidArgumentError for a bad config, roster or minSurvivors (naming it)
    */
   constructor(config: SecAggConfig, rng: Rng = systemRng, options: SecAggServerOptions = {}) {
     this.config = normalizeConfig(config);
     this.known = new Set(this.config.clientIds);
     if (options.roster !== undefined && !(options.roster instanceof Map)) throw new InvalidArgumentError('options.roster: expected a Map');
-    this.session = { config: this.config, rng, roster: options.roster ? new Map(options.roster) : null, disconnected: new Set() };
+    const minSurvivors = normalizeMinSurvivors(options.minSurvivors, 'options.minSurvivors');
+    this.session = { config: this.config, rng, roster: options.roster ? new Map(options.roster) : null, minSurvivors, disconnected: new Set() };
     this.round = new AdvertiseKeysRound(this.session);
   }
 
@@ -64,9 +82,12 @@ export class SecAggServer {
     return this.finalState ?? this.round!.name;
   }
 
-  /** True when every client the round waits for has answered or dropped. */
+  /**
+   * True when every client the round waits for has answered or dropped, or a survivor
+   * refused the survivor set (closing the round then aborts).
+   */
   get readyToAdvance(): boolean {
-    return this.round !== null && this.round.pending().length === 0;
+    return this.round !== null && (this.refusedBy !== null || this.round.pending().length === 0);
   }
 
   /** Clients the current round still waits for. */
@@ -108,12 +129,28 @@ export class SecAggServer {
       throw new SecAggProtocolError('ERR_CLIENT_ID_MISMATCH', `receive: message claims client ${message.clientId}, transport says ${clientId}`);
     }
     if (this.round === null) throw new SecAggProtocolError('ERR_SESSION_FINISHED', `receive: session ${this.finalState}; ${message.kind} from client ${clientId} ignored`);
-    if (message.kind === 'abort') return this.clientDropped(clientId);
+    if (message.kind === 'abort') return this.clientAborted(clientId, message);
     if (message.kind === 'masked-input' && this.session.u3 !== undefined) {
       throw new SecAggProtocolError('ERR_LATE_MESSAGE', `receive: masked input from client ${clientId} after MaskedInputCollection closed`);
     }
     this.round.receive(clientId, message);
     return { sends: [] };
+  }
+
+  /**
+   * A client's abort message: it is out of the session like a dropped client. A refusal of
+   * the survivor set (TOO_FEW_SURVIVORS) from a client the consistency-check or unmasking
+   * round waits for - it was shown U3 and its input is in the sum - also dooms the round:
+   * closing it aborts with that reason. Any other reason, or one from a client not shown
+   * U3 or already answered, is a plain dropout.
+   */
+  private clientAborted(clientId: number, message: AbortMessage): ServerOutputs {
+    const round = this.round!;
+    const shownSurvivors = round.name === 'consistency-check' || round.name === 'unmasking';
+    if (message.reason === ABORT_REASONS.TOO_FEW_SURVIVORS && shownSurvivors && this.refusedBy === null && round.pending().includes(clientId)) {
+      this.refusedBy = clientId;
+    }
+    return this.clientDropped(clientId);
   }
 
   /**
@@ -128,12 +165,17 @@ export class SecAggServer {
 
   /**
    * Closes the current round with whoever answered (the host's deadline fired, or
-   * readyToAdvance). Returns the next round's messages, or abort messages.
+   * readyToAdvance). Returns the next round's messages, or abort messages (always the
+   * TOO_FEW_SURVIVORS abort once a survivor refused the survivor set).
    * @throws SecAggProtocolError ERR_SESSION_FINISHED after completion/abort
    */
   closeRound(): ServerOutputs {
     if (this.round === null) throw new SecAggProtocolError('ERR_SESSION_FINISHED', `closeRound: session ${this.finalState}`);
     const participants = this.round.participants();
+    if (this.refusedBy !== null) {
+      const detail = `client ${this.refusedBy} refused the survivor set of ${this.session.u3!.length} (below its floor)`;
+      return this.enterAbort('TOO_FEW_SURVIVORS', detail, participants);
+    }
     const t = this.round.close();
     if ('next' in t) {
       this.round = t.next;

@@ -1,0 +1,57 @@
+/**
+ * Running the real `fedmeta` command line as separate processes, as an institution would:
+ * one-shot commands (keygen) and long-running ones (server, client) whose consoles the
+ * tests read.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const fedmetaBin = fileURLToPath(new URL('../../../cli/bin/fedmeta.js', import.meta.url));
+
+/** Runs a fedmeta command to completion; throws with its stderr when it fails. */
+export function fedmetaSync(cwd: string, ...args: string[]): string {
+  const r = spawnSync(process.execPath, [fedmetaBin, ...args], { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`fedmeta ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+export interface RunningCommand {
+  child: ChildProcess;
+  /** Everything printed so far on stdout / stderr. */
+  out(): string;
+  err(): string;
+  /** Exit code (null when killed by a signal). */
+  exit: Promise<number | null>;
+}
+
+export function startFedmeta(cwd: string, ...args: string[]): RunningCommand {
+  const child = spawn(process.execPath, [fedmetaBin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, out: () => out, err: () => err, exit };
+}
+
+/** Polls `check` every 50 ms; throws after `ms`. */
+export async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A TCP port that was free a moment ago on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
