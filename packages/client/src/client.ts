@@ -228,6 +228,8 @@ class FederationClient {
         this.active.record.status = msg.status;
         this.records.push(this.active.record);
         this.log('info', 'round.end', { round: msg.round, status: msg.status, summary: msg.summary });
+        const bench = msg.summary['bench'] as { rounds?: unknown; reason?: unknown } | undefined;
+        if (msg.status === 'excluded' && bench) this.log('warn', 'round.benched', { round: msg.round, rounds: bench.rounds, reason: bench.reason });
         this.active = null;
         this.setState('idle');
         return;

@@ -17,7 +17,7 @@ import { quantizeEncoding, type RoundEncoding } from './encoding.js';
 import { ServerError } from './errors.js';
 import { listen, publicStatus, type Listener } from './listener.js';
 import { Peer } from './peer.js';
-import { startRound, type RunningRound } from './round.js';
+import { RoundDriver, type Laggard } from './round.js';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.js';
 import { accountedClients, Privacy, type DpRoundEncoding } from './privacy.js';
 import type { FederationSummary, RosterChange, RosterEntry, RoundSummary, ServerEvent, ServerHandle, ServerPhase, ServerProgress, ServerStatus } from './options.js';
@@ -34,7 +34,9 @@ export class Federation {
   private phase: ServerPhase = 'waiting';
   private readonly summaries: RoundSummary[] = [];
   private readonly hash: string;
-  private running: RunningRound | null = null;
+  private running: RoundDriver<Peer> | null = null;
+  /** Members left out of cohorts for a while after missing deadlines (key hex -> state). */
+  private readonly bench = new Map<string, { name: string; strikes: number; untilRound: number; reason: string }>();
   private closing = false;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private peersChanged: (() => void) | null = null;
@@ -300,17 +302,18 @@ export class Federation {
           message: `only ${active} active members on the roster; no round starts with fewer than ${floor}: add members to the roster`,
         });
       }
-      const wanted = Math.max(floor, Math.min(maxClients, active));
       // Peers are re-checked against the roster in force: a revoked one never joins a cohort.
       const ready = this.readyPeers().filter((p) => {
         const e = this.roster.lookup(p.publicKey);
         return e !== undefined && !e.revoked;
       });
+      const benchedNow = [...this.bench.values()].filter((b) => b.untilRound >= this.nextRound).length;
+      const wanted = Math.max(floor, Math.min(maxClients, active - benchedNow));
       const now = Date.now();
       if (ready.length >= floor) minReachedAt ??= now;
       else minReachedAt = null;
       if (ready.length >= floor && (ready.length >= wanted || (minReachedAt !== null && now - minReachedAt >= this.o.deadlines.waitForClientsMs))) {
-        return sampleCohort(ready, Math.max(maxClients, floor), this.o.seed, this.nextRound);
+        return this.pickCohort(ready, Math.max(maxClients, floor), floor);
       }
       this.progress('waiting', 0, 0);
       const waitMs = minReachedAt === null ? 60_000 : Math.max(1, this.o.deadlines.waitForClientsMs - (now - minReachedAt));
@@ -323,6 +326,17 @@ export class Federation {
       });
       this.peersChanged = null;
     }
+  }
+
+  /**
+   * Samples the cohort from members that are not benched; when they are too few for the
+   * floor, benched members fill the gap (a federation never stalls on its own bench).
+   */
+  private pickCohort(ready: Peer[], max: number, floor: number): Peer[] {
+    const fresh = ready.filter((p) => !this.isBenched(p));
+    if (fresh.length >= floor) return sampleCohort(fresh, max, this.o.seed, this.nextRound);
+    const benched = ready.filter((p) => this.isBenched(p)).sort((a, b) => this.bench.get(a.publicKeyHex)!.untilRound - this.bench.get(b.publicKeyHex)!.untilRound);
+    return [...fresh, ...benched.slice(0, floor - fresh.length)];
   }
 
   private async loop(): Promise<FederationSummary['endReason']> {
@@ -344,8 +358,9 @@ export class Federation {
       const { config, secagg, identities } = announceRound(this.o, round, cohort, plan, encoding, this.spec.paramCount, this.o.rng);
       this.roundCounts = { cohort: cohort.length, responded: 0, dropped: 0 };
       this.log('info', 'round.started', { round, cohort: cohort.map((p) => p.name), mode: plan.mode, degree: plan.degree, threshold: plan.threshold, vectorLength: encoding.vectorLength });
+      let driver: RoundDriver<Peer>;
       try {
-        this.running = startRound({
+        driver = new RoundDriver<Peer>({
           round,
           cohort,
           config,
@@ -354,6 +369,7 @@ export class Federation {
           identities,
           deadlines: this.o.deadlines,
           rng: this.o.rng,
+          clock: this.o.clock,
           minAggregate: this.o.cohort.minAggregate,
           log: (level, event, fields) => this.log(level, event, fields),
           progress: (phase, responded, dropped) => this.progress(phase, responded, dropped),
@@ -362,8 +378,22 @@ export class Federation {
         // The secagg machine refused the session config (e.g. a threshold above the holders).
         throw new ServerError('ERR_SERVER_CONFIG', `aggregation for a cohort of ${cohort.length}: ${(cause as Error).message}`, { cause });
       }
-      const outcome = await this.running.outcome;
+      this.running = driver;
+      const closeListeners = new Map<Peer, () => void>();
+      for (const p of cohort) {
+        p.handler = (msg) => driver.receive(p, msg);
+        const l = () => driver.memberClosed(p);
+        closeListeners.set(p, l);
+        p.closeListeners.add(l);
+      }
+      driver.start();
+      const outcome = await driver.outcome;
       this.running = null;
+      for (const p of cohort) {
+        p.handler = null;
+        p.closeListeners.delete(closeListeners.get(p)!);
+      }
+      const benched = this.updateBench(round, cohort, outcome.laggards);
       if (this.closing) return 'closed';
       const summary: RoundSummary = {
         round,
@@ -387,7 +417,7 @@ export class Federation {
             summary.status = 'aborted';
             summary.abortReason = 'BUDGET_EXHAUSTED';
             this.summaries.push(summary);
-            this.endRound(cohort, round, 'aborted', { reason: 'BUDGET_EXHAUSTED' });
+            this.endRound(cohort, round, 'aborted', { reason: 'BUDGET_EXHAUSTED' }, benched);
             this.log('warn', 'budget.exhausted', { round, epsilon: charged.epsilon, budget: this.o.raw.dp!.epsilonBudget });
             return 'budget-exhausted';
           }
@@ -414,14 +444,49 @@ export class Federation {
       this.summaries.push(summary);
       this.nextRound = round + 1;
       this.checkpoint();
-      this.endRound(cohort, round, summary.status, { ...summary });
+      this.endRound(cohort, round, summary.status, { ...summary }, benched);
       this.log('info', 'round.finished', { ...summary });
     }
     return 'completed';
   }
 
-  private endRound(cohort: Peer[], round: number, status: 'completed' | 'aborted', summary: Record<string, unknown>): void {
-    for (const p of cohort) if (p.isReady) p.send({ type: 'roundEnd', round, status, summary });
+  private endRound(cohort: Peer[], round: number, status: 'completed' | 'aborted', summary: Record<string, unknown>, benched: ReadonlyMap<Peer, Record<string, unknown>>): void {
+    for (const p of cohort) {
+      if (!p.isReady) continue;
+      const bench = benched.get(p);
+      // A benched member learns why, and for how long, in its roundEnd.
+      if (bench) p.send({ type: 'roundEnd', round, status: 'excluded', summary: { ...summary, bench } });
+      else p.send({ type: 'roundEnd', round, status, summary });
+    }
+  }
+
+  /**
+   * The straggler policy: a member that missed a deadline or went silent this round is
+   * left out of the next cohorts for benchRounds * 2^(strikes-1) rounds (capped at
+   * maxBenchRounds); a member that takes part in a round without lagging is forgiven.
+   * @returns the members benched now, with what their roundEnd tells them
+   */
+  private updateBench(round: number, cohort: readonly Peer[], laggards: readonly Laggard<Peer>[]): Map<Peer, Record<string, unknown>> {
+    const out = new Map<Peer, Record<string, unknown>>();
+    const late = new Set(laggards.map((l) => l.member));
+    for (const p of cohort) if (!late.has(p)) this.bench.delete(p.publicKeyHex);
+    const { benchRounds, maxBenchRounds } = this.o.stragglers;
+    for (const l of laggards) {
+      const prev = this.bench.get(l.member.publicKeyHex);
+      const strikes = (prev?.strikes ?? 0) + 1;
+      const rounds = Math.min(maxBenchRounds, benchRounds * 2 ** (strikes - 1));
+      if (rounds <= 0) continue;
+      const entry = { name: l.member.name, strikes, untilRound: round + rounds, reason: l.reason };
+      this.bench.set(l.member.publicKeyHex, entry);
+      this.log('warn', 'peer.benched', { peer: l.member.name, round, rounds, untilRound: entry.untilRound, strikes, reason: l.reason });
+      out.set(l.member, { rounds, untilRound: entry.untilRound, reason: l.reason });
+    }
+    return out;
+  }
+
+  private isBenched(p: Peer): boolean {
+    const b = this.bench.get(p.publicKeyHex);
+    return b !== undefined && b.untilRound >= this.nextRound;
   }
 
   private checkpoint(): void {
@@ -446,6 +511,7 @@ export class Federation {
       rounds: this.o.rounds,
       phase: this.phase,
       connected: this.readyPeers().map((p) => ({ name: p.name, since: p.connectedAt.toISOString() })),
+      benched: [...this.bench.values()].filter((b) => b.untilRound >= this.nextRound).map((b) => ({ name: b.name, untilRound: b.untilRound, reason: b.reason })),
       ...(this.privacy ? { epsilon: this.privacy.spent() } : {}),
     };
   }

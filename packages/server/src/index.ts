@@ -7,3 +7,4 @@ export { ServerError, SERVER_ERROR_CODES, type ServerErrorCode } from './errors.
 export { loadCheckpoint, CHECKPOINT_FILE, type CheckpointState } from './checkpoint.js';
 export { dpNumClients, plannedDpNumClients } from './privacy.js';
 export type { PublicStatus } from './listener.js';
+export { systemClock, type Clock, type TimerHandle } from './clock.js';

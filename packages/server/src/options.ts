@@ -4,6 +4,7 @@
  */
 import type { Rng } from '@fedmeta/secagg';
 import type { Limits } from '@fedmeta/transport';
+import type { Clock } from './clock.js';
 
 /** One allowed institution. */
 export interface RosterEntry {
@@ -104,11 +105,29 @@ export interface DeadlineOptions {
   waitForClientsMs?: number;
   /** Local training + advertise keys. Default 120 s (clients send progress heartbeats meanwhile). */
   trainingMs?: number;
+  /**
+   * While training, the longest a cohort member may go without showing progress (a
+   * `progress` frame or its first SecAgg message; heartbeats and partial frames do not
+   * count) before it is dropped from the round. Default 30 s (clients training in a
+   * worker send progress every 2 s).
+   */
+  progressMs?: number;
   /** Every later secagg phase. Default 30 s each. */
   shareKeysMs?: number;
   maskedInputMs?: number;
   consistencyMs?: number;
   unmaskingMs?: number;
+}
+
+/** What happens to members that miss deadlines or go silent (they slow every round). */
+export interface StragglerOptions {
+  /**
+   * Rounds a member is left out of cohorts after its first missed deadline; each further
+   * miss in a row doubles it, up to maxBenchRounds. 0 disables benching. Default 1.
+   */
+  benchRounds?: number;
+  /** Cap on the bench period (rounds); default 8. */
+  maxBenchRounds?: number;
 }
 
 export interface HeartbeatOptions {
@@ -162,6 +181,7 @@ export interface ServerOptions {
   /** When set, clients clip + add distributed discrete Gaussian noise and the ledger is charged per round. */
   dp?: DpOptions;
   deadlines?: DeadlineOptions;
+  stragglers?: StragglerOptions;
   heartbeat?: HeartbeatOptions;
   /** Directory for checkpoints (and the ledger); the server resumes from it when present. */
   checkpointDir?: string;
@@ -177,6 +197,8 @@ export interface ServerOptions {
   backend?: 'auto' | 'wasm' | 'cpu' | 'tensorflow';
   /** Randomness of session nonces and the secagg server; default the OS CSPRNG. */
   rng?: Rng;
+  /** Time and timers of the round driver and cohort waits; default the process clock. */
+  clock?: Clock;
   /**
    * Diagnostic hook: the raw mod-2^b aggregate of each completed round and who is in it,
    * before decoding (tests compare it with the survivors' encoded inputs bit for bit).
@@ -260,6 +282,8 @@ export interface ServerStatus {
   rounds: number;
   phase: ServerPhase;
   connected: { name: string; since: string }[];
+  /** Members left out of cohorts for missing deadlines, until (and including) `untilRound`. */
+  benched: { name: string; untilRound: number; reason: string }[];
   epsilon?: number;
 }
 

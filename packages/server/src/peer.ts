@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type WebSocket from 'ws';
 import { Connection, TransportError, toHex, type Limits, type RuntimeMessage } from '@fedmeta/transport';
 import { checkAuth, type Roster } from './auth.js';
-import { IDLE_BULK_CAP } from './round.js';
+import { IDLE_BULK_CAP, type RoundMember } from './round.js';
 
 export type PeerState = 'challenged' | 'admitting' | 'ready' | 'closed';
 
@@ -31,7 +31,7 @@ export interface PeerContext {
   log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>): void;
 }
 
-export class Peer {
+export class Peer implements RoundMember {
   readonly conn: Connection;
   state: PeerState = 'challenged';
   name = '';
@@ -132,5 +132,14 @@ export class Peer {
 
   send(msg: RuntimeMessage): boolean {
     return this.conn.send(msg);
+  }
+
+  /** Closes the connection with a typed refusal (error frame, then the code's close). */
+  refuse(err: TransportError): void {
+    this.conn.fail(err);
+  }
+
+  setBulkCap(bytes: number): void {
+    this.conn.setBulkCap(bytes);
   }
 }

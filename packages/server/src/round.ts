@@ -1,24 +1,21 @@
 /**
- * Drives ONE aggregation round over the connected cohort. All protocol logic is the
- * secagg server machine's; this module only moves bytes and keeps the clocks:
- * roundStart to every member, secagg frames in and out, a deadline per phase, drops
- * reported to the machine, and the machine's rejections turned into typed refusals.
- * In plaintext mode (bench baseline) it collects and sums the unmasked encoded inputs.
+ * The round driver: runs ONE aggregation round over a cohort. Protocol logic is the
+ * aggregator's (the SecAgg server machine, or plaintext summation); the driver moves
+ * messages between it and the members, keeps the deadlines, and turns rejections into
+ * typed refusals. It owns no sockets and reads no clock of its own: members, the clock
+ * and randomness are injected, so every transition is unit-tested with a fake clock.
+ *
+ * Deadlines: each phase has one (`trainingMs` for training + key advertisement, then one
+ * per SecAgg phase); when it fires, the members the phase still waits for are dropped and
+ * reported as laggards. While training, a member must also show progress (a `progress`
+ * frame, or its first SecAgg message) at least every `progressMs`: heartbeats and partial
+ * frames do not count, so a member that keeps its socket alive by dripping bytes is
+ * dropped after `progressMs`, not after the whole training deadline.
  */
-import {
-  addEncoded,
-  decodeMessage,
-  encodeMessage,
-  SecAggError,
-  SecAggServer,
-  abortReasonName,
-  type ClientMessage,
-  type SecAggConfig,
-  type ServerMessage,
-  type Rng,
-} from '@fedmeta/secagg';
+import type { Rng, SecAggConfig } from '@fedmeta/secagg';
 import { TransportError, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
-import type { Peer } from './peer.js';
+import { PlaintextAggregator, SecAggAggregator, type Aggregator, type AggregatorSend } from './aggregator.js';
+import type { Clock, TimerHandle } from './clock.js';
 import type { ServerPhase } from './options.js';
 
 /** Bulk cap of an authenticated peer outside its rounds: it has nothing large to send. */
@@ -30,269 +27,288 @@ export interface RoundDeadlines {
   maskedInputMs: number;
   consistencyMs: number;
   unmaskingMs: number;
+  /** Longest silence (no progress frame, no input) allowed while training. */
+  progressMs: number;
 }
 
-export interface RoundInput {
+/** What the driver needs of a cohort member (the server's Peer; a fake in unit tests). */
+export interface RoundMember {
+  readonly name: string;
+  /** Authenticated and connected. */
+  readonly isReady: boolean;
+  send(msg: RuntimeMessage): void;
+  /** Ends the member's connection with a typed refusal (its close is then reported). */
+  refuse(err: TransportError): void;
+  /** Largest message the member may send now. */
+  setBulkCap(bytes: number): void;
+}
+
+export interface RoundInput<M extends RoundMember> {
   round: number;
-  /** Cohort members; member i gets secagg id i + 1. */
-  cohort: Peer[];
+  /** Cohort members; member i gets participant id i + 1. */
+  cohort: readonly M[];
   config: RoundConfig;
   params: Float32Array;
   secagg: SecAggConfig | null;
-  /** Identity public keys per secagg id (active mode). */
+  /** Identity public keys per participant id (active mode). */
   identities: Map<number, Uint8Array> | null;
   deadlines: RoundDeadlines;
   rng: Rng;
+  clock: Clock;
   /** The floor on the released sum: fewer surviving inputs abort the round, nothing is released. */
   minAggregate: number;
   log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>): void;
   progress(phase: ServerPhase, responded: number, dropped: number): void;
 }
 
-export type RoundOutcome =
-  | { status: 'completed'; sum: Uint32Array; survivors: Peer[]; dropped: Peer[] }
-  | { status: 'aborted'; reason: string; detail: string; dropped: Peer[] };
+/** A member dropped for missing a deadline or going silent: a candidate for the bench. */
+export interface Laggard<M> {
+  member: M;
+  phase: ServerPhase;
+  reason: string;
+}
 
-/** secagg state -> the runtime phase shown in progress, and its deadline. */
-function phaseOf(state: string, d: RoundDeadlines): { phase: ServerPhase; ms: number } {
-  switch (state) {
-    case 'advertise-keys': return { phase: 'training', ms: d.trainingMs };
-    case 'share-keys': return { phase: 'share-keys', ms: d.shareKeysMs };
-    case 'masked-input': return { phase: 'masked-input', ms: d.maskedInputMs };
-    case 'consistency-check': return { phase: 'consistency', ms: d.consistencyMs };
-    default: return { phase: 'unmasking', ms: d.unmaskingMs };
+export type RoundOutcome<M> =
+  | { status: 'completed'; sum: Uint32Array; survivors: M[]; dropped: M[]; laggards: Laggard<M>[] }
+  | { status: 'aborted'; reason: string; detail: string; dropped: M[]; laggards: Laggard<M>[] };
+
+export class RoundDriver<M extends RoundMember> {
+  readonly outcome: Promise<RoundOutcome<M>>;
+  private settle!: (o: RoundOutcome<M>) => void;
+  private readonly idOf = new Map<M, number>();
+  private readonly memberOf = new Map<number, M>();
+  private readonly agg: Aggregator;
+  private readonly gone = new Set<M>();
+  private readonly laggards: Laggard<M>[] = [];
+  /** Last sign of training progress per member (training phase only). */
+  private readonly heardAt = new Map<M, number>();
+  private phaseTimer: TimerHandle | null = null;
+  private stallTimer: TimerHandle | null = null;
+  private done = false;
+
+  constructor(private readonly input: RoundInput<M>) {
+    this.outcome = new Promise((resolve) => (this.settle = resolve));
+    input.cohort.forEach((m, i) => {
+      this.idOf.set(m, i + 1);
+      this.memberOf.set(i + 1, m);
+    });
+    const a = input.config.aggregation;
+    this.agg =
+      a.mode === 'plaintext'
+        ? new PlaintextAggregator(input.cohort.map((_, i) => i + 1), a.vectorLength, a.bits, input.minAggregate)
+        : new SecAggAggregator(input.secagg!, input.rng, { ...(input.identities ? { roster: input.identities } : {}), minSurvivors: input.minAggregate }, input.round);
   }
-}
 
-/** Maps a secagg rejection to the runtime code the peer sees. */
-function refusalFor(err: SecAggError, what: string): TransportError {
-  const code = /length/i.test(err.message) ? 'ERR_VECTOR_LENGTH' : 'ERR_PROTOCOL';
-  return new TransportError(code, `${what}: ${err.code}: ${err.message}`, { cause: err });
-}
+  get finished(): boolean {
+    return this.done;
+  }
 
-export interface RunningRound {
-  readonly outcome: Promise<RoundOutcome>;
-  /** Host shutdown: aborts the session (abort messages go out) and resolves the outcome. */
-  cancel(detail: string): void;
-  /**
-   * A member was revoked: it leaves the round like a dropout, unless its masked (or plain)
-   * input was already taken, in which case the round aborts so that no sum holding the
-   * revoked member's update is released.
-   */
-  revoke(peer: Peer, err: TransportError): void;
-}
-
-/** Starts the round; the returned promise settles when it completes or aborts. */
-export function startRound(input: RoundInput): RunningRound {
-  const { round, cohort, config } = input;
-  const idOf = new Map<Peer, number>(cohort.map((p, i) => [p, i + 1]));
-  const peerOf = new Map<number, Peer>(cohort.map((p, i) => [i + 1, p]));
-  const gone = new Set<Peer>();
-  let timer: NodeJS.Timeout | null = null;
-  let settle!: (o: RoundOutcome) => void;
-  const outcome = new Promise<RoundOutcome>((resolve) => (settle = resolve));
-  let finished = false;
-
-  const cleanup = () => {
-    finished = true;
-    if (timer) clearTimeout(timer);
-    for (const p of cohort) {
-      p.conn.setBulkCap(IDLE_BULK_CAP);
-      p.handler = null;
-      p.closeListeners.delete(onClose.get(p)!);
+  /** Sends roundStart to every member and arms the first deadline. */
+  start(): void {
+    const { round, config, params, clock } = this.input;
+    // The largest thing a member may send this round is its masked (or plain) vector plus
+    // headers; shares and signatures are far smaller. Bounds server memory to about one
+    // vector per member instead of maxMessageBytes per member.
+    const cap = 4 * config.aggregation.vectorLength + (64 << 10);
+    const now = clock.now();
+    for (const m of this.input.cohort) {
+      if (!m.isReady) continue;
+      m.setBulkCap(cap);
+      this.heardAt.set(m, now);
+      m.send({ type: 'roundStart', round, participantId: this.idOf.get(m)!, config: config as unknown as Record<string, unknown>, params });
     }
-  };
-  const finish = (o: RoundOutcome) => {
-    if (finished) return;
-    cleanup();
-    settle(o);
-  };
+    for (const m of this.input.cohort) if (!m.isReady) this.memberClosed(m);
+    if (this.done) return;
+    this.armPhaseTimer();
+    this.armStallTimer();
+    this.report();
+    this.advance(false);
+  }
 
-  const refuse = (peer: Peer, err: TransportError) => {
-    input.log('warn', 'round.refused', { round, peer: peer.name, code: err.code, message: err.message });
-    peer.conn.fail(err);
-  };
-
-  const onClose = new Map<Peer, (e: TransportError | null) => void>();
-  const plaintext = config.aggregation.mode === 'plaintext';
-  const machine = plaintext ? null : new SecAggServer(input.secagg!, input.rng, { ...(input.identities ? { roster: input.identities } : {}), minSurvivors: input.minAggregate });
-  /** Members whose masked (or plain) input the round has taken. */
-  const inputFrom = new Set<Peer>();
-  const plainInputs = new Map<Peer, Uint32Array>();
-  const encodedCache = new WeakMap<ServerMessage, Uint8Array>();
-
-  const deliver = (sends: readonly { to: number; message: ServerMessage }[]) => {
-    for (const { to, message } of sends) {
-      const peer = peerOf.get(to);
-      if (!peer || gone.has(peer)) continue;
-      let payload = encodedCache.get(message);
-      if (!payload) {
-        payload = encodeMessage(message);
-        encodedCache.set(message, payload);
-      }
-      peer.send({ type: 'secagg', round, payload });
+  /** One post-handshake message of a cohort member. Refusals close its connection. */
+  receive(member: M, msg: RuntimeMessage): void {
+    try {
+      this.onMessage(member, msg);
+    } catch (err) {
+      const e = err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err), { cause: err });
+      this.input.log('warn', 'round.refused', { round: this.input.round, peer: member.name, code: e.code, message: e.message });
+      member.refuse(e);
     }
-  };
+  }
 
-  const droppedPeers = () => cohort.filter((p) => gone.has(p));
-
-  const report = () => {
-    if (machine) {
-      const { phase } = phaseOf(machine.state, input.deadlines);
-      const pending = machine.pendingClients.length;
-      input.progress(phase, cohort.length - gone.size - pending, gone.size);
-    } else {
-      input.progress('masked-input', plainInputs.size, gone.size);
-    }
-  };
-
-  const armTimer = () => {
-    if (timer) clearTimeout(timer);
-    const { phase, ms } = machine ? phaseOf(machine.state, input.deadlines) : { phase: 'masked-input' as ServerPhase, ms: input.deadlines.trainingMs };
-    timer = setTimeout(() => {
-      input.log('info', 'round.deadline', { round, phase, ms });
-      advance(true);
-    }, ms);
-  };
-
-  /** Closes phases for as long as the machine is ready (or once, when a deadline fired). */
-  const advance = (deadline: boolean) => {
-    if (finished) return;
-    if (!machine) {
-      if (!deadline && plainInputs.size + gone.size < cohort.length) return;
-      const survivors = cohort.filter((p) => plainInputs.has(p));
-      if (survivors.length < Math.max(2, input.minAggregate)) {
-        finish({ status: 'aborted', reason: 'TOO_FEW_SURVIVORS', detail: `${survivors.length} plaintext inputs, below the floor of ${Math.max(2, input.minAggregate)}`, dropped: cohort.filter((p) => !plainInputs.has(p)) });
-        return;
-      }
-      const sum = new Uint32Array(config.aggregation.vectorLength);
-      for (const p of survivors) addEncoded(sum, plainInputs.get(p)!, config.aggregation.bits);
-      finish({ status: 'completed', sum, survivors, dropped: cohort.filter((p) => !plainInputs.has(p)) });
+  private onMessage(member: M, msg: RuntimeMessage): void {
+    const { round } = this.input;
+    if (this.done) return;
+    if (msg.type !== 'progress' && msg.type !== 'secagg' && msg.type !== 'plainInput') throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} during a round`);
+    if (msg.round < round) {
+      this.input.log('debug', 'round.late-message', { round, peer: member.name, type: msg.type, of: msg.round });
       return;
     }
-    let force = deadline;
-    while (!finished && (force || machine.readyToAdvance)) {
-      force = false;
-      const before = machine.state;
-      deliver(machine.closeRound().sends);
-      input.log('debug', 'round.phase', { round, from: before, to: machine.state });
-      if (machine.state === 'completed') {
-        const r = machine.result!;
-        finish({ status: 'completed', sum: r.sum, survivors: r.survivors.map((id) => peerOf.get(id)!), dropped: r.dropped.map((id) => peerOf.get(id)!) });
-        return;
-      }
-      if (machine.state === 'aborted') {
-        finish({ status: 'aborted', reason: abortReasonName(machine.abortReason!), detail: machine.abortDetail, dropped: droppedPeers() });
-        return;
-      }
-      armTimer();
-    }
-    report();
-  };
-
-  const onMessage = (peer: Peer, msg: RuntimeMessage) => {
-    if (finished) return;
-    if ((msg.type === 'progress' || msg.type === 'secagg' || msg.type === 'plainInput') && msg.round < round) {
-      input.log('debug', 'round.late-message', { round, peer: peer.name, type: msg.type, of: msg.round });
+    if (msg.round !== round) throw new TransportError('ERR_ROUND_MISMATCH', `${msg.type} for round ${msg.round} during round ${round}`);
+    if (this.gone.has(member)) {
+      // Dropped at a deadline or for silence: what it sends now is late, not hostile.
+      this.input.log('debug', 'round.late-message', { round, peer: member.name, type: msg.type, of: msg.round });
       return;
     }
     if (msg.type === 'progress') {
-      if (msg.round !== round) throw new TransportError('ERR_ROUND_MISMATCH', `progress for round ${msg.round} during round ${round}`);
+      if (this.heardAt.has(member)) this.heardAt.set(member, this.input.clock.now());
       return;
     }
-    if (msg.type === 'plainInput') {
-      if (!plaintext) throw new TransportError('ERR_UNEXPECTED_FRAME', 'plainInput in a masked round');
-      if (msg.round !== round) throw new TransportError('ERR_ROUND_MISMATCH', `plainInput for round ${msg.round} during round ${round}`);
-      if (plainInputs.has(peer)) throw new TransportError('ERR_PROTOCOL', 'duplicate plainInput');
-      const v = msg.vector;
-      if (v.length !== config.aggregation.vectorLength) throw new TransportError('ERR_VECTOR_LENGTH', `plainInput has ${v.length} entries, expected ${config.aggregation.vectorLength}`);
-      const bits = config.aggregation.bits;
-      if (bits < 32) for (let i = 0; i < v.length; i++) if (v[i]! >>> bits !== 0) throw new TransportError('ERR_BAD_PAYLOAD', `plainInput[${i}] is not below 2^${bits}`);
-      plainInputs.set(peer, v);
-      inputFrom.add(peer);
-      report();
-      advance(false);
+    const sends = this.agg.receive(this.idOf.get(member)!, msg);
+    // Its first input ends a member's training phase: no more silence checks for it.
+    this.heardAt.delete(member);
+    this.deliver(sends);
+    this.report();
+    this.advance(false);
+  }
+
+  /** The member's connection closed: it is dropped from the round. */
+  memberClosed(member: M): void {
+    if (this.done || this.gone.has(member) || !this.idOf.has(member)) return;
+    this.drop(member, 'round.dropped');
+    this.report();
+    this.advance(false);
+  }
+
+  private drop(member: M, event: string, fields: Record<string, unknown> = {}): void {
+    this.gone.add(member);
+    this.heardAt.delete(member);
+    this.input.log('info', event, { round: this.input.round, peer: member.name, id: this.idOf.get(member), phase: this.agg.phase?.name ?? null, state: this.agg.machineState, ...fields });
+    this.deliver(this.agg.dropped(this.idOf.get(member)!));
+  }
+
+  /** Host shutdown: aborts the session (abort messages go out) and settles the outcome. */
+  cancel(detail: string): void {
+    if (this.done) return;
+    this.deliver(this.agg.abort(detail));
+    this.finish({ status: 'aborted', reason: 'CANCELLED', detail, dropped: this.dropped(), laggards: this.laggards });
+  }
+
+  /**
+   * A member was revoked: it leaves the round like a dropout, unless its input was
+   * already taken, in which case the round aborts so that no sum holding the revoked
+   * member's update is released.
+   */
+  revoke(member: M, err: TransportError): void {
+    if (this.done || !this.idOf.has(member)) return;
+    const id = this.idOf.get(member)!;
+    if (this.agg.hasInputFrom(id)) {
+      const detail = `member '${member.name}' was revoked after its input was taken: no sum holding it is released (${err.message})`;
+      this.input.log('warn', 'round.revoked-member', { round: this.input.round, peer: member.name, abort: true });
+      this.gone.add(member);
+      this.deliver(this.agg.abort(detail));
+      this.finish({ status: 'aborted', reason: 'MEMBER_REVOKED', detail, dropped: this.dropped(), laggards: this.laggards });
       return;
     }
-    if (msg.type !== 'secagg') throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} during a round`);
-    if (msg.round !== round) throw new TransportError('ERR_ROUND_MISMATCH', `secagg message for round ${msg.round} during round ${round}`);
-    if (!machine) throw new TransportError('ERR_UNEXPECTED_FRAME', 'secagg message in a plaintext round');
-    let decoded: ClientMessage;
-    try {
-      decoded = decodeMessage(msg.payload, { maxVectorLength: config.aggregation.vectorLength }) as ClientMessage;
-    } catch (err) {
-      throw err instanceof SecAggError ? refusalFor(err, 'secagg message') : err;
-    }
-    if (decoded.kind === 'masked-input' && decoded.vector.length !== config.aggregation.vectorLength) {
-      throw new TransportError('ERR_VECTOR_LENGTH', `masked input has ${decoded.vector.length} entries, expected ${config.aggregation.vectorLength}`);
-    }
-    try {
-      deliver(machine.receive(idOf.get(peer)!, decoded).sends);
-      if (decoded.kind === 'masked-input') inputFrom.add(peer);
-    } catch (err) {
-      throw err instanceof SecAggError ? refusalFor(err, `secagg ${decoded.kind}`) : err;
-    }
-    report();
-    advance(false);
-  };
+    this.input.log('warn', 'round.revoked-member', { round: this.input.round, peer: member.name, abort: false });
+    this.memberClosed(member);
+  }
 
-  // The largest thing a member may send this round is its masked (or plain) vector plus
-  // the secagg header; shares and signatures are far smaller. Bounds server memory to
-  // about one vector per member instead of maxMessageBytes per member.
-  const roundBulkCap = 4 * config.aggregation.vectorLength + (64 << 10);
-  for (const peer of cohort) {
-    const id = idOf.get(peer)!;
-    peer.conn.setBulkCap(roundBulkCap);
-    peer.handler = (msg) => {
-      try {
-        onMessage(peer, msg);
-      } catch (err) {
-        refuse(peer, err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String(err), { cause: err }));
+  private dropped(): M[] {
+    return this.input.cohort.filter((m) => this.gone.has(m));
+  }
+
+  private deliver(sends: readonly AggregatorSend[]): void {
+    for (const { to, message } of sends) {
+      const m = this.memberOf.get(to);
+      if (m && !this.gone.has(m)) m.send(message);
+    }
+  }
+
+  private report(): void {
+    const phase = this.agg.phase?.name ?? 'aggregating';
+    const pending = this.agg.pending.length;
+    this.input.progress(phase, this.input.cohort.length - this.gone.size - pending, this.gone.size);
+  }
+
+  private armPhaseTimer(): void {
+    const { clock, deadlines, round } = this.input;
+    if (this.phaseTimer) clock.clearTimer(this.phaseTimer);
+    this.phaseTimer = null;
+    const phase = this.agg.phase;
+    if (!phase) return;
+    const ms = deadlines[phase.deadline];
+    this.phaseTimer = clock.setTimer(() => {
+      this.phaseTimer = null;
+      if (this.done) return;
+      this.input.log('info', 'round.deadline', { round, phase: phase.name, ms });
+      for (const id of this.agg.pending) {
+        const m = this.memberOf.get(id)!;
+        if (this.gone.has(m)) continue;
+        this.laggards.push({ member: m, phase: phase.name, reason: `missed the ${phase.name} deadline (${ms} ms)` });
+        this.drop(m, 'round.laggard', { reason: 'deadline' });
       }
-    };
-    const listener = () => {
-      if (finished || gone.has(peer)) return;
-      gone.add(peer);
-      input.log('info', 'round.dropped', { round, peer: peer.name, id, state: machine?.state ?? 'plaintext' });
-      if (machine && machine.state !== 'completed' && machine.state !== 'aborted') deliver(machine.clientDropped(id).sends);
-      report();
-      advance(false);
-    };
-    onClose.set(peer, listener);
-    peer.closeListeners.add(listener);
+      this.advance(true);
+    }, ms);
   }
 
-  for (const peer of cohort) {
-    if (!peer.isReady) {
-      onClose.get(peer)!(null);
-      continue;
-    }
-    peer.send({ type: 'roundStart', round, participantId: idOf.get(peer)!, config: config as unknown as Record<string, unknown>, params: input.params });
-  }
-  if (!finished) {
-    armTimer();
-    report();
-    advance(false);
-  }
-
-  return {
-    outcome,
-    cancel(detail: string) {
-      if (finished) return;
-      if (machine && machine.state !== 'completed' && machine.state !== 'aborted') deliver(machine.abort(detail).sends);
-      finish({ status: 'aborted', reason: 'CANCELLED', detail, dropped: droppedPeers() });
-    },
-    revoke(peer: Peer, err: TransportError) {
-      if (finished || !idOf.has(peer)) return;
-      if (inputFrom.has(peer)) {
-        const detail = `member '${peer.name}' was revoked after its input was taken: no sum holding it is released (${err.message})`;
-        input.log('warn', 'round.revoked-member', { round, peer: peer.name, abort: true });
-        if (machine && machine.state !== 'completed' && machine.state !== 'aborted') deliver(machine.abort(detail).sends);
-        finish({ status: 'aborted', reason: 'MEMBER_REVOKED', detail, dropped: [...droppedPeers(), peer] });
-        return;
+  /** Arms the silence check for the training phase at the earliest moment someone can stall. */
+  private armStallTimer(): void {
+    const { clock, deadlines } = this.input;
+    if (this.stallTimer) clock.clearTimer(this.stallTimer);
+    this.stallTimer = null;
+    if (this.done || this.agg.phase?.name !== 'training' || this.heardAt.size === 0) return;
+    const oldest = Math.min(...this.heardAt.values());
+    this.stallTimer = clock.setTimer(() => {
+      this.stallTimer = null;
+      if (this.done || this.agg.phase?.name !== 'training') return;
+      const now = clock.now();
+      for (const [m, at] of [...this.heardAt]) {
+        if (now - at < deadlines.progressMs) continue;
+        this.laggards.push({ member: m, phase: 'training', reason: `no training progress for ${now - at} ms (limit ${deadlines.progressMs} ms)` });
+        this.drop(m, 'round.laggard', { reason: 'silent', silentMs: now - at });
       }
-      input.log('warn', 'round.revoked-member', { round, peer: peer.name, abort: false });
-      // The close that follows reports it to the machine as a dropout.
-    },
-  };
+      this.report();
+      this.advance(false);
+      this.armStallTimer();
+    }, Math.max(1, oldest + deadlines.progressMs - clock.now()));
+  }
+
+  /** Closes phases for as long as the aggregator is ready (or once, when a deadline fired). */
+  private advance(deadline: boolean): void {
+    let force = deadline;
+    let closed = false;
+    while (!this.done && this.agg.state === 'collecting' && (force || this.agg.readyToAdvance)) {
+      force = false;
+      const before = this.agg.phase?.name;
+      this.deliver(this.agg.close());
+      closed = true;
+      this.input.log('debug', 'round.phase', { round: this.input.round, from: before, to: this.agg.phase?.name ?? this.agg.state });
+    }
+    if (this.done) return;
+    if (this.agg.state === 'completed') {
+      const r = this.agg.result!;
+      this.finish({
+        status: 'completed',
+        sum: r.sum,
+        survivors: r.survivors.map((id) => this.memberOf.get(id)!),
+        dropped: r.dropped.map((id) => this.memberOf.get(id)!),
+        laggards: this.laggards,
+      });
+      return;
+    }
+    if (this.agg.state === 'aborted') {
+      const a = this.agg.abortInfo!;
+      this.finish({ status: 'aborted', reason: a.reason, detail: a.detail, dropped: this.dropped(), laggards: this.laggards });
+      return;
+    }
+    if (closed) {
+      this.armPhaseTimer();
+      this.armStallTimer();
+    } else if (this.stallTimer === null) {
+      this.armStallTimer();
+    }
+    this.report();
+  }
+
+  private finish(o: RoundOutcome<M>): void {
+    if (this.done) return;
+    this.done = true;
+    const { clock } = this.input;
+    if (this.phaseTimer) clock.clearTimer(this.phaseTimer);
+    if (this.stallTimer) clock.clearTimer(this.stallTimer);
+    this.phaseTimer = this.stallTimer = null;
+    for (const m of this.input.cohort) m.setBulkCap(IDLE_BULK_CAP);
+    this.settle(o);
+  }
 }

@@ -6,6 +6,7 @@ import { systemRng, type Rng } from '@fedmeta/secagg';
 import { resolveLimits, TransportError, type Limits } from '@fedmeta/transport';
 import { Roster } from './auth.js';
 import { ServerError } from './errors.js';
+import { systemClock, type Clock } from './clock.js';
 import type { AggregationMode, ServerOptions } from './options.js';
 
 export interface ResolvedServerOptions {
@@ -30,7 +31,9 @@ export interface ResolvedServerOptions {
     l2Clip?: number;
     maxWeight: number;
   };
-  deadlines: { authMs: number; waitForClientsMs: number; trainingMs: number; shareKeysMs: number; maskedInputMs: number; consistencyMs: number; unmaskingMs: number };
+  deadlines: { authMs: number; waitForClientsMs: number; trainingMs: number; progressMs: number; shareKeysMs: number; maskedInputMs: number; consistencyMs: number; unmaskingMs: number };
+  stragglers: { benchRounds: number; maxBenchRounds: number };
+  clock: Clock;
   heartbeat: { intervalMs: number; timeoutMs: number };
 }
 
@@ -131,11 +134,17 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
       authMs: ms(d.authMs, 'deadlines.authMs', 10_000),
       waitForClientsMs: ms(d.waitForClientsMs, 'deadlines.waitForClientsMs', 60_000),
       trainingMs: ms(d.trainingMs, 'deadlines.trainingMs', 120_000),
+      progressMs: ms(d.progressMs, 'deadlines.progressMs', 30_000),
       shareKeysMs: ms(d.shareKeysMs, 'deadlines.shareKeysMs', 30_000),
       maskedInputMs: ms(d.maskedInputMs, 'deadlines.maskedInputMs', 30_000),
       consistencyMs: ms(d.consistencyMs, 'deadlines.consistencyMs', 30_000),
       unmaskingMs: ms(d.unmaskingMs, 'deadlines.unmaskingMs', 30_000),
     },
+    stragglers: {
+      benchRounds: o.stragglers?.benchRounds === undefined ? 1 : posInt(o.stragglers.benchRounds, 'stragglers.benchRounds', 0),
+      maxBenchRounds: o.stragglers?.maxBenchRounds === undefined ? 8 : posInt(o.stragglers.maxBenchRounds, 'stragglers.maxBenchRounds', 0),
+    },
+    clock: o.clock ?? systemClock,
     heartbeat: { intervalMs: ms(h.intervalMs, 'heartbeat.intervalMs', 5_000), timeoutMs: ms(h.timeoutMs, 'heartbeat.timeoutMs', 30_000) },
   };
   if (resolved.aggregation.degree !== undefined && resolved.aggregation.degree % 2 !== 0) fail('aggregation.degree', 'an even integer >= 2', resolved.aggregation.degree);

@@ -225,3 +225,40 @@ for (const v of violations) {
     }
   });
 }
+
+test('a member that authenticates and then stays silent in rounds is dropped after progressMs, benched, and told why', { timeout: 90_000 }, async () => {
+  const { RawPeer } = await import('../src/raw-client.js');
+  const insts = institutions(4, 'bench');
+  const log = new EventLog();
+  const server = await startServer(
+    baseServerOptions(insts, {
+      ...light,
+      rounds: 3,
+      cohort: { minClients: 3 },
+      deadlines: { waitForClientsMs: 60_000, trainingMs: 60_000, progressMs: 700 },
+      stragglers: { benchRounds: 2 },
+      logger: log.logger,
+    }),
+  );
+  // The silent member: a real socket that completes the handshake and then never answers a round.
+  const silent = await RawPeer.connect(server.url);
+  await silent.authenticate(insts[3]!.keys);
+  const clients = insts.slice(0, 3).map((inst, i) => client(server, inst, i));
+  const roundEnd = silent.next((m) => m.type === 'roundEnd');
+  const t0 = Date.now();
+  const end = (await roundEnd) as Extract<import('@fedmeta/transport').RuntimeMessage, { type: 'roundEnd' }>;
+  assert.ok(Date.now() - t0 < 30_000, 'round 1 did not wait for the 60 s training deadline');
+  assert.equal(end.status, 'excluded');
+  const bench = end.summary['bench'] as { rounds: number; untilRound: number; reason: string };
+  assert.equal(bench.rounds, 2);
+  assert.match(bench.reason, /no training progress for \d+ ms \(limit 700 ms\)/);
+  assert.deepEqual(server.status().benched.map((b) => b.name), ['bench-3']);
+  const summary = await server.done;
+  assert.deepEqual(summary.rounds.map((r) => [r.status, r.cohort, r.survivors]), [['completed', 4, 3], ['completed', 3, 3], ['completed', 3, 3]]);
+  const benched = log.named('peer.benched');
+  assert.equal(benched.length, 1);
+  assert.equal(benched[0]!.peer, 'bench-3');
+  for (const r of log.named('round.started').slice(1)) assert.ok(!(r.cohort as string[]).includes('bench-3'), 'left out while benched');
+  await Promise.all(clients.map((c) => c.done));
+  silent.socket.close();
+});

@@ -86,6 +86,7 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
         for (const n of (e.notes as string[] | undefined) ?? []) say(`note: ${n}`);
       }
       else if (e.event === 'round.aborted-by-client') say(`round ${e.round}: this site refused to continue (${e.reason}): ${e.message}`);
+      else if (e.event === 'round.benched') say(`round ${e.round}: left out of the next ${e.rounds} round(s) by the coordinator: ${e.reason}`);
       else if (e.event === 'round.aborted-by-server') say(`round ${e.round}: aborted by the coordinator (${e.reason}${e.detail ? `: ${e.detail}` : ''})`);
     },
     onProgress: (p) => {

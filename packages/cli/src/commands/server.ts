@@ -81,6 +81,8 @@ function consoleNotice(e: { event: string; [k: string]: unknown }): string | nul
       return `${e.peer} refused the federation under its site policy: ${e.message}`;
     case 'session.replaced':
       return `${e.peer}: a new session from ${e.remote} replaced a silent one from ${e.silent}`;
+    case 'peer.benched':
+      return `${e.peer} benched for ${e.rounds} round(s) (until round ${e.untilRound}): ${e.reason}`;
     case 'cohort.roster-too-small':
       return String(e.message);
     case 'round.aborted':
