@@ -4,12 +4,17 @@
  * all hit the new process at the same instant.
  */
 export interface BackoffPolicy {
+  /** Consecutive failed attempts before giving up; 0 = never give up (the default). */
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
 }
 
-export const DEFAULT_BACKOFF: Readonly<BackoffPolicy> = Object.freeze({ maxAttempts: 10, baseDelayMs: 250, maxDelayMs: 10_000 });
+/**
+ * A client is built to run for weeks: by default it keeps retrying a lost coordinator
+ * (every 10 s at most, jittered) until it returns; only refusals no retry can fix end it.
+ */
+export const DEFAULT_BACKOFF: Readonly<BackoffPolicy> = Object.freeze({ maxAttempts: 0, baseDelayMs: 250, maxDelayMs: 10_000 });
 
 /**
  * The delay before attempt `attempt` (0-based) given a uniform random `u` in [0, 1).
@@ -28,7 +33,7 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number, u: number):
  */
 export function resolveBackoff(partial: Partial<BackoffPolicy> = {}): BackoffPolicy {
   const p = { ...DEFAULT_BACKOFF, ...partial };
-  if (!Number.isInteger(p.maxAttempts) || p.maxAttempts < 1) throw new RangeError(`reconnect.maxAttempts must be an integer >= 1, got ${p.maxAttempts}`);
+  if (!Number.isInteger(p.maxAttempts) || p.maxAttempts < 0) throw new RangeError(`reconnect.maxAttempts must be an integer >= 0 (0 = never give up), got ${p.maxAttempts}`);
   if (!(p.baseDelayMs >= 0)) throw new RangeError(`reconnect.baseDelayMs must be >= 0, got ${p.baseDelayMs}`);
   if (!(p.maxDelayMs >= p.baseDelayMs)) throw new RangeError(`reconnect.maxDelayMs must be >= baseDelayMs, got ${p.maxDelayMs}`);
   return p;

@@ -93,8 +93,10 @@ class FederationClient {
         this.log('warn', 'connect.failed', { code: e.code, message: e.message, attempt: this.attempts });
         if (FATAL_CODES.has(e.code)) return this.end('failed', e);
         failures++;
-        if (failures >= this.backoff.maxAttempts) return this.end('failed', new TransportError('ERR_CONNECT_FAILED', `gave up after ${failures} attempts: ${e.message}`));
-        await this.sleep(backoffDelay(this.backoff, failures - 1, Math.random()));
+        if (this.backoff.maxAttempts > 0 && failures >= this.backoff.maxAttempts) return this.end('failed', new TransportError('ERR_CONNECT_FAILED', `gave up after ${failures} attempts: ${e.message}`));
+        const delayMs = backoffDelay(this.backoff, failures - 1, Math.random());
+        this.log('info', 'connect.retry', { attempt: failures, delayMs, forever: this.backoff.maxAttempts === 0, message: e.message });
+        await this.sleep(delayMs);
         continue;
       }
       failures = 0;

@@ -42,7 +42,7 @@ const codeByClose = new Map<number, keyof typeof TRANSPORT_ERRORS>(
 export function errorForClose(code: number, reason: string, frame: MessageOf<'error'> | null): TransportError | null {
   if (frame) {
     return isTransportErrorCode(frame.code)
-      ? new TransportError(frame.code, `server: ${frame.message}`)
+      ? new TransportError(frame.code, `server: ${frame.message.startsWith(`${frame.code}: `) ? frame.message.slice(frame.code.length + 2) : frame.message}`)
       : new TransportError('ERR_INTERNAL', `server sent unregistered code ${frame.code}: ${frame.message}`);
   }
   const byCode = codeByClose.get(code);

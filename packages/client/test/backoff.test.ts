@@ -13,7 +13,8 @@ test('backoff grows exponentially, is capped, and is fully jittered', () => {
 });
 
 test('bad backoff inputs are RangeErrors naming the field', () => {
-  assert.throws(() => resolveBackoff({ maxAttempts: 0 }), /reconnect.maxAttempts/);
+  assert.throws(() => resolveBackoff({ maxAttempts: -1 }), /reconnect.maxAttempts/);
+  assert.equal(resolveBackoff().maxAttempts, 0, 'by default a client never gives up on its coordinator');
   assert.throws(() => resolveBackoff({ baseDelayMs: 10, maxDelayMs: 5 }), /reconnect.maxDelayMs/);
   assert.throws(() => backoffDelay(resolveBackoff(), -1, 0.5), /attempt/);
   assert.throws(() => backoffDelay(resolveBackoff(), 0, 1), /u must be/);
@@ -31,6 +32,6 @@ test('runClient refuses bad options with ClientError naming the option', async (
   bad({ identity: { publicKey: new Uint8Array(3), secretKey: k.secretKey } }, /identity.publicKey/);
   bad({ identity: { publicKey: other.publicKey, secretKey: k.secretKey } }, /identity: publicKey is not/);
   bad({ data: null }, /data/);
-  bad({ reconnect: { maxAttempts: 0 } }, /reconnect.maxAttempts/);
+  bad({ reconnect: { maxAttempts: 1.5 } }, /reconnect.maxAttempts/);
   bad({ limits: { chunkBytes: 5 } }, /limits.chunkBytes/);
 });

@@ -137,3 +137,50 @@ test('a SIGKILLed server resumes from its checkpoint and the ledger never under-
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a coordinator down for a minute, then restarted: every client with the default reconnect policy comes back by itself and the federation completes', { timeout: 240_000 }, async () => {
+  // 60 s is longer than the most the old default (10 attempts, 250 ms doubling to 10 s)
+  // could ever wait (55.75 s). FEDMETA_OUTAGE_MS=180000 reproduces the 3-minute outage.
+  const outageMs = Number(process.env['FEDMETA_OUTAGE_MS'] ?? 60_000);
+  const { startServer } = await import('@fedmeta/server');
+  const { baseServerOptions } = await import('../src/harness.js');
+  const insts = institutions(3, 'outage');
+  const fed = mnistFederation(3, 5, 100);
+  const dir = mkdtempSync(join(tmpdir(), 'fedmeta-outage-'));
+  const options = (port: number) =>
+    baseServerOptions(insts, { port, rounds: 3, checkpointDir: dir, algorithm: { name: 'fedavg', hyper: { localSteps: 2, batchSize: 16, lr: 0.1 } } });
+  try {
+    const first = await startServer(options(0));
+    const port = first.port;
+    let finished = 0;
+    const retries = new Map<string, number>();
+    const clients = insts.map((inst, i) =>
+      runClient({
+        url: first.url,
+        identity: inst.keys,
+        data: fed.clients[i]!,
+        backend: 'cpu',
+        logger: (e) => {
+          if (e.event === 'round.end') finished++;
+          if (e.event === 'connect.retry') {
+            retries.set(inst.name, (retries.get(inst.name) ?? 0) + 1);
+            assert.equal(e.forever, true, 'the default policy retries forever');
+          }
+        },
+      }),
+    );
+    while (finished < 3) await new Promise((r) => setTimeout(r, 50));
+    await first.close();
+    const down = Date.now();
+    await new Promise((r) => setTimeout(r, outageMs));
+    const second = await startServer(options(port));
+    const summary = await second.done;
+    assert.ok(Date.now() - down >= outageMs);
+    assert.equal(summary.endReason, 'completed');
+    assert.ok(summary.rounds.filter((r) => r.status === 'completed').length >= 3, 'every round completed across the two processes');
+    for (const c of await Promise.all(clients.map((c) => c.done))) assert.equal(c.endReason, 'federation-done', `${c.name}: ${c.error?.message}`);
+    for (const inst of insts) assert.ok((retries.get(inst.name) ?? 0) >= 3, `${inst.name} kept retrying during the outage`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -86,7 +86,9 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
         for (const n of (e.notes as string[] | undefined) ?? []) say(`note: ${n}`);
       }
       else if (e.event === 'round.aborted-by-client') say(`round ${e.round}: this site refused to continue (${e.reason}): ${e.message}`);
-      else if (e.event === 'round.benched') say(`round ${e.round}: left out of the next ${e.rounds} round(s) by the coordinator: ${e.reason}`);
+      else if (e.event === 'connect.retry') {
+        say(`coordinator unreachable (${String(e.message)}); attempt ${e.attempt} failed, retrying in ${(Number(e.delayMs) / 1000).toFixed(1)} s${e.forever ? ' (and for as long as it takes: client.reconnect.maxAttempts 0)' : ''}`);
+      } else if (e.event === 'round.benched') say(`round ${e.round}: left out of the next ${e.rounds} round(s) by the coordinator: ${e.reason}`);
       else if (e.event === 'round.aborted-by-server') say(`round ${e.round}: aborted by the coordinator (${e.reason}${e.detail ? `: ${e.detail}` : ''})`);
     },
     onProgress: (p) => {
@@ -108,8 +110,9 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
     const s = await handle.done;
     const completed = s.rounds.filter((r) => r.status === 'completed').length;
     if (json) process.stdout.write(JSON.stringify({ ...s, roundsCompleted: completed }, null, 2) + '\n');
-    else say(`fedmeta client '${s.name}': ${s.endReason}; ${completed} rounds contributed; up ${formatBytes(s.bytesOut)}, down ${formatBytes(s.bytesIn)}`);
-    if (s.endReason === 'failed') throw new CliError(`${s.error?.code ?? 'failed'}: ${s.error?.message ?? 'the client gave up'}`, 1);
+    else say(`fedmeta client '${s.name || identity.name}': ${s.endReason}; ${completed} rounds contributed; up ${formatBytes(s.bytesOut)}, down ${formatBytes(s.bytesIn)}`);
+    // The library's message already starts with its code.
+    if (s.endReason === 'failed') throw new CliError(s.error?.message ?? 'failed: the client gave up', 1);
     return s.endReason === 'closed' ? 130 : 0;
   } finally {
     process.off('SIGINT', onSignal);

@@ -125,7 +125,7 @@ export const fedmetaSchema = obj('fedmeta config', {
       requireSecAgg: bool({ doc: 'refuse plaintext aggregation (the coordinator would see this site\'s update)', default: true }),
     }),
     reconnect: obj('reconnecting after a lost connection (exponential backoff with full jitter)', {
-      maxAttempts: int({ doc: 'give up after this many consecutive failed attempts', min: 1, max: 1_000_000, default: 10 }),
+      maxAttempts: int({ doc: 'give up after this many consecutive failed attempts; 0 = never (keep retrying a coordinator that is down, for as long as it takes)', min: 0, max: 1_000_000, default: 0 }),
       baseDelayMs: ms('first delay; doubles per attempt', 250),
       maxDelayMs: ms('longest delay', 10_000),
     }),

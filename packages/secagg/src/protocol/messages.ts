@@ -56,6 +56,46 @@ export interface ShareDeliveryMessage {
   readonly shares: readonly EncryptedShare[];
 }
 
+/**
+ * Why a recipient could not use a neighbour's share ciphertext: the u8 `cause` of a
+ * share-report entry (append-only registry, protocol-spec/04-messages.md).
+ */
+export const SHARE_FAULT_CAUSES = {
+  /** The ciphertext does not open under the pair's share key with the expected associated data. */
+  UNOPENABLE: 1,
+  /** It opens, but the plaintext has the wrong length or names the wrong owner or holder. */
+  MALFORMED: 2,
+  /** It opens and is well formed, but a share value is not a field element (>= p). */
+  NOT_IN_FIELD: 3,
+} as const;
+
+/** Numeric wire code of a share-fault cause. */
+export type ShareFaultCause = (typeof SHARE_FAULT_CAUSES)[keyof typeof SHARE_FAULT_CAUSES];
+
+/** True when `code` is a registered share-fault cause. */
+export function isShareFaultCause(code: number): code is ShareFaultCause {
+  return Object.values(SHARE_FAULT_CAUSES).includes(code as ShareFaultCause);
+}
+
+/** One neighbour whose share ciphertext the reporting client could not use. */
+export interface ShareFault {
+  /** The neighbour that sent (per the server's delivery) the unusable ciphertext. */
+  readonly senderId: number;
+  readonly cause: ShareFaultCause;
+}
+
+/**
+ * Round 2, client -> server, only when needed and always before the sender's masked input:
+ * the neighbours whose share ciphertexts this client could not use (sorted by senderId).
+ * The client holds no share of those senders' secrets and did not mask with them; the
+ * server must leave every reported sender out of U3 (protocol-spec/05-state-machines.md).
+ */
+export interface ShareReportMessage {
+  readonly kind: 'share-report';
+  readonly clientId: number;
+  readonly faults: readonly ShareFault[];
+}
+
 /** Round 2, client -> server: the double-masked input vector, entries mod 2^bits. */
 export interface MaskedInputMessage {
   readonly kind: 'masked-input';
@@ -125,6 +165,7 @@ export interface AbortMessage {
 export type ClientMessage =
   | AdvertiseKeysMessage
   | ShareKeysMessage
+  | ShareReportMessage
   | MaskedInputMessage
   | ConsistencySignatureMessage
   | UnmaskResponseMessage
@@ -151,6 +192,7 @@ export const MESSAGE_TYPE = {
   'masked-input': 0x03,
   'consistency-signature': 0x04,
   'unmask-response': 0x05,
+  'share-report': 0x06,
   'key-list': 0x11,
   'share-delivery': 0x12,
   'consistency-request': 0x13,

@@ -91,8 +91,14 @@ export class SecAggAbortError extends SecAggError {
 /**
  * Thrown when a peer's message is rejected but the session goes on (server side: a bad
  * or late message from one client). `code` names the problem, e.g. ERR_UNEXPECTED_MESSAGE,
- * ERR_LATE_MESSAGE, ERR_DUPLICATE_MESSAGE, ERR_UNKNOWN_CLIENT, ERR_INVALID_MESSAGE.
+ * ERR_LATE_MESSAGE, ERR_DUPLICATE_MESSAGE, ERR_UNKNOWN_CLIENT, ERR_INVALID_MESSAGE;
+ * `clientId` names the sender when the error is about one client's message.
  */
 export class SecAggProtocolError extends SecAggError {
   override readonly name = 'SecAggProtocolError';
+  readonly clientId: number | undefined;
+  constructor(code: string, message: string, options: { cause?: unknown; clientId?: number } = {}) {
+    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.clientId = options.clientId;
+  }
 }

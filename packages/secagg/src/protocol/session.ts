@@ -4,9 +4,9 @@
  * module so the client and server machines cannot drift apart (protocol-spec/04-messages.md).
  */
 import { AEAD_OVERHEAD_BYTES, concatBytes, deriveSessionId, LABEL_SIG_ADVERTISE, LABEL_SIG_CONSISTENCY, signLabelled, verifyLabelled } from '../crypto/index.js';
-import { SHAMIR_SHARE_BYTES } from '../shamir/index.js';
+import { bytesToBigint, SHAMIR_PRIME, SHAMIR_SHARE_BYTES } from '../shamir/index.js';
 import { encodeConfig, type NormalizedConfig } from './config.js';
-import type { AdvertisedKeys } from './messages.js';
+import { SHARE_FAULT_CAUSES, type AdvertisedKeys, type ShareFaultCause } from './messages.js';
 
 export { LABEL_SIG_ADVERTISE, LABEL_SIG_CONSISTENCY };
 
@@ -91,4 +91,21 @@ export function decodeSharePlaintext(
     keyShare: plain.slice(4, 4 + SHAMIR_SHARE_BYTES),
     selfMaskShare: plain.slice(4 + SHAMIR_SHARE_BYTES, 4 + 2 * SHAMIR_SHARE_BYTES),
   };
+}
+
+/**
+ * Parses a share plaintext as a recipient must: the right length and ids
+ * (else cause MALFORMED), and both share values field elements, < p (else NOT_IN_FIELD).
+ */
+export function readSharePlaintext(
+  plain: Uint8Array,
+  owner: number,
+  holder: number,
+): { keyShare: Uint8Array; selfMaskShare: Uint8Array } | { cause: ShareFaultCause } {
+  const parsed = decodeSharePlaintext(plain, owner, holder);
+  if (parsed === null) return { cause: SHARE_FAULT_CAUSES.MALFORMED };
+  if (bytesToBigint(parsed.keyShare) >= SHAMIR_PRIME || bytesToBigint(parsed.selfMaskShare) >= SHAMIR_PRIME) {
+    return { cause: SHARE_FAULT_CAUSES.NOT_IN_FIELD };
+  }
+  return parsed;
 }

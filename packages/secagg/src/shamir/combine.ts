@@ -95,6 +95,15 @@ function interpolateAt(basis: Basis, ys: readonly bigint[], x: bigint): bigint {
 }
 
 /**
+ * The polynomial of degree < xs.length through (xs[i], ys[i]) as an evaluator, O(t) per
+ * point (the basis of xs is cached). xs distinct, in [1, 65535]; ys field elements.
+ */
+export function lagrangeEvaluator(xs: readonly number[], ys: readonly bigint[]): (x: bigint) => bigint {
+  const basis = basisFor(xs);
+  return (x) => interpolateAt(basis, ys, x);
+}
+
+/**
  * Lagrange basis values at 0 for distinct xs: L_i = prod_{j != i} x_j / (x_j - x_i) mod p.
  */
 export function lagrangeAtZero(xs: readonly number[]): bigint[] {

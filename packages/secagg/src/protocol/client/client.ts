@@ -6,11 +6,18 @@
  *   send(client.start());                       // advertise-keys
  *   on message m: for (const r of client.receive(m)) send(r);
  *
- * Any sign of a faithless or broken server (bad key list, undecryptable share, a
+ * Any sign of a faithless or broken server (bad key list, misaddressed delivery, a
  * survivor set that contradicts an earlier round, missing signatures...) moves the
  * machine to 'aborted' and throws SecAggAbortError with a registered reason; after
  * that it releases nothing. So does a survivor set below the client's own floor
  * (`minSurvivors`, TOO_FEW_SURVIVORS). An `abort` message from the server ends it quietly.
+ *
+ * A neighbour's share ciphertext that does not open (or opens to garbage) is that
+ * neighbour's fault, not a reason to abort: the client reports it in a share-report sent
+ * before its masked input, holds nothing of that neighbour and does not mask with it. Only
+ * when fewer than t - 1 usable neighbours remain does it leave: receive() then returns the
+ * share-report followed by its abort message (SHARE_DECRYPTION_FAILED) and the machine
+ * is 'aborted' without throwing.
  */
 import { ed25519PublicKey, x25519Keypair, ED25519_PUBLIC_KEY_BYTES } from '../../crypto/index.js';
 import { InvalidArgumentError, SecAggError } from '../../errors.js';
@@ -55,6 +62,7 @@ export class SecAggClient {
   private current: ClientRoundState | null = null;
   private terminal: 'idle' | 'aborted' | null = 'idle';
   private reason: AbortReasonCode | null = null;
+  private detail = '';
   private byServer = false;
 
   /**
@@ -102,6 +110,14 @@ export class SecAggClient {
     return this.reason;
   }
 
+  /**
+   * Why the machine aborted: its own SecAggAbortError detail, or the detail of the server's
+   * abort message ('' before an abort).
+   */
+  get abortDetail(): string {
+    return this.detail;
+  }
+
   /** True when the abort came from the server's abort message. */
   get abortedByServer(): boolean {
     return this.byServer;
@@ -138,14 +154,23 @@ export class SecAggClient {
     if (message.kind === 'abort') {
       this.terminal = 'aborted';
       this.reason = message.reason;
+      this.detail = message.detail;
       this.byServer = true;
       this.current = null;
       return [];
     }
     try {
-      const { next, sends } = this.current!.receive(message);
-      this.current = next;
-      return sends;
+      const t = this.current!.receive(message);
+      if (t.abort !== undefined) {
+        // The client leaves, but first tells the server what it found (a share-report).
+        this.terminal = 'aborted';
+        this.reason = t.abort.reason;
+        this.detail = t.abort.detail;
+        this.current = null;
+        return [...t.sends, this.abortMessage()!];
+      }
+      this.current = t.next;
+      return t.sends;
     } catch (err) {
       if (err instanceof SecAggAbortError) return this.fail(err);
       if (err instanceof SecAggError) {
@@ -156,7 +181,11 @@ export class SecAggClient {
     }
   }
 
-  /** The abort message a host may send the server after this client aborted (null otherwise). */
+  /**
+   * The abort message a host may send the server after this client aborted (null otherwise).
+   * Its detail is always `client <id> aborted` (wire bytes; the reason travels as its code).
+   * When receive() itself returned an abort message (after a share-report) it is this one.
+   */
   abortMessage(): AbortMessage | null {
     if (this.reason === null || this.byServer) return null;
     return { kind: 'abort', reason: this.reason, detail: `client ${this.id} aborted` };
@@ -167,12 +196,14 @@ export class SecAggClient {
     if (this.terminal === 'aborted') return;
     this.terminal = 'aborted';
     this.reason = ABORT_REASONS.CANCELLED;
+    this.detail = 'cancelled by the host';
     this.current = null;
   }
 
   private fail(err: SecAggAbortError): never {
     this.terminal = 'aborted';
     this.reason = err.reason;
+    this.detail = err.detail;
     this.current = null;
     throw err;
   }

@@ -8,6 +8,7 @@ import type { NormalizedConfig } from '../config.js';
 import type { CommunicationGraph } from '../graph.js';
 import type { ClientMessage, ServerMessage } from '../messages.js';
 import type { ShamirShare } from '../../shamir/index.js';
+import type { SecAggAbortError } from '../reasons.js';
 
 export interface ClientIdentity {
   /** Ed25519 secret key (32 bytes) of this client's long-term identity. */
@@ -57,11 +58,15 @@ export interface HeldShares {
   readonly selfMaskShares: ReadonlyMap<number, Uint8Array>;
 }
 
-/** Result of handing a message to a client round state. */
-export interface ClientTransition {
-  readonly next: ClientRoundState;
-  readonly sends: ClientMessage[];
-}
+/**
+ * Result of handing a message to a client round state: the next state and the messages to
+ * send, or - when the client must leave but still has something to tell the server (its
+ * share-report) - those messages and the abort the machine ends with (its abort message
+ * is sent after them).
+ */
+export type ClientTransition =
+  | { readonly next: ClientRoundState; readonly sends: ClientMessage[]; readonly abort?: undefined }
+  | { readonly next?: undefined; readonly sends: ClientMessage[]; readonly abort: SecAggAbortError };
 
 /** One waiting state of the client; `receive` either transitions or throws SecAggAbortError. */
 export interface ClientRoundState {

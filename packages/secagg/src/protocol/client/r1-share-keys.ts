@@ -1,14 +1,16 @@
 /**
  * Client round 1, ShareKeys: the client has sent its encrypted shares and waits for
- * the shares its neighbours sent it. The senders are this client's view of U2: it
- * masks its input with exactly those neighbours (sign + if own id < peer id, else -)
- * plus its self-mask, and sends the masked vector.
+ * the shares its neighbours sent it. The senders whose shares open are this client's
+ * view of U2: it masks its input with exactly those neighbours (sign + if own id < peer
+ * id, else -) plus its self-mask, and sends the masked vector - preceded by a
+ * share-report naming every sender whose ciphertext it could not use.
  */
 import {
   aeadOpen, applyMasks, derivePairwiseMaskSeed, deriveSelfMaskSeed, x25519SharedSecret, type MaskTerm,
 } from '../../crypto/index.js';
-import type { ServerMessage, ShareDeliveryMessage } from '../messages.js';
-import { decodeSharePlaintext, shareAssociatedData } from '../session.js';
+import { SHARE_FAULT_CAUSES, type ClientMessage, type ServerMessage, type ShareDeliveryMessage, type ShareFault } from '../messages.js';
+import { ABORT_REASONS, SecAggAbortError } from '../reasons.js';
+import { readSharePlaintext, shareAssociatedData } from '../session.js';
 import { clientAbort } from './abort.js';
 import type { ClientContext, ClientRoundState, ClientSession, ClientTransition, HeldShares } from './context.js';
 import { MaskedInputState } from './r2-masked-input.js';
@@ -22,43 +24,69 @@ export class ShareKeysState implements ClientRoundState {
 
   receive(message: ServerMessage): ClientTransition {
     if (message.kind !== 'share-delivery') clientAbort('PROTOCOL_VIOLATION', `expected share-delivery in share-keys, got ${message.kind}`);
-    const held = this.openShares(message);
+    const { held, faults } = this.openShares(message);
     const { ctx, session } = this;
+    const t = ctx.config.threshold;
+    const sends: ClientMessage[] = faults.length > 0 ? [{ kind: 'share-report', clientId: ctx.id, faults }] : [];
+    // Only senders whose shares opened are masked with. With fewer than t - 1 of them the
+    // masked input would rest on fewer pairwise masks than the protocol guarantees (a server
+    // could otherwise strip a client's masks by spoiling ciphertexts, where it can now only
+    // withhold them): report the culprits, then leave, sending no masked input.
+    if (held.keyShares.size + 1 < t) {
+      const culprits = faults.map((f) => f.senderId).join(', ');
+      return {
+        sends,
+        abort: new SecAggAbortError(
+          ABORT_REASONS.SHARE_DECRYPTION_FAILED,
+          `${held.keyShares.size} neighbours sent shares that open; threshold ${t} needs ${t - 1}; unusable shares from ${culprits}`,
+        ),
+      };
+    }
     const peers = [...held.keyShares.keys()];
     const vector = maskInput(ctx, session, peers);
-    return {
-      next: new MaskedInputState(ctx, session, held),
-      sends: [{ kind: 'masked-input', clientId: ctx.id, bits: ctx.config.bits, vector }],
-    };
+    sends.push({ kind: 'masked-input', clientId: ctx.id, bits: ctx.config.bits, vector });
+    return { next: new MaskedInputState(ctx, session, held), sends };
   }
 
-  private openShares(message: ShareDeliveryMessage): HeldShares {
+  /**
+   * Checks the delivery (a faithless server's mistakes abort) and opens every ciphertext;
+   * one that does not open, or opens to a malformed or out-of-field plaintext, is the
+   * sender's fault: it is reported, its shares are not held and its sender is not masked with.
+   */
+  private openShares(message: ShareDeliveryMessage): { held: HeldShares; faults: ShareFault[] } {
     const { ctx, session } = this;
     if (message.recipientId !== ctx.id) clientAbort('INVALID_SHARE_DELIVERY', `share delivery addressed to ${message.recipientId}`);
     const keyShares = new Map<number, Uint8Array>();
     const selfMaskShares = new Map<number, Uint8Array>();
+    const faults: ShareFault[] = [];
     let prev = 0;
-    for (const { peerId, ciphertext } of message.shares) {
+    for (const { peerId } of message.shares) {
       if (!Number.isInteger(peerId) || peerId <= prev) clientAbort('INVALID_SHARE_DELIVERY', 'sender ids are not strictly increasing');
       prev = peerId;
       if (!session.graph.adjacent(ctx.id, peerId)) clientAbort('INVALID_SHARE_DELIVERY', `client ${peerId} is not a neighbour`);
+    }
+    // This client holds one share of its own secrets, so t-1 live neighbours suffice.
+    if (message.shares.length + 1 < ctx.config.threshold) {
+      clientAbort('NEIGHBOURHOOD_TOO_SMALL', `${message.shares.length} neighbours sent shares; threshold ${ctx.config.threshold} needs ${ctx.config.threshold - 1}`);
+    }
+    for (const { peerId, ciphertext } of message.shares) {
       const key = session.shareKeys.get(peerId)!;
       let plain: Uint8Array;
       try {
         plain = aeadOpen(key, ciphertext, shareAssociatedData(session.sessionId, peerId, ctx.id));
       } catch {
-        clientAbort('SHARE_DECRYPTION_FAILED', `shares from client ${peerId} do not decrypt`);
+        faults.push({ senderId: peerId, cause: SHARE_FAULT_CAUSES.UNOPENABLE });
+        continue;
       }
-      const parsed = decodeSharePlaintext(plain, peerId, ctx.id);
-      if (parsed === null) clientAbort('SHARE_DECRYPTION_FAILED', `shares from client ${peerId} carry wrong ids or length`);
+      const parsed = readSharePlaintext(plain, peerId, ctx.id);
+      if ('cause' in parsed) {
+        faults.push({ senderId: peerId, cause: parsed.cause });
+        continue;
+      }
       keyShares.set(peerId, parsed.keyShare);
       selfMaskShares.set(peerId, parsed.selfMaskShare);
     }
-    // This client holds one share of its own secrets, so t-1 live neighbours suffice.
-    if (keyShares.size + 1 < ctx.config.threshold) {
-      clientAbort('NEIGHBOURHOOD_TOO_SMALL', `${keyShares.size} neighbours sent shares; threshold ${ctx.config.threshold} needs ${ctx.config.threshold - 1}`);
-    }
-    return { keyShares, selfMaskShares };
+    return { held: { keyShares, selfMaskShares }, faults };
   }
 }
 

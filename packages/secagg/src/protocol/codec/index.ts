@@ -8,7 +8,7 @@
  */
 import { InvalidArgumentError } from '../../errors.js';
 import { MAX_CLIENT_ID, MAX_VECTOR_LENGTH, PROTOCOL_VERSION } from '../config.js';
-import { MESSAGE_TYPE, type EncryptedShare, type Message, type MessageKind, type RevealedShare } from '../messages.js';
+import { isShareFaultCause, MESSAGE_TYPE, type EncryptedShare, type Message, type MessageKind, type RevealedShare, type ShareFault } from '../messages.js';
 import { isAbortReasonCode } from '../reasons.js';
 import { packInto, packedByteLength, unpack } from './pack.js';
 import { ByteReader, ByteWriter, DecodeError } from './reader.js';
@@ -134,6 +134,19 @@ export function encodeMessage(msg: Message): Uint8Array {
       w.u16(msg.recipientId);
       writeEncryptedShares(w, msg.shares, 'share-delivery.shares');
       break;
+    case 'share-report': {
+      checkId(msg.clientId, 'share-report.clientId');
+      checkIncreasing(msg.faults.map((f) => f.senderId), 'share-report.faults');
+      if (msg.faults.length === 0) throw new InvalidArgumentError('share-report.faults: at least one entry (an empty report is never sent)');
+      w.u16(msg.clientId);
+      w.u16(msg.faults.length);
+      for (const f of msg.faults) {
+        if (!isShareFaultCause(f.cause)) throw new InvalidArgumentError(`share-report.faults.cause: unregistered cause ${String(f.cause)}`);
+        w.u16(f.senderId);
+        w.u8(f.cause);
+      }
+      break;
+    }
     case 'masked-input': {
       checkId(msg.clientId, 'masked-input.clientId');
       if (!Number.isInteger(msg.bits) || msg.bits < 1 || msg.bits > 32) throw new InvalidArgumentError('masked-input.bits: expected 1..32');
@@ -317,6 +330,22 @@ function decodeBody(kind: MessageKind, r: ByteReader, limits: DecodeLimits): Mes
     case 'share-delivery': {
       const recipientId = readId(r, 'recipientId', kind);
       return { kind, recipientId, shares: readEncryptedShares(r, kind) };
+    }
+    case 'share-report': {
+      const clientId = readId(r, 'clientId', kind);
+      const count = r.count16('faults', 3, MAX_CLIENT_ID);
+      if (count === 0) throw new DecodeError('ERR_DECODE_NONCANONICAL', `${kind}.faults: an empty report is never sent`);
+      const faults: ShareFault[] = [];
+      let prev = 0;
+      for (let i = 0; i < count; i++) {
+        const senderId = readId(r, 'faults.senderId', kind);
+        checkOrder(prev, senderId, kind, 'faults.senderId');
+        prev = senderId;
+        const cause = r.u8('faults.cause');
+        if (!isShareFaultCause(cause)) throw new DecodeError('ERR_DECODE_FIELD', `${kind}.faults.cause: unregistered cause ${cause}`);
+        faults.push({ senderId, cause });
+      }
+      return { kind, clientId, faults };
     }
     case 'masked-input': {
       const clientId = readId(r, 'clientId', kind);

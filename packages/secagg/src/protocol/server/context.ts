@@ -23,6 +23,21 @@ export interface ServerSend {
   readonly message: ServerMessage;
 }
 
+/**
+ * A member the server found at fault (protocol-spec/05-state-machines.md sec. 7):
+ * - 'share-ciphertexts': recipients reported its share ciphertexts unusable (share-report);
+ *   it was left out of U3. The server cannot check a report: it names the accused sender
+ *   and its accusers (a ciphertext can also have been spoiled in transit).
+ * - 'invalid-message': the server refused a message of this kind from it (ERR_INVALID_MESSAGE),
+ *   e.g. an unmask share >= p.
+ * - 'unmask-shares': its revealed shares of these owners' secrets were off the polynomial
+ *   the other shares determine (found by robust reconstruction); they were discarded.
+ */
+export type ServerFault =
+  | { readonly clientId: number; readonly kind: 'share-ciphertexts'; readonly reportedBy: readonly number[] }
+  | { readonly clientId: number; readonly kind: 'invalid-message'; readonly message: ClientMessage['kind'] }
+  | { readonly clientId: number; readonly kind: 'unmask-shares'; readonly owners: readonly number[] };
+
 /** The final aggregate. */
 export interface AggregationResult {
   /** Sum over `survivors` of their inputs, mod 2^bits. */
@@ -31,6 +46,10 @@ export interface AggregationResult {
   readonly survivors: readonly number[];
   /** Every configured client not in the sum (sorted). */
   readonly dropped: readonly number[];
+  /** Every member named in `faults` (sorted, distinct); empty in a round without faults. */
+  readonly faulty: readonly number[];
+  /** What each faulty member did, by client id then kind (see ServerFault). */
+  readonly faults: readonly ServerFault[];
 }
 
 export interface ServerSession {
@@ -41,6 +60,8 @@ export interface ServerSession {
   readonly minSurvivors: number | null;
   /** Clients whose connection the host reported closed (never un-dropped). */
   readonly disconnected: Set<number>;
+  /** Faults found so far, recorded by the rounds (see collectFaults). */
+  readonly faultLog: FaultLog;
   /** Round 0 output. */
   advertised?: Map<number, AdvertisedKeys>;
   u1?: number[];
@@ -52,6 +73,9 @@ export interface ServerSession {
   /** Round 2 output. */
   maskedInputs?: Map<number, Uint32Array>;
   u3?: number[];
+  /** Round 2: reporter -> the senders it reported (share-report), and sender -> its reporters (sorted). */
+  reportedBy?: ReadonlyMap<number, ReadonlySet<number>>;
+  accused?: ReadonlyMap<number, readonly number[]>;
   /** Round 3 output (active mode). */
   u4?: number[];
 }
@@ -76,4 +100,50 @@ export interface ServerRoundState {
   receive(clientId: number, message: ClientMessage): void;
   /** Ends the round with whoever responded. */
   close(): ServerTransition;
+}
+
+/** What the rounds record about faulty members; collectFaults turns it into ServerFaults. */
+export interface FaultLog {
+  /** client -> kinds of its refused (ERR_INVALID_MESSAGE) messages. */
+  readonly invalid: Map<number, Set<ClientMessage['kind']>>;
+  /** sender -> the recipients that reported its ciphertexts (set when ShareKeys' successor closes). */
+  readonly accused: Map<number, readonly number[]>;
+  /** holder -> owners whose secret it sent a share of that was off the polynomial. */
+  readonly badShares: Map<number, Set<number>>;
+}
+
+export function newFaultLog(): FaultLog {
+  return { invalid: new Map(), accused: new Map(), badShares: new Map() };
+}
+
+/** The log as ServerFaults: by client id, then share-ciphertexts, invalid-message (by kind), unmask-shares. */
+export function collectFaults(log: FaultLog): ServerFault[] {
+  const ids = new Set([...log.invalid.keys(), ...log.accused.keys(), ...log.badShares.keys()]);
+  const out: ServerFault[] = [];
+  for (const clientId of [...ids].sort((a, b) => a - b)) {
+    const reportedBy = log.accused.get(clientId);
+    if (reportedBy) out.push({ clientId, kind: 'share-ciphertexts', reportedBy: [...reportedBy] });
+    for (const message of [...(log.invalid.get(clientId) ?? [])].sort()) out.push({ clientId, kind: 'invalid-message', message });
+    const owners = log.badShares.get(clientId);
+    if (owners) out.push({ clientId, kind: 'unmask-shares', owners: [...owners].sort((a, b) => a - b) });
+  }
+  return out;
+}
+
+/**
+ * The faults as abort-detail text (wire bytes, 07-abort-reasons.md): '' without faults, else
+ * ` (faulty: ` entries joined by `; ` `)`, each entry `client <id>: ` and one of
+ * `share ciphertexts reported by <ids>`, `invalid <message kind>`, `bad unmask shares for <ids>`
+ * (ids ascending, joined by `,`).
+ */
+export function faultText(faults: readonly ServerFault[]): string {
+  if (faults.length === 0) return '';
+  const entry = (f: ServerFault): string => {
+    switch (f.kind) {
+      case 'share-ciphertexts': return `client ${f.clientId}: share ciphertexts reported by ${f.reportedBy.join(',')}`;
+      case 'invalid-message': return `client ${f.clientId}: invalid ${f.message}`;
+      case 'unmask-shares': return `client ${f.clientId}: bad unmask shares for ${f.owners.join(',')}`;
+    }
+  };
+  return ` (faulty: ${faults.map(entry).join('; ')})`;
 }

@@ -1,14 +1,17 @@
 /**
- * Server round 2, MaskedInputCollection: collect the masked vectors of U2. On close the
- * round is sealed: U3 = responders (abort if |U3| < t, or below the server's floor
- * minSurvivors), and any masked input that
- * arrives later is rejected (ERR_LATE_MESSAGE) and never stored - the server is about
- * to ask for the s_sk shares of everyone outside U3. Active mode continues with the
- * ConsistencyCheck, semi-honest mode straight with Unmasking.
+ * Server round 2, MaskedInputCollection: collect the masked vectors of U2, and any
+ * share-report (sent before its sender's masked input) naming neighbours whose share
+ * ciphertexts the reporter could not use. On close the round is sealed: U3 = responders
+ * minus every reported sender (a reporter neither holds its shares nor masked with it, so
+ * its masked input could never be unmasked consistently); abort if |U3| < t, or below the
+ * server's floor minSurvivors, or if some client of U2 keeps fewer than t holders of its
+ * shares in U3. Any masked input that arrives later is rejected (ERR_LATE_MESSAGE) and
+ * never stored - the server is about to ask for the s_sk shares of everyone outside U3.
+ * Active mode continues with the ConsistencyCheck, semi-honest mode straight with Unmasking.
  */
-import type { MaskedInputMessage } from '../messages.js';
+import { isShareFaultCause, type ClientMessage, type MaskedInputMessage, type ShareFault, type ShareReportMessage } from '../messages.js';
+import { SecAggProtocolError } from '../reasons.js';
 import type { ServerSend, ServerSession, ServerTransition } from './context.js';
-import { shortOfHolders } from '../graph.js';
 import { CollectingRound, invalid } from './round-base.js';
 import { ConsistencyCheckRound } from './r3-consistency-check.js';
 import { UnmaskingRound } from './r4-unmasking.js';
@@ -16,9 +19,44 @@ import { UnmaskingRound } from './r4-unmasking.js';
 export class MaskedInputRound extends CollectingRound<'masked-input', Uint32Array> {
   readonly name = 'masked-input';
   protected readonly kind = 'masked-input';
+  /** reporter -> its share-report. */
+  private readonly reports = new Map<number, readonly ShareFault[]>();
+  private readonly inU2: ReadonlySet<number>;
 
   constructor(session: ServerSession, u2: readonly number[]) {
     super(session, u2);
+    this.inU2 = new Set(u2);
+  }
+
+  override receive(clientId: number, message: ClientMessage): void {
+    if (message.kind !== 'share-report') {
+      super.receive(clientId, message);
+      return;
+    }
+    this.admit(clientId, message.kind);
+    if (this.responses.has(clientId)) {
+      throw new SecAggProtocolError('ERR_UNEXPECTED_MESSAGE', `${this.name}: share-report from client ${clientId} after its masked input (a report must come first)`, { clientId });
+    }
+    if (this.reports.has(clientId)) {
+      throw new SecAggProtocolError('ERR_DUPLICATE_MESSAGE', `${this.name}: client ${clientId} already sent a share-report`, { clientId });
+    }
+    this.reports.set(clientId, this.validateReport(clientId, message));
+  }
+
+  /** Each reported sender is a neighbour in U2 (so it was in the reporter's delivery), listed once, ascending. */
+  private validateReport(clientId: number, m: ShareReportMessage): readonly ShareFault[] {
+    const graph = this.session.graph!;
+    if (!Array.isArray(m.faults) || m.faults.length === 0) invalid(this.name, clientId, 'a share-report names at least one sender');
+    let prev = 0;
+    for (const f of m.faults) {
+      if (!Number.isInteger(f.senderId) || f.senderId <= prev) invalid(this.name, clientId, 'reported sender ids are not strictly increasing');
+      prev = f.senderId;
+      if (!this.inU2.has(f.senderId) || !graph.adjacent(clientId, f.senderId)) {
+        invalid(this.name, clientId, `reported sender ${f.senderId} is not a neighbour in U2 (it delivered this client nothing)`);
+      }
+      if (!isShareFaultCause(f.cause)) invalid(this.name, clientId, `unregistered cause ${String(f.cause)} for sender ${f.senderId}`);
+    }
+    return m.faults.map((f) => ({ senderId: f.senderId, cause: f.cause }));
   }
 
   protected validate(clientId: number, m: MaskedInputMessage): Uint32Array {
@@ -36,9 +74,26 @@ export class MaskedInputRound extends CollectingRound<'masked-input', Uint32Arra
 
   close(): ServerTransition {
     const { session } = this;
-    const u3 = this.responders();
-    if (u3.length < session.config.threshold) {
-      return { abort: 'TOO_FEW_MASKED_INPUTS', detail: `${u3.length} masked inputs, threshold ${session.config.threshold}` };
+    const t = session.config.threshold;
+    const graph = session.graph!;
+    // Every reported sender is out of U3, whoever reported it (the server cannot tell who is right).
+    const reportedBy = new Map<number, ReadonlySet<number>>();
+    const accused = new Map<number, number[]>();
+    for (const reporter of session.u2!) {
+      const faults = this.reports.get(reporter);
+      if (!faults) continue;
+      reportedBy.set(reporter, new Set(faults.map((f) => f.senderId)));
+      for (const f of faults) {
+        if (!accused.has(f.senderId)) accused.set(f.senderId, []);
+        accused.get(f.senderId)!.push(reporter);
+      }
+    }
+    for (const [sender, reporters] of [...accused].sort(([a], [b]) => a - b)) session.faultLog.accused.set(sender, reporters);
+    session.reportedBy = reportedBy;
+    session.accused = accused;
+    const u3 = this.responders().filter((id) => !accused.has(id));
+    if (u3.length < t) {
+      return { abort: 'TOO_FEW_MASKED_INPUTS', detail: `${u3.length} masked inputs, threshold ${t}` };
     }
     // The server's own floor: the sum over U3 is fixed here, so a U3 below it is never
     // shown to anyone (no consistency or unmask request goes out).
@@ -46,13 +101,19 @@ export class MaskedInputRound extends CollectingRound<'masked-input', Uint32Arra
       return { abort: 'TOO_FEW_SURVIVORS', detail: `${u3.length} masked inputs, below the server's floor of ${session.minSurvivors} (minSurvivors)` };
     }
     // Fail before anyone reveals: each survivor's b_u and each dropped client's s_sk_v can
-    // only be rebuilt from t holders in U3, and a survivor refuses to reveal unless t of its
-    // own holders survive (the clients' check).
+    // only be rebuilt from t holders in U3 that hold its shares (a reporter holds none of the
+    // sender it reported), and a survivor refuses to reveal unless t of its own holders
+    // survive (the clients' check). A reported sender's s_sk is only needed when some
+    // survivor masked with it, i.e. opened its shares.
     const inU3 = new Set(u3);
-    const short = shortOfHolders(session.graph!, session.u2!, inU3, session.config.threshold);
-    if (short) {
-      const what = inU3.has(short.id) ? 'survivor' : 'dropped client';
-      return { abort: 'NEIGHBOURHOOD_TOO_SMALL', detail: `${what} ${short.id} keeps ${short.holders} share holders in U3, threshold ${session.config.threshold}` };
+    for (const u of session.u2!) {
+      const reporters = new Set(accused.get(u) ?? []);
+      const holders = [u, ...graph.neighbours(u)].filter((h) => inU3.has(h) && !reporters.has(h)).length;
+      if (reporters.size > 0 && holders === 0) continue;
+      if (holders < t) {
+        const what = inU3.has(u) ? 'survivor' : 'dropped client';
+        return { abort: 'NEIGHBOURHOOD_TOO_SMALL', detail: `${what} ${u} keeps ${holders} share holders in U3, threshold ${t}` };
+      }
     }
     session.maskedInputs = new Map(u3.map((id) => [id, this.responses.get(id)!]));
     session.u3 = u3;

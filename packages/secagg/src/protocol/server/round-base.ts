@@ -39,18 +39,23 @@ export abstract class CollectingRound<K extends ClientMessage['kind'], V> implem
 
   receive(clientId: number, message: ClientMessage): void {
     if (message.kind !== this.kind) {
-      throw new SecAggProtocolError('ERR_UNEXPECTED_MESSAGE', `${this.name}: ${message.kind} from client ${clientId} is not accepted in this round`);
+      throw new SecAggProtocolError('ERR_UNEXPECTED_MESSAGE', `${this.name}: ${message.kind} from client ${clientId} is not accepted in this round`, { clientId });
     }
-    if (!this.expectedSet.has(clientId)) {
-      throw new SecAggProtocolError('ERR_NOT_PARTICIPATING', `${this.name}: client ${clientId} is not part of this round`);
-    }
-    if (this.session.disconnected.has(clientId)) {
-      throw new SecAggProtocolError('ERR_LATE_MESSAGE', `${this.name}: client ${clientId} was already declared dropped`);
-    }
+    this.admit(clientId, message.kind);
     if (this.responses.has(clientId)) {
-      throw new SecAggProtocolError('ERR_DUPLICATE_MESSAGE', `${this.name}: client ${clientId} already answered this round`);
+      throw new SecAggProtocolError('ERR_DUPLICATE_MESSAGE', `${this.name}: client ${clientId} already answered this round`, { clientId });
     }
     this.responses.set(clientId, this.validate(clientId, message as Extract<ClientMessage, { kind: K }>));
+  }
+
+  /** The sender must take part in this round and not be dropped. @throws SecAggProtocolError */
+  protected admit(clientId: number, kind: ClientMessage['kind']): void {
+    if (!this.expectedSet.has(clientId)) {
+      throw new SecAggProtocolError('ERR_NOT_PARTICIPATING', `${this.name}: client ${clientId} is not part of this round (${kind})`, { clientId });
+    }
+    if (this.session.disconnected.has(clientId)) {
+      throw new SecAggProtocolError('ERR_LATE_MESSAGE', `${this.name}: client ${clientId} was already declared dropped (${kind})`, { clientId });
+    }
   }
 
   /** Checks one message and returns what to store. @throws SecAggProtocolError ERR_INVALID_MESSAGE */
@@ -60,5 +65,5 @@ export abstract class CollectingRound<K extends ClientMessage['kind'], V> implem
 
 /** Throws the rejection for a malformed field. */
 export function invalid(round: string, clientId: number, detail: string): never {
-  throw new SecAggProtocolError('ERR_INVALID_MESSAGE', `${round}: message from client ${clientId} rejected: ${detail}`);
+  throw new SecAggProtocolError('ERR_INVALID_MESSAGE', `${round}: message from client ${clientId} rejected: ${detail}`, { clientId });
 }
