@@ -20,7 +20,7 @@ import { Peer } from './peer.js';
 import { RoundDriver, type Laggard } from './round.js';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.js';
 import { accountedClients, Privacy, type DpRoundEncoding } from './privacy.js';
-import type { FederationSummary, RosterChange, RosterEntry, RoundSummary, ServerEvent, ServerHandle, ServerPhase, ServerProgress, ServerStatus } from './options.js';
+import type { FederationSummary, RosterChange, RosterEntry, RoundPlan, RoundSummary, ServerEvent, ServerHandle, ServerPhase, ServerProgress, ServerStatus } from './options.js';
 import type { ResolvedServerOptions } from './validate.js';
 
 export class Federation {
@@ -159,6 +159,7 @@ export class Federation {
       done: this.done,
       status: () => self.status(),
       updateRoster: (entries) => self.updateRoster(entries),
+      plan: (n) => self.plan(n),
       close: async () => {
         await self.close();
       },
@@ -230,6 +231,15 @@ export class Federation {
       old.conn.fail(new TransportError('ERR_SESSION_REPLACED', `a newer session of '${peer.name}' from ${peer.remote} replaced this one, which did not answer a ping within ${probeMs} ms`));
     }
     return null;
+  }
+
+  plan(n: number): RoundPlan {
+    const p = planCohort(n, this.o.aggregation);
+    const minAggregate = this.o.cohort.minAggregate;
+    const needed = Math.max(p.threshold, minAggregate, 2);
+    let tolerated = Math.max(0, n - needed);
+    if (p.mode === 'secagg+') tolerated = Math.min(tolerated, Math.max(0, p.degree + 1 - p.threshold));
+    return { n, mode: p.mode, degree: p.degree, threshold: p.threshold, minAggregate, toleratedDropouts: tolerated };
   }
 
   /** Replaces the roster; revoked or removed members are disconnected at once. */

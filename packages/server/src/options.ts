@@ -296,6 +296,24 @@ export interface RosterChange {
   disconnected: string[];
 }
 
+/** How a round of `n` members is run, and how many dropouts it survives. */
+export interface RoundPlan {
+  n: number;
+  mode: 'secagg' | 'secagg+' | 'plaintext';
+  /** SecAgg+ graph degree k (0: complete graph). */
+  degree: number;
+  /** Shamir threshold t (0 in plaintext). */
+  threshold: number;
+  /** The floor on a released sum (cohort.minAggregate). */
+  minAggregate: number;
+  /**
+   * Dropouts any round of n members is guaranteed to survive: n - max(t, minAggregate)
+   * with the complete graph; with SecAgg+ also at most k + 1 - t (so that no member's
+   * neighbourhood falls below t, wherever the dropouts are).
+   */
+  toleratedDropouts: number;
+}
+
 export interface ServerHandle {
   /** The bound port (useful with port 0). */
   readonly port: number;
@@ -304,6 +322,8 @@ export interface ServerHandle {
   /** Resolves when the federation ends (all rounds, budget exhausted, or close()). */
   readonly done: Promise<FederationSummary>;
   status(): ServerStatus;
+  /** The plan of a round of `n` members under this server's options (mode, t, dropouts tolerated). */
+  plan(n: number): RoundPlan;
   /**
    * Replaces the roster on the running server (e.g. after `fedmeta keygen --revoke`). A
    * member that is revoked or removed has its session closed with ERR_AUTH_REVOKED at once,

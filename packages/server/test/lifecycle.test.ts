@@ -64,3 +64,27 @@ test('plain ws without insecure: true, a busy port and bad options are typed err
   }
   await assert.rejects(startServer(options({ model: { config: { kind: 'mlp' }, initialParams: new Float32Array(3) } })), (e: unknown) => e instanceof ServerError && e.code === 'ERR_SERVER_CONFIG');
 });
+
+test('plan(n): threshold, floor and the dropouts a round is guaranteed to survive', async () => {
+  const roster = Array.from({ length: 40 }, (_, i) => ({ name: `p${i}`, publicKey: ed25519Keypair(systemRng).publicKey }));
+  const server = await startServer(options({ roster, cohort: { minClients: 3 } }));
+  try {
+    // Classic SecAgg: t = floor(2n/3) + 1, floor max(3, minClients).
+    assert.deepEqual(server.plan(3), { n: 3, mode: 'secagg', degree: 0, threshold: 3, minAggregate: 3, toleratedDropouts: 0 });
+    assert.equal(server.plan(5).threshold, 4);
+    assert.equal(server.plan(5).toleratedDropouts, 1);
+    assert.equal(server.plan(10).toleratedDropouts, 10 - 7);
+    // SecAgg+ (auto from 16): bounded by each neighbourhood's slack k + 1 - t as well.
+    const p = server.plan(40);
+    assert.equal(p.mode, 'secagg+');
+    assert.equal(p.toleratedDropouts, Math.min(40 - Math.max(p.threshold, 3), p.degree + 1 - p.threshold));
+  } finally {
+    await server.close();
+  }
+  const low = await startServer(options({ cohort: { minClients: 2, minAggregate: 2 }, aggregation: { threshold: 2 } }));
+  try {
+    assert.equal(low.plan(2).toleratedDropouts, 0);
+  } finally {
+    await low.close();
+  }
+});

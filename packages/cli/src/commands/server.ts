@@ -141,6 +141,12 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
     `fedmeta server: ${server.url} federation '${c.server.federationId}', ${active} clients on the roster, ${c.server.rounds} rounds, ` +
       `${c.secagg.mode}, ${base.dp ? `DP epsilon budget ${c.dp.epsilon} (noise multiplier ${base.dp.noiseMultiplier.toFixed(3)})` : 'DP off'}, tfjs ${backend.name}`,
   );
+  const plan = server.plan(active);
+  view.log(
+    plan.mode === 'plaintext'
+      ? `a round of ${active} members releases sums of >= ${plan.minAggregate} inputs in plaintext; it tolerates ${plan.toleratedDropouts} dropout(s)`
+      : `a round of ${active} members runs ${plan.mode}${plan.degree ? ` (k ${plan.degree})` : ''} with threshold t ${plan.threshold} and releases sums of >= ${plan.minAggregate} inputs: it tolerates ${plan.toleratedDropouts} dropout(s)${plan.toleratedDropouts === 0 ? ' (any dropout aborts the round: add members, or lower secagg.threshold / server.minAggregate knowingly)' : ''}`,
+  );
   bannerShown = true;
   log('info', 'cli.server.started', { url: server.url, roster: active, rounds: c.server.rounds });
   const rosterPath = resolve(c.server.roster!);
