@@ -1,48 +1,45 @@
 /**
  * runClient: one institution's client. Connects (reconnecting with jittered exponential
- * backoff), authenticates, and for each round it is sampled into: validates the round
- * config and params, trains and encodes (pipeline.ts), then drives the secagg client
- * machine, forwarding its messages. Between rounds it just keeps the connection alive;
- * after a server restart it reconnects and joins the next round.
+ * backoff, by default for as long as the coordinator is away), authenticates, checks the
+ * federation's announced settings against the site's policy, then hands the connection to
+ * a ClientSession (session.ts) that serves the rounds it is sampled into. After a server
+ * restart it reconnects and joins the next round.
  */
-import { ed25519PublicKey, ready, decodeMessage, encodeMessage, SecAggAbortError, SecAggClient, SecAggError, systemRng, type ClientMessage, type ServerMessage } from '@fedmeta/secagg';
-import { fromHex, toHex, parseFederationSettings, parseRoundConfig, resolveLimits, TransportError, type Limits, type MessageOf, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
+import { ed25519PublicKey, ready, systemRng } from '@fedmeta/secagg';
+import { parseFederationSettings, resolveLimits, toHex, TransportError, type Limits } from '@fedmeta/transport';
+import type { LocalResult } from '@fedmeta/meta';
 import { backoffDelay, resolveBackoff, type BackoffPolicy } from './backoff.js';
 import { openSession, type Session } from './connection.js';
 import { ClientError, FATAL_CODES } from './errors.js';
 import { encodeLocal, ensureBackend, prepareModel, trainLocal } from './pipeline.js';
 import { TrainingWorker } from './worker.js';
-import { describeSettings, policyProblem, roundViolations, settingsNotes, settingsViolations } from './policy.js';
-import type { LocalResult } from '@fedmeta/meta';
-import type { ClientHandle, ClientOptions, ClientPhase, ClientProgress, ClientRoundRecord, ClientSummary, ClientEvent } from './options.js';
-
-interface ActiveRound {
-  round: number;
-  config: RoundConfig;
-  machine: SecAggClient | null;
-  phase?: ClientPhase;
-  record: ClientRoundRecord;
-}
+import { describeSettings, policyProblem, settingsNotes, settingsViolations } from './policy.js';
+import { ClientSession, processClock } from './session.js';
+import type { ClientHandle, ClientOptions, ClientProgress, ClientRoundRecord, ClientSummary, ClientEvent, ClientTestHooks } from './options.js';
 
 class FederationClient {
   private readonly limits: Limits;
   private readonly backoff: BackoffPolicy;
   private session: Session | null = null;
-  private active: ActiveRound | null = null;
+  private current: ClientSession | null = null;
   private readonly records: ClientRoundRecord[] = [];
   private state: ClientProgress['state'] = 'connecting';
   private attempts = 0;
   private bytes = { in: 0, out: 0 };
   private name = '';
   private stopped = false;
-  private dropHookFired = false;
+  private readonly shared = { dropHookFired: false };
   private wake: (() => void) | null = null;
   /** Hex of the out-of-band trusted identity keys (active mode), or null to trust the server. */
   private readonly trusted: ReadonlySet<string> | null;
+  private worker: TrainingWorker | null = null;
   private resolveDone!: (s: ClientSummary) => void;
   readonly done: Promise<ClientSummary>;
 
-  constructor(private readonly o: ClientOptions) {
+  constructor(
+    private readonly o: ClientOptions,
+    private readonly hooks: ClientTestHooks | undefined,
+  ) {
     this.limits = resolveLimits(o.limits);
     this.backoff = resolveBackoff(o.reconnect);
     this.trusted = o.trustedIdentities ? new Set(o.trustedIdentities.map(toHex)) : null;
@@ -55,10 +52,11 @@ class FederationClient {
 
   progress(): ClientProgress {
     const c = this.session?.conn;
+    const phase = this.current?.phase;
     return {
       state: this.state,
-      round: this.active?.round ?? 0,
-      ...(this.active?.phase ? { phase: this.active.phase } : {}),
+      round: this.current?.round ?? 0,
+      ...(phase ? { phase } : {}),
       attempts: this.attempts,
       bytesIn: this.bytes.in + (c?.bytesIn ?? 0),
       bytesOut: this.bytes.out + (c?.bytesOut ?? 0),
@@ -82,7 +80,7 @@ class FederationClient {
     }
     for (;;) {
       if (this.stopped) return this.end('closed');
-      this.setState(this.attempts === 0 ? 'connecting' : 'connecting');
+      this.setState('connecting');
       this.attempts++;
       let session: Session;
       try {
@@ -116,7 +114,7 @@ class FederationClient {
       if (outcome.kind === 'bye') return this.end('federation-done');
       if (outcome.kind === 'stopped') return this.end('closed');
       if (outcome.error && FATAL_CODES.has(outcome.error.code)) return this.end('failed', outcome.error);
-      if (outcome.kind === 'dropped-by-hook' && !this.o.testHooks?.dropAfterPhase?.reconnect) return this.end('closed');
+      if (outcome.kind === 'dropped-by-hook' && !this.hooks?.dropAfterPhase?.reconnect) return this.end('closed');
       this.log('warn', 'disconnected', { code: outcome.error?.code, message: outcome.error?.message, reconnect: true });
       failures++;
       this.setState('backoff');
@@ -156,254 +154,70 @@ class FederationClient {
     });
   }
 
-  /** Serves one authenticated session until it closes. */
+  /** Trains on the main thread, or in the worker (the session sends progress meanwhile). */
+  private train(config: Parameters<typeof trainLocal>[0], params: Float32Array, seed: number): Promise<LocalResult> {
+    if (!this.o.trainInWorker || this.o.trainer) return Promise.resolve().then(() => trainLocal(config, params, this.o.data, seed, this.o.trainer));
+    this.worker ??= new TrainingWorker(this.o.data, this.o.backend ?? 'auto');
+    return this.worker.train(config, params, seed);
+  }
+
+  /** Serves one authenticated connection with a ClientSession until it closes. */
   private serve(session: Session): Promise<{ kind: 'closed' | 'bye' | 'stopped' | 'dropped-by-hook'; error?: TransportError | null }> {
     this.session = session;
-    this.setState('idle');
-    return new Promise((resolve) => {
-      let bye = false;
-      let hookDrop = false;
-      const timeout = this.o.serverTimeoutMs ?? 60_000;
-      const watchdog = setInterval(() => {
-        if (Date.now() - session.conn.lastSeen <= timeout) return;
-        // Re-check after the poll phase: if this thread was just blocked (main-thread
-        // training), the server's pings are queued and will refresh lastSeen first.
-        setImmediate(() => {
-          if (Date.now() - session.conn.lastSeen <= timeout || !session.conn.isOpen) return;
-          this.log('warn', 'server.silent', { ms: Date.now() - session.conn.lastSeen });
-          session.conn.terminate();
-        });
-      }, Math.max(10, Math.floor(timeout / 4)));
-      session.attach(
-        (msg) => {
-          if (msg.type === 'bye') {
-            bye = true;
-            this.log('info', 'federation.done', { summary: msg.summary });
-            session.conn.close(1000, 'bye');
-            return;
-          }
-          try {
-            this.onMessage(session, msg, () => {
-              hookDrop = true;
-            });
-          } catch (err) {
-            session.conn.fail(err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err), { cause: err }));
-          }
+    const seed = this.o.seed ?? (typeof this.o.data.id === 'number' ? this.o.data.id : 0);
+    const conn = session.conn;
+    const cs = new ClientSession({
+      link: {
+        send: (m) => void conn.send(m),
+        fail: (e) => conn.fail(e),
+        terminate: () => conn.terminate(),
+        close: () => conn.close(1000, 'bye'),
+        lastSeen: () => conn.lastSeen,
+        get isOpen() {
+          return conn.isOpen;
         },
+      },
+      clock: processClock,
+      rng: this.o.rng ?? systemRng,
+      federationId: session.challenge.federationId,
+      identity: this.o.identity,
+      trusted: this.trusted,
+      policy: this.o.policy ?? {},
+      prepare: (config, params) => void prepareModel(config, params),
+      train: (config, params) => this.train(config, params, seed),
+      encode: encodeLocal,
+      // Progress frames only when training off the main thread (on it, nothing could be sent).
+      progressIntervalMs: this.o.trainInWorker && !this.o.trainer ? this.o.progressIntervalMs ?? 2000 : 0,
+      serverTimeoutMs: this.o.serverTimeoutMs ?? 60_000,
+      ...(this.hooks ? { hooks: this.hooks } : {}),
+      shared: this.shared,
+      log: (level, event, fields) => this.log(level, event, fields),
+      changed: (state) => this.setState(state),
+    });
+    this.current = cs;
+    return new Promise((resolve) => {
+      session.attach(
+        (msg) => cs.receive(msg),
         (_code, error) => {
-          clearInterval(watchdog);
-          this.abandonRound('disconnected');
-          if (bye) resolve({ kind: 'bye' });
+          cs.close();
+          this.records.push(...cs.records);
+          this.current = null;
+          if (cs.sawBye) resolve({ kind: 'bye' });
           else if (this.stopped) resolve({ kind: 'stopped' });
-          else if (hookDrop) resolve({ kind: 'dropped-by-hook' });
+          else if (cs.droppedByHook) resolve({ kind: 'dropped-by-hook' });
           else resolve({ kind: 'closed', error });
         },
       );
+      cs.start();
     });
-  }
-
-  private abandonRound(status: ClientRoundRecord['status']): void {
-    if (!this.active) return;
-    this.active.machine?.cancel();
-    this.active.record.status = status;
-    this.records.push(this.active.record);
-    this.active = null;
-  }
-
-  private onMessage(session: Session, msg: RuntimeMessage, markHookDrop: () => void): void {
-    switch (msg.type) {
-      case 'heartbeat':
-        return;
-      case 'error':
-        this.log('warn', 'server.error', { code: msg.code, message: msg.message });
-        return;
-      case 'roundStart':
-        return this.onRoundStart(session, msg, markHookDrop);
-      case 'secagg':
-        return this.onSecAgg(session, msg, markHookDrop);
-      case 'roundEnd': {
-        if (!this.active || this.active.round !== msg.round) {
-          // A round we already left (e.g. our own abort): nothing to close.
-          this.log('debug', 'round.end-ignored', { round: msg.round, active: this.active?.round ?? null });
-          return;
-        }
-        this.active.record.status = msg.status;
-        this.records.push(this.active.record);
-        this.log('info', 'round.end', { round: msg.round, status: msg.status, summary: msg.summary });
-        const bench = msg.summary['bench'] as { rounds?: unknown; reason?: unknown } | undefined;
-        if (msg.status === 'excluded' && bench) this.log('warn', 'round.benched', { round: msg.round, rounds: bench.rounds, reason: bench.reason });
-        this.active = null;
-        this.setState('idle');
-        return;
-      }
-      default:
-        throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} from the server`);
-    }
-  }
-
-  private onRoundStart(session: Session, msg: MessageOf<'roundStart'>, markHookDrop: () => void): void {
-    if (this.active) {
-      // A new round while one is open means the server gave up on the old one silently.
-      this.abandonRound('aborted');
-    }
-    const config = parseRoundConfig(msg.config, { round: msg.round, paramCount: msg.params.length, federationId: session.challenge.federationId, participantId: msg.participantId });
-    const violations = roundViolations(this.o.policy ?? {}, config);
-    if (violations.length > 0) {
-      // Nothing has been trained or sent for this round: leave before anything is released.
-      this.log('error', 'policy.refused', { round: msg.round, violations });
-      throw new TransportError('ERR_POLICY_REFUSED', `this site's policy (client.policy) refuses round ${msg.round}: ${violations.join('; ')}`);
-    }
-    prepareModel(config, msg.params); // model, algorithm and params checked before any work
-    const active: ActiveRound = { round: msg.round, config, machine: null, record: { round: msg.round, status: 'aborted' } };
-    this.active = active;
-    this.setState('training');
-    session.conn.send({ type: 'progress', round: msg.round, stage: 'training', fraction: 0 });
-    // Yield once so the progress frame leaves before (possibly synchronous) training starts.
-    setImmediate(() => {
-      if (this.active !== active || !session.conn.isOpen) return;
-      this.trainAndStart(session, active, msg, markHookDrop).catch((err: unknown) => {
-        if (this.active !== active || !session.conn.isOpen) return;
-        // Local failures (training, encoding) leave the round: the server sees the code and drops us.
-        session.conn.fail(err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err), { cause: err }));
-      });
-    });
-  }
-
-  private worker: TrainingWorker | null = null;
-
-  /** Trains on the main thread, or in the worker while sending progress heartbeats. */
-  private async train(session: Session, active: ActiveRound, params: Float32Array, seed: number): Promise<LocalResult> {
-    if (!this.o.trainInWorker || this.o.trainer) return trainLocal(active.config, params, this.o.data, seed, this.o.trainer);
-    this.worker ??= new TrainingWorker(this.o.data, this.o.backend ?? 'auto');
-    const started = Date.now();
-    const every = this.o.progressIntervalMs ?? 2000;
-    const beat = setInterval(() => {
-      // The fraction is time-based: meta's localUpdate reports no progress of its own.
-      const fraction = Math.min(0.99, (Date.now() - started) / Math.max(1, active.config.trainingMs));
-      session.conn.send({ type: 'progress', round: active.round, stage: 'training', fraction });
-    }, every);
-    try {
-      return await this.worker.train(active.config, params, seed);
-    } finally {
-      clearInterval(beat);
-    }
-  }
-
-  private async trainAndStart(session: Session, active: ActiveRound, msg: MessageOf<'roundStart'>, markHookDrop: () => void): Promise<void> {
-    const rng = this.o.rng ?? systemRng;
-    const seed = this.o.seed ?? (typeof this.o.data.id === 'number' ? this.o.data.id : 0);
-    const started = performance.now();
-    const local = await this.train(session, active, msg.params, seed);
-    if (this.active !== active || !session.conn.isOpen) return;
-    const encoded = encodeLocal(active.config, local, rng);
-    Object.assign(active.record, { lossFirst: local.metrics.lossFirst, lossLast: local.metrics.lossLast, weight: local.weight, trainMs: Math.round(performance.now() - started) });
-    this.o.testHooks?.onEncodedInput?.(active.round, encoded.slice());
-    session.conn.send({ type: 'progress', round: active.round, stage: 'encoding', fraction: 1 });
-    this.setState('aggregating');
-    const agg = active.config.aggregation;
-    if (agg.mode === 'plaintext') {
-      session.conn.send({ type: 'plainInput', round: active.round, vector: encoded });
-      this.reached(session, active, 'masked-input', markHookDrop);
-      return;
-    }
-    const s = agg.secagg!;
-    const config = active.config;
-    const identities = s.identities ? new Map(Object.entries(s.identities).map(([id, hex]) => [Number(id), fromHex(hex, 32, `identities.${id}`)])) : undefined;
-    if (s.mode === 'active') this.checkIdentities(identities, msg.participantId);
-    try {
-      active.machine = new SecAggClient({
-        id: msg.participantId,
-        config: { sessionNonce: fromHex(s.sessionNonce, 32, 'sessionNonce'), clientIds: s.clientIds, threshold: s.threshold, bits: agg.bits, vectorLength: agg.vectorLength, degree: s.degree, mode: s.mode },
-        rng,
-        input: encoded,
-        // The floor on the released sum: the federation's announced one, or this site's if higher.
-        minSurvivors: Math.max(2, config.federation.aggregation.minAggregate, this.o.policy?.minAggregate ?? 2),
-        ...(s.mode === 'active' ? { identity: { secretKey: this.o.identity.secretKey }, roster: identities! } : {}),
-      });
-    } catch (cause) {
-      throw new TransportError('ERR_BAD_PAYLOAD', `roundStart.config.aggregation.secagg: ${(cause as Error).message}`, { cause });
-    }
-    this.sendSecAgg(session, active, [active.machine.start()], markHookDrop);
-  }
-
-  /**
-   * Active mode rests on every client knowing the others' identity keys; the server only
-   * relays them. Our own entry must be our key, and with `trustedIdentities` every entry
-   * must be one the institution accepted out of band, or the server could swap in keys
-   * it holds and forge its peers' signed advertisements.
-   */
-  private checkIdentities(identities: ReadonlyMap<number, Uint8Array> | undefined, ownId: number): void {
-    if (!identities) throw new TransportError('ERR_BAD_PAYLOAD', 'roundStart.config.aggregation.secagg.identities: required in active mode');
-    const own = identities.get(ownId);
-    if (!own || !Buffer.from(own).equals(Buffer.from(this.o.identity.publicKey))) {
-      throw new TransportError('ERR_PROTOCOL', `active mode: the server lists participant ${ownId} (us) with an identity key that is not ours`);
-    }
-    if (!this.trusted) return;
-    for (const [id, key] of identities) {
-      if (!this.trusted.has(toHex(key))) {
-        throw new TransportError('ERR_PROTOCOL', `active mode: participant ${id}'s identity key ${toHex(key).slice(0, 16)}... is not in trustedIdentities: the server may be substituting keys`);
-      }
-    }
-  }
-
-  private onSecAgg(session: Session, msg: MessageOf<'secagg'>, markHookDrop: () => void): void {
-    const active = this.active;
-    if (!active || active.round !== msg.round) throw new TransportError('ERR_ROUND_MISMATCH', `secagg message for round ${msg.round}, active ${active?.round ?? 'none'}`);
-    if (!active.machine) throw new TransportError('ERR_UNEXPECTED_FRAME', 'secagg message before this client started the round');
-    let decoded: ServerMessage;
-    try {
-      decoded = decodeMessage(msg.payload) as ServerMessage;
-    } catch (err) {
-      throw err instanceof SecAggError ? new TransportError('ERR_PROTOCOL', `secagg message: ${err.code}: ${err.message}`, { cause: err }) : err;
-    }
-    if (decoded.kind === 'unmask-request' && this.reached(session, active, 'unmasking', markHookDrop)) return;
-    let replies: ClientMessage[];
-    try {
-      replies = active.machine.receive(decoded);
-    } catch (err) {
-      if (err instanceof SecAggAbortError) {
-        // The machine refuses a faithless server: tell it why, and leave the round.
-        const abort = active.machine.abortMessage();
-        if (abort) session.conn.send({ type: 'secagg', round: active.round, payload: encodeMessage(abort) });
-        this.log('warn', 'round.aborted-by-client', { round: active.round, reason: err.reasonName, message: err.detail });
-        return;
-      }
-      throw err instanceof SecAggError ? new TransportError('ERR_PROTOCOL', `${err.code}: ${err.message}`, { cause: err }) : err;
-    }
-    if (decoded.kind === 'abort') this.log('warn', 'round.aborted-by-server', { round: active.round, reason: decoded.reason, detail: decoded.detail });
-    this.sendSecAgg(session, active, replies, markHookDrop);
-  }
-
-  private sendSecAgg(session: Session, active: ActiveRound, msgs: ClientMessage[], markHookDrop: () => void): void {
-    const tamper = this.o.testHooks?.tamperSecAgg;
-    for (const original of msgs) {
-      const m = tamper ? tamper(active.round, original) : original;
-      session.conn.send({ type: 'secagg', round: active.round, payload: encodeMessage(m) });
-      const phase: ClientPhase | null =
-        m.kind === 'advertise-keys' ? 'advertise-keys' : m.kind === 'share-keys' ? 'share-keys' : m.kind === 'masked-input' ? 'masked-input' : m.kind === 'consistency-signature' ? 'consistency' : null;
-      if (phase && this.reached(session, active, phase, markHookDrop)) return;
-    }
-  }
-
-  /**
-   * Records the phase; if the fault-injection hook targets it, closes the socket hard
-   * (a real disconnect: no close frame, like a crashed process) and returns true.
-   */
-  private reached(session: Session, active: ActiveRound, phase: ClientPhase, markHookDrop: () => void): boolean {
-    active.phase = phase;
-    this.o.onProgress?.(this.progress());
-    const hook = this.o.testHooks?.dropAfterPhase;
-    if (!hook || this.dropHookFired || hook.phase !== phase || (hook.round !== undefined && hook.round !== active.round)) return false;
-    this.dropHookFired = true;
-    this.log('warn', 'test.drop', { round: active.round, phase });
-    markHookDrop();
-    active.machine?.cancel();
-    session.conn.terminate();
-    return true;
   }
 
   private end(reason: ClientSummary['endReason'], error?: TransportError): void {
-    this.abandonRound('disconnected');
+    if (this.current) {
+      this.current.close();
+      this.records.push(...this.current.records);
+      this.current = null;
+    }
     void this.worker?.terminate();
     this.worker = null;
     this.setState(reason === 'failed' ? 'failed' : 'done');
@@ -436,8 +250,13 @@ class FederationClient {
  *   const summary = await client.done;
  */
 export function runClient(options: ClientOptions): ClientHandle {
+  return startClient(options, undefined);
+}
+
+/** runClient with fault-injection hooks (the testing entry point, @fedmeta/client/testing). */
+export function startClient(options: ClientOptions, hooks: ClientTestHooks | undefined): ClientHandle {
   validateClientOptions(options);
-  const c = new FederationClient(options);
+  const c = new FederationClient(options, hooks);
   void c.run();
   return { done: c.done, progress: () => c.progress(), close: () => c.close() };
 }

@@ -96,7 +96,6 @@ export interface ClientOptions {
   onProgress?: (progress: ClientProgress) => void;
   /** Randomness of secagg keys, stochastic rounding, DP noise, nonces; default the OS CSPRNG. */
   rng?: Rng;
-  testHooks?: ClientTestHooks;
   /**
    * Replaces the meta algorithm with your own local step (e.g. a model trained outside
    * tfjs, or the runtime bench's synthetic update). Receives the global params; returns

@@ -136,7 +136,7 @@ export class Federation {
     await ready(); // libsodium, used by the secagg crypto suite
     await selectBackend({ prefer: this.o.raw.backend ?? 'auto', log: null });
     try {
-      this.listener = await listen(this.o.raw, this.o.limits, () => publicStatus(this.status(), this.o.raw.dp));
+      this.listener = await listen({ ...this.o.raw, connectionLimits: this.o.connections }, this.o.limits, () => publicStatus(this.status(), this.o.raw.dp));
     } catch (err) {
       this.privacy?.close();
       throw err;

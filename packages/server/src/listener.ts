@@ -8,12 +8,16 @@
  * budget). It is public like the TLS handshake itself, so it carries counts only: no
  * client names, keys or addresses, nothing about any one client's update.
  *
+ * With an operator credential configured (ServerOptions.dashboard), the same port also serves
+ * the operator's dashboard under /dashboard and Prometheus metrics at /metrics, both behind
+ * that credential (./dashboard/console.ts); they reach the listener as `HTTP_ROUTES`.
+ *
  * Failed TLS handshakes (a client that does not trust the certificate, plain ws:// or HTTP
  * on the TLS port, no common TLS version) are logged as `tls.handshake-failed` events with
  * the remote address and OpenSSL's reason, rate-limited per address (HandshakeFailureLog),
  * so a scanner cannot flood the log.
  */
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -21,6 +25,18 @@ import { WebSocketServer } from 'ws';
 import { wsMaxPayload, type Limits } from '@fedmeta/transport';
 import { ServerError } from './errors.js';
 import type { DpOptions, ServerEvent, ServerOptions, ServerStatus } from './options.js';
+
+/**
+ * Extra HTTP routes on the coordinator's port: answers the request and returns true, or
+ * returns false to leave it to the listener (GET /status, else 426).
+ */
+export type HttpRoutes = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/**
+ * The key under which startServer hands the operator's routes to the listener on the
+ * options object (not part of the public ServerOptions; set from `dashboard`).
+ */
+export const HTTP_ROUTES: unique symbol = Symbol('fedmeta.httpRoutes');
 
 /** What GET /status returns (served as JSON). */
 export interface PublicStatus {
@@ -159,8 +175,62 @@ function handshakeFailure(err: Error & { code?: unknown; reason?: unknown }, byt
  * as `tls.handshake-failed`, rate-limited by `handshakeLog`.
  * @throws ServerError ERR_SERVER_CONFIG without tls and without insecure: true; ERR_LISTEN when binding fails
  */
+/** Pre-upgrade limits (resolved ConnectionOptions). */
+export interface ConnectionLimits {
+  max: number;
+  perAddress: number;
+  idleTimeoutMs: number;
+  headersTimeoutMs: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { max: 1024, perAddress: 64, idleTimeoutMs: 10_000, headersTimeoutMs: 10_000 };
+
+/**
+ * Caps and timeouts before the upgrade: at most `max` sockets in all and `perAddress` per
+ * remote address (extra sockets are destroyed at once, counted in `connections.refused`
+ * events, rate-limited), a socket silent for `idleTimeoutMs` before its upgrade is closed,
+ * and Node's own headersTimeout / requestTimeout bound a slow-header drip. Once upgraded,
+ * the idle timer is cleared: liveness is the heartbeat's job from then on.
+ */
+function limitConnections(http: HttpServer, c: ConnectionLimits, log: ((fields: Record<string, unknown>) => void) | null): () => void {
+  http.maxConnections = c.max;
+  http.keepAliveTimeout = Math.min(5_000, c.idleTimeoutMs);
+  const perAddress = new Map<string, number>();
+  let refused = 0;
+  let lastReport = 0;
+  http.on('connection', (raw: Socket) => {
+    const addr = raw.remoteAddress ?? 'unknown';
+    const n = (perAddress.get(addr) ?? 0) + 1;
+    if (n > c.perAddress) {
+      refused++;
+      const now = Date.now();
+      if (log && now - lastReport >= 10_000) {
+        lastReport = now;
+        log({ remote: addr, perAddress: c.perAddress, refusedSinceLast: refused });
+        refused = 0;
+      }
+      raw.destroy();
+      return;
+    }
+    perAddress.set(addr, n);
+    raw.once('close', () => {
+      const left = (perAddress.get(addr) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(addr);
+      else perAddress.set(addr, left);
+    });
+    raw.setTimeout(c.idleTimeoutMs, () => raw.destroy());
+  });
+  const onUpgrade = (req: { socket: Socket }) => {
+    const sock = req.socket as Socket & { _parent?: Socket | null };
+    sock.setTimeout(0);
+    sock._parent?.setTimeout(0);
+  };
+  http.on('upgrade', onUpgrade);
+  return () => perAddress.clear();
+}
+
 export async function listen(
-  options: Pick<ServerOptions, 'host' | 'port' | 'tls' | 'insecure'> & { logger?: ServerOptions['logger'] },
+  options: Pick<ServerOptions, 'host' | 'port' | 'tls' | 'insecure'> & { logger?: ServerOptions['logger']; connectionLimits?: ConnectionLimits },
   limits: Limits,
   status?: () => PublicStatus,
   handshakeLog?: HandshakeLogPolicy,
@@ -172,10 +242,19 @@ export async function listen(
   if (options.tls && (!options.tls.cert || !options.tls.key)) {
     throw new ServerError('ERR_SERVER_CONFIG', 'tls.cert and tls.key must both be given (PEM bytes or strings)');
   }
+  const conn = options.connectionLimits ?? DEFAULT_CONNECTION_LIMITS;
+  // Node checks header and request deadlines on its own interval (30 s by default): check
+  // often enough that headersTimeout means what it says.
+  const timing = { headersTimeout: conn.headersTimeoutMs, requestTimeout: conn.headersTimeoutMs + 5_000, connectionsCheckingInterval: Math.min(1_000, conn.headersTimeoutMs) };
   const http: HttpServer = options.tls
-    ? createHttpsServer({ cert: Buffer.from(options.tls.cert), key: Buffer.from(options.tls.key) })
-    : createHttpServer();
+    ? createHttpsServer({ cert: Buffer.from(options.tls.cert), key: Buffer.from(options.tls.key), ...timing })
+    : createHttpServer(timing);
   const logger = options.logger;
+  const stopLimits = limitConnections(
+    http,
+    conn,
+    logger ? (fields) => logger({ time: new Date().toISOString(), level: 'warn', event: 'connections.refused', ...fields }) : null,
+  );
   const failures = options.tls && logger
     ? new HandshakeFailureLog((level, event, fields) => logger({ time: new Date().toISOString(), level, event, ...fields }), handshakeLog)
     : null;
@@ -194,8 +273,18 @@ export async function listen(
       }
     });
   }
+  const routes = options[HTTP_ROUTES];
   http.on('request', (req, res) => {
     const path = (req.url ?? '').split('?')[0];
+    if (routes) {
+      try {
+        if (routes(req, res)) return;
+      } catch {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('fedmeta: internal error\n');
+        return;
+      }
+    }
     if (path !== '/status' || !status) {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('fedmeta: WebSocket only (and GET /status)\n');
       return;
@@ -237,6 +326,7 @@ export async function listen(
     close: () =>
       new Promise<void>((resolve) => {
         failures?.close();
+        stopLimits();
         for (const ws of wss.clients) ws.terminate();
         wss.close(() => http.close(() => resolve()));
         http.closeAllConnections?.();

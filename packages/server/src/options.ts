@@ -130,6 +130,21 @@ export interface StragglerOptions {
   maxBenchRounds?: number;
 }
 
+/**
+ * Limits on TCP connections before the WebSocket upgrade (and authentication): a stranger
+ * cannot hold sockets open, drip headers, or exhaust the coordinator's file descriptors.
+ */
+export interface ConnectionOptions {
+  /** Most simultaneous TCP connections in all (authenticated ones included); default 1024. */
+  max?: number;
+  /** Most simultaneous connections from one remote address; default 64. */
+  perAddress?: number;
+  /** A connection that sends nothing for this long before its upgrade is closed; default 10 s. */
+  idleTimeoutMs?: number;
+  /** The request headers (up to the upgrade) must arrive within this; default 10 s. */
+  headersTimeoutMs?: number;
+}
+
 export interface HeartbeatOptions {
   /** ws ping interval; default 5 s. */
   intervalMs?: number;
@@ -182,6 +197,7 @@ export interface ServerOptions {
   dp?: DpOptions;
   deadlines?: DeadlineOptions;
   stragglers?: StragglerOptions;
+  connections?: ConnectionOptions;
   heartbeat?: HeartbeatOptions;
   /** Directory for checkpoints (and the ledger); the server resumes from it when present. */
   checkpointDir?: string;

@@ -33,6 +33,7 @@ export interface ResolvedServerOptions {
   };
   deadlines: { authMs: number; waitForClientsMs: number; trainingMs: number; progressMs: number; shareKeysMs: number; maskedInputMs: number; consistencyMs: number; unmaskingMs: number };
   stragglers: { benchRounds: number; maxBenchRounds: number };
+  connections: { max: number; perAddress: number; idleTimeoutMs: number; headersTimeoutMs: number };
   clock: Clock;
   heartbeat: { intervalMs: number; timeoutMs: number };
 }
@@ -145,6 +146,12 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
       maxBenchRounds: o.stragglers?.maxBenchRounds === undefined ? 8 : posInt(o.stragglers.maxBenchRounds, 'stragglers.maxBenchRounds', 0),
     },
     clock: o.clock ?? systemClock,
+    connections: {
+      max: o.connections?.max === undefined ? 1024 : posInt(o.connections.max, 'connections.max'),
+      perAddress: o.connections?.perAddress === undefined ? 64 : posInt(o.connections.perAddress, 'connections.perAddress'),
+      idleTimeoutMs: ms(o.connections?.idleTimeoutMs, 'connections.idleTimeoutMs', 10_000),
+      headersTimeoutMs: ms(o.connections?.headersTimeoutMs, 'connections.headersTimeoutMs', 10_000),
+    },
     heartbeat: { intervalMs: ms(h.intervalMs, 'heartbeat.intervalMs', 5_000), timeoutMs: ms(h.timeoutMs, 'heartbeat.timeoutMs', 30_000) },
   };
   if (resolved.aggregation.degree !== undefined && resolved.aggregation.degree % 2 !== 0) fail('aggregation.degree', 'an even integer >= 2', resolved.aggregation.degree);

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '@fedmeta/server';
+import { runClientWithHooks } from '@fedmeta/client/testing';
 import { runClient } from '@fedmeta/client';
 import { baseServerOptions, EventLog, institutions, mnistFederation, sumMod32 } from '../src/harness.js';
 
@@ -27,18 +28,17 @@ test('active mode with 16 KiB chunks: rounds complete and aggregates are exact',
     }),
   );
   const clients = insts.map((inst, i) =>
-    runClient({
+    runClientWithHooks({
       url: server.url,
       identity: inst.keys,
       data: fed.clients[i]!,
       backend: 'cpu',
       trustedIdentities: insts.map((x) => x.keys.publicKey),
-      testHooks: {
-        onEncodedInput: (round, v) => {
-          const m = encoded.get(inst.name) ?? new Map<number, Uint32Array>();
-          m.set(round, v);
-          encoded.set(inst.name, m);
-        },
+    }, {
+      onEncodedInput: (round, v) => {
+        const m = encoded.get(inst.name) ?? new Map<number, Uint32Array>();
+        m.set(round, v);
+        encoded.set(inst.name, m);
       },
     }),
   );

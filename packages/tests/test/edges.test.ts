@@ -10,13 +10,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type ServerOptions } from '@fedmeta/server';
-import { runClient, type ClientEvent, type ClientOptions } from '@fedmeta/client';
+import { type ClientEvent, type ClientOptions } from '@fedmeta/client';
+import { runClientWithHooks, type ClientTestHooks } from '@fedmeta/client/testing';
 import { baseServerOptions, EventLog, institutions, mnistFederation, rosterOf, type Institution } from '../src/harness.js';
 
 const fed = mnistFederation(5, 21, 120);
 
-function client(server: { url: string }, inst: Institution, i: number, extra: Partial<ClientOptions> = {}, events?: ClientEvent[]) {
-  return runClient({
+function client(server: { url: string }, inst: Institution, i: number, extra: Partial<ClientOptions> & { hooks?: ClientTestHooks } = {}, events?: ClientEvent[]) {
+  const { hooks, ...rest } = extra;
+  return runClientWithHooks({
     url: server.url,
     identity: inst.keys,
     federationId: 'e2e',
@@ -24,8 +26,8 @@ function client(server: { url: string }, inst: Institution, i: number, extra: Pa
     reconnect: { baseDelayMs: 50, maxDelayMs: 300 },
     backend: 'cpu',
     ...(events ? { logger: (e) => events.push(e) } : {}),
-    ...extra,
-  });
+    ...rest,
+  }, hooks ?? {});
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -68,7 +70,7 @@ test('3 members, one crashes before its masked input: no sum of 2 is released by
         onAggregate: (_r, a) => released.push(a.survivors),
       }),
     );
-    const clients = insts.map((inst, i) => client(server, inst, i, i === 2 ? { testHooks: { dropAfterPhase: { phase: 'share-keys', round: 1 } } } : {}));
+    const clients = insts.map((inst, i) => client(server, inst, i, i === 2 ? { hooks: { dropAfterPhase: { phase: 'share-keys', round: 1 } } } : {}));
     const summary = await server.done;
     await Promise.all(clients.map((c) => c.done));
     const r = summary.rounds[0]!;
@@ -103,7 +105,7 @@ test("a client whose policy floor exceeds the survivors refuses to unmask, and t
   );
   const events: ClientEvent[] = [];
   const clients = insts.map((inst, i) =>
-    client(server, inst, i, i === 0 ? { policy: { minAggregate: 3 } } : i === 2 ? { testHooks: { dropAfterPhase: { phase: 'share-keys', round: 1 } } } : {}, i === 0 ? events : undefined),
+    client(server, inst, i, i === 0 ? { policy: { minAggregate: 3 } } : i === 2 ? { hooks: { dropAfterPhase: { phase: 'share-keys', round: 1 } } } : {}, i === 0 ? events : undefined),
   );
   const summary = await server.done;
   await Promise.all(clients.map((c) => c.done));
@@ -205,7 +207,7 @@ for (const v of violations) {
     const server = await startServer(baseServerOptions(insts, { ...light, rounds: 1, checkpointDir: dir, logger: log.logger, ...v.server }));
     try {
       const encoded: number[] = [];
-      const s = await client(server, insts[0]!, 0, { policy: v.policy, testHooks: { onEncodedInput: (r) => encoded.push(r) } }).done;
+      const s = await client(server, insts[0]!, 0, { policy: v.policy, hooks: { onEncodedInput: (r) => encoded.push(r) } }).done;
       assert.equal(s.endReason, 'failed');
       assert.equal(s.error?.code, 'ERR_POLICY_REFUSED');
       assert.match(s.error!.message, v.message);

@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '@fedmeta/server';
-import { runClient, type ClientOptions, type ClientEvent } from '@fedmeta/client';
+import { type ClientEvent } from '@fedmeta/client';
+import { runClientWithHooks, type ClientTestHooks } from '@fedmeta/client/testing';
 import { createAlgorithm, createModel, type ModelConfig } from '@fedmeta/meta';
 import { openLedger } from '@fedmeta/dp';
 import { baseServerOptions, EventLog, institutions, mnistFederation, SMALL_MLP, sumMod32 } from '../src/harness.js';
@@ -38,7 +39,7 @@ test('SecAgg+ with DP survives dropouts in every phase, a client rejoins, aggreg
         onAggregate: (round, a) => aggregates.push({ round, ...a }),
       }),
     );
-    const hooks: Record<number, ClientOptions['testHooks']> = {
+    const hooks: Record<number, ClientTestHooks> = {
       0: { dropAfterPhase: { phase: 'advertise-keys', round: 1, reconnect: true } },
       1: { dropAfterPhase: { phase: 'share-keys', round: 1 } },
       2: { dropAfterPhase: { phase: 'masked-input', round: 2 } },
@@ -46,18 +47,20 @@ test('SecAgg+ with DP survives dropouts in every phase, a client rejoins, aggreg
     };
     const clientEvents: ClientEvent[] = [];
     const clients = insts.map((inst, i) =>
-      runClient({
-        url: server.url,
-        identity: inst.keys,
-        federationId: 'e2e',
-        data: fed.clients[i]!,
-        reconnect: { baseDelayMs: 50, maxDelayMs: 500 },
-        backend: 'cpu',
-        logger: (e) => {
-          clientEvents.push(e);
-          if (process.env['FEDMETA_E2E_VERBOSE']) console.log('client', JSON.stringify(e));
+      runClientWithHooks(
+        {
+          url: server.url,
+          identity: inst.keys,
+          federationId: 'e2e',
+          data: fed.clients[i]!,
+          reconnect: { baseDelayMs: 50, maxDelayMs: 500 },
+          backend: 'cpu',
+          logger: (e) => {
+            clientEvents.push(e);
+            if (process.env['FEDMETA_E2E_VERBOSE']) console.log('client', JSON.stringify(e));
+          },
         },
-        testHooks: {
+        {
           ...hooks[i],
           onEncodedInput: (round, v) => {
             const m = encoded.get(inst.name) ?? new Map<number, Uint32Array>();
@@ -65,7 +68,7 @@ test('SecAgg+ with DP survives dropouts in every phase, a client rejoins, aggreg
             encoded.set(inst.name, m);
           },
         },
-      }),
+      ),
     );
     const summary = await server.done;
     const clientSummaries = await Promise.all(clients.map((c) => c.done));

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ed25519Keypair, systemRng, type ClientMessage } from '@fedmeta/secagg';
 import { startServer } from '@fedmeta/server';
+import { runClientWithHooks } from '@fedmeta/client/testing';
 import { runClient, type ClientEvent } from '@fedmeta/client';
 import { TRANSPORT_ERRORS, FRAME_HEADER_BYTES } from '@fedmeta/transport';
 import { baseServerOptions, EventLog, institutions, mnistFederation, rosterOf } from '../src/harness.js';
@@ -35,22 +36,22 @@ test('bad peers get typed refusals while the honest round completes', { timeout:
     // The wrong-length client is a real client whose masked vector is truncated on the wire.
     const wrongLenEvents: ClientEvent[] = [];
     const clients = [...honest, evil[3]!].map((inst, i) =>
-      runClient({
-        url: server.url,
-        identity: inst.keys,
-        data: fed.clients[i]!,
-        backend: 'cpu',
-        reconnect: { maxAttempts: 3, baseDelayMs: 50 },
-        ...(inst === evil[3]
+      runClientWithHooks(
+        {
+          url: server.url,
+          identity: inst.keys,
+          data: fed.clients[i]!,
+          backend: 'cpu',
+          reconnect: { maxAttempts: 3, baseDelayMs: 50 },
+          ...(inst === evil[3] ? { logger: (e: ClientEvent) => wrongLenEvents.push(e) } : {}),
+        },
+        inst === evil[3]
           ? {
-              logger: (e: ClientEvent) => wrongLenEvents.push(e),
-              testHooks: {
-                tamperSecAgg: (_round: number, m: ClientMessage): ClientMessage =>
-                  m.kind === 'masked-input' ? { ...m, vector: m.vector.subarray(0, m.vector.length - 1) } : m,
-              },
+              tamperSecAgg: (_round: number, m: ClientMessage): ClientMessage =>
+                m.kind === 'masked-input' ? { ...m, vector: m.vector.subarray(0, m.vector.length - 1) } : m,
             }
-          : {}),
-      }),
+          : {},
+      ),
     );
 
     // Attack while round 1 is running.

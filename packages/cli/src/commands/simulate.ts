@@ -166,7 +166,8 @@ async function simulate(
   const started = performance.now();
   const meta = await import('@fedmeta/meta');
   const { startServer, loadCheckpoint } = await import('@fedmeta/server');
-  const { runClient } = await import('@fedmeta/client');
+  // The testing entry point: simulate injects the crashes that simulate.drop asks for.
+  const { runClientWithHooks } = await import('@fedmeta/client/testing');
   const backend = await meta.selectBackend({ prefer: c.meta.backend, log: null });
   const n = c.simulate.clients;
   const fed = await loadDemoFederation(c.data, n);
@@ -231,7 +232,7 @@ async function simulate(
   try {
     clients = identities.map((identity, i) => {
       const drop = drops[i];
-      return runClient({
+      return runClientWithHooks({
         url: server.url,
         identity,
         federationId: c.server.federationId,
@@ -241,8 +242,7 @@ async function simulate(
         reconnect: { maxAttempts: 20, baseDelayMs: 100, maxDelayMs: 2_000 },
         seed: c.data.seed * 1009 + i,
         logger: (e) => log(e.level, e.event, { ...e, component: identity.name }),
-        ...(drop ? { testHooks: { dropAfterPhase: { phase: drop.phase as 'share-keys', round: drop.round, reconnect: c.simulate.reconnect } } } : {}),
-      });
+      }, drop ? { dropAfterPhase: { phase: drop.phase as 'share-keys', round: drop.round, reconnect: c.simulate.reconnect } } : {});
     });
     const summary = await server.done;
     // Clients end by themselves on the server's goodbye; after a SIGINT they would keep

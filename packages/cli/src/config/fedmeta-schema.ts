@@ -35,6 +35,16 @@ export const fedmetaSchema = obj('fedmeta config', {
       max: MAX,
     }),
     clientsPerRound: int({ doc: 'clients sampled per round (0 = every connected client)', min: 0, max: MAX, default: 0 }),
+    bench: obj('members that miss a deadline or go silent are left out of the next cohorts', {
+      rounds: int({ doc: 'rounds a member sits out after its first miss; doubles with each further miss in a row (0 = never bench)', min: 0, max: 1_000_000, default: 1 }),
+      maxRounds: int({ doc: 'longest bench (rounds)', min: 0, max: 1_000_000, default: 8 }),
+    }),
+    connections: obj('limits before the WebSocket upgrade (strangers cannot hold sockets open)', {
+      max: int({ doc: 'most simultaneous TCP connections in all', min: 1, max: 1_000_000, default: 1024 }),
+      perAddress: int({ doc: 'most simultaneous connections from one remote address', min: 1, max: 1_000_000, default: 64 }),
+      idleTimeout: ms('a connection that sends nothing before its upgrade is closed after', 10_000),
+      headersTimeout: ms('the upgrade request\'s headers must arrive within', 10_000),
+    }),
     heartbeat: obj('liveness', {
       intervalMs: ms('WebSocket ping interval', 5_000),
       timeoutMs: ms('a connection silent this long is dropped', 30_000),
@@ -43,6 +53,7 @@ export const fedmetaSchema = obj('fedmeta config', {
       auth: ms('connect to authenticated', 10_000),
       waitForClients: ms('waiting for minClients before a round starts', 60_000),
       training: ms('local training and key advertisement', 120_000),
+      progress: ms('while training, the longest a member may go without a progress frame before it is dropped from the round (heartbeats do not count)', 30_000),
       shareKeys: ms('encrypted share exchange', 30_000),
       maskedInput: ms('masked input collection', 30_000),
       consistency: ms('consistency check (active security only)', 30_000),

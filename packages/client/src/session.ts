@@ -1,0 +1,352 @@
+/**
+ * One authenticated connection's worth of a client: the rounds it is sampled into, from
+ * roundStart to roundEnd. It checks each round against the site's policy, trains (through
+ * an injected trainer), encodes, drives the SecAgg client machine, keeps a watchdog on the
+ * server's silence and sends training progress. It owns no socket and reads no clock of
+ * its own: sending, closing, time and randomness are injected, so every path is
+ * unit-tested with a fake clock (test/session.test.ts). client.ts runs the connect /
+ * reconnect loop around it.
+ */
+import { decodeMessage, encodeMessage, SecAggAbortError, SecAggClient, SecAggError, type ClientMessage, type Rng, type ServerMessage } from '@fedmeta/secagg';
+import { fromHex, parseRoundConfig, toHex, TransportError, type MessageOf, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
+import type { LocalResult } from '@fedmeta/meta';
+import { roundViolations, type SitePolicy } from './policy.js';
+import type { ClientEvent, ClientPhase, ClientRoundRecord, ClientTestHooks } from './options.js';
+
+/** Time, injected (the process clock in production, a fake one in tests). */
+export interface SessionClock {
+  now(): number;
+  setTimer(fn: () => void, ms: number): { readonly id: unknown };
+  clearTimer(handle: { readonly id: unknown }): void;
+}
+
+export const processClock: SessionClock = {
+  now: () => Date.now(),
+  setTimer(fn, ms) {
+    const t = setTimeout(fn, ms);
+    return { id: t };
+  },
+  clearTimer(h) {
+    clearTimeout(h.id as NodeJS.Timeout);
+  },
+};
+
+/** The connection, as the session sees it. */
+export interface SessionLink {
+  send(msg: RuntimeMessage): void;
+  /** Closes with a typed refusal (error frame, then the close). */
+  fail(err: TransportError): void;
+  /** Closes without a goodbye (a crash, as the server sees it). */
+  terminate(): void;
+  /** A normal close (the federation is over). */
+  close(): void;
+  /** When the server was last heard (any frame or ping), ms since the epoch. */
+  lastSeen(): number;
+  readonly isOpen: boolean;
+}
+
+export interface SessionOptions {
+  link: SessionLink;
+  clock: SessionClock;
+  rng: Rng;
+  /** The federation id of the challenge (the round config must repeat it). */
+  federationId: string;
+  identity: { publicKey: Uint8Array; secretKey: Uint8Array };
+  /** Hex of the out-of-band trusted identity keys (active mode), or null to trust the server. */
+  trusted: ReadonlySet<string> | null;
+  policy: SitePolicy;
+  /** Checks the announced model against the params (throws TransportError). */
+  prepare(config: RoundConfig, params: Float32Array): void;
+  /** Trains one round; `beat` may be called while it runs, to send progress. */
+  train(config: RoundConfig, params: Float32Array): Promise<LocalResult>;
+  /** Encodes the local result for aggregation (quantiser or DDG). */
+  encode(config: RoundConfig, local: LocalResult, rng: Rng): Uint32Array;
+  /** While training, a progress frame this often (0: none). */
+  progressIntervalMs: number;
+  /** No frame and no ping from the server for this long: the link is treated as dead. */
+  serverTimeoutMs: number;
+  hooks?: ClientTestHooks;
+  /** State that outlives one connection: the drop hook fires once per client, not per session. */
+  shared: { dropHookFired: boolean };
+  log(level: ClientEvent['level'], event: string, fields?: Record<string, unknown>): void;
+  /** The session's visible state changed (for progress lines). */
+  changed(state: 'idle' | 'training' | 'aggregating'): void;
+}
+
+interface ActiveRound {
+  round: number;
+  config: RoundConfig;
+  machine: SecAggClient | null;
+  phase?: ClientPhase;
+  record: ClientRoundRecord;
+}
+
+export class ClientSession {
+  readonly records: ClientRoundRecord[] = [];
+  private active: ActiveRound | null = null;
+  private watchdog: { readonly id: unknown } | null = null;
+  private beat: { readonly id: unknown } | null = null;
+  private closed = false;
+  /** Set when the fault-injection hook closed the link on purpose. */
+  droppedByHook = false;
+  /** Set when the server said the federation is over. */
+  sawBye = false;
+
+  constructor(private readonly o: SessionOptions) {}
+
+  get round(): number {
+    return this.active?.round ?? 0;
+  }
+  get phase(): ClientPhase | undefined {
+    return this.active?.phase;
+  }
+
+  /** Arms the silence watchdog; call once the session is attached to the link. */
+  start(): void {
+    this.armWatchdog();
+    this.o.changed('idle');
+  }
+
+  private armWatchdog(): void {
+    const { clock, serverTimeoutMs } = this.o;
+    this.watchdog = clock.setTimer(() => {
+      if (this.closed) return;
+      const silent = clock.now() - this.o.link.lastSeen();
+      if (silent <= serverTimeoutMs) return this.armWatchdog();
+      // Check once more after a zero delay: if this thread was just blocked (main-thread
+      // training), the server's queued pings refresh lastSeen first.
+      this.watchdog = clock.setTimer(() => {
+        if (this.closed) return;
+        const again = clock.now() - this.o.link.lastSeen();
+        if (again <= serverTimeoutMs || !this.o.link.isOpen) return this.armWatchdog();
+        this.o.log('warn', 'server.silent', { ms: again });
+        this.o.link.terminate();
+      }, 0);
+    }, Math.max(10, Math.floor(serverTimeoutMs / 4)));
+  }
+
+  /** One message from the server. A refusal closes the link with its typed error. */
+  receive(msg: RuntimeMessage): void {
+    if (this.closed) return;
+    try {
+      this.onMessage(msg);
+    } catch (err) {
+      this.o.link.fail(err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err), { cause: err }));
+    }
+  }
+
+  /** The link closed: the open round (if any) is left, timers stop. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.watchdog) this.o.clock.clearTimer(this.watchdog);
+    this.stopBeat();
+    this.abandon('disconnected');
+  }
+
+  private abandon(status: ClientRoundRecord['status']): void {
+    if (!this.active) return;
+    this.active.machine?.cancel();
+    this.active.record.status = status;
+    this.records.push(this.active.record);
+    this.active = null;
+  }
+
+  private onMessage(msg: RuntimeMessage): void {
+    switch (msg.type) {
+      case 'heartbeat':
+        return;
+      case 'error':
+        this.o.log('warn', 'server.error', { code: msg.code, message: msg.message });
+        return;
+      case 'bye':
+        this.sawBye = true;
+        this.o.log('info', 'federation.done', { summary: msg.summary });
+        this.o.link.close();
+        return;
+      case 'roundStart':
+        return this.onRoundStart(msg);
+      case 'secagg':
+        return this.onSecAgg(msg);
+      case 'roundEnd':
+        return this.onRoundEnd(msg);
+      default:
+        throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} from the server`);
+    }
+  }
+
+  private onRoundEnd(msg: MessageOf<'roundEnd'>): void {
+    if (!this.active || this.active.round !== msg.round) {
+      // A round we already left (e.g. our own abort): nothing to close.
+      this.o.log('debug', 'round.end-ignored', { round: msg.round, active: this.active?.round ?? null });
+      return;
+    }
+    this.stopBeat();
+    this.active.record.status = msg.status;
+    this.records.push(this.active.record);
+    this.o.log('info', 'round.end', { round: msg.round, status: msg.status, summary: msg.summary });
+    const bench = msg.summary['bench'] as { rounds?: unknown; reason?: unknown } | undefined;
+    if (msg.status === 'excluded' && bench) this.o.log('warn', 'round.benched', { round: msg.round, rounds: bench.rounds, reason: bench.reason });
+    this.active = null;
+    this.o.changed('idle');
+  }
+
+  private onRoundStart(msg: MessageOf<'roundStart'>): void {
+    // A new round while one is open means the server gave up on the old one silently.
+    if (this.active) this.abandon('aborted');
+    this.stopBeat();
+    const config = parseRoundConfig(msg.config, { round: msg.round, paramCount: msg.params.length, federationId: this.o.federationId, participantId: msg.participantId });
+    const violations = roundViolations(this.o.policy, config);
+    if (violations.length > 0) {
+      // Nothing has been trained or sent for this round: leave before anything is released.
+      this.o.log('error', 'policy.refused', { round: msg.round, violations });
+      throw new TransportError('ERR_POLICY_REFUSED', `this site's policy (client.policy) refuses round ${msg.round}: ${violations.join('; ')}`);
+    }
+    this.o.prepare(config, msg.params); // model, algorithm and params checked before any work
+    const active: ActiveRound = { round: msg.round, config, machine: null, record: { round: msg.round, status: 'aborted' } };
+    this.active = active;
+    this.o.changed('training');
+    this.o.link.send({ type: 'progress', round: msg.round, stage: 'training', fraction: 0 });
+    this.startBeat(active);
+    // Yield once so the progress frame leaves before (possibly synchronous) training starts.
+    this.o.clock.setTimer(() => {
+      if (this.active !== active || !this.o.link.isOpen) return;
+      this.trainAndStart(active, msg).catch((err: unknown) => {
+        if (this.active !== active || !this.o.link.isOpen) return;
+        // Local failures (training, encoding) leave the round: the server sees the code and drops us.
+        this.o.link.fail(err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err), { cause: err }));
+      });
+    }, 0);
+  }
+
+  /** Progress frames while training, so the coordinator sees this site is working. */
+  private startBeat(active: ActiveRound): void {
+    const every = this.o.progressIntervalMs;
+    if (every <= 0) return;
+    const started = this.o.clock.now();
+    const tick = () => {
+      if (this.active !== active || active.machine || this.closed) return;
+      // The fraction is time-based: meta's localUpdate reports no progress of its own.
+      const fraction = Math.min(0.99, (this.o.clock.now() - started) / Math.max(1, active.config.trainingMs));
+      this.o.link.send({ type: 'progress', round: active.round, stage: 'training', fraction });
+      this.beat = this.o.clock.setTimer(tick, every);
+    };
+    this.beat = this.o.clock.setTimer(tick, every);
+  }
+
+  private stopBeat(): void {
+    if (this.beat) this.o.clock.clearTimer(this.beat);
+    this.beat = null;
+  }
+
+  private async trainAndStart(active: ActiveRound, msg: MessageOf<'roundStart'>): Promise<void> {
+    const started = this.o.clock.now();
+    const local = await this.o.train(active.config, msg.params);
+    this.stopBeat();
+    if (this.active !== active || !this.o.link.isOpen) return;
+    const encoded = this.o.encode(active.config, local, this.o.rng);
+    Object.assign(active.record, { lossFirst: local.metrics.lossFirst, lossLast: local.metrics.lossLast, weight: local.weight, trainMs: Math.round(this.o.clock.now() - started) });
+    this.o.hooks?.onEncodedInput?.(active.round, encoded.slice());
+    this.o.link.send({ type: 'progress', round: active.round, stage: 'encoding', fraction: 1 });
+    this.o.changed('aggregating');
+    const agg = active.config.aggregation;
+    if (agg.mode === 'plaintext') {
+      this.o.link.send({ type: 'plainInput', round: active.round, vector: encoded });
+      this.reached(active, 'masked-input');
+      return;
+    }
+    const s = agg.secagg!;
+    const identities = s.identities ? new Map(Object.entries(s.identities).map(([id, hex]) => [Number(id), fromHex(hex, 32, `identities.${id}`)])) : undefined;
+    if (s.mode === 'active') this.checkIdentities(identities, msg.participantId);
+    try {
+      active.machine = new SecAggClient({
+        id: msg.participantId,
+        config: { sessionNonce: fromHex(s.sessionNonce, 32, 'sessionNonce'), clientIds: s.clientIds, threshold: s.threshold, bits: agg.bits, vectorLength: agg.vectorLength, degree: s.degree, mode: s.mode },
+        rng: this.o.rng,
+        input: encoded,
+        // The floor on the released sum: the federation's announced one, or this site's if higher.
+        minSurvivors: Math.max(2, active.config.federation.aggregation.minAggregate, this.o.policy.minAggregate ?? 2),
+        ...(s.mode === 'active' ? { identity: { secretKey: this.o.identity.secretKey }, roster: identities! } : {}),
+      });
+    } catch (cause) {
+      throw new TransportError('ERR_BAD_PAYLOAD', `roundStart.config.aggregation.secagg: ${(cause as Error).message}`, { cause });
+    }
+    this.sendSecAgg(active, [active.machine.start()]);
+  }
+
+  /**
+   * Active mode rests on every client knowing the others' identity keys; the server only
+   * relays them. Our own entry must be our key, and with `trustedIdentities` every entry
+   * must be one the institution accepted out of band, or the server could swap in keys
+   * it holds and forge its peers' signed advertisements.
+   */
+  private checkIdentities(identities: ReadonlyMap<number, Uint8Array> | undefined, ownId: number): void {
+    if (!identities) throw new TransportError('ERR_BAD_PAYLOAD', 'roundStart.config.aggregation.secagg.identities: required in active mode');
+    const own = identities.get(ownId);
+    if (!own || !Buffer.from(own).equals(Buffer.from(this.o.identity.publicKey))) {
+      throw new TransportError('ERR_PROTOCOL', `active mode: the server lists participant ${ownId} (us) with an identity key that is not ours`);
+    }
+    if (!this.o.trusted) return;
+    for (const [id, key] of identities) {
+      if (!this.o.trusted.has(toHex(key))) {
+        throw new TransportError('ERR_PROTOCOL', `active mode: participant ${id}'s identity key ${toHex(key).slice(0, 16)}... is not in trustedIdentities: the server may be substituting keys`);
+      }
+    }
+  }
+
+  private onSecAgg(msg: MessageOf<'secagg'>): void {
+    const active = this.active;
+    if (!active || active.round !== msg.round) throw new TransportError('ERR_ROUND_MISMATCH', `secagg message for round ${msg.round}, active ${active?.round ?? 'none'}`);
+    if (!active.machine) throw new TransportError('ERR_UNEXPECTED_FRAME', 'secagg message before this client started the round');
+    let decoded: ServerMessage;
+    try {
+      decoded = decodeMessage(msg.payload) as ServerMessage;
+    } catch (err) {
+      throw err instanceof SecAggError ? new TransportError('ERR_PROTOCOL', `secagg message: ${err.code}: ${err.message}`, { cause: err }) : err;
+    }
+    if (decoded.kind === 'unmask-request' && this.reached(active, 'unmasking')) return;
+    let replies: ClientMessage[];
+    try {
+      replies = active.machine.receive(decoded);
+    } catch (err) {
+      if (err instanceof SecAggAbortError) {
+        // The machine refuses a faithless server: tell it why, and leave the round.
+        const abort = active.machine.abortMessage();
+        if (abort) this.o.link.send({ type: 'secagg', round: active.round, payload: encodeMessage(abort) });
+        this.o.log('warn', 'round.aborted-by-client', { round: active.round, reason: err.reasonName, message: err.detail });
+        return;
+      }
+      throw err instanceof SecAggError ? new TransportError('ERR_PROTOCOL', `${err.code}: ${err.message}`, { cause: err }) : err;
+    }
+    if (decoded.kind === 'abort') this.o.log('warn', 'round.aborted-by-server', { round: active.round, reason: decoded.reason, detail: decoded.detail });
+    this.sendSecAgg(active, replies);
+  }
+
+  private sendSecAgg(active: ActiveRound, msgs: ClientMessage[]): void {
+    const tamper = this.o.hooks?.tamperSecAgg;
+    for (const original of msgs) {
+      const m = tamper ? tamper(active.round, original) : original;
+      this.o.link.send({ type: 'secagg', round: active.round, payload: encodeMessage(m) });
+      const phase: ClientPhase | null =
+        m.kind === 'advertise-keys' ? 'advertise-keys' : m.kind === 'share-keys' ? 'share-keys' : m.kind === 'masked-input' ? 'masked-input' : m.kind === 'consistency-signature' ? 'consistency' : null;
+      if (phase && this.reached(active, phase)) return;
+    }
+  }
+
+  /**
+   * Records the phase; if the fault-injection hook targets it, closes the link hard
+   * (no close handshake, like a crashed process) and returns true.
+   */
+  private reached(active: ActiveRound, phase: ClientPhase): boolean {
+    active.phase = phase;
+    this.o.changed('aggregating');
+    const hook = this.o.hooks?.dropAfterPhase;
+    if (!hook || this.o.shared.dropHookFired || hook.phase !== phase || (hook.round !== undefined && hook.round !== active.round)) return false;
+    this.o.shared.dropHookFired = true;
+    this.o.log('warn', 'test.drop', { round: active.round, phase });
+    this.droppedByHook = true;
+    active.machine?.cancel();
+    this.o.link.terminate();
+    return true;
+  }
+}
