@@ -15,6 +15,7 @@ import { encodeLocal, ensureBackend, prepareModel, trainLocal } from './pipeline
 import { TrainingWorker } from './worker.js';
 import { describeSettings, policyProblem, settingsNotes, settingsViolations } from './policy.js';
 import { ClientSession, processClock } from './session.js';
+import { conformData } from './schema.js';
 import type { ClientHandle, ClientOptions, ClientProgress, ClientRoundRecord, ClientSummary, ClientEvent, ClientTestHooks } from './options.js';
 
 class FederationClient {
@@ -33,6 +34,8 @@ class FederationClient {
   /** Hex of the out-of-band trusted identity keys (active mode), or null to trust the server. */
   private readonly trusted: ReadonlySet<string> | null;
   private worker: TrainingWorker | null = null;
+  /** The site's data, in the federation's column order and class ids once the schema is known. */
+  private data: ClientOptions['data'];
   private resolveDone!: (s: ClientSummary) => void;
   readonly done: Promise<ClientSummary>;
 
@@ -43,6 +46,7 @@ class FederationClient {
     this.limits = resolveLimits(o.limits);
     this.backoff = resolveBackoff(o.reconnect);
     this.trusted = o.trustedIdentities ? new Set(o.trustedIdentities.map(toHex)) : null;
+    this.data = o.data;
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
@@ -138,6 +142,14 @@ class FederationClient {
       this.log('error', 'policy.refused', { violations, settings });
       return new TransportError('ERR_POLICY_REFUSED', `this site's policy (client.policy) refuses the federation: ${violations.join('; ')}`);
     }
+    if (settings.data) {
+      try {
+        this.data = conformData(this.o.data, settings.data);
+      } catch (err) {
+        this.log('error', 'data.refused', { message: (err as Error).message });
+        return err as TransportError;
+      }
+    }
     this.log('info', 'federation.accepted', { settings, summary: describeSettings(settings), notes: settingsNotes(this.o.policy ?? {}, settings) });
     return null;
   }
@@ -156,15 +168,15 @@ class FederationClient {
 
   /** Trains on the main thread, or in the worker (the session sends progress meanwhile). */
   private train(config: Parameters<typeof trainLocal>[0], params: Float32Array, seed: number): Promise<LocalResult> {
-    if (!this.o.trainInWorker || this.o.trainer) return Promise.resolve().then(() => trainLocal(config, params, this.o.data, seed, this.o.trainer));
-    this.worker ??= new TrainingWorker(this.o.data, this.o.backend ?? 'auto');
+    if (!this.o.trainInWorker || this.o.trainer) return Promise.resolve().then(() => trainLocal(config, params, this.data, seed, this.o.trainer));
+    this.worker ??= new TrainingWorker(this.data, this.o.backend ?? 'auto');
     return this.worker.train(config, params, seed);
   }
 
   /** Serves one authenticated connection with a ClientSession until it closes. */
   private serve(session: Session): Promise<{ kind: 'closed' | 'bye' | 'stopped' | 'dropped-by-hook'; error?: TransportError | null }> {
     this.session = session;
-    const seed = this.o.seed ?? (typeof this.o.data.id === 'number' ? this.o.data.id : 0);
+    const seed = this.o.seed ?? (typeof this.data.id === 'number' ? this.data.id : 0);
     const conn = session.conn;
     const cs = new ClientSession({
       link: {

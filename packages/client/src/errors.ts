@@ -10,6 +10,8 @@ export const FATAL_CODES: ReadonlySet<string> = new Set([
   'ERR_SESSION_REPLACED',
   // This site's policy refuses the federation: retrying would not change its settings.
   'ERR_POLICY_REFUSED',
+  // This site's data does not match the federation's schema: fix the file, then restart.
+  'ERR_SCHEMA_MISMATCH',
   // TLS failures the client finds itself: a retry meets the same certificate or port, so
   // it gives up at once with the cause and the fix (connection.ts, connectError).
   'ERR_TLS_UNTRUSTED',

@@ -22,6 +22,12 @@ export interface ClientDataOptions {
   support: ClientDataset;
   /** Held out for personalised evaluation. */
   query: ClientDataset;
+  /** Feature column names, in the order of `x`'s columns (tables): checked against the announced schema. */
+  columns?: string[];
+  /** The label column's name (tables). */
+  labelColumn?: string;
+  /** labels[id] is the original label value of class id (tables): remapped to the federation's classes. */
+  labels?: string[];
 }
 
 /** Points at which the fault-injection hook may close the socket. */

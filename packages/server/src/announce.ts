@@ -22,6 +22,7 @@ export interface Announcement {
 export function federationSettings(o: ResolvedServerOptions): FederationSettings {
   const dp = o.raw.dp;
   return {
+    ...(o.raw.dataSchema ? { data: o.raw.dataSchema } : {}),
     rounds: o.rounds,
     aggregation: { mode: o.aggregation.mode, security: o.aggregation.security, minClients: o.cohort.minClients, minAggregate: o.cohort.minAggregate },
     dp: dp ? { unit: 'client', epsilonBudget: dp.epsilonBudget, delta: dp.delta, noiseMultiplier: dp.noiseMultiplier, l2Clip: dp.l2Clip } : null,

@@ -1,6 +1,7 @@
 /**
  * Crash-safe checkpoints of the federation: global params, optimiser state, next round,
- * config hash and round history. One file, written atomically (tmp file + fsync + rename
+ * the configuration it is bound to (a hash, and each bound field's value, so that a
+ * refused restart names what changed) and round history. One file, written atomically (tmp file + fsync + rename
  * + directory fsync), so a SIGKILL at any instant leaves either the old or the new
  * checkpoint, never a torn one.
  *
@@ -18,6 +19,8 @@ export const CHECKPOINT_FILE = 'checkpoint.fmck';
 export interface CheckpointState {
   federationId: string;
   configHash: string;
+  /** The bound configuration, field by field (dotted path -> canonical JSON); absent in older checkpoints. */
+  configFields?: Record<string, string>;
   /** The next round to run (rounds completed or aborted so far). */
   nextRound: number;
   /** Named float arrays: 'params' and the optimiser's state vectors. */
@@ -30,6 +33,7 @@ interface Header {
   version: 1;
   federationId: string;
   configHash: string;
+  configFields?: Record<string, string>;
   nextRound: number;
   arrays: { name: string; length: number }[];
   meta: Record<string, unknown>;
@@ -70,6 +74,7 @@ export function saveCheckpoint(dir: string, state: CheckpointState): void {
     version: 1,
     federationId: state.federationId,
     configHash: state.configHash,
+    ...(state.configFields ? { configFields: state.configFields } : {}),
     nextRound: state.nextRound,
     arrays: arrays.map(([name, a]) => ({ name, length: a.length })),
     meta: state.meta,
@@ -117,7 +122,8 @@ export function loadCheckpoint(dir: string): CheckpointState | null {
   }
   if (off !== buf.length) corrupt(`${buf.length - off} trailing bytes`);
   if (digest.digest('hex') !== header.bodySha256) corrupt('body digest mismatch');
-  return { federationId: header.federationId, configHash: header.configHash, nextRound: header.nextRound, arrays, meta: header.meta };
+  const fields = header.configFields && typeof header.configFields === 'object' ? { configFields: header.configFields } : {};
+  return { federationId: header.federationId, configHash: header.configHash, ...fields, nextRound: header.nextRound, arrays, meta: header.meta };
 }
 
 /** SHA-256 hex of a JSON value with sorted keys (stable across runs and processes). */
@@ -132,4 +138,72 @@ function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+}
+
+/** The configuration a checkpoint is bound to: its hash and each field's canonical value. */
+export interface ConfigFingerprint {
+  hash: string;
+  /** Dotted path -> canonical JSON of the value (values over 160 characters as their SHA-256). */
+  fields: Record<string, string>;
+}
+
+const LONG_VALUE = 160;
+
+/** Flattens plain objects into dotted paths; arrays and typed arrays are single values. */
+function flatten(v: unknown, path: string, out: Record<string, string>): void {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+    if (entries.length === 0) out[path] = '{}';
+    for (const [k, x] of entries) flatten(x, path ? `${path}.${k}` : k, out);
+    return;
+  }
+  const json = canonicalJson(v);
+  out[path] = json.length > LONG_VALUE ? `sha256:${createHash('sha256').update(json).digest('hex')}` : json;
+}
+
+/** The fingerprint of a configuration object (see configFields). */
+export function configFingerprint(bound: Record<string, unknown>): ConfigFingerprint {
+  const fields: Record<string, string> = {};
+  flatten(bound, '', fields);
+  return { hash: configHash(fields), fields };
+}
+
+/**
+ * What a checkpoint binds, from the server's options: everything that makes it the same
+ * federation. Not bound, so a finished federation can be continued: `rounds`, and the DP
+ * noise multiplier (every round is charged to the ledger with the noise it really had, and
+ * the ledger's budget and delta are bound, so a new noise multiplier for the remaining
+ * rounds cannot overspend). Deadlines, limits, cohort sizes and the roster never were.
+ */
+export function federationFingerprint(o: {
+  federationId: string;
+  seed: number;
+  aggregation: unknown;
+  raw: { model: { config: unknown }; algorithm: unknown; optimizer?: unknown; dp?: object | undefined };
+}): ConfigFingerprint & { legacyHash: string } {
+  const raw = o.raw;
+  const dp = raw.dp ? Object.fromEntries(Object.entries(raw.dp).filter(([k]) => k !== 'noiseMultiplier')) : null;
+  const fp = configFingerprint({ federationId: o.federationId, model: { config: raw.model.config }, algorithm: raw.algorithm, optimizer: raw.optimizer ?? null, aggregation: o.aggregation, dp, seed: o.seed });
+  // The single hash checkpoints carried before fields were stored (still accepted).
+  const legacyHash = configHash({ federationId: o.federationId, model: raw.model.config, algorithm: raw.algorithm, optimizer: raw.optimizer ?? null, aggregation: o.aggregation, dp: raw.dp ?? null, seed: o.seed });
+  return { ...fp, legacyHash };
+}
+
+/**
+ * Why a checkpoint cannot be continued under `current`, or null when it can.
+ * @returns e.g. "belongs to another configuration: model.config.hidden is [16] in the checkpoint and [32] now"
+ */
+export function checkpointMismatch(ck: Pick<CheckpointState, 'federationId' | 'configHash' | 'configFields'>, current: ConfigFingerprint & { legacyHash: string }, federationId: string): string | null {
+  if (ck.federationId !== federationId) return `belongs to federation '${ck.federationId}', not '${federationId}' (federationId)`;
+  if (ck.configHash === current.hash || ck.configHash === current.legacyHash) return null;
+  const stored = ck.configFields;
+  if (!stored) {
+    return `belongs to a federation with a different configuration (hash ${ck.configHash.slice(0, 12)} vs ${current.hash.slice(0, 12)}; this checkpoint predates per-field records, so the field cannot be named: compare model, algorithm, optimizer, aggregation, dp and seed with the run that wrote it)`;
+  }
+  const show = (v: string | undefined) => (v === undefined ? '(not set)' : v.startsWith('sha256:') ? `(a value with ${v.slice(0, 19)}...)` : v);
+  const paths = [...new Set([...Object.keys(stored), ...Object.keys(current.fields)])].sort();
+  const diffs = paths.filter((p) => stored[p] !== current.fields[p]).map((p) => `${p} is ${show(stored[p])} in the checkpoint and ${show(current.fields[p])} now`);
+  if (diffs.length === 0) return `belongs to a federation with a different configuration (hash ${ck.configHash.slice(0, 12)} vs ${current.hash.slice(0, 12)})`;
+  const listed = diffs.length > 8 ? [...diffs.slice(0, 8), `and ${diffs.length - 8} more`] : diffs;
+  return `belongs to a federation with a different configuration: ${listed.join('; ')}. Only rounds and the DP noise multiplier may change to continue it; for a new federation use an empty checkpoint directory`;
 }

@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { selectBackend, createAlgorithm, createModel, MetaOptimizer, type AlgorithmName, type MetaOptimizerConfig, type ModelConfig, type ModelSpec, type Algorithm } from '@fedmeta/meta';
 import { TransportError } from '@fedmeta/transport';
 import { ready } from '@fedmeta/secagg';
-import { configHash, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkpointMismatch, federationFingerprint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { announceRound, federationSettings } from './announce.js';
 import { Roster } from './auth.js';
 import { planCohort, sampleCohort } from './cohort.js';
@@ -17,6 +17,7 @@ import { quantizeEncoding, type RoundEncoding } from './encoding.js';
 import { ServerError } from './errors.js';
 import { listen, publicStatus, type Listener } from './listener.js';
 import { Peer } from './peer.js';
+import { heldOutLoss } from './evaluation.js';
 import { RoundDriver, type Laggard } from './round.js';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.js';
 import { accountedClients, Privacy, type DpRoundEncoding } from './privacy.js';
@@ -34,6 +35,7 @@ export class Federation {
   private phase: ServerPhase = 'waiting';
   private readonly summaries: RoundSummary[] = [];
   private readonly hash: string;
+  private readonly fingerprint: ReturnType<typeof federationFingerprint>;
   private running: RoundDriver<Peer> | null = null;
   /** Members left out of cohorts for a while after missing deadlines (key hex -> state). */
   private readonly bench = new Map<string, { name: string; strikes: number; untilRound: number; reason: string }>();
@@ -70,8 +72,9 @@ export class Federation {
     this.params = init ? init.slice() : this.spec.initParams(o.seed);
     this.roster = o.roster;
     const raw = o.raw;
-    // What must not change across a restart (rounds may be extended).
-    this.hash = configHash({ federationId: o.federationId, model: raw.model.config, algorithm: raw.algorithm, optimizer: raw.optimizer ?? null, aggregation: o.aggregation, dp: raw.dp ?? null, seed: o.seed });
+    // What must not change across a restart (rounds may be extended): see federationFingerprint.
+    this.fingerprint = federationFingerprint(o);
+    this.hash = this.fingerprint.hash;
     const ledgerPath = raw.dp ? raw.dp.ledgerPath ?? join(raw.checkpointDir!, 'ledger.json') : null;
     this.privacy = raw.dp && ledgerPath ? new Privacy(raw.dp, ledgerPath, this.spec.paramCount) : null;
   }
@@ -120,9 +123,8 @@ export class Federation {
     if (dir) {
       const ck = loadCheckpoint(dir);
       if (ck) {
-        if (ck.configHash !== this.hash || ck.federationId !== this.o.federationId) {
-          throw new ServerError('ERR_CHECKPOINT_MISMATCH', `${dir} belongs to a federation with a different configuration (hash ${ck.configHash.slice(0, 12)} vs ${this.hash.slice(0, 12)})`);
-        }
+        const mismatch = checkpointMismatch(ck, this.fingerprint, this.o.federationId);
+        if (mismatch) throw new ServerError('ERR_CHECKPOINT_MISMATCH', `${dir} ${mismatch}`);
         const params = ck.arrays.params;
         if (!params || params.length !== this.spec.paramCount) throw new ServerError('ERR_CHECKPOINT_CORRUPT', `${dir}: params missing or of the wrong length`);
         this.params = params;
@@ -442,6 +444,8 @@ export class Federation {
         if (ev && ((round % (ev.every ?? 1)) === 0 || round === this.o.rounds)) {
           this.progress('evaluating');
           summary.accuracy = this.algorithm.accuracy(this.params, ev.data, ev.data);
+          const loss = heldOutLoss(this.algorithm, this.spec, this.params, ev.data);
+          if (loss !== undefined) summary.loss = loss;
         }
       } else {
         summary.abortReason = outcome.reason;
@@ -507,6 +511,7 @@ export class Federation {
     saveCheckpoint(dir, {
       federationId: this.o.federationId,
       configHash: this.hash,
+      configFields: this.fingerprint.fields,
       nextRound: this.nextRound,
       arrays: { params: this.params, ...opt.arrays },
       meta: { optimizer: opt.meta, rounds: this.summaries, epsilon: this.privacy?.spent() ?? null },

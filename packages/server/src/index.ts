@@ -4,7 +4,11 @@
 export { startServer } from './server.js';
 export type * from './options.js';
 export { ServerError, SERVER_ERROR_CODES, type ServerErrorCode } from './errors.js';
-export { loadCheckpoint, CHECKPOINT_FILE, type CheckpointState } from './checkpoint.js';
+export { loadCheckpoint, saveCheckpoint, CHECKPOINT_FILE, type CheckpointState } from './checkpoint.js';
 export { dpNumClients, plannedDpNumClients } from './privacy.js';
 export type { PublicStatus } from './listener.js';
 export { systemClock, type Clock, type TimerHandle } from './clock.js';
+export { FederationMonitor, auditText, type DashboardSnapshot, type MonitorRound, type AuditEntry, type MonitorInit } from './dashboard/monitor.js';
+export { reportHtml } from './dashboard/page.js';
+export type { DashboardOptions } from './dashboard/console.js';
+export { renderMetrics, METRICS_CONTENT_TYPE } from './metrics.js';

@@ -230,7 +230,7 @@ function limitConnections(http: HttpServer, c: ConnectionLimits, log: ((fields: 
 }
 
 export async function listen(
-  options: Pick<ServerOptions, 'host' | 'port' | 'tls' | 'insecure'> & { logger?: ServerOptions['logger']; connectionLimits?: ConnectionLimits },
+  options: Pick<ServerOptions, 'host' | 'port' | 'tls' | 'insecure'> & { logger?: ServerOptions['logger']; connectionLimits?: ConnectionLimits; [HTTP_ROUTES]?: HttpRoutes },
   limits: Limits,
   status?: () => PublicStatus,
   handshakeLog?: HandshakeLogPolicy,

@@ -3,8 +3,9 @@
  * objects (the CLI maps its config file onto them); keys are bytes, never file paths.
  */
 import type { Rng } from '@fedmeta/secagg';
-import type { Limits } from '@fedmeta/transport';
+import type { DataSchema, Limits } from '@fedmeta/transport';
 import type { Clock } from './clock.js';
+import type { DashboardOptions } from './dashboard/console.js';
 
 /** One allowed institution. */
 export interface RosterEntry {
@@ -202,6 +203,12 @@ export interface ServerOptions {
   /** Directory for checkpoints (and the ledger); the server resumes from it when present. */
   checkpointDir?: string;
   evaluate?: EvaluationOptions;
+  /**
+   * The data schema every site must bring, announced in the welcome frame (transport's
+   * DataSchema): feature columns, label column and class names of a table, or a tensor's
+   * shape and class count. Clients refuse to join (ERR_SCHEMA_MISMATCH) when theirs differs.
+   */
+  dataSchema?: DataSchema;
   /** Seed of the model init and the cohort sampling; randomness of secagg comes from `rng`. */
   seed?: number;
   limits?: Partial<Limits>;
@@ -209,6 +216,13 @@ export interface ServerOptions {
   logger?: (event: ServerEvent) => void;
   /** Called on every phase change and count change, for progress bars. */
   onProgress?: (progress: ServerProgress) => void;
+  /**
+   * The operator credential. When set, the coordinator's port also serves the live
+   * dashboard at /dashboard and Prometheus metrics at /metrics, both behind it (a browser
+   * logs in with the token once; Prometheus sends it as a bearer token). Without it neither
+   * exists; GET /status (counts only) is public either way.
+   */
+  dashboard?: DashboardOptions;
   /** tfjs backend for evaluation and model init: 'auto' (default), 'wasm', 'cpu' or 'tensorflow'. */
   backend?: 'auto' | 'wasm' | 'cpu' | 'tensorflow';
   /** Randomness of session nonces and the secagg server; default the OS CSPRNG. */
@@ -266,6 +280,8 @@ export interface RoundSummary {
   totalWeight?: number;
   /** Accuracy of the new global model on the held-out `evaluate.data`. */
   accuracy?: number;
+  /** Mean cross-entropy of the new global model on `evaluate.data` (models with a classifier head; not protonets). */
+  loss?: number;
   /** Cumulative epsilon after this round (DP only). */
   epsilon?: number;
   bytesIn: number;

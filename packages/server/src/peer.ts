@@ -66,7 +66,8 @@ export class Peer implements RoundMember {
     if (msg.type === 'heartbeat') return;
     if (msg.type === 'error') {
       // A client refusing the federation under its own policy is an operator matter, not noise.
-      this.ctx.log('warn', msg.code === 'ERR_POLICY_REFUSED' ? 'peer.policy-refused' : 'peer.error', { peer: this.name || this.remote, code: msg.code, message: msg.message });
+      const event = msg.code === 'ERR_POLICY_REFUSED' ? 'peer.policy-refused' : msg.code === 'ERR_SCHEMA_MISMATCH' ? 'peer.data-refused' : 'peer.error';
+      this.ctx.log('warn', event, { peer: this.name || this.remote, code: msg.code, message: msg.message });
       return;
     }
     if (this.state === 'challenged') {

@@ -1,6 +1,7 @@
 /**
  * startServer: the public entry of the coordinator (see options.ts for every option).
  */
+import { createOperator } from './dashboard/operator.js';
 import { Federation } from './federation.js';
 import type { ServerHandle, ServerOptions } from './options.js';
 import { resolveServerOptions } from './validate.js';
@@ -8,6 +9,7 @@ import { resolveServerOptions } from './validate.js';
 /**
  * Validates the options, resumes from `checkpointDir` when it holds a checkpoint of the
  * same configuration, binds the listener and starts running rounds in the background.
+ * With `dashboard`, the same port also serves the operator's dashboard and /metrics.
  *
  * @param options plain options object (keys as bytes; no file paths except checkpointDir / dp.ledgerPath)
  * @returns a handle with the bound port/url, `done` (the federation summary), status() and close()
@@ -21,7 +23,16 @@ import { resolveServerOptions } from './validate.js';
  *   const summary = await server.done;
  */
 export async function startServer(options: ServerOptions): Promise<ServerHandle> {
-  const resolved = resolveServerOptions(options);
+  const operator = options?.dashboard !== undefined ? createOperator(options) : null;
+  const resolved = resolveServerOptions(operator ? operator.options : options);
   const federation = new Federation(resolved);
-  return federation.start();
+  let handle: ServerHandle;
+  try {
+    handle = await federation.start();
+  } catch (err) {
+    operator?.close();
+    throw err;
+  }
+  operator?.attach(handle);
+  return handle;
 }

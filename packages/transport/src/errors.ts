@@ -39,6 +39,8 @@ export const TRANSPORT_ERRORS = {
   ERR_SESSION_DUPLICATE: 4416,
   /** The client refuses the federation: its announced settings or a round violate the site's policy. */
   ERR_POLICY_REFUSED: 4417,
+  /** The client's data does not match the schema the federation announced (columns, labels, shape). */
+  ERR_SCHEMA_MISMATCH: 4418,
   /** A message names a round other than the current one. */
   ERR_ROUND_MISMATCH: 4420,
   /** A vector has the wrong number of entries. */

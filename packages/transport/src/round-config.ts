@@ -56,6 +56,12 @@ export interface FederationSettings {
     /** No sum of fewer inputs is unmasked or released. */
     minAggregate: number;
   };
+  /**
+   * The data every site must bring (absent: not announced). A table: the feature columns
+   * in the model's order, the label column and the class names (class id = position); a
+   * tensor: the input shape and the number of classes.
+   */
+  data?: DataSchema;
   /** Differential privacy, or null when the federation adds no noise. */
   dp: null | {
     /** 'client': each site's whole update is the unit of privacy. */
@@ -66,6 +72,30 @@ export interface FederationSettings {
     noiseMultiplier: number;
     l2Clip: number;
   };
+}
+
+export type DataSchema =
+  | { kind: 'table'; labelColumn: string; featureColumns: string[]; classNames: string[] }
+  | { kind: 'tensor'; shape: number[]; numClasses: number };
+
+function parseDataSchema(raw: unknown, where: string): DataSchema {
+  const no = (field: string, want: string): never => {
+    throw new TransportError('ERR_BAD_PAYLOAD', `${where}.${field}: expected ${want}`);
+  };
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return no('(root)', 'an object');
+  const d = raw as JsonObject;
+  const strings = (v: unknown, field: string): string[] =>
+    Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 256) ? (v as string[]) : no(field, 'a non-empty list of names');
+  if (d.kind === 'table') {
+    if (typeof d.labelColumn !== 'string' || d.labelColumn.length === 0) no('labelColumn', 'a column name');
+    return { kind: 'table', labelColumn: d.labelColumn as string, featureColumns: strings(d.featureColumns, 'featureColumns'), classNames: strings(d.classNames, 'classNames') };
+  }
+  if (d.kind === 'tensor') {
+    const shape = Array.isArray(d.shape) && d.shape.length > 0 && d.shape.every((x) => Number.isInteger(x) && (x as number) > 0) ? (d.shape as number[]) : no('shape', 'a list of positive integers');
+    const numClasses = Number.isInteger(d.numClasses) && (d.numClasses as number) >= 1 ? (d.numClasses as number) : no('numClasses', 'an integer >= 1');
+    return { kind: 'tensor', shape, numClasses };
+  }
+  return no('kind', "'table' or 'tensor'");
 }
 
 export interface RoundConfig {
@@ -146,6 +176,7 @@ export function parseFederationSettings(raw: unknown, where: string): Federation
     };
   }
   return {
+    ...(raw.data === undefined || raw.data === null ? {} : { data: parseDataSchema(raw.data, `${where}.data`) }),
     rounds: count(raw.rounds, 'rounds', 1),
     aggregation: {
       mode: a.mode as FederationSettings['aggregation']['mode'],

@@ -11,13 +11,14 @@ import { loadConfig, setPath, type RawConfig } from '../config/load.js';
 import { checkServerConfig } from '../config/rules.js';
 import type { FedmetaConfig } from '../config/fedmeta-schema.js';
 import { modelConfig, serverOptionsFromConfig, serverRoster, serverTls } from '../config/options.js';
-import { hasGlobalLabels, loadServerEvalData } from '../config/data.js';
+import { hasGlobalLabels, loadServerReference } from '../config/data.js';
 import { ProgressView, RoundTracker } from '../ui/progress.js';
 import { openJsonLog } from '../ui/log.js';
 import { toCliError } from '../ui/errors.js';
 import { renderRoundsTable, type ReportRound } from '../ui/summary.js';
 import { formatEpsilon } from '../ui/format.js';
 import { watchRoster } from '../roster-watch.js';
+import { utilityWarning } from '@fedmeta/dp';
 
 const HELP = `usage: fedmeta server --config FILE [options]
 
@@ -79,6 +80,8 @@ function consoleNotice(e: { event: string; [k: string]: unknown }): string | nul
       return `closed the session of ${e.peer} (${e.why})`;
     case 'peer.policy-refused':
       return `${e.peer} refused the federation under its site policy: ${e.message}`;
+    case 'peer.data-refused':
+      return `${e.peer} cannot take part: ${e.message}`;
     case 'session.replaced':
       return `${e.peer}: a new session from ${e.remote} replaced a silent one from ${e.silent}`;
     case 'peer.benched':
@@ -113,8 +116,9 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
   const { startServer } = await import('@fedmeta/server');
   const backend = await meta.selectBackend({ prefer: c.meta.backend, log: null });
   const roster = serverRoster(c);
-  const evalData = await loadServerEvalData(c.data);
-  if (!evalData) throw new CliError('data: the server needs the data shape: use a demo data.source or point data.path at a reference file');
+  const reference = await loadServerReference(c.data);
+  if (!reference) throw new CliError('data: the server needs the data shape: use a demo data.source or point data.path at a reference file');
+  const evalData = reference.dataset;
   const spec = meta.createModel(modelConfig(c, evalData.shape, evalData.numClasses) as unknown as Parameters<typeof meta.createModel>[0]);
   const base = await serverOptionsFromConfig(c, spec.paramCount);
   const tracker = new RoundTracker();
@@ -123,6 +127,8 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
     ...base,
     ...serverTls(c),
     roster,
+    // Announced to every site, which checks its own file against it before it joins.
+    dataSchema: reference.schema,
     model: { config: spec.config as unknown as { kind: string } & Record<string, unknown> },
     // Without shared labels the data still gives the model's shape, but no score.
     ...(hasGlobalLabels(c.data) ? { evaluate: { data: evalData } } : {}),
@@ -147,6 +153,12 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
       ? `a round of ${active} members releases sums of >= ${plan.minAggregate} inputs in plaintext; it tolerates ${plan.toleratedDropouts} dropout(s)`
       : `a round of ${active} members runs ${plan.mode}${plan.degree ? ` (k ${plan.degree})` : ''} with threshold t ${plan.threshold} and releases sums of >= ${plan.minAggregate} inputs: it tolerates ${plan.toleratedDropouts} dropout(s)${plan.toleratedDropouts === 0 ? ' (any dropout aborts the round: add members, or lower secagg.threshold / server.minAggregate knowingly)' : ''}`,
   );
+  // The dp planner's utility check: warn when client-level noise swamps the summed updates.
+  const dpWarning = base.dp ? utilityWarning({ unit: 'client', noiseMultiplier: base.dp.noiseMultiplier, sites: Math.max(1, c.server.clientsPerRound > 0 ? Math.min(active, c.server.clientsPerRound) : active), dim: spec.paramCount, rounds: c.server.rounds }) : undefined;
+  if (dpWarning) {
+    view.log(dpWarning);
+    log('warn', 'dp.utility-warning', { message: dpWarning });
+  }
   bannerShown = true;
   log('info', 'cli.server.started', { url: server.url, roster: active, rounds: c.server.rounds });
   const rosterPath = resolve(c.server.roster!);
@@ -177,14 +189,15 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
     const summary = await server.done;
     view.finish();
     const modelDir = resolve(c.output.model);
-    if (summary.rounds.some((r) => r.status === 'completed')) await meta.exportTfjsModel(spec, summary.finalParams, modelDir);
+    const wrote = summary.rounds.some((r) => r.status === 'completed');
+    if (wrote) await meta.exportTfjsModel(spec, summary.finalParams, modelDir);
     const rounds: ReportRound[] = summary.rounds.map((r) => ({
       round: r.round, status: r.status, cohort: r.cohort, survivors: r.survivors, dropped: r.dropped, degree: r.degree, threshold: r.threshold,
       globalAccuracy: r.accuracy, epsilon: r.epsilon, bytesUp: r.bytesIn, bytesDown: r.bytesOut, wallMs: r.wallMs,
       ...(r.abortReason ? { abortReason: r.abortReason } : {}),
     }));
     if (json) {
-      process.stdout.write(JSON.stringify({ federationId: summary.federationId, endReason: summary.endReason, roundsCompleted: summary.roundsCompleted, epsilon: summary.epsilon ?? null, rounds, modelDir }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ federationId: summary.federationId, endReason: summary.endReason, roundsCompleted: summary.roundsCompleted, epsilon: summary.epsilon ?? null, rounds, modelDir: wrote ? modelDir : null }, null, 2) + '\n');
     } else {
       const lines = [
         '',
@@ -192,11 +205,15 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
         '',
         `fedmeta server: ${summary.endReason}; ${summary.roundsCompleted} rounds completed in all` +
           (summary.epsilon !== undefined ? `; epsilon ${formatEpsilon(summary.epsilon)} of ${c.dp.epsilon} spent` : ''),
-        `model: ${modelDir}/model.json (tfjs layers format); checkpoint: ${c.server.checkpointDir}`,
+        wrote
+          ? `model: ${modelDir}/model.json (tfjs layers format); checkpoint: ${c.server.checkpointDir}`
+          : `no round completed, so no model was written (see the aborted rounds above and the sites' consoles); checkpoint: ${c.server.checkpointDir}`,
       ];
       process.stdout.write(lines.join('\n') + '\n');
     }
-    return summary.endReason === 'closed' ? 130 : 0;
+    if (summary.endReason === 'closed') return 130;
+    // A federation in which no round completed did not do its job.
+    return wrote ? 0 : 1;
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);

@@ -6,6 +6,7 @@
  * - an institution's own file (idx, csv, json) is that client's data, split per class
  *   into support (training) and query (personalised evaluation).
  */
+import type { DataSchema } from '@fedmeta/transport';
 import type { ClientData, Dataset, Federation } from '@fedmeta/meta';
 import type { FedmetaConfig } from './fedmeta-schema.js';
 
@@ -45,26 +46,38 @@ export async function loadDemoFederation(d: DataConfig, shards: number): Promise
   throw new TypeError(`data.source '${d.source}' is not a demo dataset`);
 }
 
-/** Loads an institution's own file as one dataset. */
-async function loadOwnFile(d: DataConfig): Promise<Dataset> {
+/** What a table brings besides its numbers: its column names and label values. */
+export interface TableInfo {
+  columns: string[];
+  labelColumn: string;
+  /** labels[id] is the label value of class id. */
+  labels: string[];
+}
+
+/** Loads an institution's own file as one dataset (and, for a table, its names). */
+async function loadOwnFile(d: DataConfig): Promise<{ dataset: Dataset; table?: TableInfo }> {
   const m = await meta();
-  if (d.source === 'idx') return m.loadIdxPair(d.path!, d.labels!);
+  if (d.source === 'idx') return { dataset: await m.loadIdxPair(d.path!, d.labels!) };
   const table = { labelColumn: d.labelColumn, standardise: d.standardise, ...(d.classNames ? { labels: d.classNames.split(',').map((x) => x.trim()) } : {}) };
-  if (d.source === 'csv') return (await m.loadCsv(d.path!, table)).dataset;
-  if (d.source === 'json') return (await m.loadJsonTable(d.path!, table)).dataset;
-  throw new TypeError(`data.source '${d.source}' is not a file source`);
+  let t;
+  if (d.source === 'csv') t = await m.loadCsv(d.path!, table);
+  else if (d.source === 'json') t = await m.loadJsonTable(d.path!, table);
+  else throw new TypeError(`data.source '${d.source}' is not a file source`);
+  return { dataset: t.dataset, table: { columns: t.featureNames, labelColumn: d.labelColumn, labels: t.labels } };
 }
 
 /** The data one client trains on (support) and is evaluated on (query). */
-export async function loadClientData(d: DataConfig): Promise<ClientData> {
+export async function loadClientData(d: DataConfig): Promise<ClientData & { columns?: string[]; labelColumn?: string; labels?: string[] }> {
   if (d.source === 'mnist' || d.source === 'fashion-mnist') {
     const fed = await loadDemoFederation(d, d.shards);
     return fed.clients[d.clientIndex ?? 0]!;
   }
   const m = await meta();
-  const ds = await loadOwnFile(d);
+  const { dataset, table } = await loadOwnFile(d);
   const split = splitOptions(d);
-  return m.splitSupportQuery(ds, { ...split, ...(split.supportPerClass === undefined ? { supportFraction: 0.2 } : {}), seed: d.seed });
+  const data = m.splitSupportQuery(dataset, { ...split, ...(split.supportPerClass === undefined ? { supportFraction: 0.2 } : {}), seed: d.seed });
+  // The names travel with the numbers: the client checks them against the federation's schema.
+  return table ? { ...data, columns: table.columns, labelColumn: table.labelColumn, labels: table.labels } : data;
 }
 
 /**
@@ -86,7 +99,23 @@ export function labelCodingNote(d: DataConfig): string | undefined {
 
 /** What the server evaluates the global model on: the demo test split, or the configured file. */
 export async function loadServerEvalData(d: DataConfig): Promise<Dataset | undefined> {
-  if (d.source === 'mnist' || d.source === 'fashion-mnist') return (await loadDemoFederation(d, d.shards)).test;
+  return (await loadServerReference(d))?.dataset;
+}
+
+/**
+ * The coordinator's reference data and the schema it announces: a table's feature columns,
+ * label column and class names (data.classNames, or the labels of the reference file), or
+ * the demo data's tensor shape.
+ */
+export async function loadServerReference(d: DataConfig): Promise<{ dataset: Dataset; schema: DataSchema } | undefined> {
+  if (d.source === 'mnist' || d.source === 'fashion-mnist') {
+    const test = (await loadDemoFederation(d, d.shards)).test;
+    return { dataset: test, schema: { kind: 'tensor', shape: [...test.shape], numClasses: test.numClasses } };
+  }
   if (d.path === undefined) return undefined;
-  return loadOwnFile(d);
+  const { dataset, table } = await loadOwnFile(d);
+  const schema: DataSchema = table
+    ? { kind: 'table', labelColumn: table.labelColumn, featureColumns: table.columns, classNames: table.labels }
+    : { kind: 'tensor', shape: [...dataset.shape], numClasses: dataset.numClasses };
+  return { dataset, schema };
 }

@@ -1,0 +1,108 @@
+/**
+ * The federation's data schema with a real tabular data set (breast_cancer.csv from
+ * Debian's python3-sklearn, split across sites as separate `fedmeta client` processes):
+ * a site whose file lacks a column is refused before round 1 with the column named on its
+ * console and the coordinator's; a site whose columns come in another order takes part;
+ * and a federation in which no round completes exits non-zero without claiming a model.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fedmetaSync, freePort, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
+
+const SOURCE = '/usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv';
+const skip = existsSync(SOURCE) ? false : `${SOURCE} not found (Debian python3-sklearn; .ci/run installs it)`;
+
+/** The sklearn file has a count header; give it named columns f1..f30 and a label column. */
+function rows(): { names: string[]; data: string[][] } {
+  const lines = readFileSync(SOURCE, 'utf8').trim().split('\n').slice(1);
+  const data = lines.map((l) => l.split(','));
+  const names = [...Array.from({ length: 30 }, (_, i) => `f${i + 1}`), 'diagnosis'];
+  for (const r of data) r[30] = r[30] === '0' ? 'malignant' : 'benign';
+  return { names, data };
+}
+
+function writeCsv(path: string, names: string[], data: string[][], columns: string[]): void {
+  const idx = columns.map((c) => names.indexOf(c));
+  writeFileSync(path, [columns.join(','), ...data.map((r) => idx.map((i) => r[i]).join(','))].join('\n') + '\n');
+}
+
+interface Fed {
+  root: string;
+  port: number;
+  running: RunningCommand[];
+}
+
+async function federation(sites: { name: string; columns: (names: string[]) => string[] }[], serverExtra: string[]): Promise<Fed> {
+  const root = mkdtempSync(join(tmpdir(), 'fedmeta-schema-'));
+  const { names, data } = rows();
+  const coord = join(root, 'coordinator');
+  mkdirSync(coord);
+  // A held-out reference file for the coordinator, then one slice of the rest per site.
+  writeCsv(join(coord, 'reference.csv'), names, data.filter((_, i) => i % 5 === 0), names);
+  const rest = data.filter((_, i) => i % 5 !== 0);
+  sites.forEach((s, k) => {
+    mkdirSync(join(root, s.name));
+    fedmetaSync(join(root, s.name), 'keygen', '--name', s.name);
+    writeCsv(join(root, s.name, 'data.csv'), names, rest.filter((_, i) => i % sites.length === k), s.columns(names));
+  });
+  fedmetaSync(coord, 'keygen', '--roster', 'roster.json', ...sites.flatMap((s) => ['--add', `../${s.name}/${s.name}.pub.json`]));
+  const port = await freePort();
+  const data_ = "data: { source: csv, path: reference.csv, labelColumn: diagnosis, classNames: 'malignant,benign' }";
+  writeFileSync(join(coord, 'server.yaml'), ['server:', '  host: 127.0.0.1', `  port: ${port}`, '  insecure: true', '  roster: roster.json', '  federationId: schema', '  checkpointDir: checkpoint', ...serverExtra, 'secagg: { mode: secagg }', 'dp: { enabled: false }', 'meta: { algorithm: fedavg, hidden: 16 }', data_, 'output: { model: model, log: server.log.jsonl }', ''].join('\n'));
+  for (const s of sites) {
+    writeFileSync(join(root, s.name, 'client.yaml'), ['client:', `  identity: ${s.name}.json`, `  server: ws://127.0.0.1:${port}`, '  federationId: schema', "data: { source: csv, path: data.csv, labelColumn: diagnosis, classNames: 'malignant,benign' }", 'meta: { hidden: 16 }', ''].join('\n'));
+  }
+  return { root, port, running: [] };
+}
+
+test('a site lacking a column is refused before round 1, named on both consoles; a site with reordered columns takes part', { timeout: 180_000, skip }, async () => {
+  const sites = [
+    { name: 'site-a', columns: (n: string[]) => n },
+    { name: 'site-b', columns: (n: string[]) => [...n].reverse() },
+    { name: 'site-c', columns: (n: string[]) => n },
+    { name: 'site-d', columns: (n: string[]) => n.filter((c) => c !== 'f7') },
+  ];
+  const fed = await federation(sites, ['  rounds: 2', '  minClients: 3', '  deadlines: { waitForClients: 3000 }']);
+  try {
+    const server = startFedmeta(join(fed.root, 'coordinator'), 'server', '--config', 'server.yaml');
+    fed.running.push(server);
+    await until('the server banner', () => /fedmeta server: ws:\/\//.test(server.out()));
+    const clients = sites.map((s) => startFedmeta(join(fed.root, s.name), 'client', '--config', 'client.yaml'));
+    fed.running.push(...clients);
+    const dExit = await clients[3]!.exit;
+    assert.equal(dExit, 1);
+    assert.match(clients[3]!.err(), /ERR_SCHEMA_MISMATCH: .*missing column "f7"/);
+    await until('the coordinator naming site-d', () => /site-d cannot take part: .*missing column "f7"/.test(server.out()), 10_000);
+    assert.deepEqual(await Promise.all(clients.slice(0, 3).map((c) => c.exit)), [0, 0, 0], clients.map((c) => c.err()).join('\n'));
+    assert.equal(await server.exit, 0, server.err());
+    assert.match(server.out(), /fedmeta server: completed; 2 rounds completed in all/);
+    assert.match(clients[1]!.out(), /fedmeta client 'site-b': federation-done; 2 rounds contributed/);
+  } finally {
+    for (const r of fed.running) r.child.kill('SIGKILL');
+    rmSync(fed.root, { recursive: true, force: true });
+  }
+});
+
+test('a federation in which no round completes exits 1 and says no model was written', { timeout: 120_000, skip }, async () => {
+  const sites = ['x', 'y', 'z'].map((n) => ({ name: `site-${n}`, columns: (c: string[]) => c }));
+  // A training deadline no site can meet: every round aborts.
+  const fed = await federation(sites, ['  rounds: 2', '  minClients: 3', '  deadlines: { training: 100 }']);
+  try {
+    const coord = join(fed.root, 'coordinator');
+    const server = startFedmeta(coord, 'server', '--config', 'server.yaml');
+    fed.running.push(server);
+    await until('the server banner', () => /fedmeta server: ws:\/\//.test(server.out()));
+    for (const s of sites) fed.running.push(startFedmeta(join(fed.root, s.name), 'client', '--config', 'client.yaml'));
+    assert.equal(await server.exit, 1, server.out() + server.err());
+    assert.match(server.out(), /0 rounds completed in all/);
+    assert.match(server.out(), /no round completed, so no model was written/);
+    assert.doesNotMatch(server.out(), /model: .*model\.json/);
+    assert.equal(existsSync(join(coord, 'model', 'model.json')), false);
+  } finally {
+    for (const r of fed.running) r.child.kill('SIGKILL');
+    rmSync(fed.root, { recursive: true, force: true });
+  }
+});
