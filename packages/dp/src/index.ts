@@ -6,7 +6,9 @@ export { pldEpsilon, gaussianPld, selfComposePld, composePld, pldEpsilonForDelta
 export { analyticGaussianEpsilon, analyticGaussianDelta } from './accountant/analytic-gaussian.js';
 export { planNoiseMultiplier, planDdgNoiseMultiplier, epsilonFor, MAX_NOISE_MULTIPLIER, type AccountantName, type Plan, type PlanQuery, type EpsilonQuery } from './planner.js';
 export { ddgEpsilon, ddgRdp, ddgTau, computeDdgRdp, ddgRdpUnsampled, type DdgMechanismParams } from './accountant/ddg.js';
-export { openLedger, Ledger, epsilonOfEvents, type PrivacyEvent, type GaussianEvent, type DdgEvent, type LedgerRecord, type LedgerOptions, type LedgerSummary } from './ledger.js';
+export { openLedger, openSiteLedger, Ledger, epsilonOfEvents, type PrivacyEvent, type GaussianEvent, type DdgEvent, type LedgerRecord, type LedgerOptions, type LedgerSummary, type RecordLevelInfo } from './ledger.js';
+export { planRecordLevel, planRecordLevelFederation, type RecordLevelQuery, type RecordLevelPlan, type SiteRecords, type RecordLevelFederationPlan } from './record-level.js';
+export { noiseToSignal, utilityWarning, expectedGaussianNorm, sitesForClientLevelSignal, type NoiseToSignal, type UtilitySetting, type ClientLevelSetting, type RecordLevelSetting, type UtilityLevel, type PrivacyUnit, type RecordNoiseMode } from './utility.js';
 export { cryptoRandom, seededRandom, BufferedRandom, keystream, type RandomSource } from './rng.js';
 export { sampleDiscreteGaussian, sampleDiscreteLaplace, fillDiscreteGaussian, bernoulliExpRational, bernoulliExpFloat, discreteGaussianPmf } from './discrete-gaussian.js';
 export { fwht, rotate, unrotate, rotationSigns, ROTATION_INFO } from './hadamard.js';

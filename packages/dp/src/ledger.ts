@@ -1,8 +1,14 @@
 /**
- * Append-only, crash-safe privacy ledger.
+ * Append-only, crash-safe privacy ledger: the server's (client-level DP, one event per
+ * round) and a site's (record-level DP-SGD, one event per round covering that round's
+ * local steps; see openSiteLedger).
  *
  * File format: JSON lines. Line 1 is a header {type:'header', version, budget, delta,
- * accountant}; every other line is one privacy event {type:'event', mechanism, ...}.
+ * accountant} (version 2 adds unit:'record', site and recordLevel {mode, threshold} for
+ * a site's ledger; version 1 is a client-level ledger); every other line is one privacy
+ * event {type:'event', mechanism, ...}. A Gaussian event may carry `steps` (k >= 2: k
+ * compositions of the same subsampled Gaussian charged in one record), written right
+ * after the mechanism so that a torn prefix shows it before q and sigma.
  * Every record is written with ONE fs.writeSync of the whole line followed by
  * fs.fsyncSync on the file; the directory is fsync'd after creation. `charge` returns
  * only after that fsync, so a caller that releases an aggregate only after `charge`
@@ -28,12 +34,18 @@ import { computeRdp } from './accountant/rdp.js';
 import { computeDdgRdp, type DdgMechanismParams } from './accountant/ddg.js';
 import { composePld, gaussianPld, pldEpsilonForDelta, selfComposePld, type DiscretePld } from './accountant/pld.js';
 import type { AccountantName } from './planner.js';
+import type { PrivacyUnit, RecordNoiseMode } from './utility.js';
 
-/** One round of the Poisson-subsampled Gaussian (noise multiplier sigma, sampling rate q). */
+/**
+ * `steps` rounds (default 1) of the Poisson-subsampled Gaussian (noise multiplier sigma,
+ * sampling rate q): a server round, or a site's DP-SGD steps of one round charged at once.
+ */
 export interface GaussianEvent {
   mechanism: 'gaussian';
   q: number;
   sigma: number;
+  /** Compositions of this event (an integer >= 1; default 1). */
+  steps?: number;
 }
 
 /** One round of the distributed discrete Gaussian with client sampling rate q. */
@@ -47,6 +59,16 @@ export type PrivacyEvent = GaussianEvent | DdgEvent;
 /** A stored record: the event plus bookkeeping. */
 export type LedgerRecord = PrivacyEvent & { round: number; seq: number; epsilonAfter: number };
 
+/**
+ * How a record-level site adds its DP-SGD noise. 'local': the site adds all of sigma * C
+ * itself (threshold 1). 'distributed': the site adds a share of std sigma * C / sqrt(threshold)
+ * and the secure sum of at least `threshold` honest sites' shares carries sigma * C.
+ */
+export interface RecordLevelInfo {
+  mode: RecordNoiseMode;
+  threshold: number;
+}
+
 export interface LedgerOptions {
   /** Total epsilon budget (required when creating). */
   budget?: number;
@@ -55,6 +77,12 @@ export interface LedgerOptions {
   accountant?: AccountantName;
   /** Open an existing ledger for reading only. */
   readOnly?: boolean;
+  /** Unit of privacy (default 'client'); 'record' marks a site's DP-SGD ledger (see openSiteLedger). */
+  unit?: PrivacyUnit;
+  /** The site's name (record-level ledgers). */
+  site?: string;
+  /** Record-level ledgers: how the noise is added (required when creating one). */
+  recordLevel?: RecordLevelInfo;
 }
 
 export interface LedgerSummary {
@@ -62,8 +90,19 @@ export interface LedgerSummary {
   delta: number;
   budget: number;
   accountant: AccountantName;
+  /** Complete records (charges). */
   events: number;
+  /** Compositions in the complete records (a Gaussian record counts its `steps`). */
+  steps: number;
   tornRecords: number;
+  unit: PrivacyUnit;
+  site?: string;
+  recordLevel?: RecordLevelInfo;
+  /**
+   * Distributed record-level ledgers: the epsilon if no other site's share were honest, so
+   * that only this site's own share (sigma / sqrt(threshold)) protected its records (RDP).
+   */
+  epsilonOwnShareOnly?: number;
 }
 
 function validateEvent(e: PrivacyEvent): PrivacyEvent {
@@ -74,7 +113,9 @@ function validateEvent(e: PrivacyEvent): PrivacyEvent {
   checkNumber('event.q', e.q, { min: 0, max: 1 });
   if (e.mechanism === 'gaussian') {
     checkNumber('event.sigma', e.sigma, { min: 0, minExclusive: true });
-    return { mechanism: 'gaussian', q: e.q, sigma: e.sigma };
+    const steps = e.steps === undefined ? 1 : checkNumber('event.steps', e.steps, { min: 1, integer: true });
+    // Canonical form; the field order is the on-disk order (steps before q and sigma).
+    return steps === 1 ? { mechanism: 'gaussian', q: e.q, sigma: e.sigma } : { mechanism: 'gaussian', steps, q: e.q, sigma: e.sigma };
   }
   if (e.mechanism === 'ddg') {
     checkNumber('event.l2Sensitivity', e.l2Sensitivity, { min: 0 });
@@ -86,6 +127,12 @@ function validateEvent(e: PrivacyEvent): PrivacyEvent {
   throw new DpArgumentError(`event.mechanism must be 'gaussian' or 'ddg', got ${String((e as { mechanism?: unknown }).mechanism)}`);
 }
 
+/** Compositions one event stands for. */
+function stepsOf(e: PrivacyEvent): number {
+  return e.mechanism === 'gaussian' ? (e.steps ?? 1) : 1;
+}
+
+/** Key of the per-step mechanism (a Gaussian event's `steps` is a count, not part of the key). */
 function eventKey(e: PrivacyEvent): string {
   return e.mechanism === 'gaussian' ? `g:${e.q}:${e.sigma}` : `d:${e.q}:${e.l2Sensitivity}:${e.localSigma}:${e.numClients}:${e.dim}`;
 }
@@ -113,8 +160,8 @@ export function epsilonOfEvents(events: readonly PrivacyEvent[], delta: number, 
   for (const e of events) {
     const k = eventKey(e);
     const g = groups.get(k);
-    if (g) g.count++;
-    else groups.set(k, { event: e, count: 1 });
+    if (g) g.count += stepsOf(e);
+    else groups.set(k, { event: e, count: stepsOf(e) });
   }
   const orders = DEFAULT_RDP_ORDERS;
   const total = new Float64Array(orders.length);
@@ -142,6 +189,18 @@ export function epsilonOfEvents(events: readonly PrivacyEvent[], delta: number, 
 }
 
 const TORN_GAUSSIAN = /"mechanism":"gaussian","q":([0-9.eE+-]+),"sigma":([0-9.eE+-]+)[,}]/;
+const TORN_GAUSSIAN_STEPS = /"mechanism":"gaussian","steps":([0-9]+),"q":([0-9.eE+-]+),"sigma":([0-9.eE+-]+)[,}]/;
+
+const UNITS: readonly PrivacyUnit[] = ['client', 'record'];
+
+function checkRecordLevel(name: string, r: unknown): RecordLevelInfo {
+  if (!r || typeof r !== 'object') throw new DpArgumentError(`${name} must be an object {mode, threshold}`);
+  const { mode, threshold } = r as { mode?: unknown; threshold?: unknown };
+  if (mode !== 'local' && mode !== 'distributed') throw new DpArgumentError(`${name}.mode must be 'local' or 'distributed', got ${String(mode)}`);
+  const t = checkNumber(`${name}.threshold`, threshold, { min: 1, integer: true });
+  if (mode === 'local' && t !== 1) throw new DpArgumentError(`${name}.threshold must be 1 with local noise, got ${t}`);
+  return { mode, threshold: t };
+}
 
 /** An open ledger. Not safe for concurrent writers (one process owns a ledger file). */
 export class Ledger {
@@ -153,6 +212,9 @@ export class Ledger {
   readonly budget: number;
   readonly delta: number;
   readonly accountant: AccountantName;
+  readonly unit: PrivacyUnit;
+  readonly site: string | undefined;
+  readonly recordLevel: RecordLevelInfo | undefined;
 
   /** @internal use openLedger */
   constructor(readonly file: string, opts: LedgerOptions) {
@@ -163,8 +225,18 @@ export class Ledger {
       this.delta = checkNumber('delta', opts.delta, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
       this.accountant = opts.accountant ?? 'rdp';
       if (this.accountant !== 'rdp' && this.accountant !== 'pld') throw new DpArgumentError(`accountant must be 'rdp' or 'pld', got ${String(this.accountant)}`);
+      this.unit = opts.unit ?? 'client';
+      if (!UNITS.includes(this.unit)) throw new DpArgumentError(`unit must be 'client' or 'record', got ${String(this.unit)}`);
+      if (opts.site !== undefined && (typeof opts.site !== 'string' || opts.site === '')) throw new DpArgumentError('site must be a non-empty string');
+      this.site = opts.site;
+      if (this.unit === 'record') this.recordLevel = checkRecordLevel('recordLevel', opts.recordLevel);
+      else if (opts.recordLevel !== undefined) throw new DpArgumentError("recordLevel applies to unit 'record' only");
+      else this.recordLevel = undefined;
       this.fd = fs.openSync(file, 'wx');
-      const header = { type: 'header', version: 1, budget: this.budget, delta: this.delta, accountant: this.accountant };
+      const header =
+        this.unit === 'record'
+          ? { type: 'header', version: 2, budget: this.budget, delta: this.delta, accountant: this.accountant, unit: this.unit, ...(this.site !== undefined ? { site: this.site } : {}), recordLevel: this.recordLevel }
+          : { type: 'header', version: 1, budget: this.budget, delta: this.delta, accountant: this.accountant, ...(this.site !== undefined ? { site: this.site } : {}) };
       this.writeLine(JSON.stringify(header));
       const dirFd = fs.openSync(path.dirname(path.resolve(file)), 'r');
       try {
@@ -178,7 +250,7 @@ export class Ledger {
     const lines = text.split('\n');
     const endsClean = text.endsWith('\n');
     if (lines[lines.length - 1] === '') lines.pop();
-    let header: { budget?: unknown; delta?: unknown; accountant?: unknown } | undefined;
+    let header: { budget?: unknown; delta?: unknown; accountant?: unknown; version?: unknown; unit?: unknown; site?: unknown; recordLevel?: unknown } | undefined;
     try {
       header = JSON.parse(lines[0] ?? '');
     } catch {
@@ -190,6 +262,25 @@ export class Ledger {
     const acc = header.accountant;
     if (acc !== 'rdp' && acc !== 'pld') throw new LedgerCorruptError(`ledger ${file}: header.accountant must be 'rdp' or 'pld'`);
     this.accountant = acc;
+    if (header.version !== undefined && header.version !== 1 && header.version !== 2) throw new LedgerCorruptError(`ledger ${file}: unsupported version ${String(header.version)} (this reader knows 1 and 2)`);
+    const unit = header.unit ?? 'client';
+    if (unit !== 'client' && unit !== 'record') throw new LedgerCorruptError(`ledger ${file}: header.unit must be 'client' or 'record'`);
+    this.unit = unit;
+    if (header.site !== undefined && (typeof header.site !== 'string' || header.site === '')) throw new LedgerCorruptError(`ledger ${file}: header.site must be a non-empty string`);
+    this.site = header.site;
+    try {
+      this.recordLevel = unit === 'record' ? checkRecordLevel('header.recordLevel', header.recordLevel) : undefined;
+    } catch (err) {
+      throw new LedgerCorruptError(`ledger ${file}: ${(err as Error).message}`);
+    }
+    if (opts.unit !== undefined && opts.unit !== this.unit) throw new DpArgumentError(`unit ${opts.unit} differs from the ledger's ${this.unit}`);
+    if (opts.site !== undefined && opts.site !== this.site) throw new DpArgumentError(`site ${opts.site} differs from the ledger's ${String(this.site)}`);
+    if (opts.recordLevel !== undefined) {
+      const want = checkRecordLevel('recordLevel', opts.recordLevel);
+      if (!this.recordLevel || want.mode !== this.recordLevel.mode || want.threshold !== this.recordLevel.threshold) {
+        throw new DpArgumentError(`recordLevel ${JSON.stringify(want)} differs from the ledger's ${JSON.stringify(this.recordLevel ?? null)}`);
+      }
+    }
     if (opts.budget !== undefined && opts.budget !== this.budget) throw new DpArgumentError(`budget ${opts.budget} differs from the ledger's ${this.budget}`);
     if (opts.delta !== undefined && opts.delta !== this.delta) throw new DpArgumentError(`delta ${opts.delta} differs from the ledger's ${this.delta}`);
     if (opts.accountant !== undefined && opts.accountant !== this.accountant) throw new DpArgumentError(`accountant ${opts.accountant} differs from the ledger's ${this.accountant}`);
@@ -222,6 +313,13 @@ export class Ledger {
 
   /** The event a torn line is counted as (undefined: unknown and no complete event to copy). */
   private eventForTorn(line: string): PrivacyEvent | undefined {
+    const ms = TORN_GAUSSIAN_STEPS.exec(line);
+    if (ms) {
+      const steps = Number(ms[1]);
+      const q = Number(ms[2]);
+      const sigma = Number(ms[3]);
+      if (Number.isInteger(steps) && steps >= 1 && q >= 0 && q <= 1 && sigma > 0) return { mechanism: 'gaussian', steps, q, sigma };
+    }
     const m = TORN_GAUSSIAN.exec(line);
     if (m) {
       const q = Number(m[1]);
@@ -265,9 +363,37 @@ export class Ledger {
     return all ? epsilonOfEvents(all, this.delta, this.accountant) : Infinity;
   }
 
+  /**
+   * Distributed record-level ledgers: epsilon if only this site's own share of the noise
+   * (sigma / sqrt(threshold)) were honest, RDP; for any other ledger the same as spent().
+   */
+  spentOwnShareOnly(): number {
+    const t = this.recordLevel?.threshold ?? 1;
+    if (t === 1) return this.spent();
+    const all = this.allEvents();
+    if (!all) return Infinity;
+    const own = all.map((e): PrivacyEvent => (e.mechanism === 'gaussian' ? { ...e, sigma: e.sigma / Math.sqrt(t) } : e));
+    return epsilonOfEvents(own, this.delta, 'rdp');
+  }
+
   /** A summary for reports and the CLI. */
   summary(): LedgerSummary {
-    return { epsilon: this.spent(), delta: this.delta, budget: this.budget, accountant: this.accountant, events: this.records.length, tornRecords: this.tornRecords };
+    const out: LedgerSummary = {
+      epsilon: this.spent(),
+      delta: this.delta,
+      budget: this.budget,
+      accountant: this.accountant,
+      events: this.records.length,
+      steps: this.records.reduce((s, r) => s + stepsOf(r), 0),
+      tornRecords: this.tornRecords,
+      unit: this.unit,
+    };
+    if (this.site !== undefined) out.site = this.site;
+    if (this.recordLevel) {
+      out.recordLevel = { ...this.recordLevel };
+      if (this.recordLevel.mode === 'distributed') out.epsilonOwnShareOnly = this.spentOwnShareOnly();
+    }
+    return out;
   }
 
   /**
@@ -306,4 +432,25 @@ export class Ledger {
 export function openLedger(file: string, opts: LedgerOptions = {}): Ledger {
   if (typeof file !== 'string' || file === '') throw new DpArgumentError('file must be a non-empty path');
   return new Ledger(file, opts);
+}
+
+/**
+ * Opens (or creates) a site's record-level DP ledger: the same fsync'd, append-only,
+ * recompute-on-read ledger as the server's, with unit 'record', the site's name and how
+ * its noise is added in the header. Charge each round's DP-SGD steps BEFORE the round's
+ * update leaves the site:
+ *   const ledger = openSiteLedger(path, { site, budget, delta, accountant, recordLevel: { mode, threshold } });
+ *   ledger.charge({ ...plan.roundEvent, round });   // { mechanism: 'gaussian', q, sigma, steps: localSteps }
+ *   // ... only now send the update
+ * Reopening checks that site, mode and threshold match the header (and budget, delta and
+ * accountant when given).
+ */
+export function openSiteLedger(file: string, opts: Omit<LedgerOptions, 'unit'> & { site: string }): Ledger {
+  if (typeof opts?.site !== 'string' || opts.site === '') throw new DpArgumentError('site must be a non-empty string');
+  const ledger = openLedger(file, { ...opts, unit: 'record' });
+  if (ledger.unit !== 'record') {
+    ledger.close();
+    throw new DpArgumentError(`ledger ${file} is a client-level ledger, not a site's record-level one`);
+  }
+  return ledger;
 }

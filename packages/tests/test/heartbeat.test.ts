@@ -39,7 +39,8 @@ test('training in a worker keeps a slow client alive; training on the main threa
   const server = await startServer(
     baseServerOptions(insts, {
       rounds: 1,
-      algorithm: { name: 'fedavg', hyper: { localSteps: 200, batchSize: 32, lr: 0.05 } },
+      // Enough work that main-thread training outlasts the 1 s heartbeat timeout however fast the kernels get.
+      algorithm: { name: 'fedavg', hyper: { localSteps: 30000, batchSize: 32, lr: 0.05 } },
       aggregation: { mode: 'secagg', threshold: 2 },
       // The main-thread client is dropped: the round is meant to release the other two.
       cohort: { minClients: 2, minAggregate: 2 },
