@@ -15,7 +15,7 @@ import { encodeLocal, ensureBackend, prepareModel, trainLocal } from './pipeline
 import { TrainingWorker } from './worker.js';
 import { describeSettings, policyProblem, settingsNotes, settingsViolations } from './policy.js';
 import { ClientSession, processClock } from './session.js';
-import { conformData } from './schema.js';
+import { applyStandardisation, conformData, featureStatistics, standardiseLocally } from './schema.js';
 import type { ClientHandle, ClientOptions, ClientProgress, ClientRoundRecord, ClientSummary, ClientEvent, ClientTestHooks } from './options.js';
 
 class FederationClient {
@@ -34,8 +34,11 @@ class FederationClient {
   /** Hex of the out-of-band trusted identity keys (active mode), or null to trust the server. */
   private readonly trusted: ReadonlySet<string> | null;
   private worker: TrainingWorker | null = null;
-  /** The site's data, in the federation's column order and class ids once the schema is known. */
+  /** The site's data, in the federation's column order and class ids once the schema is known (raw features). */
+  private raw: ClientOptions['data'];
+  /** What it trains on: `raw`, standardised as the federation (or, failing that, the site) says. */
   private data: ClientOptions['data'];
+  private standardisedWith = '';
   private resolveDone!: (s: ClientSummary) => void;
   readonly done: Promise<ClientSummary>;
 
@@ -46,6 +49,7 @@ class FederationClient {
     this.limits = resolveLimits(o.limits);
     this.backoff = resolveBackoff(o.reconnect);
     this.trusted = o.trustedIdentities ? new Set(o.trustedIdentities.map(toHex)) : null;
+    this.raw = o.data;
     this.data = o.data;
     this.done = new Promise((r) => (this.resolveDone = r));
   }
@@ -142,13 +146,15 @@ class FederationClient {
       this.log('error', 'policy.refused', { violations, settings });
       return new TransportError('ERR_POLICY_REFUSED', `this site's policy (client.policy) refuses the federation: ${violations.join('; ')}`);
     }
-    if (settings.data) {
-      try {
-        this.data = conformData(this.o.data, settings.data);
-      } catch (err) {
-        this.log('error', 'data.refused', { message: (err as Error).message });
-        return err as TransportError;
-      }
+    try {
+      this.raw = settings.data ? conformData(this.o.data, settings.data) : this.o.data;
+      // Global statistics come with the rounds when the federation standardises; otherwise
+      // a site that asked for standardisation uses its own.
+      this.data = settings.preprocessing !== 'federated-standardise' && this.o.data.standardise === 'local' ? standardiseLocally(this.raw) : this.raw;
+      this.standardisedWith = '';
+    } catch (err) {
+      this.log('error', 'data.refused', { message: (err as Error).message });
+      return err as TransportError;
     }
     this.log('info', 'federation.accepted', { settings, summary: describeSettings(settings), notes: settingsNotes(this.o.policy ?? {}, settings) });
     return null;
@@ -198,6 +204,17 @@ class FederationClient {
       prepare: (config, params) => void prepareModel(config, params),
       train: (config, params) => this.train(config, params, seed),
       encode: encodeLocal,
+      statistics: (features) => featureStatistics(this.raw, features),
+      standardise: (st) => {
+        const key = JSON.stringify(st);
+        if (key === this.standardisedWith) return;
+        this.data = applyStandardisation(this.raw, st.mean, st.std);
+        this.standardisedWith = key;
+        // A training worker holds the old data: start a fresh one with the standardised rows.
+        void this.worker?.terminate();
+        this.worker = null;
+        this.log('info', 'preprocessing.applied', { features: st.mean.length });
+      },
       // Progress frames only when training off the main thread (on it, nothing could be sent).
       progressIntervalMs: this.o.trainInWorker && !this.o.trainer ? this.o.progressIntervalMs ?? 2000 : 0,
       serverTimeoutMs: this.o.serverTimeoutMs ?? 60_000,

@@ -28,6 +28,12 @@ export interface ClientDataOptions {
   labelColumn?: string;
   /** labels[id] is the original label value of class id (tables): remapped to the federation's classes. */
   labels?: string[];
+  /**
+   * 'local': x holds raw features; standardise them with this site's own mean and std
+   * unless the federation standardises with global statistics (its statistics round).
+   * Absent: x is used as given.
+   */
+  standardise?: 'local';
 }
 
 /** Points at which the fault-injection hook may close the socket. */

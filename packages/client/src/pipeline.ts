@@ -87,8 +87,10 @@ export function encodeLocal(config: RoundConfig, local: LocalResult, rng: Rng): 
       const qp = quantizeParams(e);
       const weight = Math.max(1, Math.min(qp.maxWeight, Math.round(local.weight)));
       encoded = encodeUpdate(local.update, weight, qp, rng);
-    } else {
+    } else if (e.kind === 'ddg') {
       encoded = ddgEncode(e, local.update, rng);
+    } else {
+      throw new TransportError('ERR_BAD_PAYLOAD', 'a statistics round carries no model update to encode');
     }
   } catch (cause) {
     if (cause instanceof TransportError) throw cause;

@@ -64,3 +64,51 @@ export function conformData(data: ClientDataOptions, schema: DataSchema): Client
   };
   return { ...data, support: fix(data.support), query: fix(data.query), columns: [...schema.featureColumns], ...(data.labels ? { labels: [...schema.classNames] } : {}) };
 }
+
+/** The rows of support and query together (a site's raw feature statistics cover all of its rows). */
+function eachRow(data: ClientDataOptions, f: number, fn: (x: Float32Array, offset: number) => void): void {
+  for (const ds of [data.support, data.query]) for (let r = 0; r < ds.count; r++) fn(ds.x, r * f);
+}
+
+/**
+ * [count, sum_1..sum_f, sumsq_1..sumsq_f] over all of the site's rows (float64 sums).
+ * @throws TransportError ERR_SCHEMA_MISMATCH when the data has another number of features
+ */
+export function featureStatistics(data: ClientDataOptions, features: number): Float64Array {
+  const f = data.support.x.length / Math.max(1, data.support.count);
+  if (data.support.count > 0 && f !== features) throw new TransportError('ERR_SCHEMA_MISMATCH', `the statistics round asks for ${features} features, this site's examples have ${f}`);
+  const out = new Float64Array(1 + 2 * features);
+  eachRow(data, features, (x, o) => {
+    out[0]! += 1;
+    for (let j = 0; j < features; j++) {
+      const v = x[o + j]!;
+      out[1 + j]! += v;
+      out[1 + features + j]! += v * v;
+    }
+  });
+  return out;
+}
+
+/** The data with every feature standardised: x' = (x - mean) / std. */
+export function applyStandardisation(data: ClientDataOptions, mean: readonly number[], std: readonly number[]): ClientDataOptions {
+  const f = mean.length;
+  const fix = (ds: ClientDataset): ClientDataset => {
+    if (ds.count > 0 && ds.x.length / ds.count !== f) throw new TransportError('ERR_SCHEMA_MISMATCH', `the federation standardises ${f} features, this site's examples have ${ds.x.length / ds.count}`);
+    const x = new Float32Array(ds.x.length);
+    for (let i = 0; i < x.length; i++) x[i] = (ds.x[i]! - mean[i % f]!) / std[i % f]!;
+    return { ...ds, x };
+  };
+  return { ...data, support: fix(data.support), query: fix(data.query) };
+}
+
+/** This site's own standardisation (when the federation has none): its mean and population std. */
+export function standardiseLocally(data: ClientDataOptions): ClientDataOptions {
+  const f = data.support.x.length / Math.max(1, data.support.count);
+  const s = featureStatistics(data, f);
+  const mean = Array.from({ length: f }, (_, j) => s[1 + j]! / Math.max(1, s[0]!));
+  const std = mean.map((m, j) => {
+    const v = s[1 + f + j]! / Math.max(1, s[0]!) - m * m;
+    return v > 0 ? Math.sqrt(v) : 1;
+  });
+  return applyStandardisation(data, mean, std);
+}

@@ -7,8 +7,8 @@
  * unit-tested with a fake clock (test/session.test.ts). client.ts runs the connect /
  * reconnect loop around it.
  */
-import { decodeMessage, encodeMessage, SecAggAbortError, SecAggClient, SecAggError, type ClientMessage, type Rng, type ServerMessage } from '@fedmeta/secagg';
-import { fromHex, parseRoundConfig, toHex, TransportError, type MessageOf, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
+import { decodeMessage, encodeFixedPoint, encodeMessage, SecAggAbortError, SecAggClient, SecAggError, type ClientMessage, type Rng, type ServerMessage } from '@fedmeta/secagg';
+import { fromHex, parseRoundConfig, toHex, TransportError, type MessageOf, type RoundConfig, type RuntimeMessage, type Standardisation } from '@fedmeta/transport';
 import type { LocalResult } from '@fedmeta/meta';
 import { roundViolations, type SitePolicy } from './policy.js';
 import type { ClientEvent, ClientPhase, ClientRoundRecord, ClientTestHooks } from './options.js';
@@ -61,6 +61,10 @@ export interface SessionOptions {
   train(config: RoundConfig, params: Float32Array): Promise<LocalResult>;
   /** Encodes the local result for aggregation (quantiser or DDG). */
   encode(config: RoundConfig, local: LocalResult, rng: Rng): Uint32Array;
+  /** The site's raw feature statistics [count, sum_1..f, sumsq_1..f] for the statistics round. */
+  statistics(features: number): Float64Array;
+  /** Train from now on with the federation's standardisation. */
+  standardise(s: Standardisation): void;
   /** While training, a progress frame this often (0: none). */
   progressIntervalMs: number;
   /** No frame and no ping from the server for this long: the link is treated as dead. */
@@ -203,6 +207,7 @@ export class ClientSession {
       throw new TransportError('ERR_POLICY_REFUSED', `this site's policy (client.policy) refuses round ${msg.round}: ${violations.join('; ')}`);
     }
     this.o.prepare(config, msg.params); // model, algorithm and params checked before any work
+    if (config.standardisation) this.o.standardise(config.standardisation);
     const active: ActiveRound = { round: msg.round, config, machine: null, record: { round: msg.round, status: 'aborted' } };
     this.active = active;
     this.o.changed('training');
@@ -239,13 +244,37 @@ export class ClientSession {
     this.beat = null;
   }
 
+  /** The statistics round: no training, the site's raw feature statistics as fixed-point limbs. */
+  private statisticsInput(config: RoundConfig): Uint32Array {
+    const e = config.encoding;
+    if (e.kind !== 'stats') throw new TransportError('ERR_INTERNAL', 'not a statistics round');
+    const stats = this.o.statistics(e.features);
+    let encoded: Uint32Array;
+    try {
+      encoded = encodeFixedPoint(stats, { limbs: e.limbs, fracBits: e.fracBits });
+    } catch (cause) {
+      throw new TransportError('ERR_BAD_PAYLOAD', `statistics round: ${(cause as Error).message}`, { cause });
+    }
+    if (encoded.length !== config.aggregation.vectorLength) {
+      throw new TransportError('ERR_VECTOR_LENGTH', `statistics of ${e.features} features make ${encoded.length} entries, the round expects ${config.aggregation.vectorLength}`);
+    }
+    return encoded;
+  }
+
   private async trainAndStart(active: ActiveRound, msg: MessageOf<'roundStart'>): Promise<void> {
     const started = this.o.clock.now();
-    const local = await this.o.train(active.config, msg.params);
-    this.stopBeat();
-    if (this.active !== active || !this.o.link.isOpen) return;
-    const encoded = this.o.encode(active.config, local, this.o.rng);
-    Object.assign(active.record, { lossFirst: local.metrics.lossFirst, lossLast: local.metrics.lossLast, weight: local.weight, trainMs: Math.round(this.o.clock.now() - started) });
+    let encoded: Uint32Array;
+    if (active.config.encoding.kind === 'stats') {
+      this.stopBeat();
+      encoded = this.statisticsInput(active.config);
+      this.o.log('info', 'preprocessing.statistics', { round: active.round, features: active.config.encoding.features });
+    } else {
+      const local = await this.o.train(active.config, msg.params);
+      this.stopBeat();
+      if (this.active !== active || !this.o.link.isOpen) return;
+      encoded = this.o.encode(active.config, local, this.o.rng);
+      Object.assign(active.record, { lossFirst: local.metrics.lossFirst, lossLast: local.metrics.lossLast, weight: local.weight, trainMs: Math.round(this.o.clock.now() - started) });
+    }
     this.o.hooks?.onEncodedInput?.(active.round, encoded.slice());
     this.o.link.send({ type: 'progress', round: active.round, stage: 'encoding', fraction: 1 });
     this.o.changed('aggregating');

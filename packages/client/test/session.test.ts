@@ -82,6 +82,7 @@ interface Harness {
 }
 
 function session(clock: FakeClock, over: Partial<SessionOptions> & { update?: Float32Array; trainGate?: Promise<void> } = {}): Harness {
+  const { update: _u, trainGate: _g, ...rest } = over;
   const h: Harness = { session: null as unknown as ClientSession, sent: [], failed: [], terminated: 0, events: [], seen: { at: clock.now() } };
   let open = true;
   const update = over.update ?? Float32Array.from({ length: PARAMS }, (_, i) => (i - 2) / 10);
@@ -116,12 +117,14 @@ function session(clock: FakeClock, over: Partial<SessionOptions> & { update?: Fl
       return { update, weight: 10, metrics: { lossFirst: 1, lossLast: 0.5, examples: 10, steps: 1, millis: 1 } };
     },
     encode: encodeLocal,
+    statistics: (features) => new Float64Array(1 + 2 * features),
+    standardise: () => undefined,
     progressIntervalMs: 0,
     serverTimeoutMs: 60_000,
     shared: { dropHookFired: false },
     log: (_l, event, fields = {}) => void h.events.push({ event, fields }),
     changed: () => undefined,
-    ...over,
+    ...rest,
   });
   h.session.start();
   return h;

@@ -23,6 +23,7 @@ export function federationSettings(o: ResolvedServerOptions): FederationSettings
   const dp = o.raw.dp;
   return {
     ...(o.raw.dataSchema ? { data: o.raw.dataSchema } : {}),
+    ...(o.raw.preprocessing?.standardise === 'federated' ? { preprocessing: 'federated-standardise' as const } : {}),
     rounds: o.rounds,
     aggregation: { mode: o.aggregation.mode, security: o.aggregation.security, minClients: o.cohort.minClients, minAggregate: o.cohort.minAggregate },
     dp: dp ? { unit: 'client', epsilonBudget: dp.epsilonBudget, delta: dp.delta, noiseMultiplier: dp.noiseMultiplier, l2Clip: dp.l2Clip } : null,
@@ -37,6 +38,7 @@ export function announceRound(
   encoding: RoundEncoding | DpRoundEncoding,
   paramCount: number,
   rng: Rng,
+  standardisation?: { mean: number[]; std: number[] } | null,
 ): Announcement {
   const nonce = rng.fill(new Uint8Array(32));
   const clientIds = cohort.map((_, i) => i + 1);
@@ -73,6 +75,7 @@ export function announceRound(
     },
     trainingMs: o.deadlines.trainingMs,
     federation: federationSettings(o),
+    ...(standardisation ? { standardisation: { mean: standardisation.mean, std: standardisation.std } } : {}),
   };
   return { config, secagg, identities };
 }

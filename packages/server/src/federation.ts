@@ -7,8 +7,8 @@
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { selectBackend, createAlgorithm, createModel, MetaOptimizer, type AlgorithmName, type MetaOptimizerConfig, type ModelConfig, type ModelSpec, type Algorithm } from '@fedmeta/meta';
-import { TransportError } from '@fedmeta/transport';
-import { ready } from '@fedmeta/secagg';
+import { TransportError, type RoundConfig, type StatsEncoding } from '@fedmeta/transport';
+import { decodeFixedPoint, ready, STATS_FORMAT, type SecAggConfig } from '@fedmeta/secagg';
 import { checkpointMismatch, federationFingerprint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { announceRound, federationSettings } from './announce.js';
 import { Roster } from './auth.js';
@@ -18,10 +18,10 @@ import { ServerError } from './errors.js';
 import { listen, publicStatus, type Listener } from './listener.js';
 import { Peer } from './peer.js';
 import { heldOutLoss } from './evaluation.js';
-import { RoundDriver, type Laggard } from './round.js';
+import { RoundDriver, type Laggard, type RoundOutcome } from './round.js';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.js';
 import { accountedClients, Privacy, type DpRoundEncoding } from './privacy.js';
-import type { FederationSummary, RosterChange, RosterEntry, RoundPlan, RoundSummary, ServerEvent, ServerHandle, ServerPhase, ServerProgress, ServerStatus } from './options.js';
+import type { FederationSummary, RosterChange, RosterEntry, RoundPlan, RoundSummary, ServerEvent, ServerHandle, ServerOptions, ServerPhase, ServerProgress, ServerStatus } from './options.js';
 import type { ResolvedServerOptions } from './validate.js';
 
 export class Federation {
@@ -45,6 +45,9 @@ export class Federation {
   private bytesBase = { in: 0, out: 0 };
   private roundCounts = { cohort: 0, responded: 0, dropped: 0 };
   private readonly privacy: Privacy | null;
+  /** The global feature standardisation once the statistics round completed. */
+  private standardisation: { mean: number[]; std: number[]; count: number; sites: number } | null = null;
+  private evalCache: { raw: unknown; data: NonNullable<ServerOptions['evaluate']>['data'] } | null = null;
   /** The roster in force; replaced by updateRoster() while the server runs. */
   private roster: Roster;
   private rosterShortLogged = -1;
@@ -131,6 +134,8 @@ export class Federation {
         restoreOptimizerState(this.optimizer, ck.arrays, ck.meta.optimizer);
         this.nextRound = ck.nextRound;
         this.summaries.push(...((ck.meta.rounds as RoundSummary[] | undefined) ?? []));
+        const st = ck.meta.standardisation as Federation['standardisation'] | undefined;
+        if (st) this.standardisation = st;
         this.log('info', 'checkpoint.resumed', { dir, nextRound: ck.nextRound });
       }
     }
@@ -351,7 +356,115 @@ export class Federation {
     return [...fresh, ...benched.slice(0, floor - fresh.length)];
   }
 
+  /** Runs one round's driver over the cohort and settles with its outcome. */
+  private async drive(round: number, cohort: Peer[], config: RoundConfig, secagg: SecAggConfig | null, identities: Map<number, Uint8Array> | null): Promise<RoundOutcome<Peer>> {
+    let driver: RoundDriver<Peer>;
+    try {
+      driver = new RoundDriver<Peer>({
+        round,
+        cohort,
+        config,
+        params: this.params,
+        secagg,
+        identities,
+        deadlines: this.o.deadlines,
+        rng: this.o.rng,
+        clock: this.o.clock,
+        minAggregate: this.o.cohort.minAggregate,
+        log: (level, event, fields) => this.log(level, event, fields),
+        progress: (phase, responded, dropped) => this.progress(phase, responded, dropped),
+      });
+    } catch (cause) {
+      // The secagg machine refused the session config (e.g. a threshold above the holders).
+      throw new ServerError('ERR_SERVER_CONFIG', `aggregation for a cohort of ${cohort.length}: ${(cause as Error).message}`, { cause });
+    }
+    this.running = driver;
+    const closeListeners = new Map<Peer, () => void>();
+    for (const p of cohort) {
+      p.handler = (msg) => driver.receive(p, msg);
+      const l = () => driver.memberClosed(p);
+      closeListeners.set(p, l);
+      p.closeListeners.add(l);
+    }
+    driver.start();
+    const outcome = await driver.outcome;
+    this.running = null;
+    for (const p of cohort) {
+      p.handler = null;
+      p.closeListeners.delete(closeListeners.get(p)!);
+    }
+    return outcome;
+  }
+
+  /**
+   * The statistics round (round 0) of federated standardisation: every site sends its raw
+   * features' count, sum and sum of squares as fixed-point limbs, masked by SecAgg; the
+   * coordinator learns only the sums, and every later round config carries the global mean
+   * and std each site standardises with. Repeated until it completes (or the server closes).
+   * @returns false when the server is closing
+   */
+  private async statisticsRound(): Promise<boolean> {
+    const features = this.featureCount();
+    while (!this.standardisation) {
+      const cohort = await this.waitForCohort();
+      if (!cohort) return false;
+      const plan = planCohort(cohort.length, this.o.aggregation);
+      const wire: StatsEncoding = { kind: 'stats', features, limbs: STATS_FORMAT.limbs, fracBits: STATS_FORMAT.fracBits };
+      const encoding = { wire, bits: 32, vectorLength: STATS_FORMAT.limbs * (1 + 2 * features) } as unknown as RoundEncoding;
+      const { config, secagg, identities } = announceRound(this.o, 0, cohort, plan, encoding, this.spec.paramCount, this.o.rng);
+      this.roundCounts = { cohort: cohort.length, responded: 0, dropped: 0 };
+      this.log('info', 'preprocessing.started', { round: 0, cohort: cohort.map((p) => p.name), features, mode: plan.mode, threshold: plan.threshold });
+      const outcome = await this.drive(0, cohort, config, secagg, identities);
+      if (this.closing) return false;
+      if (outcome.status !== 'completed') {
+        this.log('warn', 'preprocessing.aborted', { reason: outcome.reason, detail: outcome.detail });
+        this.endRound(cohort, 0, 'aborted', { reason: outcome.reason }, new Map());
+        continue;
+      }
+      const v = decodeFixedPoint(outcome.sum, STATS_FORMAT);
+      const count = v[0]!;
+      const mean: number[] = [];
+      const std: number[] = [];
+      for (let j = 0; j < features; j++) {
+        const m = v[1 + j]! / count;
+        const variance = Math.max(0, v[1 + features + j]! / count - m * m);
+        mean.push(m);
+        // A constant feature keeps its scale (std 1) instead of dividing by zero.
+        std.push(variance > 0 ? Math.sqrt(variance) : 1);
+      }
+      this.standardisation = { mean, std, count, sites: outcome.survivors.length };
+      this.log('info', 'preprocessing.done', { rows: count, sites: outcome.survivors.length, features });
+      this.endRound(cohort, 0, 'completed', { preprocessing: 'federated-standardise', rows: count }, new Map());
+      this.checkpoint();
+    }
+    return true;
+  }
+
+  /** Features of one example: the schema's columns, or the model's input size. */
+  private featureCount(): number {
+    const d = this.o.raw.dataSchema;
+    if (d?.kind === 'table') return d.featureColumns.length;
+    const shape = (this.spec.config as unknown as { inputShape?: number[] }).inputShape ?? [];
+    return shape.reduce((a, b) => a * b, 1);
+  }
+
+  /** The evaluation data in the federation's standardised feature space. */
+  private evalData(raw: NonNullable<ServerOptions['evaluate']>['data']): NonNullable<ServerOptions['evaluate']>['data'] {
+    const st = this.standardisation;
+    if (!st) return raw;
+    if (this.evalCache?.raw === raw) return this.evalCache.data;
+    const f = st.mean.length;
+    const x = new Float32Array(raw.x.length);
+    for (let i = 0; i < x.length; i++) x[i] = (raw.x[i]! - st.mean[i % f]!) / st.std[i % f]!;
+    const data = { ...raw, x };
+    this.evalCache = { raw, data };
+    return data;
+  }
+
   private async loop(): Promise<FederationSummary['endReason']> {
+    if (this.o.raw.preprocessing?.standardise === 'federated' && !this.standardisation) {
+      if (!(await this.statisticsRound())) return 'closed';
+    }
     while (this.nextRound <= this.o.rounds) {
       const cohort = await this.waitForCohort();
       if (!cohort) return 'closed';
@@ -367,44 +480,10 @@ export class Federation {
       } catch (cause) {
         throw new ServerError('ERR_SERVER_CONFIG', `encoding for a cohort of ${cohort.length}: ${(cause as Error).message}`, { cause });
       }
-      const { config, secagg, identities } = announceRound(this.o, round, cohort, plan, encoding, this.spec.paramCount, this.o.rng);
+      const { config, secagg, identities } = announceRound(this.o, round, cohort, plan, encoding, this.spec.paramCount, this.o.rng, this.standardisation);
       this.roundCounts = { cohort: cohort.length, responded: 0, dropped: 0 };
       this.log('info', 'round.started', { round, cohort: cohort.map((p) => p.name), mode: plan.mode, degree: plan.degree, threshold: plan.threshold, vectorLength: encoding.vectorLength });
-      let driver: RoundDriver<Peer>;
-      try {
-        driver = new RoundDriver<Peer>({
-          round,
-          cohort,
-          config,
-          params: this.params,
-          secagg,
-          identities,
-          deadlines: this.o.deadlines,
-          rng: this.o.rng,
-          clock: this.o.clock,
-          minAggregate: this.o.cohort.minAggregate,
-          log: (level, event, fields) => this.log(level, event, fields),
-          progress: (phase, responded, dropped) => this.progress(phase, responded, dropped),
-        });
-      } catch (cause) {
-        // The secagg machine refused the session config (e.g. a threshold above the holders).
-        throw new ServerError('ERR_SERVER_CONFIG', `aggregation for a cohort of ${cohort.length}: ${(cause as Error).message}`, { cause });
-      }
-      this.running = driver;
-      const closeListeners = new Map<Peer, () => void>();
-      for (const p of cohort) {
-        p.handler = (msg) => driver.receive(p, msg);
-        const l = () => driver.memberClosed(p);
-        closeListeners.set(p, l);
-        p.closeListeners.add(l);
-      }
-      driver.start();
-      const outcome = await driver.outcome;
-      this.running = null;
-      for (const p of cohort) {
-        p.handler = null;
-        p.closeListeners.delete(closeListeners.get(p)!);
-      }
+      const outcome = await this.drive(round, cohort, config, secagg, identities);
       const benched = this.updateBench(round, cohort, outcome.laggards);
       if (this.closing) return 'closed';
       const summary: RoundSummary = {
@@ -443,8 +522,9 @@ export class Federation {
         const ev = this.o.raw.evaluate;
         if (ev && ((round % (ev.every ?? 1)) === 0 || round === this.o.rounds)) {
           this.progress('evaluating');
-          summary.accuracy = this.algorithm.accuracy(this.params, ev.data, ev.data);
-          const loss = heldOutLoss(this.algorithm, this.spec, this.params, ev.data);
+          const evData = this.evalData(ev.data);
+          summary.accuracy = this.algorithm.accuracy(this.params, evData, evData);
+          const loss = heldOutLoss(this.algorithm, this.spec, this.params, evData);
           if (loss !== undefined) summary.loss = loss;
         }
       } else {
@@ -514,7 +594,7 @@ export class Federation {
       configFields: this.fingerprint.fields,
       nextRound: this.nextRound,
       arrays: { params: this.params, ...opt.arrays },
-      meta: { optimizer: opt.meta, rounds: this.summaries, epsilon: this.privacy?.spent() ?? null },
+      meta: { optimizer: opt.meta, rounds: this.summaries, epsilon: this.privacy?.spent() ?? null, standardisation: this.standardisation ?? null },
     });
     this.log('info', 'checkpoint.saved', { dir, nextRound: this.nextRound });
   }
@@ -537,6 +617,7 @@ export class Federation {
       roundsCompleted: this.summaries.filter((s) => s.status === 'completed').length,
       rounds: [...this.summaries],
       finalParams: this.params.slice(),
+      ...(this.standardisation ? { standardisation: this.standardisation } : {}),
       ...(this.privacy ? { epsilon: this.privacy.spent() } : {}),
       endReason,
     };

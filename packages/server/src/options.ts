@@ -209,6 +209,14 @@ export interface ServerOptions {
    * shape and class count. Clients refuse to join (ERR_SCHEMA_MISMATCH) when theirs differs.
    */
   dataSchema?: DataSchema;
+  /**
+   * Preprocessing under secure aggregation. `standardise: 'federated'`: before round 1 a
+   * statistics round (round 0) sums every site's raw feature count, sum and sum of squares
+   * with SecAgg, and every site (and the evaluation data) is standardised with the global
+   * mean and std. Sites then send raw features (client option data.standardise 'local' is
+   * not applied).
+   */
+  preprocessing?: { standardise: 'federated' };
   /** Seed of the model init and the cohort sampling; randomness of secagg comes from `rng`. */
   seed?: number;
   limits?: Partial<Limits>;
@@ -296,6 +304,8 @@ export interface FederationSummary {
   finalParams: Float32Array;
   /** Cumulative epsilon spent (DP only). */
   epsilon?: number;
+  /** The global feature standardisation from the statistics round (federated preprocessing). */
+  standardisation?: { mean: number[]; std: number[]; count: number; sites: number };
   /** Why the federation ended: all rounds ran, the budget ran out, or close() was called. */
   endReason: 'completed' | 'budget-exhausted' | 'closed';
 }

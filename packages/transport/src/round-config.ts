@@ -27,7 +27,25 @@ export interface DdgEncoding {
   roundSeed: string;
 }
 
-export type Encoding = QuantizeEncoding | DdgEncoding;
+/**
+ * The statistics round (round 0): each site sends, for its `features` raw feature columns,
+ * [count, sum_1..sum_f, sumsq_1..sumsq_f] as fixed-point limbs (secagg's encodeFixedPoint);
+ * the coordinator learns only their sums over the sites.
+ */
+export interface StatsEncoding {
+  kind: 'stats';
+  features: number;
+  limbs: number;
+  fracBits: number;
+}
+
+export type Encoding = QuantizeEncoding | DdgEncoding | StatsEncoding;
+
+/** The federation's feature standardisation, from the statistics round: x' = (x - mean) / std. */
+export interface Standardisation {
+  mean: number[];
+  std: number[];
+}
 
 export interface SecAggRoundConfig {
   sessionNonce: string;
@@ -62,6 +80,12 @@ export interface FederationSettings {
    * tensor: the input shape and the number of classes.
    */
   data?: DataSchema;
+  /**
+   * 'federated-standardise': before training, a statistics round (round 0) aggregates every
+   * site's feature count / sum / sum of squares under SecAgg, and every site standardises
+   * its raw features with the global mean and std (sent in each later round config).
+   */
+  preprocessing?: 'federated-standardise';
   /** Differential privacy, or null when the federation adds no noise. */
   dp: null | {
     /** 'client': each site's whole update is the unit of privacy. */
@@ -119,6 +143,8 @@ export interface RoundConfig {
   trainingMs: number;
   /** The federation's settings, as in the welcome frame. */
   federation: FederationSettings;
+  /** The global feature standardisation (after the statistics round), when the federation uses one. */
+  standardisation?: Standardisation;
 }
 
 function bad(field: string, want: string): never {
@@ -175,8 +201,10 @@ export function parseFederationSettings(raw: unknown, where: string): Federation
       l2Clip: finite(d.l2Clip, 'dp.l2Clip', where),
     };
   }
+  if (raw.preprocessing !== undefined && raw.preprocessing !== 'federated-standardise') no('preprocessing', "'federated-standardise' or absent");
   return {
     ...(raw.data === undefined || raw.data === null ? {} : { data: parseDataSchema(raw.data, `${where}.data`) }),
+    ...(raw.preprocessing === 'federated-standardise' ? { preprocessing: 'federated-standardise' as const } : {}),
     rounds: count(raw.rounds, 'rounds', 1),
     aggregation: {
       mode: a.mode as FederationSettings['aggregation']['mode'],
@@ -186,6 +214,16 @@ export function parseFederationSettings(raw: unknown, where: string): Federation
     },
     dp,
   };
+}
+
+function parseStandardisation(raw: unknown): Standardisation {
+  const v = obj(raw, 'standardisation');
+  const list = (x: unknown, field: string, positive: boolean): number[] =>
+    Array.isArray(x) && x.length > 0 && x.every((n) => typeof n === 'number' && Number.isFinite(n) && (!positive || n > 0)) ? (x as number[]) : bad(`standardisation.${field}`, `a non-empty list of finite numbers${positive ? ' > 0' : ''}`);
+  const mean = list(v.mean, 'mean', false);
+  const std = list(v.std, 'std', true);
+  if (mean.length !== std.length) bad('standardisation.std', `as many entries as mean (${mean.length})`);
+  return { mean, std };
 }
 
 /**
@@ -219,11 +257,18 @@ export function parseRoundConfig(raw: JsonObject, expected: { round: number; par
       maxWeight: int(e.maxWeight, 'encoding.maxWeight', 1, 0xffff_ffff),
       ...(e.l2Clip === undefined ? {} : { l2Clip: num(e.l2Clip, 'encoding.l2Clip') }),
     };
+  } else if (e.kind === 'stats') {
+    encoding = {
+      kind: 'stats',
+      features: int(e.features, 'encoding.features', 1, 1 << 20),
+      limbs: int(e.limbs, 'encoding.limbs', 2, 8),
+      fracBits: int(e.fracBits, 'encoding.fracBits', 0, 126),
+    };
   } else if (e.kind === 'ddg') {
     fromHex(e.roundSeed, 32, 'roundStart.config.encoding.roundSeed');
     encoding = { kind: 'ddg', params: obj(e.params, 'encoding.params'), roundSeed: e.roundSeed as string };
   } else {
-    bad('encoding.kind', "'quantize' or 'ddg'");
+    bad('encoding.kind', "'quantize', 'ddg' or 'stats'");
   }
   const a = obj(c.aggregation, 'aggregation');
   if (a.mode !== 'secagg' && a.mode !== 'secagg+' && a.mode !== 'plaintext') bad('aggregation.mode', "'secagg', 'secagg+' or 'plaintext'");
@@ -263,5 +308,6 @@ export function parseRoundConfig(raw: JsonObject, expected: { round: number; par
     aggregation: { mode: a.mode, vectorLength, bits, ...(secagg ? { secagg } : {}) },
     trainingMs,
     federation: parseFederationSettings(c.federation, 'roundStart.config.federation'),
+    ...(c.standardisation === undefined ? {} : { standardisation: parseStandardisation(c.standardisation) }),
   };
 }

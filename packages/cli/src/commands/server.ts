@@ -129,6 +129,7 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
     roster,
     // Announced to every site, which checks its own file against it before it joins.
     dataSchema: reference.schema,
+    ...(reference.federatedStandardise ? { preprocessing: { standardise: 'federated' as const } } : {}),
     model: { config: spec.config as unknown as { kind: string } & Record<string, unknown> },
     // Without shared labels the data still gives the model's shape, but no score.
     ...(hasGlobalLabels(c.data) ? { evaluate: { data: evalData } } : {}),

@@ -55,10 +55,11 @@ export interface TableInfo {
 }
 
 /** Loads an institution's own file as one dataset (and, for a table, its names). */
-async function loadOwnFile(d: DataConfig): Promise<{ dataset: Dataset; table?: TableInfo }> {
+async function loadOwnFile(d: DataConfig, raw = false): Promise<{ dataset: Dataset; table?: TableInfo }> {
   const m = await meta();
   if (d.source === 'idx') return { dataset: await m.loadIdxPair(d.path!, d.labels!) };
-  const table = { labelColumn: d.labelColumn, standardise: d.standardise, ...(d.classNames ? { labels: d.classNames.split(',').map((x) => x.trim()) } : {}) };
+  // Raw features when the standardisation is decided later (the federation's statistics round).
+  const table = { labelColumn: d.labelColumn, standardise: raw ? false : d.standardise, ...(d.classNames ? { labels: d.classNames.split(',').map((x) => x.trim()) } : {}) };
   let t;
   if (d.source === 'csv') t = await m.loadCsv(d.path!, table);
   else if (d.source === 'json') t = await m.loadJsonTable(d.path!, table);
@@ -67,17 +68,19 @@ async function loadOwnFile(d: DataConfig): Promise<{ dataset: Dataset; table?: T
 }
 
 /** The data one client trains on (support) and is evaluated on (query). */
-export async function loadClientData(d: DataConfig): Promise<ClientData & { columns?: string[]; labelColumn?: string; labels?: string[] }> {
+export async function loadClientData(d: DataConfig): Promise<ClientData & { columns?: string[]; labelColumn?: string; labels?: string[]; standardise?: 'local' }> {
   if (d.source === 'mnist' || d.source === 'fashion-mnist') {
     const fed = await loadDemoFederation(d, d.shards);
     return fed.clients[d.clientIndex ?? 0]!;
   }
   const m = await meta();
-  const { dataset, table } = await loadOwnFile(d);
+  const { dataset, table } = await loadOwnFile(d, true);
   const split = splitOptions(d);
   const data = m.splitSupportQuery(dataset, { ...split, ...(split.supportPerClass === undefined ? { supportFraction: 0.2 } : {}), seed: d.seed });
   // The names travel with the numbers: the client checks them against the federation's schema.
-  return table ? { ...data, columns: table.columns, labelColumn: table.labelColumn, labels: table.labels } : data;
+  // Raw features: the client standardises them with the federation's statistics, or with
+  // its own when the federation has none (data.standardise).
+  return table ? { ...data, columns: table.columns, labelColumn: table.labelColumn, labels: table.labels, ...(d.standardise ? { standardise: 'local' as const } : {}) } : data;
 }
 
 /**
@@ -107,15 +110,18 @@ export async function loadServerEvalData(d: DataConfig): Promise<Dataset | undef
  * label column and class names (data.classNames, or the labels of the reference file), or
  * the demo data's tensor shape.
  */
-export async function loadServerReference(d: DataConfig): Promise<{ dataset: Dataset; schema: DataSchema } | undefined> {
+export async function loadServerReference(d: DataConfig): Promise<{ dataset: Dataset; schema: DataSchema; federatedStandardise: boolean } | undefined> {
   if (d.source === 'mnist' || d.source === 'fashion-mnist') {
     const test = (await loadDemoFederation(d, d.shards)).test;
-    return { dataset: test, schema: { kind: 'tensor', shape: [...test.shape], numClasses: test.numClasses } };
+    return { dataset: test, schema: { kind: 'tensor', shape: [...test.shape], numClasses: test.numClasses }, federatedStandardise: false };
   }
   if (d.path === undefined) return undefined;
-  const { dataset, table } = await loadOwnFile(d);
+  // A table with data.standardise: the federation standardises with global statistics from
+  // its statistics round, so the reference is kept raw and standardised the same way.
+  const federatedStandardise = (d.source === 'csv' || d.source === 'json') && d.standardise;
+  const { dataset, table } = await loadOwnFile(d, federatedStandardise);
   const schema: DataSchema = table
     ? { kind: 'table', labelColumn: table.labelColumn, featureColumns: table.columns, classNames: table.labels }
     : { kind: 'tensor', shape: [...dataset.shape], numClasses: dataset.numClasses };
-  return { dataset, schema };
+  return { dataset, schema, federatedStandardise };
 }

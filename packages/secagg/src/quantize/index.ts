@@ -3,3 +3,4 @@ export * from './params.js';
 export { clipVector } from './clip.js';
 export { StochasticRounder } from './rounding.js';
 export * from './encode.js';
+export * from './fixed-point.js';
