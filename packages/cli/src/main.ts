@@ -25,6 +25,8 @@ const commands: Record<string, Entry> = {
   status: { summary: 'show a running or checkpointed federation\'s state', load: () => import('./commands/status.js') },
   vectors: { summary: 'generate or verify the protocol test vectors', load: () => import('./commands/vectors.js') },
   dp: { summary: 'differential privacy: plan, epsilon, account', load: () => import('./commands/dp.js') },
+  predict: { summary: 'predict with a model directory: fedmeta predict --model DIR --data FILE.csv', load: async () => ({ run: async (argv: string[]) => (await import('./commands/model.js')).run(argv, 'predict') }) },
+  evaluate: { summary: 'accuracy and loss of a model directory on a labelled file', load: async () => ({ run: async (argv: string[]) => (await import('./commands/model.js')).run(argv, 'evaluate') }) },
 };
 
 export function usage(): string {

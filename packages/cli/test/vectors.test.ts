@@ -117,3 +117,29 @@ test('usage errors are CliErrors; no sub-command prints usage and exits 2', asyn
 test('the default directory is the checkout\'s test-vectors/, found from a sub-directory', () => {
   assert.equal(defaultVectorsDir(join(REPO, 'packages', 'cli', 'src')), COMMITTED);
 });
+
+test('the runtime kinds (ddg-encoding for 08, transport-frames for 09) are in the one manifest, verify, and an altered frame or encoding is named', async () => {
+  const dir = copyVectors();
+  try {
+    const manifest = JSON.parse(readFileSync(join(dir, 'v1', 'MANIFEST.json'), 'utf8')) as { files: Record<string, unknown> };
+    for (const kind of ['ddg-encoding', 'transport-frames', 'transcript-faults', 'decode-errors', 'server-rejections', 'client-aborts']) {
+      assert.ok(`${kind}.json` in manifest.files, `${kind}.json in MANIFEST.json`);
+    }
+    for (const [file, field] of [['transport-frames.json', 'frames'], ['ddg-encoding.json', 'encoded']] as const) {
+      const path = join(dir, 'v1', file);
+      const parsed = JSON.parse(readFileSync(path, 'utf8')) as { vectors: Array<Record<string, unknown>> };
+      const target = parsed.vectors.find((v) => field in v)!;
+      const value = JSON.stringify(target[field]);
+      const text = readFileSync(path, 'utf8');
+      // flip one hex digit inside the field's first hex string
+      const at = text.indexOf(value.slice(0, 40).replace(/^\["?|^"/, '')) + 10;
+      writeFileSync(path, text.slice(0, at) + (text[at] === '0' ? '1' : '0') + text.slice(at + 1));
+      const r = await capture(['verify', dir]);
+      assert.equal(r.code, 1);
+      assert.match(r.err, new RegExp(`v1/${file.replace('.', '\\.')}: vector '${target.name as string}': .*${field}`));
+      writeFileSync(path, text);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

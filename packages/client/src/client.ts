@@ -39,6 +39,7 @@ class FederationClient {
   /** What it trains on: `raw`, standardised as the federation (or, failing that, the site) says. */
   private data: ClientOptions['data'];
   private standardisedWith = '';
+  private finalModel: ClientSummary['finalModel'] | null = null;
   private resolveDone!: (s: ClientSummary) => void;
   readonly done: Promise<ClientSummary>;
 
@@ -230,6 +231,7 @@ class FederationClient {
         (_code, error) => {
           cs.close();
           this.records.push(...cs.records);
+          if (cs.finalModel) this.finalModel = cs.finalModel;
           this.current = null;
           if (cs.sawBye) resolve({ kind: 'bye' });
           else if (this.stopped) resolve({ kind: 'stopped' });
@@ -258,6 +260,7 @@ class FederationClient {
       ...(error ? { error: { code: error.code, message: error.message } } : {}),
       bytesIn: this.bytes.in,
       bytesOut: this.bytes.out,
+      ...(this.finalModel ? { finalModel: this.finalModel } : {}),
     });
   }
 

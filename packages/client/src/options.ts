@@ -166,6 +166,8 @@ export interface ClientSummary {
   error?: { code: string; message: string };
   bytesIn: number;
   bytesOut: number;
+  /** The final global model and its manifest, as the coordinator sent them at the end. */
+  finalModel?: { manifest: Record<string, unknown>; params: Float32Array };
 }
 
 export interface ClientEvent {

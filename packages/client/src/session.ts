@@ -95,6 +95,8 @@ export class ClientSession {
   droppedByHook = false;
   /** Set when the server said the federation is over. */
   sawBye = false;
+  /** The final global model the coordinator sent at the end, with its manifest. */
+  finalModel: { manifest: Record<string, unknown>; params: Float32Array } | null = null;
 
   constructor(private readonly o: SessionOptions) {}
 
@@ -167,6 +169,10 @@ export class ClientSession {
         this.sawBye = true;
         this.o.log('info', 'federation.done', { summary: msg.summary });
         this.o.link.close();
+        return;
+      case 'finalModel':
+        this.finalModel = { manifest: msg.manifest, params: msg.params };
+        this.o.log('info', 'model.received', { parameters: msg.params.length, round: msg.manifest['round'] });
         return;
       case 'roundStart':
         return this.onRoundStart(msg);

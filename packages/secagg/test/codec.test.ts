@@ -39,6 +39,7 @@ function samples(): Message[] {
     },
     { kind: 'unmask-response', clientId: 4, selfMaskShares: [], keyShares: [] },
     { kind: 'abort', reason: ABORT_REASONS.TOO_FEW_SHARED, detail: 'only 2 clients — sent shares' },
+    { kind: 'share-report', clientId: 6, faults: [{ senderId: 2, cause: 1 }, { senderId: 5, cause: 3 }, { senderId: 65535, cause: 2 }] },
   ];
 }
 
@@ -138,6 +139,20 @@ test('codec: malformed headers and bodies give the specific ERR_DECODE_* code', 
   badUtf8.set([0xc3, 0x28], 10);
   expectDecodeError(badUtf8, 'ERR_DECODE_UTF8');
   expectDecodeError(Uint8Array.from([0x46, 0x4d, 0x53, 0x41, 1, 0x11, 0, 0, 1]), 'ERR_DECODE_NONCANONICAL');
+  // share-report: an empty report, an unregistered cause, unordered senders, sender 0
+  const report = encodeMessage(samples().find((m) => m.kind === 'share-report')!); // client 6: (2,1) (5,3) (65535,2)
+  expectDecodeError(Uint8Array.from([0x46, 0x4d, 0x53, 0x41, 1, 0x06, 6, 0, 0, 0]), 'ERR_DECODE_NONCANONICAL');
+  for (const cause of [0, 4, 255]) {
+    const badCause = report.slice();
+    badCause[12] = cause;
+    expectDecodeError(badCause, 'ERR_DECODE_FIELD');
+  }
+  const unorderedReport = report.slice();
+  unorderedReport.set([5, 0], 10); // senders 5, 5
+  expectDecodeError(unorderedReport, 'ERR_DECODE_ORDER');
+  const zeroSender = report.slice();
+  zeroSender.set([0, 0], 10);
+  expectDecodeError(zeroSender, 'ERR_DECODE_FIELD');
   // a leading BOM is kept, so the detail re-encodes byte for byte
   const bom = encodeMessage({ kind: 'abort', reason: ABORT_REASONS.CANCELLED, detail: '\ufeffx' });
   assert.deepEqual(encodeMessage(decodeMessage(bom)), bom);
@@ -210,6 +225,9 @@ test('codec: the encoder rejects out-of-range fields with InvalidArgumentError n
     [{ kind: 'masked-input', clientId: 1, bits: 33, vector: Uint32Array.from([1]) }, /bits/],
     [{ kind: 'abort', reason: 999 as never, detail: '' }, /reason/],
     [{ kind: 'abort', reason: ABORT_REASONS.CANCELLED, detail: 'x'.repeat(2000) }, /detail/],
+    [{ kind: 'share-report', clientId: 1, faults: [] }, /share-report.faults/],
+    [{ kind: 'share-report', clientId: 1, faults: [{ senderId: 2, cause: 9 as never }] }, /cause/],
+    [{ kind: 'share-report', clientId: 1, faults: [{ senderId: 3, cause: 1 }, { senderId: 2, cause: 1 }] }, /strictly increasing/],
   ];
   for (const [msg, re] of bad) assert.throws(() => encodeMessage(msg), (e: unknown) => e instanceof InvalidArgumentError && re.test(e.message));
 });

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { ed25519Keypair, ready, x25519Keypair } from '../src/crypto/index.js';
 import { seededRng } from '../src/rng.js';
 import {
-  ABORT_REASONS, abortReasonName, simulateSession, type DropPoint, type SecAggConfig, type ServerSend, type SimulationOutcome,
+  ABORT_REASONS, abortReasonName, decodeMessage, SHARE_FAULT_CAUSES, simulateSession, type DropPoint, type SecAggConfig, type ServerSend, type SimulationOutcome,
 } from '../src/protocol/index.js';
 
 await ready();
@@ -79,15 +79,20 @@ test('adversary: active mode - inconsistent survivor sets are caught by the cons
   assertClientAbort(out, 3, 'INVALID_CONSISTENCY_SIGNATURES');
 });
 
-test('adversary: a semi-honest key swap splits the session: shares no longer decrypt', () => {
+test('adversary: a semi-honest key swap splits the session: client 1 opens no share, reports and leaves; the others finish without it', () => {
   const evil = x25519Keypair(rng(67, 0));
   const out = run(honestConfig, rewrite('key-list', 1, (m) => ({
     ...m,
     entries: m.entries.map((e: any) => (e.clientId === 2 ? { ...e, encryptionPublicKey: evil.publicKey } : e)),
   })));
-  // Client 1 derives another session id, so every share it sends or receives fails.
-  assert.ok([...out.clientAborts.values()].some((e) => e.reason === ABORT_REASONS.SHARE_DECRYPTION_FAILED));
-  assert.equal(out.result, null);
+  // Client 1 derives another session id, so every share it sends or receives fails to open:
+  // it reports all its neighbours, then leaves (SHARE_DECRYPTION_FAILED); each of them reports it.
+  assertClientAbort(out, 1, 'SHARE_DECRYPTION_FAILED');
+  assert.deepEqual(sentKinds(out, 1), [0x01, 0x02, 0x06, 0x7f], 'keys, shares, share-report, abort: no masked input');
+  for (const id of [2, 3, 4, 5, 6]) assert.ok(sentKinds(out, id).includes(0x06), `client ${id} reported client 1`);
+  assert.ok(out.result, out.server.abortDetail);
+  assert.deepEqual(out.result.survivors, [2, 3, 4, 5, 6]);
+  assert.deepEqual(out.result.faults, [{ clientId: 1, kind: 'share-reports', reportedBy: [2, 3, 4, 5, 6], reported: [2, 3, 4, 5, 6] }]);
 });
 
 test('adversary: the client refuses a survivor it was earlier shown as dropped (no both-shares leak)', () => {
@@ -115,12 +120,27 @@ test('adversary: malformed key lists are rejected', () => {
   }
 });
 
-test('adversary: tampered, misaddressed or foreign share deliveries are rejected', () => {
+test('adversary: a spoiled share ciphertext is reported, its sender left out of U3 and named; the round completes exactly', () => {
+  // The server flips a byte of the ciphertext 2 -> 1. Client 1 cannot tell a spoiled
+  // ciphertext from a garbage one: it reports sender 2, which is left out like a dropout.
   const flip = (m: any) => ({ ...m, shares: m.shares.map((s: any, i: number) => (i === 0 ? { ...s, ciphertext: s.ciphertext.map((b: number, j: number) => (j === 40 ? b ^ 1 : b)) } : s)) });
-  assertClientAbort(run(honestConfig, rewrite('share-delivery', 1, flip)), 1, 'SHARE_DECRYPTION_FAILED');
-  // The ciphertext 2 -> 1 relabelled as coming from 3: AEAD associated data binds the sender.
+  const out = run(honestConfig, rewrite('share-delivery', 1, flip));
+  assert.equal(out.clientAborts.size, 0);
+  assert.ok(out.result, out.server.abortDetail);
+  assert.deepEqual(out.result.survivors, [1, 3, 4, 5, 6]);
+  assert.deepEqual(out.result.sum, new Uint32Array(8).fill(1 + 3 + 4 + 5 + 6));
+  assert.deepEqual(out.result.faults, [{ clientId: 2, kind: 'share-reports', reportedBy: [1], reported: [] }]);
+});
+
+test('adversary: tampered, misaddressed or foreign share deliveries are rejected', () => {
+  // The ciphertext 2 -> 1 relabelled as coming from 3: AEAD associated data binds the sender,
+  // so client 1 reports 3; and 2, listed as a survivor though it delivered 1 nothing, is refused.
   const relabel = (m: any) => ({ ...m, shares: m.shares.filter((s: any) => s.peerId !== 3).map((s: any) => (s.peerId === 2 ? { ...s, peerId: 3 } : s)) });
-  assertClientAbort(run(honestConfig, rewrite('share-delivery', 1, relabel)), 1, 'SHARE_DECRYPTION_FAILED');
+  const relabelled = run(honestConfig, rewrite('share-delivery', 1, relabel));
+  const report = relabelled.transcript.find((r) => r.from === 1 && r.bytes[5] === 0x06)!;
+  assert.deepEqual(decodeMessage(report.bytes), { kind: 'share-report', clientId: 1, faults: [{ senderId: 3, cause: SHARE_FAULT_CAUSES.UNOPENABLE }] });
+  assertClientAbort(relabelled, 1, 'INCONSISTENT_SURVIVORS');
+  assert.ok(!sentKinds(relabelled, 1).includes(0x05));
   assertClientAbort(run(honestConfig, rewrite('share-delivery', 1, (m) => ({ ...m, recipientId: 2 }))), 1, 'INVALID_SHARE_DELIVERY');
   assertClientAbort(run(honestConfig, rewrite('share-delivery', 1, (m) => ({ ...m, shares: m.shares.slice(0, 1) }))), 1, 'NEIGHBOURHOOD_TOO_SMALL');
   // SecAgg+: a share from a non-neighbour

@@ -6,7 +6,7 @@ import { ready } from '../src/crypto/index.js';
 import { InvalidArgumentError } from '../src/errors.js';
 import { seededRng } from '../src/rng.js';
 import {
-  SecAggClient, SecAggProtocolError, SecAggServer, type ClientMessage, type SecAggConfig, type ServerOutputs,
+  clipDetail, encodeMessage, SecAggClient, SecAggProtocolError, SecAggServer, type ClientMessage, type SecAggConfig, type ServerOutputs,
 } from '../src/protocol/index.js';
 
 await ready();
@@ -183,30 +183,62 @@ test('client: a bad local input is a typed abort (INVALID_LOCAL_INPUT), evaluate
   assert.deepEqual(lazy.abortMessage()?.reason, 18);
 });
 
-test('server: a corrupted revealed share aborts with INCONSISTENT_SHARES and releases no sum', () => {
-  for (const which of ['selfMaskShares', 'keyShares'] as const) {
-    const { server, clients, deliver } = setup();
-    for (const id of ids) server.receive(id, clients.get(id)!.start());
-    const shareKeys = deliver(server.closeRound());
-    for (const [id, [m]] of shareKeys) server.receive(id, m!);
-    const masked = deliver(server.closeRound());
-    for (const [id, [m]] of masked) if (id !== 4) server.receive(id, m!); // 4 dropped after ShareKeys
-    const unmask = deliver(server.closeRound());
-    for (const [id, [r]] of unmask) {
-      let resp = r as Extract<ClientMessage, { kind: 'unmask-response' }>;
-      if (id === 2) {
-        // a cheating (or broken) holder flips one bit of one share; the length stays valid
-        const list = resp[which].map((s, i) => (i === 0 ? { ...s, share: s.share.map((b, j) => (j === 32 ? b ^ 1 : b)) } : s));
-        resp = { ...resp, [which]: list };
-      }
-      server.receive(id, resp);
+/** Runs a round where 4 drops after ShareKeys; `corrupt` may rewrite each unmask response. */
+function runWithCorruptResponses(corrupt: (id: number, r: Extract<ClientMessage, { kind: 'unmask-response' }>) => ClientMessage, members = ids) {
+  const { server, clients, deliver } = setup();
+  for (const id of members) server.receive(id, clients.get(id)!.start());
+  const shareKeys = deliver(server.closeRound());
+  for (const [id, [m]] of shareKeys) server.receive(id, m!);
+  const masked = deliver(server.closeRound());
+  for (const [id, [m]] of masked) if (id !== 4) server.receive(id, m!); // 4 dropped after ShareKeys
+  const unmask = deliver(server.closeRound());
+  const refused: unknown[] = [];
+  for (const [id, [r]] of unmask) {
+    try {
+      server.receive(id, corrupt(id, r as Extract<ClientMessage, { kind: 'unmask-response' }>));
+    } catch (err) {
+      refused.push(err);
     }
-    const out = server.closeRound();
-    assert.equal(server.state, 'aborted', which);
-    assert.equal(server.abortReason, 14); // INCONSISTENT_SHARES
-    assert.equal(server.result, null);
-    assert.ok(out.sends.every((s) => s.message.kind === 'abort'));
   }
+  const out = server.closeRound();
+  return { server, out, refused };
+}
+
+const flipShare = (r: Extract<ClientMessage, { kind: 'unmask-response' }>, which: 'selfMaskShares' | 'keyShares', owner: number) =>
+  ({ ...r, [which]: r[which].map((s) => (s.ownerId === owner ? { ...s, share: s.share.map((b, j) => (j === 32 ? b ^ 1 : b)) } : s)) });
+
+test('server: a wrong s_sk share among t + 1 is located by the s_pk check, its holder named, and the sum is exact', () => {
+  // U3 = {1,2,3,5}; s_sk_4 (4 dropped) has 4 = t + 1 shares: no polynomial correction
+  // (floor((4-3)/2) = 0), but exactly one leave-one-out subset matches s_pk_4.
+  const { server } = runWithCorruptResponses((id, r) => (id === 2 ? flipShare(r, 'keyShares', 4) : r));
+  assert.equal(server.state, 'completed', server.abortDetail);
+  assert.deepEqual(server.result!.sum, sum([1, 2, 3, 5]));
+  assert.deepEqual(server.result!.faulty, [2]);
+  assert.deepEqual(server.result!.faults, [{ clientId: 2, kind: 'unmask-shares', owners: [4] }]);
+});
+
+test('server: a wrong b share among t + 1 is detected but cannot be located: INCONSISTENT_SHARES naming the holders, no sum', () => {
+  const { server, out } = runWithCorruptResponses((id, r) => (id === 2 ? flipShare(r, 'selfMaskShares', 1) : r));
+  assert.equal(server.state, 'aborted');
+  assert.equal(server.abortReason, 14); // INCONSISTENT_SHARES
+  assert.equal(server.abortDetail, 'b of client 1: the 4 shares from holders 1,2,3,5 do not fit one polynomial of degree < 3 with at most 0 of them wrong');
+  assert.equal(server.result, null);
+  assert.ok(out.sends.length > 0 && out.sends.every((s) => s.message.kind === 'abort'));
+});
+
+test('server: an unmask share >= p is refused on receipt naming its sender, who then counts as silent', () => {
+  const p = Uint8Array.from(Buffer.from('01' + '00'.repeat(30) + '0129', 'hex')); // p = 2^256 + 297 itself
+  const { server, refused } = runWithCorruptResponses((id, r) => (id === 3 ? { ...r, selfMaskShares: r.selfMaskShares.map((s) => (s.ownerId === 5 ? { ...s, share: p } : s)) } : r));
+  assert.equal(refused.length, 1);
+  const err = refused[0] as SecAggProtocolError;
+  assert.ok(err instanceof SecAggProtocolError);
+  assert.equal(err.code, 'ERR_INVALID_MESSAGE');
+  assert.equal(err.clientId, 3);
+  assert.match(err.message, /client 3 .*share of client 5 is not a field element/);
+  // 1, 2, 5 answered: t = 3 holders for every secret, so the round completes without 3's shares
+  assert.equal(server.state, 'completed', server.abortDetail);
+  assert.deepEqual(server.result!.sum, sum([1, 2, 3, 5]));
+  assert.deepEqual(server.result!.faults, [{ clientId: 3, kind: 'invalid-message', message: 'unmask-response' }]);
 });
 
 test('client: messages handed over without the codec are validated too (order, duplicates, junk)', () => {
@@ -229,6 +261,32 @@ test('client: messages handed over without the codec are validated too (order, d
   const d2 = deliveries.get(2)! as typeof d1;
   assert.equal(abortReason(() => clients.get(2)!.receive({ ...d2, shares: [d2.shares[0]!, d2.shares[0]!] })), 'INVALID_SHARE_DELIVERY');
   assert.equal(abortReason(() => clients.get(3)!.receive(null as never)), 'PROTOCOL_VIOLATION');
+  // Ciphertexts that do not open are reported, not aborted on, while t - 1 usable ones remain;
+  // with fewer, the client returns its report and its abort (SHARE_DECRYPTION_FAILED).
   const d4 = deliveries.get(4)! as typeof d1;
-  assert.equal(abortReason(() => clients.get(4)!.receive({ ...d4, shares: d4.shares.map((s) => ({ ...s, ciphertext: s.ciphertext.subarray(0, 10) })) })), 'SHARE_DECRYPTION_FAILED');
+  const replies = clients.get(4)!.receive({ ...d4, shares: d4.shares.map((s) => ({ ...s, ciphertext: s.ciphertext.subarray(0, 10) })) });
+  assert.deepEqual(replies.map((m) => m.kind), ['share-report', 'abort']);
+  assert.deepEqual(replies[0], { kind: 'share-report', clientId: 4, faults: [1, 2, 3, 5].map((senderId) => ({ senderId, cause: 1 })) });
+  assert.deepEqual(replies[1], { kind: 'abort', reason: 10, detail: 'client 4 aborted' });
+  assert.equal(clients.get(4)!.state, 'aborted');
+  assert.equal(clients.get(4)!.abortReason, 10);
+  const d5 = deliveries.get(5)! as typeof d1;
+  const one = clients.get(5)!.receive({ ...d5, shares: d5.shares.map((s, i) => (i === 0 ? { ...s, ciphertext: s.ciphertext.subarray(0, 10) } : s)) });
+  assert.deepEqual(one.map((m) => m.kind), ['share-report', 'masked-input']);
+  assert.deepEqual(one[0], { kind: 'share-report', clientId: 5, faults: [{ senderId: 1, cause: 1 }] });
+});
+
+test('server: an abort detail over 1024 UTF-8 bytes is cut at a character boundary, ends in "...", and still encodes', () => {
+  const { server } = setup();
+  // 1019 + 3 x 2 = 1025 bytes: whole characters up to 1021 bytes are kept (one 'é'), then '...'
+  const out = server.abort(`${'x'.repeat(1019)}\u00e9\u00e9\u00e9`);
+  const detail = server.abortDetail;
+  assert.equal(detail, `${'x'.repeat(1019)}\u00e9...`);
+  assert.ok(new TextEncoder().encode(detail).length <= 1024);
+  assert.equal(out.sends.length, N);
+  for (const s of out.sends) {
+    assert.equal(s.message.kind === 'abort' && s.message.detail, detail);
+    assert.doesNotThrow(() => encodeMessage(s.message));
+  }
+  assert.equal(clipDetail('short'), 'short');
 });

@@ -17,11 +17,11 @@ import { quantizeEncoding, type RoundEncoding } from './encoding.js';
 import { ServerError } from './errors.js';
 import { listen, publicStatus, type Listener } from './listener.js';
 import { Peer } from './peer.js';
-import { heldOutLoss } from './evaluation.js';
+import { heldOutLoss, standardiseFeatures } from './evaluation.js';
 import { RoundDriver, type Laggard, type RoundOutcome } from './round.js';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.js';
 import { accountedClients, Privacy, type DpRoundEncoding } from './privacy.js';
-import type { FederationSummary, RosterChange, RosterEntry, RoundPlan, RoundSummary, ServerEvent, ServerHandle, ServerOptions, ServerPhase, ServerProgress, ServerStatus } from './options.js';
+import type { FederationSummary, ModelManifest, RosterChange, RosterEntry, RoundPlan, RoundSummary, ServerEvent, ServerHandle, ServerOptions, ServerPhase, ServerProgress, ServerStatus } from './options.js';
 import type { ResolvedServerOptions } from './validate.js';
 
 export class Federation {
@@ -453,10 +453,7 @@ export class Federation {
     const st = this.standardisation;
     if (!st) return raw;
     if (this.evalCache?.raw === raw) return this.evalCache.data;
-    const f = st.mean.length;
-    const x = new Float32Array(raw.x.length);
-    for (let i = 0; i < x.length; i++) x[i] = (raw.x[i]! - st.mean[i % f]!) / st.std[i % f]!;
-    const data = { ...raw, x };
+    const data = { ...raw, x: standardiseFeatures(raw.x, st.mean, st.std) };
     this.evalCache = { raw, data };
     return data;
   }
@@ -620,6 +617,29 @@ export class Federation {
       ...(this.standardisation ? { standardisation: this.standardisation } : {}),
       ...(this.privacy ? { epsilon: this.privacy.spent() } : {}),
       endReason,
+      manifest: this.manifest(),
+    };
+  }
+
+  /**
+   * What the final model is and how to feed it: the model and algorithm, the data schema
+   * (feature order, class names), the standardisation, the round it comes from with that
+   * round's metrics, and the DP guarantee it was trained under.
+   */
+  private manifest(): ModelManifest {
+    const last = [...this.summaries].reverse().find((r) => r.status === 'completed');
+    const dp = this.o.raw.dp;
+    return {
+      format: 'fedmeta-model/1',
+      federationId: this.o.federationId,
+      round: last?.round ?? 0,
+      roundsCompleted: this.summaries.filter((r) => r.status === 'completed').length,
+      model: this.spec.config as unknown as ModelManifest['model'],
+      algorithm: this.o.raw.algorithm.name,
+      ...(this.o.raw.dataSchema ? { data: this.o.raw.dataSchema } : {}),
+      ...(this.standardisation ? { standardisation: { mean: this.standardisation.mean, std: this.standardisation.std } } : {}),
+      metrics: { ...(last?.accuracy !== undefined ? { accuracy: last.accuracy } : {}), ...(last && 'loss' in last && typeof (last as { loss?: unknown }).loss === 'number' ? { loss: (last as { loss: number }).loss } : {}) },
+      dp: dp && this.privacy ? { unit: 'client', epsilon: this.privacy.spent(), delta: dp.delta, epsilonBudget: dp.epsilonBudget } : null,
     };
   }
 
@@ -627,6 +647,8 @@ export class Federation {
     this.progress('done');
     const s = this.summary(reason);
     for (const p of this.readyPeers()) {
+      // Every site receives the model it helped train, with its manifest.
+      if (s.roundsCompleted > 0) p.send({ type: 'finalModel', manifest: s.manifest as unknown as Record<string, unknown>, params: s.finalParams });
       p.send({ type: 'bye', summary: { roundsCompleted: s.roundsCompleted, endReason: reason } });
       p.conn.close(1000, 'federation done');
     }

@@ -297,6 +297,26 @@ export interface RoundSummary {
   wallMs: number;
 }
 
+/** The final model's manifest (written next to it, and sent to every site). */
+export interface ModelManifest {
+  format: 'fedmeta-model/1';
+  federationId: string;
+  /** The round the parameters come from (the last completed one). */
+  round: number;
+  roundsCompleted: number;
+  /** The meta ModelConfig (kind, input shape, classes...). */
+  model: { kind: string } & Record<string, unknown>;
+  algorithm: string;
+  /** The data schema: feature columns in input order, label column, class names. */
+  data?: DataSchema;
+  /** Standardise inputs with this before feeding the model: x' = (x - mean) / std. */
+  standardisation?: { mean: number[]; std: number[] };
+  /** The coordinator's evaluation of that round (on its reference data). */
+  metrics: { accuracy?: number; loss?: number };
+  /** The differential-privacy guarantee the model was trained under, or null. */
+  dp: { unit: 'client'; epsilon: number; delta: number; epsilonBudget: number } | null;
+}
+
 export interface FederationSummary {
   federationId: string;
   roundsCompleted: number;
@@ -306,6 +326,8 @@ export interface FederationSummary {
   epsilon?: number;
   /** The global feature standardisation from the statistics round (federated preprocessing). */
   standardisation?: { mean: number[]; std: number[]; count: number; sites: number };
+  /** What the final model is (also sent to every site with the final parameters). */
+  manifest: ModelManifest;
   /** Why the federation ended: all rounds ran, the budget ran out, or close() was called. */
   endReason: 'completed' | 'budget-exhausted' | 'closed';
 }

@@ -111,7 +111,7 @@ export class Peer implements RoundMember {
     }
     clearTimeout(this.authTimer);
     this.state = 'ready';
-    this.conn.setAccept((t) => t !== 'auth' && t !== 'challenge' && t !== 'welcome' && t !== 'roundStart' && t !== 'roundEnd' && t !== 'bye');
+    this.conn.setAccept((t) => t !== 'auth' && t !== 'challenge' && t !== 'welcome' && t !== 'roundStart' && t !== 'roundEnd' && t !== 'bye' && t !== 'finalModel');
     this.conn.setBulkCap(IDLE_BULK_CAP);
     this.conn.send({ type: 'welcome', name: this.name, nextRound: this.ctx.nextRound(), sessionId: randomBytes(16), settings: this.ctx.settings() });
     this.ctx.log('info', 'peer.authenticated', { peer: this.name, remote: this.remote });

@@ -80,6 +80,31 @@ test('a site lacking a column is refused before round 1, named on both consoles;
     assert.equal(await server.exit, 0, server.err());
     assert.match(server.out(), /fedmeta server: completed; 2 rounds completed in all/);
     assert.match(clients[1]!.out(), /fedmeta client 'site-b': federation-done; 2 rounds contributed/);
+
+    // The coordinator's model directory: the manifest carries the schema and the federated standardisation.
+    const coord = join(fed.root, 'coordinator');
+    const manifest = JSON.parse(readFileSync(join(coord, 'model', 'fedmeta-model.json'), 'utf8')) as { round: number; data: { featureColumns: string[]; classNames: string[] }; standardisation: { mean: number[] }; metrics: { accuracy: number } };
+    assert.equal(manifest.round, 2);
+    assert.equal(manifest.data.featureColumns.length, 30);
+    assert.deepEqual(manifest.data.classNames, ['malignant', 'benign']);
+    assert.equal(manifest.standardisation.mean.length, 30);
+    // Every site received the same final model.
+    for (const s of ['site-a', 'site-b', 'site-c']) {
+      assert.deepEqual(readFileSync(join(fed.root, s, 'fedmeta-out', 'model', 'params.f32')), readFileSync(join(coord, 'model', 'params.f32')), `${s} holds the final model`);
+    }
+    // evaluate on the coordinator's own reference file reproduces its last reported accuracy exactly.
+    const finished = readFileSync(join(coord, 'server.log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"round.finished"')).map((l) => JSON.parse(l) as { accuracy: number });
+    const evaluated = JSON.parse(fedmetaSync(coord, 'evaluate', '--model', 'model', '--data', 'reference.csv', '--json')) as { accuracy: number; rows: number };
+    assert.equal(evaluated.accuracy, finished.at(-1)!.accuracy);
+    assert.equal(evaluated.accuracy, manifest.metrics.accuracy);
+    // predict on a file without the label column: one row per input, a class name and probabilities.
+    const unlabelled = join(coord, 'unlabelled.csv');
+    const ref = readFileSync(join(coord, 'reference.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 30).join(','));
+    writeFileSync(unlabelled, ref.join('\n') + '\n');
+    const predicted = fedmetaSync(coord, 'predict', '--model', 'model', '--data', 'unlabelled.csv').trim().split('\n');
+    assert.equal(predicted[0], 'prediction,p_malignant,p_benign');
+    assert.equal(predicted.length, evaluated.rows + 1);
+    assert.match(predicted[1]!, /^(malignant|benign),0\.\d+,0\.\d+$/);
   } finally {
     for (const r of fed.running) r.child.kill('SIGKILL');
     rmSync(fed.root, { recursive: true, force: true });

@@ -22,6 +22,7 @@ export const FRAME_TYPE = {
   heartbeat: 0x20,
   error: 0x30,
   bye: 0x31,
+  finalModel: 0x32,
 } as const;
 
 export type FrameTypeName = keyof typeof FRAME_TYPE;
@@ -36,7 +37,7 @@ export function frameTypeName(byte: number): FrameTypeName | undefined {
 }
 
 /** Types whose payload may be as large as `maxMessageBytes`; all others are control-sized. */
-const BULK_TYPES: ReadonlySet<FrameTypeName> = new Set(['roundStart', 'secagg', 'plainInput']);
+const BULK_TYPES: ReadonlySet<FrameTypeName> = new Set(['roundStart', 'secagg', 'plainInput', 'finalModel']);
 
 /** The cap that applies to a message of this type. */
 export function payloadCap(type: FrameTypeName, limits: Limits): number {
@@ -84,7 +85,9 @@ export type RuntimeMessage =
   /** Both: a typed refusal; usually followed by a close with the code's close code. */
   | { type: 'error'; code: string; message: string }
   /** S->C: the federation has finished. */
-  | { type: 'bye'; summary: JsonObject };
+  | { type: 'bye'; summary: JsonObject }
+  /** S->C, just before bye: the final global model and its manifest (what it is, how to feed it). */
+  | { type: 'finalModel'; manifest: JsonObject; params: Float32Array };
 
 /** Narrow a RuntimeMessage by type. */
 export type MessageOf<T extends FrameTypeName> = Extract<RuntimeMessage, { type: T }>;
@@ -144,7 +147,7 @@ function parseJson(s: string, field: string): JsonObject {
  */
 export function encodePayload(msg: RuntimeMessage, limits: Limits): Uint8Array {
   // Size the buffer once for the bulk messages (no regrowth copies of large vectors).
-  const bulk = msg.type === 'roundStart' ? msg.params.byteLength + 4096 : msg.type === 'plainInput' ? msg.vector.byteLength + 16 : msg.type === 'secagg' ? msg.payload.length + 8 : 64;
+  const bulk = msg.type === 'roundStart' || msg.type === 'finalModel' ? msg.params.byteLength + 4096 : msg.type === 'plainInput' ? msg.vector.byteLength + 16 : msg.type === 'secagg' ? msg.payload.length + 8 : 64;
   const w = new ByteWriter(bulk);
   const ctl = limits.maxControlBytes;
   switch (msg.type) {
@@ -194,6 +197,10 @@ export function encodePayload(msg: RuntimeMessage, limits: Limits): Uint8Array {
       return w.str16(msg.code, MAX_CODE_BYTES, 'error.code').str16(truncateUtf8(msg.message, MAX_ERROR_MESSAGE_BYTES), MAX_ERROR_MESSAGE_BYTES, 'error.message').finish();
     case 'bye':
       return w.str32(encodeJson(msg.summary, ctl, 'bye.summary'), ctl, 'bye.summary').finish();
+    case 'finalModel':
+      if (!(msg.params instanceof Float32Array)) throw new TransportError('ERR_BAD_PAYLOAD', 'finalModel.params must be a Float32Array');
+      w.str32(encodeJson(msg.manifest, ctl, 'finalModel.manifest'), ctl, 'finalModel.manifest');
+      return w.u32(msg.params.length).bytes(typedBytes(msg.params)).finish();
   }
 }
 
@@ -278,6 +285,11 @@ export function decodePayload(type: FrameTypeName, payload: Uint8Array, limits: 
     case 'bye':
       msg = { type, summary: parseJson(r.str32('summary', ctl), 'bye.summary') };
       break;
+    case 'finalModel': {
+      const manifest = parseJson(r.str32('manifest', ctl), 'finalModel.manifest');
+      msg = { type, manifest, params: readTyped(r, Float32Array, 'params') };
+      break;
+    }
   }
   r.end();
   return msg;

@@ -13,6 +13,9 @@ import { labelCodingNote, loadClientData } from '../config/data.js';
 import { openJsonLog } from '../ui/log.js';
 import { toCliError } from '../ui/errors.js';
 import { formatBytes } from '../ui/format.js';
+import { resolve } from 'node:path';
+import type { ModelManifest } from '@fedmeta/server';
+import { writeModelDir } from '../model-files.js';
 
 const HELP = `usage: fedmeta client --config FILE [options]
 
@@ -108,7 +111,13 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
   process.on('SIGTERM', onSignal);
   try {
     const s = await handle.done;
-    const completed = s.rounds.filter((r) => r.status === 'completed').length;
+    // Round 0 is the statistics round of federated preprocessing, not a training round.
+    const completed = s.rounds.filter((r) => r.status === 'completed' && r.round > 0).length;
+    if (s.finalModel) {
+      const dir = resolve(c.output.model);
+      await writeModelDir(dir, s.finalModel.manifest as unknown as ModelManifest, s.finalModel.params);
+      if (!json) say(`final model from the coordinator (round ${String(s.finalModel.manifest['round'])}): ${dir}/model.json, manifest ${dir}/fedmeta-model.json`);
+    }
     if (json) process.stdout.write(JSON.stringify({ ...s, roundsCompleted: completed }, null, 2) + '\n');
     else say(`fedmeta client '${s.name || identity.name}': ${s.endReason}; ${completed} rounds contributed; up ${formatBytes(s.bytesOut)}, down ${formatBytes(s.bytesIn)}`);
     // The library's message already starts with its code.

@@ -18,6 +18,7 @@ import { toCliError } from '../ui/errors.js';
 import { renderRoundsTable, type ReportRound } from '../ui/summary.js';
 import { formatEpsilon } from '../ui/format.js';
 import { watchRoster } from '../roster-watch.js';
+import { writeModelDir } from '../model-files.js';
 import { utilityWarning } from '@fedmeta/dp';
 
 const HELP = `usage: fedmeta server --config FILE [options]
@@ -191,7 +192,7 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
     view.finish();
     const modelDir = resolve(c.output.model);
     const wrote = summary.rounds.some((r) => r.status === 'completed');
-    if (wrote) await meta.exportTfjsModel(spec, summary.finalParams, modelDir);
+    if (wrote) await writeModelDir(modelDir, summary.manifest, summary.finalParams);
     const rounds: ReportRound[] = summary.rounds.map((r) => ({
       round: r.round, status: r.status, cohort: r.cohort, survivors: r.survivors, dropped: r.dropped, degree: r.degree, threshold: r.threshold,
       globalAccuracy: r.accuracy, epsilon: r.epsilon, bytesUp: r.bytesIn, bytesDown: r.bytesOut, wallMs: r.wallMs,
@@ -207,7 +208,7 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
         `fedmeta server: ${summary.endReason}; ${summary.roundsCompleted} rounds completed in all` +
           (summary.epsilon !== undefined ? `; epsilon ${formatEpsilon(summary.epsilon)} of ${c.dp.epsilon} spent` : ''),
         wrote
-          ? `model: ${modelDir}/model.json (tfjs layers format); checkpoint: ${c.server.checkpointDir}`
+          ? `model: ${modelDir}/model.json (tfjs layers format) with its manifest ${modelDir}/fedmeta-model.json (round ${summary.manifest.round}); checkpoint: ${c.server.checkpointDir}`
           : `no round completed, so no model was written (see the aborted rounds above and the sites' consoles); checkpoint: ${c.server.checkpointDir}`,
       ];
       process.stdout.write(lines.join('\n') + '\n');

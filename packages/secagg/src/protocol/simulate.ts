@@ -52,12 +52,17 @@ export interface SimulationOptions {
   readonly onWire?: (record: WireRecord, index: number) => void;
   /** Adversarial hook: rewrite (or suppress with null) a server message before it is encoded. */
   readonly tamper?: (send: ServerSend) => ServerSend | null;
+  /**
+   * Faulty-member hook: rewrite (or suppress with null) a message client `from` sends, before
+   * it is encoded (e.g. garbage share ciphertexts, a corrupted unmask share).
+   */
+  readonly clientTamper?: (from: number, message: ClientMessage) => ClientMessage | null;
 }
 
 export interface SimulationOutcome {
   readonly result: AggregationResult | null;
   readonly serverAbortReason: AbortReasonCode | null;
-  /** Aborts raised by client machines, by client id. */
+  /** Aborts of client machines (thrown, or returned after a share-report), by client id. */
   readonly clientAborts: ReadonlyMap<number, SecAggAbortError>;
   /** Every message in the order it was sent. */
   readonly transcript: readonly WireRecord[];
@@ -68,6 +73,8 @@ export interface SimulationOutcome {
 const STAGE_OF_KIND: Record<ClientMessage['kind'], number> = {
   'advertise-keys': 1,
   'share-keys': 2,
+  // sent just before the masked input, in the same reply
+  'share-report': 2.5,
   'masked-input': 3,
   'consistency-signature': 4,
   'unmask-response': 5,
@@ -121,12 +128,14 @@ export function simulateSession(options: SimulationOptions): SimulationOutcome {
     if (server.state !== 'completed' && server.state !== 'aborted') server.clientDropped(id);
   };
 
-  const clientSend = (id: number, message: ClientMessage): void => {
+  const clientSend = (id: number, original: ClientMessage): void => {
     const point = dropouts.get(id);
-    if (point !== undefined && STAGE_OF_KIND[message.kind] > LAST_STAGE[point]) {
+    if (point !== undefined && STAGE_OF_KIND[original.kind] > LAST_STAGE[point]) {
       drop(id);
       return;
     }
+    const message = options.clientTamper ? options.clientTamper(id, original) : original;
+    if (message === null) return;
     const bytes = encodeMessage(message);
     record({ from: id, to: 0, bytes });
     try {
@@ -134,7 +143,7 @@ export function simulateSession(options: SimulationOptions): SimulationOutcome {
     } catch {
       // A rejected message changes nothing on the server; the round goes on.
     }
-    if (point !== undefined && STAGE_OF_KIND[message.kind] === LAST_STAGE[point] && point !== 'during-unmasking') drop(id);
+    if (point !== undefined && STAGE_OF_KIND[original.kind] === LAST_STAGE[point] && point !== 'during-unmasking') drop(id);
   };
 
   const deliver = (sends: readonly ServerSend[]): void => {
@@ -162,6 +171,11 @@ export function simulateSession(options: SimulationOptions): SimulationOutcome {
         continue;
       }
       for (const reply of replies) clientSend(send.to, reply);
+      if ((client.state as string) === 'aborted' && client.abortReason !== null && !client.abortedByServer) {
+        // It left after reporting (its abort message was among the replies).
+        clientAborts.set(send.to, new SecAggAbortError(client.abortReason, client.abortDetail));
+        drop(send.to);
+      }
     }
   };
 

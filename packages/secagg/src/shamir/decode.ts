@@ -147,27 +147,33 @@ function acceptable(poly: Poly, check: ((s: Uint8Array) => boolean) | undefined)
   return check === undefined || check(secret) ? secret : null;
 }
 
-/** Decodes one set of points (ascending x); returns the polynomial or null. */
-function decodeSet(pts: readonly Point[], t: number, check: ((s: Uint8Array) => boolean) | undefined): Poly | null {
+/** Decodes one set of points (ascending x); returns the polynomial, its secret and the points of the set off it, or null. */
+function decodeSet(pts: readonly Point[], t: number, check: ((s: Uint8Array) => boolean) | undefined): { poly: Poly; secret: Uint8Array; off: Point[] } | null {
   const m = pts.length;
   if (m < t) return null;
   const e = Math.floor((m - t) / 2);
-  // Fast path: the first t points; the answer if at most e of the others are off it.
+  // Fast path: the first t points (on it by construction); the answer if at most e of the others are off it.
   const first = through(pts.slice(0, t));
-  const off = offPolynomial(first, pts).length;
-  if (off <= e) {
-    if (acceptable(first, check)) return first;
+  const off = offPolynomial(first, pts.slice(t));
+  if (off.length <= e) {
+    const secret = acceptable(first, check);
+    if (secret) return { poly: first, secret, off };
     // The only close polynomial fails the check: more than e shares are wrong.
   } else if (e >= 1) {
     const bw = berlekampWelch(pts, t, e);
-    if (bw && offPolynomial(bw, pts).length <= e && acceptable(bw, check)) return bw;
+    if (bw) {
+      const bwOff = offPolynomial(bw, pts);
+      const secret = bwOff.length <= e ? acceptable(bw, check) : null;
+      if (secret) return { poly: bw, secret, off: bwOff };
+    }
   }
-  if (check !== undefined && m === t + 1 && off > 0) {
+  if (check !== undefined && m === t + 1 && off.length > 0) {
     // One wrong share among t + 1: exactly one leave-one-out subset may pass the check.
-    const found: Poly[] = [];
+    const found: Array<{ poly: Poly; secret: Uint8Array; off: Point[] }> = [];
     for (let i = 0; i < m; i++) {
       const poly = through(pts.filter((_, j) => j !== i));
-      if (acceptable(poly, check)) found.push(poly);
+      const secret = acceptable(poly, check);
+      if (secret) found.push({ poly, secret, off: [pts[i]!] });
     }
     if (found.length === 1) return found[0]!;
   }
@@ -200,10 +206,12 @@ export function shamirDecode(shares: readonly ShamirShare[], threshold: number, 
   if (trusted.length < pts.length && trusted.length >= threshold) attempts.push(trusted);
   attempts.push(pts);
   for (const set of attempts) {
-    const poly = decodeSet(set, threshold, check);
-    if (poly === null) continue;
-    const secret = acceptable(poly, check)!;
-    return { secret, faulty: offPolynomial(poly, pts).map((pt) => pt.xNum) };
+    const found = decodeSet(set, threshold, check);
+    if (found === null) continue;
+    // The set's points off the polynomial, and any left-out suspect off it too.
+    const erased = set.length < pts.length ? offPolynomial(found.poly, pts.filter((pt) => !set.includes(pt))) : [];
+    const faulty = [...found.off, ...erased].map((pt) => pt.xNum).sort((a, b) => a - b);
+    return { secret: found.secret, faulty };
   }
   return null;
 }

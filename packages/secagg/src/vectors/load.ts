@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import './kinds/index.js';
 
 /** Modules (relative to this file) that register more kinds; absent ones are skipped. */
-export const OPTIONAL_KIND_MODULES: readonly string[] = ['./transcripts.js'];
+export const OPTIONAL_KIND_MODULES: readonly string[] = ['./transcripts.js', './decode-errors.js', './protocol-replays.js'];
 
 let loading: Promise<void> | undefined;
 

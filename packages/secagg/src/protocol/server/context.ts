@@ -25,16 +25,17 @@ export interface ServerSend {
 
 /**
  * A member the server found at fault (protocol-spec/05-state-machines.md sec. 7):
- * - 'share-ciphertexts': recipients reported its share ciphertexts unusable (share-report);
- *   it was left out of U3. The server cannot check a report: it names the accused sender
- *   and its accusers (a ciphertext can also have been spoiled in transit).
+ * - 'share-reports': it was left out of U3 to settle share-reports (settleReports): members
+ *   reported its share ciphertexts unusable (`reportedBy`) and/or it reported theirs
+ *   (`reported`). The server cannot check a report (a ciphertext can also be spoiled in
+ *   transit): a greedy cover picks a small set of members that settles every report pair.
  * - 'invalid-message': the server refused a message of this kind from it (ERR_INVALID_MESSAGE),
  *   e.g. an unmask share >= p.
  * - 'unmask-shares': its revealed shares of these owners' secrets were off the polynomial
  *   the other shares determine (found by robust reconstruction); they were discarded.
  */
 export type ServerFault =
-  | { readonly clientId: number; readonly kind: 'share-ciphertexts'; readonly reportedBy: readonly number[] }
+  | { readonly clientId: number; readonly kind: 'share-reports'; readonly reportedBy: readonly number[]; readonly reported: readonly number[] }
   | { readonly clientId: number; readonly kind: 'invalid-message'; readonly message: ClientMessage['kind'] }
   | { readonly clientId: number; readonly kind: 'unmask-shares'; readonly owners: readonly number[] };
 
@@ -73,7 +74,7 @@ export interface ServerSession {
   /** Round 2 output. */
   maskedInputs?: Map<number, Uint32Array>;
   u3?: number[];
-  /** Round 2: reporter -> the senders it reported (share-report), and sender -> its reporters (sorted). */
+  /** Round 2: reporter -> the senders it reported (share-report), and sender -> its reporters (ascending). */
   reportedBy?: ReadonlyMap<number, ReadonlySet<number>>;
   accused?: ReadonlyMap<number, readonly number[]>;
   /** Round 3 output (active mode). */
@@ -106,23 +107,23 @@ export interface ServerRoundState {
 export interface FaultLog {
   /** client -> kinds of its refused (ERR_INVALID_MESSAGE) messages. */
   readonly invalid: Map<number, Set<ClientMessage['kind']>>;
-  /** sender -> the recipients that reported its ciphertexts (set when ShareKeys' successor closes). */
-  readonly accused: Map<number, readonly number[]>;
+  /** member left out of U3 over share-reports -> who reported it, whom it reported (both ascending). */
+  readonly excluded: Map<number, { readonly reportedBy: readonly number[]; readonly reported: readonly number[] }>;
   /** holder -> owners whose secret it sent a share of that was off the polynomial. */
   readonly badShares: Map<number, Set<number>>;
 }
 
 export function newFaultLog(): FaultLog {
-  return { invalid: new Map(), accused: new Map(), badShares: new Map() };
+  return { invalid: new Map(), excluded: new Map(), badShares: new Map() };
 }
 
-/** The log as ServerFaults: by client id, then share-ciphertexts, invalid-message (by kind), unmask-shares. */
+/** The log as ServerFaults: by client id, then share-reports, invalid-message (by message kind), unmask-shares. */
 export function collectFaults(log: FaultLog): ServerFault[] {
-  const ids = new Set([...log.invalid.keys(), ...log.accused.keys(), ...log.badShares.keys()]);
+  const ids = new Set([...log.invalid.keys(), ...log.excluded.keys(), ...log.badShares.keys()]);
   const out: ServerFault[] = [];
   for (const clientId of [...ids].sort((a, b) => a - b)) {
-    const reportedBy = log.accused.get(clientId);
-    if (reportedBy) out.push({ clientId, kind: 'share-ciphertexts', reportedBy: [...reportedBy] });
+    const ex = log.excluded.get(clientId);
+    if (ex) out.push({ clientId, kind: 'share-reports', reportedBy: [...ex.reportedBy], reported: [...ex.reported] });
     for (const message of [...(log.invalid.get(clientId) ?? [])].sort()) out.push({ clientId, kind: 'invalid-message', message });
     const owners = log.badShares.get(clientId);
     if (owners) out.push({ clientId, kind: 'unmask-shares', owners: [...owners].sort((a, b) => a - b) });
@@ -133,14 +134,15 @@ export function collectFaults(log: FaultLog): ServerFault[] {
 /**
  * The faults as abort-detail text (wire bytes, 07-abort-reasons.md): '' without faults, else
  * ` (faulty: ` entries joined by `; ` `)`, each entry `client <id>: ` and one of
- * `share ciphertexts reported by <ids>`, `invalid <message kind>`, `bad unmask shares for <ids>`
- * (ids ascending, joined by `,`).
+ * `left out over share-reports (reported by <ids>; reported <ids>)`, `invalid <message kind>`,
+ * `bad unmask shares for <ids>` (ids ascending, joined by `,`; `none` for an empty list).
  */
 export function faultText(faults: readonly ServerFault[]): string {
   if (faults.length === 0) return '';
+  const list = (ids: readonly number[]): string => (ids.length === 0 ? 'none' : ids.join(','));
   const entry = (f: ServerFault): string => {
     switch (f.kind) {
-      case 'share-ciphertexts': return `client ${f.clientId}: share ciphertexts reported by ${f.reportedBy.join(',')}`;
+      case 'share-reports': return `client ${f.clientId}: left out over share-reports (reported by ${list(f.reportedBy)}; reported ${list(f.reported)})`;
       case 'invalid-message': return `client ${f.clientId}: invalid ${f.message}`;
       case 'unmask-shares': return `client ${f.clientId}: bad unmask shares for ${f.owners.join(',')}`;
     }

@@ -76,22 +76,25 @@ export class MaskedInputRound extends CollectingRound<'masked-input', Uint32Arra
     const { session } = this;
     const t = session.config.threshold;
     const graph = session.graph!;
-    // Every reported sender is out of U3, whoever reported it (the server cannot tell who is right).
+    // A reporter neither holds the reported sender's shares nor masked with it, and refuses a
+    // U3 holding it: no reporter and reported sender may both be in U3. Who is left out is
+    // settled by a deterministic greedy cover of the report pairs (settleReports).
     const reportedBy = new Map<number, ReadonlySet<number>>();
-    const accused = new Map<number, number[]>();
+    for (const [reporter, faults] of this.reports) reportedBy.set(reporter, new Set(faults.map((f) => f.senderId)));
+    const reporters = new Map<number, number[]>();
     for (const reporter of session.u2!) {
-      const faults = this.reports.get(reporter);
-      if (!faults) continue;
-      reportedBy.set(reporter, new Set(faults.map((f) => f.senderId)));
-      for (const f of faults) {
-        if (!accused.has(f.senderId)) accused.set(f.senderId, []);
-        accused.get(f.senderId)!.push(reporter);
+      for (const sender of reportedBy.get(reporter) ?? []) {
+        if (!reporters.has(sender)) reporters.set(sender, []);
+        reporters.get(sender)!.push(reporter);
       }
     }
-    for (const [sender, reporters] of [...accused].sort(([a], [b]) => a - b)) session.faultLog.accused.set(sender, reporters);
     session.reportedBy = reportedBy;
-    session.accused = accused;
-    const u3 = this.responders().filter((id) => !accused.has(id));
+    session.accused = reporters;
+    const excluded = settleReports(reportedBy);
+    for (const x of [...excluded].sort((a, b) => a - b)) {
+      session.faultLog.excluded.set(x, { reportedBy: reporters.get(x) ?? [], reported: [...(reportedBy.get(x) ?? [])].sort((a, b) => a - b) });
+    }
+    const u3 = this.responders().filter((id) => !excluded.has(id));
     if (u3.length < t) {
       return { abort: 'TOO_FEW_MASKED_INPUTS', detail: `${u3.length} masked inputs, threshold ${t}` };
     }
@@ -103,13 +106,13 @@ export class MaskedInputRound extends CollectingRound<'masked-input', Uint32Arra
     // Fail before anyone reveals: each survivor's b_u and each dropped client's s_sk_v can
     // only be rebuilt from t holders in U3 that hold its shares (a reporter holds none of the
     // sender it reported), and a survivor refuses to reveal unless t of its own holders
-    // survive (the clients' check). A reported sender's s_sk is only needed when some
+    // survive (the clients' check). The s_sk of a reported sender is only needed when some
     // survivor masked with it, i.e. opened its shares.
     const inU3 = new Set(u3);
     for (const u of session.u2!) {
-      const reporters = new Set(accused.get(u) ?? []);
-      const holders = [u, ...graph.neighbours(u)].filter((h) => inU3.has(h) && !reporters.has(h)).length;
-      if (reporters.size > 0 && holders === 0) continue;
+      const against = new Set(reporters.get(u) ?? []);
+      const holders = [u, ...graph.neighbours(u)].filter((h) => inU3.has(h) && !against.has(h)).length;
+      if (against.size > 0 && holders === 0) continue;
       if (holders < t) {
         const what = inU3.has(u) ? 'survivor' : 'dropped client';
         return { abort: 'NEIGHBOURHOOD_TOO_SMALL', detail: `${what} ${u} keeps ${holders} share holders in U3, threshold ${t}` };
@@ -126,4 +129,44 @@ export class MaskedInputRound extends CollectingRound<'masked-input', Uint32Arra
     const sends: ServerSend[] = u3.map((to) => ({ to, message }));
     return { next: new UnmaskingRound(session, u3), sends };
   }
+}
+
+/**
+ * Who leaves U3 over share-reports: a greedy vertex cover of the undirected pairs
+ * {reporter, reported sender}. While a pair is uncovered, take the member with the most
+ * uncovered pairs; on a tie, the one reported by the most of those pairs' other members;
+ * then the smallest id. A sender of garbage to all its neighbours is the one member of all
+ * its pairs (it alone leaves), and so is a member that falsely reports all its neighbours.
+ * @param reportedBy reporter -> the senders it reported
+ */
+export function settleReports(reportedBy: ReadonlyMap<number, ReadonlySet<number>>): Set<number> {
+  const pairs = new Map<string, { a: number; b: number; reported: Set<number> }>();
+  for (const [reporter, senders] of reportedBy) {
+    for (const sender of senders) {
+      const [a, b] = reporter < sender ? [reporter, sender] : [sender, reporter];
+      const key = `${a},${b}`;
+      if (!pairs.has(key)) pairs.set(key, { a, b, reported: new Set() });
+      pairs.get(key)!.reported.add(sender);
+    }
+  }
+  const out = new Set<number>();
+  let open = [...pairs.values()];
+  while (open.length > 0) {
+    const degree = new Map<number, number>();
+    const accused = new Map<number, number>();
+    for (const p of open) {
+      for (const x of [p.a, p.b]) degree.set(x, (degree.get(x) ?? 0) + 1);
+      for (const x of p.reported) accused.set(x, (accused.get(x) ?? 0) + 1);
+    }
+    let best = -1;
+    for (const x of degree.keys()) {
+      if (best < 0) { best = x; continue; }
+      const d = degree.get(x)! - degree.get(best)!;
+      const r = (accused.get(x) ?? 0) - (accused.get(best) ?? 0);
+      if (d > 0 || (d === 0 && (r > 0 || (r === 0 && x < best)))) best = x;
+    }
+    out.add(best);
+    open = open.filter((p) => p.a !== best && p.b !== best);
+  }
+  return out;
 }

@@ -62,7 +62,8 @@ export class UnmaskingRound extends CollectingRound<'unmask-response', UnmaskRes
     const u3 = session.u3!;
     const inU3 = new Set(u3);
     const accused = session.accused ?? new Map<number, readonly number[]>();
-    // A reported sender's s_sk is needed only if some survivor masked with it (did not report it).
+    // The survivors that masked with v: its neighbours in U3 that did not report it. The s_sk
+    // of a reported sender is needed only if there is one.
     const maskedWith = (v: number): number[] => session.graph!.neighbours(v).filter((u) => inU3.has(u) && !(accused.get(v) ?? []).includes(u));
     const droppedAfterSharing = session.u2!.filter((v) => !inU3.has(v) && (!accused.has(v) || maskedWith(v).length > 0));
     const selfShares = new Map<number, ShamirShare[]>(u3.map((u) => [u, []]));
@@ -83,13 +84,13 @@ export class UnmaskingRound extends CollectingRound<'unmask-response', UnmaskRes
     // Robust reconstruction: the keys first (their public check locates a wrong share even
     // among t + 1), then the self-mask seeds; a holder caught once is a suspect for the rest.
     const suspects = new Set<number>();
-    const decode = (owner: number, shares: readonly ShamirShare[], what: 'b' | 's_sk', check?: (s: Uint8Array) => boolean) => {
+    const decode = (owner: number, shares: readonly ShamirShare[], what: 'b' | 's_sk', check?: (s: Uint8Array) => boolean): { secret: Uint8Array } | { abort: 'INCONSISTENT_SHARES'; detail: string } => {
       const out = shamirDecode(shares, t, { suspects, ...(check ? { check } : {}) });
       if (out === null) {
         const holders = shares.map((s) => s.x).sort((a, b) => a - b);
         const e = correctableErrors(shares.length, t, check !== undefined);
         const goal = what === 'b' ? 'fit one polynomial of degree < ' + t : 'reconstruct a key matching its s_pk';
-        return { abort: 'INCONSISTENT_SHARES' as const, detail: `${what} of client ${owner}: the ${shares.length} shares from holders ${holders.join(',')} do not ${goal} with at most ${e} of them wrong` };
+        return { abort: 'INCONSISTENT_SHARES', detail: `${what} of client ${owner}: the ${shares.length} shares from holders ${holders.join(',')} do not ${goal} with at most ${e} of them wrong` };
       }
       for (const h of out.faulty) {
         suspects.add(h);
@@ -102,7 +103,7 @@ export class UnmaskingRound extends CollectingRound<'unmask-response', UnmaskRes
     for (const v of droppedAfterSharing) {
       const sPk = session.advertised!.get(v)!.maskingPublicKey;
       const sk = decode(v, keyShares.get(v)!, 's_sk', (secret) => equalBytes(x25519PublicKey(secret), sPk));
-      if ('abort' in sk) return sk;
+      if ('abort' in sk) return { abort: sk.abort, detail: sk.detail };
       for (const u of maskedWith(v)) {
         const shared = x25519SharedSecret(sk.secret, session.advertised!.get(u)!.maskingPublicKey);
         // u added +PRG(s_uv) if u < v, else subtracted it: undo that.
@@ -111,7 +112,7 @@ export class UnmaskingRound extends CollectingRound<'unmask-response', UnmaskRes
     }
     for (const u of u3) {
       const b = decode(u, selfShares.get(u)!, 'b');
-      if ('abort' in b) return b;
+      if ('abort' in b) return { abort: b.abort, detail: b.detail };
       terms.push({ seed: deriveSelfMaskSeed(b.secret, session.sessionId!, u), sign: -1 });
     }
     const sum = sumVectors(u3.map((u) => session.maskedInputs!.get(u)!), config.vectorLength);

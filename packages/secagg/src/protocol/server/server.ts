@@ -23,10 +23,13 @@ import { systemRng, type Rng } from '../../rng.js';
 import { normalizeConfig, normalizeMinSurvivors, type NormalizedConfig, type SecAggConfig } from '../config.js';
 import type { AbortMessage, ClientMessage } from '../messages.js';
 import { ABORT_REASONS, SecAggProtocolError, type AbortReasonCode, type AbortReasonName } from '../reasons.js';
-import type { AggregationResult, ServerRoundState, ServerSend, ServerSession, ServerStateName } from './context.js';
+import { collectFaults, faultText, newFaultLog, type AggregationResult, type ServerFault, type ServerRoundState, type ServerSend, type ServerSession, type ServerStateName } from './context.js';
 import { AdvertiseKeysRound } from './r0-advertise-keys.js';
 
-export type { AggregationResult, ServerSend, ServerStateName } from './context.js';
+export type { AggregationResult, ServerFault, ServerSend, ServerStateName } from './context.js';
+
+/** Longest abort detail on the wire (04-messages.md): longer ones end in '...' at this many UTF-8 bytes. */
+const MAX_DETAIL_BYTES = 1024;
 
 /** What a call into the server produced for the host to do. */
 export interface ServerOutputs {
@@ -73,7 +76,9 @@ export class SecAggServer {
     this.known = new Set(this.config.clientIds);
     if (options.roster !== undefined && !(options.roster instanceof Map)) throw new InvalidArgumentError('options.roster: expected a Map');
     const minSurvivors = normalizeMinSurvivors(options.minSurvivors, 'options.minSurvivors');
-    this.session = { config: this.config, rng, roster: options.roster ? new Map(options.roster) : null, minSurvivors, disconnected: new Set() };
+    this.session = {
+      config: this.config, rng, roster: options.roster ? new Map(options.roster) : null, minSurvivors, disconnected: new Set(), faultLog: newFaultLog(),
+    };
     this.round = new AdvertiseKeysRound(this.session);
   }
 
@@ -110,9 +115,18 @@ export class SecAggServer {
     return this.reason;
   }
 
-  /** Human-readable detail of the abort. */
+  /** The detail of the abort message (wire bytes, worded as in 07-abort-reasons.md). */
   get abortDetail(): string {
     return this.reasonDetail;
+  }
+
+  /**
+   * Members found at fault so far (any state; final once completed or aborted): clients
+   * reported for unusable share ciphertexts, clients with a refused (ERR_INVALID_MESSAGE)
+   * message, holders whose unmask shares were off the polynomial. See ServerFault.
+   */
+  get faults(): readonly ServerFault[] {
+    return collectFaults(this.session.faultLog);
   }
 
   /**
@@ -124,16 +138,26 @@ export class SecAggServer {
    */
   receive(clientId: number, message: ClientMessage): ServerOutputs {
     if (!this.known.has(clientId)) throw new SecAggProtocolError('ERR_UNKNOWN_CLIENT', `receive: client ${String(clientId)} is not in the session`);
-    if (message === null || typeof message !== 'object') throw new SecAggProtocolError('ERR_INVALID_MESSAGE', 'receive: message is not an object');
+    if (message === null || typeof message !== 'object') throw new SecAggProtocolError('ERR_INVALID_MESSAGE', 'receive: message is not an object', { clientId });
     if ('clientId' in message && message.clientId !== clientId) {
-      throw new SecAggProtocolError('ERR_CLIENT_ID_MISMATCH', `receive: message claims client ${message.clientId}, transport says ${clientId}`);
+      throw new SecAggProtocolError('ERR_CLIENT_ID_MISMATCH', `receive: message claims client ${message.clientId}, transport says ${clientId}`, { clientId });
     }
-    if (this.round === null) throw new SecAggProtocolError('ERR_SESSION_FINISHED', `receive: session ${this.finalState}; ${message.kind} from client ${clientId} ignored`);
+    if (this.round === null) throw new SecAggProtocolError('ERR_SESSION_FINISHED', `receive: session ${this.finalState}; ${message.kind} from client ${clientId} ignored`, { clientId });
     if (message.kind === 'abort') return this.clientAborted(clientId, message);
     if (message.kind === 'masked-input' && this.session.u3 !== undefined) {
-      throw new SecAggProtocolError('ERR_LATE_MESSAGE', `receive: masked input from client ${clientId} after MaskedInputCollection closed`);
+      throw new SecAggProtocolError('ERR_LATE_MESSAGE', `receive: masked input from client ${clientId} after MaskedInputCollection closed`, { clientId });
     }
-    this.round.receive(clientId, message);
+    try {
+      this.round.receive(clientId, message);
+    } catch (err) {
+      // A refused malformed message names its sender as faulty; the round goes on without it.
+      if (err instanceof SecAggProtocolError && err.code === 'ERR_INVALID_MESSAGE') {
+        const log = this.session.faultLog.invalid;
+        if (!log.has(clientId)) log.set(clientId, new Set());
+        log.get(clientId)!.add(message.kind);
+      }
+      throw err;
+    }
     return { sends: [] };
   }
 
@@ -173,7 +197,7 @@ export class SecAggServer {
     if (this.round === null) throw new SecAggProtocolError('ERR_SESSION_FINISHED', `closeRound: session ${this.finalState}`);
     const participants = this.round.participants();
     if (this.refusedBy !== null) {
-      const detail = `client ${this.refusedBy} refused the survivor set of ${this.session.u3!.length} (below its floor)`;
+      const detail = `client ${this.refusedBy} refused the survivor set of ${this.session.u3!.length} (below its floor)${faultText(this.faults)}`;
       return this.enterAbort('TOO_FEW_SURVIVORS', detail, participants);
     }
     const t = this.round.close();
@@ -188,10 +212,10 @@ export class SecAggServer {
       this.outcome = t.result;
       return { sends: [] };
     }
-    return this.enterAbort(t.abort, t.detail, participants);
+    return this.enterAbort(t.abort, t.detail + faultText(this.faults), participants);
   }
 
-  /** Host-initiated abort (e.g. shutdown): every live participant gets an abort message. */
+  /** Host-initiated abort (e.g. shutdown): every live participant gets an abort message with `detail` as given. */
   abort(detail = 'cancelled by the host'): ServerOutputs {
     if (this.round === null) return { sends: [] };
     return this.enterAbort('CANCELLED', detail, this.round.participants());
@@ -201,8 +225,23 @@ export class SecAggServer {
     this.round = null;
     this.finalState = 'aborted';
     this.reason = ABORT_REASONS[name];
-    this.reasonDetail = detail;
-    const message = { kind: 'abort', reason: this.reason, detail } as const;
+    this.reasonDetail = clipDetail(detail);
+    const message = { kind: 'abort', reason: this.reason, detail: this.reasonDetail } as const;
     return { sends: participants.filter((id) => !this.session.disconnected.has(id)).map((to) => ({ to, message })) };
   }
+}
+
+/** `detail` cut to at most MAX_DETAIL_BYTES UTF-8 bytes: longer ones keep whole characters and end in '...'. */
+export function clipDetail(detail: string): string {
+  const enc = new TextEncoder();
+  if (enc.encode(detail).length <= MAX_DETAIL_BYTES) return detail;
+  let out = '';
+  let bytes = 0;
+  for (const ch of detail) {
+    const n = enc.encode(ch).length;
+    if (bytes + n > MAX_DETAIL_BYTES - 3) break;
+    out += ch;
+    bytes += n;
+  }
+  return `${out}...`;
 }
