@@ -50,7 +50,7 @@ export interface Aggregator {
   close(): AggregatorSend[];
   /** Ends the session from outside (shutdown). */
   abort(detail: string): AggregatorSend[];
-  readonly result: { sum: Uint32Array; survivors: readonly number[]; dropped: readonly number[] } | null;
+  readonly result: { sum: Uint32Array; survivors: readonly number[]; dropped: readonly number[]; faulty?: readonly number[]; faults?: readonly unknown[] } | null;
   readonly abortInfo: { reason: string; detail: string } | null;
   /** Members whose input the sum would hold (their masked or plain input was taken). */
   hasInputFrom(id: number): boolean;

@@ -498,6 +498,9 @@ export class Federation {
       };
       if (outcome.status === 'completed') {
         this.progress('aggregating', outcome.survivors.length, outcome.dropped.length);
+        if (outcome.faulty.length > 0) {
+          this.log('warn', 'round.faulty', { round, peers: outcome.faulty.map((p) => p.name), faults: outcome.faults });
+        }
         if (this.privacy) {
           // Charge BEFORE anything derived from the aggregate is applied or released.
           const charged = this.privacy.charge(round);

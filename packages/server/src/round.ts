@@ -69,7 +69,7 @@ export interface Laggard<M> {
 }
 
 export type RoundOutcome<M> =
-  | { status: 'completed'; sum: Uint32Array; survivors: M[]; dropped: M[]; laggards: Laggard<M>[] }
+  | { status: 'completed'; sum: Uint32Array; survivors: M[]; dropped: M[]; laggards: Laggard<M>[]; faulty: M[]; faults: readonly unknown[] }
   | { status: 'aborted'; reason: string; detail: string; dropped: M[]; laggards: Laggard<M>[] };
 
 export class RoundDriver<M extends RoundMember> {
@@ -284,6 +284,9 @@ export class RoundDriver<M extends RoundMember> {
         survivors: r.survivors.map((id) => this.memberOf.get(id)!),
         dropped: r.dropped.map((id) => this.memberOf.get(id)!),
         laggards: this.laggards,
+        // Members the protocol caught sending bad shares or reports (robust recovery named them).
+        faulty: (r.faulty ?? []).map((id) => this.memberOf.get(id)!),
+        faults: r.faults ?? [],
       });
       return;
     }

@@ -370,3 +370,32 @@ test('driver: a member not connected at roundStart counts as dropped at once', a
   assert.deepEqual(o.dropped.map((m) => m.name), ['m3']);
   assert.equal(s.members[2]!.received.length, 0);
 });
+
+test('driver: a member revealing a corrupted unmask share is named faulty, and the round still releases the exact sum', async () => {
+  const s = setup({ n: 4, threshold: 2 });
+  const liar = s.members[1]!;
+  const send = liar.send.bind(liar);
+  liar.send = (msg) => {
+    if (msg.type === 'secagg' && liar.machine) {
+      liar.received.push(msg);
+      for (const r of liar.machine.receive(decodeMessage(msg.payload) as ServerMessage)) {
+        let out = r;
+        if (r.kind === 'unmask-response' && r.selfMaskShares.length > 0) {
+          // Flip a byte of the first revealed self-mask share.
+          const share = Uint8Array.from(r.selfMaskShares[0]!.share);
+          share[0] = share[0]! ^ 0x01;
+          out = { ...r, selfMaskShares: [{ ...r.selfMaskShares[0]!, share }, ...r.selfMaskShares.slice(1)] };
+        }
+        liar.up({ type: 'secagg', round: 7, payload: encodeMessage(out) });
+      }
+      return;
+    }
+    send(msg);
+  };
+  s.driver.start();
+  s.net.flush();
+  const o = await s.settled();
+  assert.ok(o && o.status === 'completed', o && o.status === 'aborted' ? `${o.reason}: ${o.detail}` : 'pending');
+  assert.deepEqual([...o.sum], sumOf(s.inputs));
+  assert.deepEqual(o.faulty.map((m) => m.name), ['m2']);
+});

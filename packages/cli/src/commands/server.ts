@@ -85,6 +85,8 @@ function consoleNotice(e: { event: string; [k: string]: unknown }): string | nul
       return `${e.peer} cannot take part: ${e.message}`;
     case 'session.replaced':
       return `${e.peer}: a new session from ${e.remote} replaced a silent one from ${e.silent}`;
+    case 'round.faulty':
+      return `round ${e.round}: the protocol caught and left out faulty member(s) ${(e.peers as string[]).join(', ')} (bad shares or share reports); the sum is the honest members'`;
     case 'peer.benched':
       return `${e.peer} benched for ${e.rounds} round(s) (until round ${e.untilRound}): ${e.reason}`;
     case 'cohort.roster-too-small':
