@@ -80,6 +80,9 @@ test('a site lacking a column is refused before round 1, named on both consoles;
     assert.equal(await server.exit, 0, server.err());
     assert.match(server.out(), /fedmeta server: completed; 2 rounds completed in all/);
     assert.match(clients[1]!.out(), /fedmeta client 'site-b': federation-done; 2 rounds contributed/);
+    // Each site's console shows what every round gave the federation.
+    assert.match(clients[0]!.out(), /round 0 completed: federated feature statistics done/);
+    assert.match(clients[0]!.out(), /round 2 completed: 3\/3 sites in the sum, global accuracy \d+\.\d% \(coordinator's reference data\)/);
 
     // The coordinator's model directory: the manifest carries the schema and the federated standardisation.
     const coord = join(fed.root, 'coordinator');

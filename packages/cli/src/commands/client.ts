@@ -91,6 +91,16 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
       else if (e.event === 'round.aborted-by-client') say(`round ${e.round}: this site refused to continue (${e.reason}): ${e.message}`);
       else if (e.event === 'connect.retry') {
         say(`coordinator unreachable (${String(e.message)}); attempt ${e.attempt} failed, retrying in ${(Number(e.delayMs) / 1000).toFixed(1)} s${e.forever ? ' (and for as long as it takes: client.reconnect.maxAttempts 0)' : ''}`);
+      } else if (e.event === 'round.end') {
+        const sm = (e.summary ?? {}) as { accuracy?: number; epsilon?: number; survivors?: number; cohort?: number; abortReason?: string; preprocessing?: string };
+        const parts = [
+          sm.preprocessing ? 'federated feature statistics done' : '',
+          typeof sm.survivors === 'number' && typeof sm.cohort === 'number' ? `${sm.survivors}/${sm.cohort} sites in the sum` : '',
+          typeof sm.accuracy === 'number' ? `global accuracy ${(sm.accuracy * 100).toFixed(1)}% (coordinator's reference data)` : '',
+          typeof sm.epsilon === 'number' ? `epsilon spent ${sm.epsilon.toFixed(3)}` : '',
+          sm.abortReason ? `reason ${sm.abortReason}` : '',
+        ].filter(Boolean);
+        say(`round ${e.round} ${String(e.status)}${parts.length ? `: ${parts.join(', ')}` : ''}`);
       } else if (e.event === 'round.benched') say(`round ${e.round}: left out of the next ${e.rounds} round(s) by the coordinator: ${e.reason}`);
       else if (e.event === 'round.aborted-by-server') say(`round ${e.round}: aborted by the coordinator (${e.reason}${e.detail ? `: ${e.detail}` : ''})`);
     },
