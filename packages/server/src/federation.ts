@@ -47,6 +47,7 @@ export class Federation {
   private readonly privacy: Privacy | null;
   /** The global feature standardisation once the statistics round completed. */
   private standardisation: { mean: number[]; std: number[]; count: number; sites: number } | null = null;
+  private inStatisticsRound = false;
   private evalCache: { raw: unknown; data: NonNullable<ServerOptions['evaluate']>['data'] } | null = null;
   /** The roster in force; replaced by updateRoster() while the server runs. */
   private roster: Roster;
@@ -103,7 +104,8 @@ export class Federation {
     this.roundCounts.dropped = dropped;
     const b = this.bytes();
     const p: ServerProgress = {
-      round: this.nextRound,
+      // Round 0 is the statistics round of federated preprocessing.
+      round: this.inStatisticsRound ? 0 : this.nextRound,
       rounds: this.o.rounds,
       phase,
       connected: this.readyPeers().length,
@@ -414,7 +416,10 @@ export class Federation {
       const { config, secagg, identities } = announceRound(this.o, 0, cohort, plan, encoding, this.spec.paramCount, this.o.rng);
       this.roundCounts = { cohort: cohort.length, responded: 0, dropped: 0 };
       this.log('info', 'preprocessing.started', { round: 0, cohort: cohort.map((p) => p.name), features, mode: plan.mode, threshold: plan.threshold });
-      const outcome = await this.drive(0, cohort, config, secagg, identities);
+      this.inStatisticsRound = true;
+      const outcome = await this.drive(0, cohort, config, secagg, identities).finally(() => {
+        this.inStatisticsRound = false;
+      });
       if (this.closing) return false;
       if (outcome.status !== 'completed') {
         this.log('warn', 'preprocessing.aborted', { reason: outcome.reason, detail: outcome.detail });

@@ -67,6 +67,9 @@ async function loadOwnFile(d: DataConfig, raw = false): Promise<{ dataset: Datas
   return { dataset: t.dataset, table: { columns: t.featureNames, labelColumn: d.labelColumn, labels: t.labels } };
 }
 
+/** Share of each class of a site's own file it trains on by default (the rest is held out). */
+export const OWN_FILE_TRAIN_FRACTION = 0.8;
+
 /** The data one client trains on (support) and is evaluated on (query). */
 export async function loadClientData(d: DataConfig): Promise<ClientData & { columns?: string[]; labelColumn?: string; labels?: string[]; standardise?: 'local' }> {
   if (d.source === 'mnist' || d.source === 'fashion-mnist') {
@@ -76,7 +79,9 @@ export async function loadClientData(d: DataConfig): Promise<ClientData & { colu
   const m = await meta();
   const { dataset, table } = await loadOwnFile(d, true);
   const split = splitOptions(d);
-  const data = m.splitSupportQuery(dataset, { ...split, ...(split.supportPerClass === undefined ? { supportFraction: 0.2 } : {}), seed: d.seed });
+  // An institution's own file: train on 80% of each class and hold out 20% for this site's
+  // evaluation of the global model (the demo sources keep the meta-learning split of their benches).
+  const data = m.splitSupportQuery(dataset, { ...split, ...(split.supportPerClass === undefined ? { supportFraction: OWN_FILE_TRAIN_FRACTION } : {}), seed: d.seed });
   // The names travel with the numbers: the client checks them against the federation's schema.
   // Raw features: the client standardises them with the federation's statistics, or with
   // its own when the federation has none (data.standardise).

@@ -45,6 +45,10 @@ export const fedmetaSchema = obj('fedmeta config', {
       idleTimeout: ms('a connection that sends nothing before its upgrade is closed after', 10_000),
       headersTimeout: ms('the upgrade request\'s headers must arrive within', 10_000),
     }),
+    dashboard: obj('the operator dashboard (https://HOST:PORT/dashboard) and Prometheus metrics (/metrics) on the server port, behind one operator token; both are off without a token', {
+      token: str({ doc: 'the operator token (16-1024 characters without spaces, e.g. the output of `openssl rand -hex 24`); prefer tokenFile, which keeps it out of a shared config', pattern: /^\S{16,1024}$/, patternHint: 'must be 16-1024 characters without spaces (e.g. the output of `openssl rand -hex 24`)' }),
+      tokenFile: str({ doc: 'file whose first line is the operator token (keep it mode 0600); the same file serves Prometheus as authorization.credentials_file' }),
+    }),
     heartbeat: obj('liveness', {
       intervalMs: ms('WebSocket ping interval', 5_000),
       timeoutMs: ms('a connection silent this long is dropped', 30_000),
@@ -117,7 +121,7 @@ export const fedmetaSchema = obj('fedmeta config', {
       doc: 'demo sources: shared (every client uses the dataset\'s labels) or local (each client codes its classes 0..k-1 in its own order, like institutions with their own label vocabularies; no global test accuracy then; protonets suits it)',
       default: 'shared',
     }),
-    supportPerClass: int({ doc: 'support (training) examples per class of each client; default: 20% of each class', min: 1, max: 1_000_000 }),
+    supportPerClass: int({ doc: 'support (training) examples per class of each client; default: 80% of each class for a site\'s own file (csv, json, idx: the rest is held out for evaluation), 20% for the demo sources (their meta-learning split)', min: 1, max: 1_000_000 }),
     queryPerClass: int({ doc: 'cap on query (evaluation) examples per class of each client; default: all the rest', min: 1, max: 1_000_000 }),
     seed: int({ doc: 'seed of the split, the initial model and local batch sampling', min: 0, max: 2 ** 32 - 1, default: 1 }),
   }),
