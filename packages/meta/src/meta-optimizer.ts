@@ -7,8 +7,17 @@ import { MetaArgumentError, requirePositive } from './errors.js';
 import { MetaError } from './errors.js';
 
 export type MetaOptimizerConfig =
+  /** SGD; with momentum it is FedAvgM (Hsu et al. 2019). */
   | { kind: 'sgd'; lr: number; momentum?: number }
-  | { kind: 'adam'; lr: number; beta1?: number; beta2?: number; epsilon?: number };
+  /** FedAdam (with Adam's bias correction). */
+  | { kind: 'adam'; lr: number; beta1?: number; beta2?: number; epsilon?: number }
+  /** FedAdagrad (Reddi et al. 2021): v += d^2; theta += lr * m / (sqrt(v) + epsilon). */
+  | { kind: 'adagrad'; lr: number; beta1?: number; epsilon?: number }
+  /** FedYogi (Reddi et al. 2021): v -= (1 - beta2) d^2 sign(v - d^2); theta += lr * m / (sqrt(v) + epsilon). */
+  | { kind: 'yogi'; lr: number; beta1?: number; beta2?: number; epsilon?: number };
+
+/** The optimiser kinds (the server's meta-optimisers, "adaptive aggregation"). */
+export const META_OPTIMIZER_KINDS = ['sgd', 'adam', 'adagrad', 'yogi'] as const;
 
 /**
  * Everything a MetaOptimizer carries from one apply() to the next, for checkpoints: a
@@ -17,7 +26,7 @@ export type MetaOptimizerConfig =
  */
 export interface MetaOptimizerState {
   /** The config kind the state belongs to; restoring into the other kind is refused. */
-  kind: 'sgd' | 'adam';
+  kind: MetaOptimizerConfig['kind'];
   /** Adam's step count t (bias correction); always 0 for SGD. */
   step: number;
   /** SGD momentum buffer or Adam's first moment; null before the first apply (and for plain SGD). */
@@ -33,8 +42,8 @@ export class MetaOptimizer {
 
   /** @throws HyperparameterError for lr <= 0, momentum/betas outside [0, 1), epsilon <= 0 */
   constructor(readonly config: MetaOptimizerConfig) {
-    if (!config || (config.kind !== 'sgd' && config.kind !== 'adam')) {
-      throw new MetaArgumentError(`serverOptimizer.kind: expected 'sgd' or 'adam', got ${String((config as { kind?: unknown })?.kind)}`);
+    if (!config || !(META_OPTIMIZER_KINDS as readonly string[]).includes(config.kind)) {
+      throw new MetaArgumentError(`serverOptimizer.kind: expected one of ${META_OPTIMIZER_KINDS.join(', ')}, got ${String((config as { kind?: unknown })?.kind)}`);
     }
     requirePositive('serverLr', config.lr);
     const unit = (field: string, v: number | undefined) => {
@@ -43,7 +52,7 @@ export class MetaOptimizer {
     if (config.kind === 'sgd') unit('momentum', config.momentum);
     else {
       unit('beta1', config.beta1);
-      unit('beta2', config.beta2);
+      if (config.kind !== 'adagrad') unit('beta2', config.beta2);
       if (config.epsilon !== undefined) requirePositive('epsilon', config.epsilon);
     }
   }
@@ -102,11 +111,25 @@ export class MetaOptimizer {
       return params;
     }
     const b1 = c.beta1 ?? 0.9;
-    const b2 = c.beta2 ?? 0.99;
     const eps = c.epsilon ?? 1e-3;
     const m = (this.m ??= new Float64Array(n));
     const v = (this.v ??= new Float64Array(n));
     this.t++;
+    if (c.kind === 'adagrad' || c.kind === 'yogi') {
+      // Reddi et al. 2021, Algorithm 2 (no bias correction; v starts at 0 here, so epsilon, the
+      // adaptivity tau, bounds the first step).
+      const b2 = c.kind === 'yogi' ? c.beta2 ?? 0.99 : 0;
+      for (let i = 0; i < n; i++) {
+        const g = meanUpdate[i]!;
+        const g2 = g * g;
+        m[i] = b1 * m[i]! + (1 - b1) * g;
+        if (c.kind === 'adagrad') v[i] = v[i]! + g2;
+        else v[i] = v[i]! - (1 - b2) * g2 * Math.sign(v[i]! - g2);
+        params[i]! += (c.lr * m[i]!) / (Math.sqrt(v[i]!) + eps);
+      }
+      return params;
+    }
+    const b2 = c.beta2 ?? 0.99;
     const c1 = 1 - b1 ** this.t;
     const c2 = 1 - b2 ** this.t;
     for (let i = 0; i < n; i++) {
@@ -164,8 +187,8 @@ export class MetaOptimizer {
       if (step !== 0) throw new MetaArgumentError(`state.step: an SGD optimiser counts no steps (expected 0, got ${step})`);
       if (m && !(this.config.momentum ?? 0)) throw new MetaArgumentError('state.m: SGD without momentum has no momentum buffer (expected null)');
     } else {
-      // Adam creates m and v together on its first step, and counts every step.
-      if (!m !== !v) throw new MetaArgumentError('state.m, state.v: Adam needs both moments or neither');
+      // The adaptive kinds create m and v together on their first step, and count every step.
+      if (!m !== !v) throw new MetaArgumentError(`state.m, state.v: ${this.config.kind} needs both moments or neither`);
       if (m && v && m.length !== v.length) throw new MetaError('META_PARAM_LENGTH', `state.v: ${v.length} entries, state.m has ${m.length}`);
       if (!m !== (step === 0)) throw new MetaArgumentError(`state.step: ${step} is inconsistent with ${m ? 'present' : 'absent'} moments`);
       if (v) for (const x of v) if (x < 0) throw new MetaArgumentError('state.v: the second moment must be >= 0');

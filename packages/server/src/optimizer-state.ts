@@ -15,7 +15,7 @@ export interface OptimizerStateMeta {
   t: number;
   hasM: boolean;
   hasV: boolean;
-  kind?: 'sgd' | 'adam';
+  kind?: MetaOptimizerState['kind'];
 }
 
 const asWords = (a: Float64Array): Float32Array => new Float32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));

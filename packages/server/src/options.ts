@@ -35,7 +35,8 @@ export interface AlgorithmOptions {
 
 /** The server-side meta-optimiser applying the aggregated mean update. */
 export interface OptimizerOptions {
-  kind: 'sgd' | 'adam';
+  /** sgd (with momentum: FedAvgM), adam (FedAdam), adagrad (FedAdagrad), yogi (FedYogi). */
+  kind: 'sgd' | 'adam' | 'adagrad' | 'yogi';
   /** Server learning rate; 1 with SGD is plain FedAvg averaging. */
   lr: number;
   beta1?: number;

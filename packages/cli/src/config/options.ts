@@ -2,7 +2,8 @@
  * Mapping a validated config onto the server and client libraries' option objects.
  * Files are read here (TLS PEMs, roster, identity); the libraries only ever see bytes.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ClientOptions } from '@fedmeta/client';
 import type { ServerOptions } from '@fedmeta/server';
 import { CliError } from '../errors.js';
@@ -79,17 +80,50 @@ export function cohortRange(c: FedmetaConfig): { minClients: number; maxClients:
  * every planned round fits the budget whichever cohort sizes occur.
  * @param dim the model's parameter count (the DDG accounting depends on it)
  */
-export async function noiseMultiplier(c: FedmetaConfig, dim: number): Promise<number> {
+export async function noiseMultiplier(c: FedmetaConfig, dim: number, resumeFrom: string | null = null): Promise<number> {
   if (c.dp.noiseMultiplier !== undefined) return c.dp.noiseMultiplier;
-  return (await planNoise(c, dim)).noiseMultiplier;
+  return (await planNoise(c, dim, resumeFrom)).noiseMultiplier;
+}
+
+/** What a checkpoint directory says about a federation being continued: rounds done and the ledger's events. */
+export interface ResumedPrivacy {
+  ledger: string;
+  roundsDone: number;
+  events: import('@fedmeta/dp').PrivacyEvent[];
+  spent: number;
+  budget: number;
+}
+
+/** The checkpoint and ledger in `dir`, when both exist (else null: a fresh federation). */
+export async function resumedPrivacy(dir: string): Promise<ResumedPrivacy | null> {
+  const { loadCheckpoint } = await import('@fedmeta/server');
+  const ledger = join(dir, 'ledger.json');
+  let ck: ReturnType<typeof loadCheckpoint>;
+  try {
+    ck = loadCheckpoint(dir);
+  } catch {
+    return null; // unreadable: the server itself reports it, naming the file
+  }
+  if (!ck || !existsSync(ledger)) return null;
+  const { openLedger } = await import('@fedmeta/dp');
+  const l = openLedger(ledger, { readOnly: true });
+  try {
+    return { ledger, roundsDone: ck.nextRound - 1, events: l.events.map(({ round: _r, seq: _s, epsilonAfter: _e, ...ev }) => ev as import('@fedmeta/dp').PrivacyEvent), spent: l.spent(), budget: l.budget };
+  } finally {
+    l.close();
+  }
 }
 
 /** The plan behind noiseMultiplier(): z, the numClients it was planned for and its epsilon. */
-export async function planNoise(c: FedmetaConfig, dim: number): Promise<{ noiseMultiplier: number; numClients: number; epsilon: number }> {
+export async function planNoise(c: FedmetaConfig, dim: number, resumeFrom: string | null = null): Promise<{ noiseMultiplier: number; numClients: number; epsilon: number; resumed?: { roundsDone: number; spent: number; remaining: number } }> {
   const dp = await import('@fedmeta/dp');
   const { plannedDpNumClients } = await import('@fedmeta/server');
   const steps = c.server.rounds;
   const numClients = plannedDpNumClients(cohortRange(c), aggregationOptions(c));
+  const resumed = resumeFrom === null ? null : await resumedPrivacy(resumeFrom);
+  if (resumed && resumed.events.length > 0 && steps > resumed.roundsDone) {
+    return { ...planRemainingNoise(dp, c, dim, numClients, resumed, steps - resumed.roundsDone), numClients };
+  }
   try {
     const plan = dp.planDdgNoiseMultiplier({
       dim,
@@ -107,8 +141,47 @@ export async function planNoise(c: FedmetaConfig, dim: number): Promise<{ noiseM
   }
 }
 
-/** Everything of ServerOptions that comes from the config alone (no data, roster or callbacks). */
-export async function serverOptionsFromConfig(c: FedmetaConfig, paramCount: number): Promise<Omit<ServerOptions, 'roster' | 'model' | 'port'> & { port: number }> {
+/**
+ * The noise multiplier for the rounds a continued federation has left: the smallest z such
+ * that the ledger's events so far plus `remaining` rounds at z stay within the budget
+ * (epsilon recomputed over all of them, as the ledger will). Bisection on log z.
+ * @throws CliError naming dp.epsilon when not even z = 1e4 fits (the budget is spent)
+ */
+function planRemainingNoise(dp: typeof import('@fedmeta/dp'), c: FedmetaConfig, dim: number, numClients: number, r: ResumedPrivacy, remaining: number): { noiseMultiplier: number; epsilon: number; resumed: { roundsDone: number; spent: number; remaining: number } } {
+  const budget = c.dp.epsilon;
+  const eps = (z: number): number => {
+    try {
+      const ev = dp.createDdgEncoder({ dim, numClients, l2Clip: c.dp.l2Clip, noiseMultiplier: z, bits: c.secagg.bits ?? 32 }).privacyEvent(1);
+      return dp.epsilonOfEvents([...r.events, ...Array.from({ length: remaining }, () => ev)], c.dp.delta);
+    } catch (err) {
+      if (err instanceof dp.DpError && err.code === 'DP_WRAPAROUND_BOUND') return Infinity;
+      throw err;
+    }
+  };
+  if (!(eps(dp.MAX_NOISE_MULTIPLIER) <= budget)) {
+    throw new CliError(
+      `dp.epsilon: the ledger ${r.ledger} has spent epsilon ${r.spent.toFixed(4)} of ${r.budget} in ${r.roundsDone} round(s); ${remaining} more round(s) do not fit within epsilon ${budget} at any noise multiplier: ` +
+        `this federation's privacy budget is spent (lower server.rounds to ${r.roundsDone}, or start a new federation in an empty server.checkpointDir)`,
+    );
+  }
+  let lo = 1e-3;
+  let hi = dp.MAX_NOISE_MULTIPLIER;
+  if (eps(lo) <= budget) hi = lo;
+  while (hi / lo > 1 + 1e-5) {
+    const mid = Math.sqrt(lo * hi);
+    if (eps(mid) <= budget) hi = mid;
+    else lo = mid;
+  }
+  return { noiseMultiplier: hi, epsilon: eps(hi), resumed: { roundsDone: r.roundsDone, spent: r.spent, remaining } };
+}
+
+/**
+ * Everything of ServerOptions that comes from the config alone (no data, roster or callbacks).
+ * @param resumeFrom the checkpoint directory the server will continue (default
+ *   server.checkpointDir): a planned noise multiplier then covers only the rounds left,
+ *   within what the ledger there has left of the budget; null for a fresh federation.
+ */
+export async function serverOptionsFromConfig(c: FedmetaConfig, paramCount: number, resumeFrom: string | null = c.server.checkpointDir): Promise<Omit<ServerOptions, 'roster' | 'model' | 'port'> & { port: number }> {
   const s = c.server;
   const a = c.secagg;
   const d = s.deadlines;
@@ -118,7 +191,11 @@ export async function serverOptionsFromConfig(c: FedmetaConfig, paramCount: numb
     federationId: s.federationId,
     rounds: s.rounds,
     algorithm: algorithmOptions(c),
-    optimizer: { kind: c.meta.serverOptimizer, lr: c.meta.serverLr },
+    optimizer: {
+      kind: c.meta.serverOptimizer,
+      lr: c.meta.serverLr,
+      ...(c.meta.serverMomentum !== undefined ? (c.meta.serverOptimizer === 'sgd' ? { momentum: c.meta.serverMomentum } : { beta1: c.meta.serverMomentum }) : {}),
+    },
     cohort: { minClients: s.minClients, ...(s.clientsPerRound > 0 ? { maxClients: s.clientsPerRound } : {}), ...(s.minAggregate !== undefined ? { minAggregate: s.minAggregate } : {}) },
     aggregation: aggregationOptions(c),
     deadlines: {
@@ -137,16 +214,32 @@ export async function serverOptionsFromConfig(c: FedmetaConfig, paramCount: numb
     checkpointDir: s.checkpointDir,
     seed: c.data.seed,
   };
+  const dashboard = serverDashboard(c);
+  if (dashboard) options.dashboard = dashboard;
   if (c.dp.enabled) {
     options.dp = {
       l2Clip: c.dp.l2Clip,
-      noiseMultiplier: await noiseMultiplier(c, paramCount),
+      noiseMultiplier: await noiseMultiplier(c, paramCount, resumeFrom),
       delta: c.dp.delta,
       epsilonBudget: c.dp.epsilon,
       ...(a.bits !== undefined ? { bits: a.bits } : {}),
     };
   }
   return options;
+}
+
+/**
+ * The operator credential from server.dashboard (the token, or the first line of tokenFile),
+ * or undefined when the dashboard is off.
+ * @throws CliError naming server.dashboard.tokenFile when it cannot be read or holds no token
+ */
+export function serverDashboard(c: FedmetaConfig): ServerOptions['dashboard'] {
+  const d = c.server.dashboard;
+  if (d.token !== undefined) return { token: d.token };
+  if (d.tokenFile === undefined) return undefined;
+  const token = readConfiguredFile('server.dashboard.tokenFile', d.tokenFile).toString('utf8').split(/\r?\n/)[0]!.trim();
+  if (!/^\S{16,1024}$/.test(token)) throw new CliError(`server.dashboard.tokenFile: ${d.tokenFile} must hold the token on its first line (16-1024 characters without spaces)`);
+  return { token };
 }
 
 /** TLS material or the explicit insecure flag, read from the configured files. */
