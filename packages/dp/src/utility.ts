@@ -192,7 +192,7 @@ export function utilityWarning(input: UtilitySetting | NoiseToSignal): string | 
       `WARNING: client-level DP noise dominates: each round adds noise of expected norm ${fmt(r.noiseNorm)} x clip ` +
       `(noise multiplier ${fmt(r.noiseMultiplier)}, ${r.dim} parameters) to a sum of ${s.sites} site update(s) of norm at most ${s.sites} x clip: ` +
       `noise-to-signal >= ${fmt(r.perRelease)} per round and still >= ${fmt(r.overRun)} summed over all ${s.rounds} rounds, even if every round's signal pointed the same way. ` +
-      `Expect the model to learn little or nothing (near chance). ` +
+      `Expect a large loss of accuracy: a model with many parameters learns little or nothing (near chance); a very small one (e.g. logistic regression) may keep part of its accuracy. ` +
       `Protect records instead of whole sites (record-level DP-SGD at each site; \`fedmeta dp plan --unit record\` plans it), ` +
       `or federate many more sites per round (about ${sitesForClientLevelSignal(r)} to bring the ratio over the run to 1 at this noise), or accept a larger epsilon knowingly.`
     );

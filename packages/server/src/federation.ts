@@ -464,6 +464,11 @@ export class Federation {
   }
 
   private async loop(): Promise<FederationSummary['endReason']> {
+    if (this.o.raw.preprocessing && this.o.raw.dp) {
+      this.log('warn', 'preprocessing.not-dp', {
+        message: 'federated standardisation releases the sites\' summed feature statistics (round 0) without DP noise: the epsilon budget covers the training rounds only',
+      });
+    }
     if (this.o.raw.preprocessing?.standardise === 'federated' && !this.standardisation) {
       if (!(await this.statisticsRound())) return 'closed';
     }
@@ -647,7 +652,16 @@ export class Federation {
       ...(this.o.raw.dataSchema ? { data: this.o.raw.dataSchema } : {}),
       ...(this.standardisation ? { standardisation: { mean: this.standardisation.mean, std: this.standardisation.std } } : {}),
       metrics: { ...(last?.accuracy !== undefined ? { accuracy: last.accuracy } : {}), ...(last && 'loss' in last && typeof (last as { loss?: unknown }).loss === 'number' ? { loss: (last as { loss: number }).loss } : {}) },
-      dp: dp && this.privacy ? { unit: 'client', epsilon: this.privacy.spent(), delta: dp.delta, epsilonBudget: dp.epsilonBudget } : null,
+      dp:
+        dp && this.privacy
+          ? {
+              unit: 'client',
+              epsilon: this.privacy.spent(),
+              delta: dp.delta,
+              epsilonBudget: dp.epsilonBudget,
+              covers: this.o.raw.preprocessing ? 'the training rounds; the round-0 feature statistics (count, sum, sum of squares over all sites) were released without noise' : 'every released aggregate',
+            }
+          : null,
     };
   }
 

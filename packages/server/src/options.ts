@@ -215,7 +215,9 @@ export interface ServerOptions {
    * statistics round (round 0) sums every site's raw feature count, sum and sum of squares
    * with SecAgg, and every site (and the evaluation data) is standardised with the global
    * mean and std. Sites then send raw features (client option data.standardise 'local' is
-   * not applied).
+   * not applied). The statistics are released WITHOUT differential-privacy noise (only the
+   * floor on a released sum protects them); with `dp` set, the guarantee covers the training
+   * rounds, not round 0, and the server says so at start-up (`preprocessing.not-dp`).
    */
   preprocessing?: { standardise: 'federated' };
   /** Seed of the model init and the cohort sampling; randomness of secagg comes from `rng`. */
@@ -314,8 +316,11 @@ export interface ModelManifest {
   standardisation?: { mean: number[]; std: number[] };
   /** The coordinator's evaluation of that round (on its reference data). */
   metrics: { accuracy?: number; loss?: number };
-  /** The differential-privacy guarantee the model was trained under, or null. */
-  dp: { unit: 'client'; epsilon: number; delta: number; epsilonBudget: number } | null;
+  /**
+   * The differential-privacy guarantee the model was trained under, or null. `covers` says
+   * what it does not: the round-0 feature statistics of federated standardisation.
+   */
+  dp: { unit: 'client'; epsilon: number; delta: number; epsilonBudget: number; covers: string } | null;
 }
 
 export interface FederationSummary {

@@ -151,6 +151,11 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
     `fedmeta server: ${server.url} federation '${c.server.federationId}', ${active} clients on the roster, ${c.server.rounds} rounds, ` +
       `${c.secagg.mode}, ${base.dp ? `DP epsilon budget ${c.dp.epsilon} (noise multiplier ${base.dp.noiseMultiplier.toFixed(3)})` : 'DP off'}, tfjs ${backend.name}`,
   );
+  if (reference.federatedStandardise) {
+    view.log(
+      `before round 1 the sites standardise their features together: a statistics round sums their feature count, sum and sum of squares under SecAgg${base.dp ? '; these sums are released without DP noise, so the epsilon budget covers the training rounds only (data.standardise: false keeps everything under the budget)' : ''}`,
+    );
+  }
   const plan = server.plan(active);
   view.log(
     plan.mode === 'plaintext'
