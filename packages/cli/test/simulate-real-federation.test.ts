@@ -1,4 +1,4 @@
-// The README's multi-machine recipe, on one machine: keygen per institution, a roster, a
+// The multi-machine recipe of docs/deployment.md, on one machine: keygen per institution, a roster, a
 // self-signed TLS certificate (openssl), `fedmeta server --config` and three
 // `fedmeta client --config` processes over wss, plus a stranger whose key is not on the
 // roster. Then `fedmeta status`, and a server stopped by SIGTERM.
@@ -55,7 +55,7 @@ function freePort(): Promise<number> {
   });
 }
 
-/** A self-signed certificate for localhost, as the README tells coordinators to make one. */
+/** A self-signed certificate for localhost, as docs/deployment.md tells coordinators to make one. */
 function selfSignedCert(dir: string): boolean {
   const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.crt',
     '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { cwd: dir, encoding: 'utf8' });

@@ -158,7 +158,7 @@ const EXPIRED_CODES = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERROR_
 const HOSTNAME_CODES = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH']);
 /** OpenSSL's reasons when the bytes that came back are not TLS at all. */
 const NOT_TLS_REASONS = /wrong version number|packet length too long|record layer failure|http request/i;
-const README_RECIPE = 'README, "3. The coordinator gets a TLS certificate"';
+const README_RECIPE = 'docs/deployment.md, "3. The coordinator gets a TLS certificate"';
 const PROBE_MS = 3000;
 
 /** The first error code on `err` or its causes (ws passes Node's socket errors through; a wrapper may not). */

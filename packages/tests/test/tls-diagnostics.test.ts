@@ -39,7 +39,7 @@ interface Pem {
   certPath: string;
 }
 
-/** A self-signed certificate, the way the README tells coordinators to make one. */
+/** A self-signed certificate, the way docs/deployment.md tells coordinators to make one. */
 function selfSigned(name: string, subject: string, san: string): Pem {
   const certPath = join(dir, `${name}.crt`);
   const keyPath = join(dir, `${name}.key`);
@@ -74,7 +74,7 @@ const certs = skip
       server: selfSigned('server', '/CN=localhost', 'DNS:localhost,IP:127.0.0.1'),
       /** Another coordinator's certificate: pinning it is "the wrong CA". */
       other: selfSigned('other', '/CN=other-coordinator', 'DNS:localhost,IP:127.0.0.1'),
-      /** Only a DNS name, as the README's recipe used to make: dialling the IP fails. */
+      /** Only a DNS name, as the recipe in docs/deployment.md used to make: dialling the IP fails. */
       dnsOnly: selfSigned('dns-only', '/CN=localhost', 'DNS:localhost'),
     };
 
@@ -149,7 +149,7 @@ test('a client dialling an IP the certificate does not carry stops at once with 
     assert.match(message, /it carries DNS:localhost \(/);
     assert.match(message, new RegExp(`client\\.server to wss://localhost:${server.port}\\b`));
     assert.match(message, /subjectAltName including IP:127\.0\.0\.1/);
-    assert.match(message, /README, "3\. The coordinator gets a TLS certificate"/);
+    assert.match(message, /docs\/deployment\.md, "3\. The coordinator gets a TLS certificate"/);
     assert.equal(events.filter((e) => e.event === 'connect.failed').length, 1, 'no retry');
     assert.ok(ms < 5000, `gave up after ${ms} ms`);
 

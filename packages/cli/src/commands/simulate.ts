@@ -19,6 +19,9 @@ import { ProgressView, RoundTracker } from '../ui/progress.js';
 import { openJsonLog } from '../ui/log.js';
 import { toCliError } from '../ui/errors.js';
 import { renderSummary, type SimulationReport, type ReportRound } from '../ui/summary.js';
+import { writeReport } from '../ui/report.js';
+import { formatDuration, formatPercent } from '../ui/format.js';
+import type { DashboardSnapshot, FederationMonitor as FederationMonitorType } from '@fedmeta/server';
 
 const HELP = `usage: fedmeta simulate [options]
 
@@ -26,7 +29,7 @@ Runs a whole federation in this process: the server and N clients over loopback
 WebSockets (plain ws on 127.0.0.1), non-IID MNIST, secure aggregation and distributed DP.
 
 options (each overrides the config file):
-  --config FILE        a fedmeta config file (JSON or YAML); see README "Configuration"
+  --config FILE        a fedmeta config file (JSON or YAML); see docs/configuration.md
   --clients N          clients (default 20)                    [simulate.clients]
   --rounds N           rounds (default 10)                     [server.rounds]
   --algorithm NAME     reptile, fomaml, maml, perfedavg-fo, perfedavg-hf, fedavg,
@@ -43,6 +46,8 @@ options (each overrides the config file):
   --log FILE           structured JSON logs ("-" for stderr)   [output.log]
   --checkpoint DIR     keep the server's checkpoint and DP ledger in DIR (must not hold
                        one yet) for \`fedmeta status --checkpoint DIR\`; default: a temp dir
+  --report FILE        also write a self-contained HTML report (the dashboard's plots and
+                       the run's tables; opens offline)
   --json               print the summary as one JSON object on stdout (progress goes to stderr)
   -h, --help
 
@@ -64,13 +69,14 @@ const FLAGS = {
   out: { type: 'string' },
   log: { type: 'string' },
   checkpoint: { type: 'string' },
+  report: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 /**
  * Defaults of the demo, under any config file: sized so `npm start` finishes in a few
- * minutes on 2 cores (see README "Simulate" for the measured time).
+ * minutes on 2 cores (see docs/simulate.md for the measured time).
  */
 export const SIMULATE_DEFAULTS: RawConfig = {
   server: {
@@ -88,7 +94,7 @@ export const SIMULATE_DEFAULTS: RawConfig = {
   meta: { hidden: 16 },
   data: { supportPerClass: 20, queryPerClass: 50 },
   // Client-level DP over 20 clients is costly; 50 is a weak guarantee picked so the demo
-  // visibly learns through the noise. README "Simulate" has the measured trade-off.
+  // visibly learns through the noise. docs/simulate.md has the measured trade-off.
   dp: { epsilon: 50 },
 };
 
@@ -141,11 +147,26 @@ export async function run(argv: string[]): Promise<number> {
   const view = new ProgressView(out);
   const log = openJsonLog(config.output.log);
   const say = (line: string) => view.log(line);
+  const reportFile = flagString(f.report);
+  const { FederationMonitor } = await import('@fedmeta/server');
+  const monitor = reportFile === undefined
+    ? null
+    : new FederationMonitor({
+        federationId: config.server.federationId,
+        rounds: config.server.rounds,
+        privacy: config.dp.enabled ? { budget: config.dp.epsilon, delta: config.dp.delta } : null,
+        roster: { active: config.simulate.clients, size: config.simulate.clients },
+        title: `fedmeta simulate: ${config.simulate.clients} clients, ${config.meta.algorithm}, ${config.secagg.mode}${config.dp.enabled ? `, epsilon ${config.dp.epsilon}` : ', DP off'}`,
+      });
   try {
-    const report = await simulate(config, drops, view, say, log.log.bind(log), flagString(f.checkpoint)).catch(toCliError);
+    const report = await simulate(config, drops, view, say, log.log.bind(log), flagString(f.checkpoint), monitor).catch(toCliError);
     view.finish();
     if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else out.write('\n' + renderSummary(report) + '\n');
+    if (monitor && reportFile !== undefined) {
+      const path = await writeReport(reportFile, simulationSnapshot(monitor, report));
+      out.write(`report: ${path}\n`);
+    }
     if (report.endReason === 'closed') return 130;
     return report.roundsCompleted > 0 ? 0 : 1;
   } finally {
@@ -162,6 +183,7 @@ async function simulate(
   say: (l: string) => void,
   log: Log,
   keepCheckpoint: string | undefined,
+  monitor: FederationMonitorType | null = null,
 ): Promise<SimulationReport> {
   const started = performance.now();
   const meta = await import('@fedmeta/meta');
@@ -186,7 +208,7 @@ async function simulate(
     throw new CliError(`--checkpoint: ${keepCheckpoint} already holds a checkpoint; pick an empty directory`);
   }
   const checkpointDir = keepCheckpoint !== undefined ? resolve(keepCheckpoint) : mkdtempSync(join(tmpdir(), 'fedmeta-simulate-'));
-  const base = await serverOptionsFromConfig(c, spec.paramCount);
+  const base = await serverOptionsFromConfig(c, spec.paramCount, null);
   const dpNote = base.dp ? `DP on: epsilon budget ${c.dp.epsilon}, delta ${c.dp.delta}, noise multiplier ${base.dp.noiseMultiplier.toFixed(3)}` : 'DP off';
   say(`fedmeta simulate: ${n} clients, ${c.server.rounds} rounds, ${c.meta.algorithm} on ${c.meta.model} (${spec.paramCount} parameters), ${c.secagg.mode}, ${dpNote}, tfjs ${backend.name}`);
   say(`data: ${c.data.source}, ${c.data.partition === 'classes' ? `${c.data.classesPerClient} classes per client` : `Dirichlet alpha ${c.data.alpha}`}, ${fed.clients.map((x) => x.support.count).reduce((a, b) => a + b, 0)} support examples in all; ${globalLabels ? `server evaluates on ${fed.test.count} held-out examples` : 'site-local label codes, so no global test accuracy (personalised accuracy only)'}`);
@@ -215,8 +237,12 @@ async function simulate(
     algorithm: algorithmOptions(c),
     checkpointDir,
     ...(globalLabels ? { evaluate: { data: fed.test } } : {}),
-    logger: (e) => log(e.level, e.event, { ...e, component: 'server' }),
+    logger: (e) => {
+      monitor?.event(e);
+      log(e.level, e.event, { ...e, component: 'server' });
+    },
     onProgress: (p) => {
+      monitor?.progress(p);
       const shown = tracker.map(p);
       view.update(shown);
       // A new round (or the end) means the previous round's checkpoint is on disk.
@@ -224,6 +250,7 @@ async function simulate(
       lastShownRound = shown.round;
     },
   });
+  if (base.dashboard) say(`dashboard: http://127.0.0.1:${server.port}/dashboard (log in with the server.dashboard token); metrics: http://127.0.0.1:${server.port}/metrics`);
   const stop = () => void server.close();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -302,4 +329,23 @@ async function simulate(
     await server.close();
     if (keepCheckpoint === undefined) rmSync(checkpointDir, { recursive: true, force: true });
   }
+}
+
+/** The report's snapshot: the monitored run plus simulate's own measurements. */
+function simulationSnapshot(monitor: FederationMonitorType, r: SimulationReport): DashboardSnapshot {
+  for (const row of r.rounds) if (row.personalisedAccuracy !== undefined) monitor.annotateRound(row.round, { personalisedAccuracy: row.personalisedAccuracy });
+  const facts: [string, string][] = [
+    ['clients', String(r.clients)],
+    ['rounds', `${r.roundsCompleted} completed of ${r.roundsPlanned} planned (${r.endReason})`],
+    ['training', `${r.algorithm} on ${r.model} (${r.parameters} parameters), tfjs ${r.backend}`],
+    ['aggregation', r.secagg],
+    ['privacy', r.dp ? `epsilon ${r.dp.epsilonSpent.toFixed(3)} of ${r.dp.epsilonBudget} spent, delta ${r.dp.delta}, noise multiplier ${r.dp.noiseMultiplier.toFixed(3)}, L2 clip ${r.dp.l2Clip}` : 'DP off'],
+    ['global accuracy', `${formatPercent(r.initial.globalAccuracy)} -> ${formatPercent(r.final.globalAccuracy)}`],
+    ['personalised accuracy', `${formatPercent(r.initial.personalisedAccuracy)} -> ${formatPercent(r.final.personalisedAccuracy)} (${r.evalSteps} fine-tuning steps)`],
+    ['no adaptation', `${formatPercent(r.initial.noAdaptationAccuracy)} -> ${formatPercent(r.final.noAdaptationAccuracy)}`],
+    ['wall time', formatDuration(r.wallMs)],
+    ['model', r.modelDir ?? '-'],
+  ];
+  for (const [k, v] of facts) monitor.addFact(k, v);
+  return monitor.snapshot('report');
 }

@@ -18,9 +18,11 @@ import { readRoster } from '../identity.js';
 import { toCliError } from '../ui/errors.js';
 import { formatBytes, formatDuration, formatEpsilon, formatPercent } from '../ui/format.js';
 import { renderRoundsTable, type ReportRound } from '../ui/summary.js';
+import { replayLog, writeReport } from '../ui/report.js';
+import type { DashboardSnapshot, RoundSummary } from '@fedmeta/server';
 
-const HELP = `usage: fedmeta status --checkpoint DIR [--roster FILE] [--json]
-       fedmeta status --config server.yaml [--json]
+const HELP = `usage: fedmeta status --checkpoint DIR [--roster FILE] [--log FILE] [--report FILE] [--json]
+       fedmeta status --config server.yaml [--report FILE] [--json]
        fedmeta status --url https://host:port [--ca cert.pem] [--json]
 
 Shows a federation's state from its server's checkpoint directory: the next round, the
@@ -28,7 +30,11 @@ epsilon spent (recomputed from the DP ledger) against the budget, the roster, an
 per-round history. With --config, the checkpoint directory and roster come from the file.
 With --url, asks the running server (GET /status on its port; wss:// and ws:// URLs
 work too): round, phase, connected clients, epsilon spent. --ca trusts a self-signed
-server certificate (the same PEM its clients pin).`;
+server certificate (the same PEM its clients pin).
+
+--report FILE writes one self-contained HTML file (opens offline) with the dashboard's
+plots and the round history; with the coordinator's JSON log (--log, or output.log of
+--config) it also holds the audit trail and the time each round spent in each phase.`;
 
 const FLAGS = {
   checkpoint: { type: 'string' },
@@ -36,6 +42,8 @@ const FLAGS = {
   config: { type: 'string' },
   url: { type: 'string' },
   ca: { type: 'string' },
+  log: { type: 'string' },
+  report: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -231,8 +239,8 @@ export async function run(argv: string[]): Promise<number> {
   const url = flagString(f.url);
   const caFile = flagString(f.ca);
   if (url !== undefined) {
-    if (f.checkpoint !== undefined || f.config !== undefined || f.roster !== undefined) {
-      throw new CliError('--url asks a running server; it does not go with --checkpoint, --config or --roster');
+    if (f.checkpoint !== undefined || f.config !== undefined || f.roster !== undefined || f.log !== undefined || f.report !== undefined) {
+      throw new CliError('--url asks a running server; it does not go with --checkpoint, --config, --roster, --log or --report (the live dashboard is https://HOST:PORT/dashboard)');
     }
     const ca = caFile !== undefined ? readConfiguredFile('--ca', caFile) : undefined;
     const live = await fetchLiveStatus(url, ca);
@@ -243,12 +251,16 @@ export async function run(argv: string[]): Promise<number> {
   if (caFile !== undefined) throw new CliError('--ca: only with --url');
   let dir = flagString(f.checkpoint);
   let roster = flagString(f.roster);
+  let logFile = flagString(f.log);
+  let planned: number | undefined;
   const config = flagString(f.config);
   if (config !== undefined) {
     try {
       const c = loadConfig({ file: config });
       dir ??= c.server.checkpointDir;
       roster ??= c.server.roster;
+      if (c.output.log !== undefined && c.output.log !== '-') logFile ??= c.output.log;
+      planned = c.server.rounds;
     } catch (err) {
       toCliError(err);
     }
@@ -257,5 +269,47 @@ export async function run(argv: string[]): Promise<number> {
   const status = await readStatus(resolve(dir), roster).catch(toCliError);
   if (f.json) process.stdout.write(JSON.stringify(status, null, 2) + '\n');
   else console.log(renderStatus(status));
+  const reportFile = flagString(f.report);
+  if (reportFile !== undefined) {
+    const path = await writeReport(reportFile, await statusSnapshot(status, logFile, planned));
+    (f.json ? process.stderr : process.stdout).write(`report: ${path}${logFile === undefined ? ' (no --log: without the coordinator\'s JSON log it has no audit trail and no phase times)' : ''}\n`);
+  }
   return 0;
+}
+
+/**
+ * The report of a checkpointed federation: its round history and ledger are the record;
+ * the coordinator's log, when given, adds the audit trail and the phase times.
+ */
+export async function statusSnapshot(s: FederationStatus, logFile: string | undefined, planned: number | undefined): Promise<DashboardSnapshot> {
+  const { FederationMonitor, loadCheckpoint } = await import('@fedmeta/server');
+  const monitor = new FederationMonitor({
+    federationId: s.federationId,
+    rounds: planned ?? Math.max(s.nextRound - 1, s.rounds.length),
+    privacy: s.privacy ? { budget: s.privacy.budget, delta: s.privacy.delta } : null,
+    roster: s.roster ? { active: s.roster.active, size: s.roster.clients } : null,
+    title: `fedmeta federation '${s.federationId}': status report`,
+  });
+  if (logFile !== undefined) replayLog(monitor, resolve(logFile));
+  const cp = loadCheckpoint(s.checkpointDir);
+  monitor.restoreRounds(((cp?.meta['rounds'] as RoundSummary[] | undefined) ?? []));
+  if (s.privacy) monitor.setEpsilonSpent(s.privacy.epsilon);
+  monitor.setRounds(planned ?? Math.max(s.nextRound - 1, s.rounds.length));
+  const facts: [string, string][] = [
+    ['checkpoint', `${s.checkpointDir} (written ${s.checkpointWritten})`],
+    ['rounds', `${s.roundsCompleted} completed, ${s.rounds.length - s.roundsCompleted} aborted; next round ${s.nextRound}${planned !== undefined ? ` of ${planned} planned` : ''}`],
+    ['model', `${s.parameters} parameters`],
+    ['privacy', s.privacy ? `epsilon ${formatEpsilon(s.privacy.epsilon)} of ${s.privacy.budget} spent (delta ${s.privacy.delta}, ${s.privacy.accountant}, ${s.privacy.events} releases; recomputed from ${s.privacy.ledger})` : 'no DP ledger (DP off)'],
+    ['roster', s.roster ? `${s.roster.clients} clients, ${s.roster.active} active (${s.roster.file})` : '(not given)'],
+    ['log', logFile !== undefined ? resolve(logFile) : '(not given: no audit trail, no phase times)'],
+  ];
+  for (const [k, v] of facts) monitor.addFact(k, v);
+  const snap = monitor.snapshot('report');
+  snap.round = s.nextRound;
+  if (logFile === undefined) {
+    // Without the log all we know is where the checkpoint stands.
+    snap.phase = planned !== undefined && s.nextRound > planned ? 'done' : 'checkpointed';
+    snap.phaseSince = null;
+  }
+  return snap;
 }

@@ -1,7 +1,7 @@
 /**
- * The README's configuration tables, rendered from the schema: `npm run docs:config`
- * rewrites the block between the config-table markers, and a test fails when the README
- * differs from this rendering.
+ * The configuration tables of docs/configuration.md, rendered from the schema: `npm run
+ * docs:config` rewrites the block between the config-table markers, and a test fails when
+ * the file differs from this rendering.
  */
 import { describe, type ObjectNode } from './schema.js';
 import { fedmetaSchema } from './fedmeta-schema.js';

@@ -78,6 +78,7 @@ const PATH_FIELDS = [
   ['server', 'tls', 'key'],
   ['server', 'roster'],
   ['server', 'checkpointDir'],
+  ['server', 'dashboard', 'tokenFile'],
   ['data', 'path'],
   ['data', 'labels'],
   ['client', 'identity'],

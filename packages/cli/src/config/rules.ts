@@ -54,6 +54,9 @@ export function checkServerConfig(c: FedmetaConfig, file?: string): void {
   if (roster === undefined) {
     issues.push({ path: 'server.roster', message: 'is required: the roster of allowed client keys (build it with `fedmeta keygen --roster roster.json --add NAME.pub.json`)' });
   }
+  if (c.server.dashboard.token !== undefined && c.server.dashboard.tokenFile !== undefined) {
+    issues.push({ path: 'server.dashboard.tokenFile', message: 'cannot be set together with server.dashboard.token: keep one of them' });
+  }
   if (hasTls && insecure) {
     issues.push({ path: 'server.insecure', message: 'cannot be true when server.tls is set: remove one of them' });
   } else if (!hasTls && !insecure) {
