@@ -25,6 +25,8 @@ const handle = await startServer({
     aggregation: { mode: 'secagg' },
     dp: spec.dp,
     cohort: { minClients: 3 },
+    // Rounds long enough (about a second) that the test can kill the process inside one.
+    algorithm: { name: 'fedavg', hyper: { localSteps: 1500, batchSize: 32, lr: 0.05 } },
     logger: print,
   }),
   roster: spec.roster.map((r) => ({ name: r.name, publicKey: new Uint8Array(Buffer.from(r.publicKey, 'hex')) })),

@@ -45,7 +45,7 @@ test('fedmeta processes: a revoked site is closed within 5 s and refused again, 
         'secagg: { mode: secagg }',
         'dp: { enabled: false }',
         // Rounds of about a second or more: the federation must still run while the test acts on it.
-        'meta: { hidden: 32, localSteps: 150, batchSize: 32 }',
+        'meta: { hidden: 32, localSteps: 3000, batchSize: 32 }',
         'data: { supportPerClass: 20, queryPerClass: 5, shards: 4 }',
         'output: { model: model, log: server.log.jsonl }',
         '',

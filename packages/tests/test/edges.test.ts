@@ -23,7 +23,8 @@ function client(server: { url: string }, inst: Institution, i: number, extra: Pa
     identity: inst.keys,
     federationId: 'e2e',
     data: fed.clients[i]!,
-    reconnect: { baseDelayMs: 50, maxDelayMs: 300 },
+    // Bounded: a test's client must end even if its server is gone.
+    reconnect: { maxAttempts: 20, baseDelayMs: 50, maxDelayMs: 300 },
     backend: 'cpu',
     ...(events ? { logger: (e) => events.push(e) } : {}),
     ...rest,
@@ -122,7 +123,9 @@ test("a client whose policy floor exceeds the survivors refuses to unmask, and t
 test('revoking a running member closes its session with ERR_AUTH_REVOKED, refuses its reconnects, and the others go on', { timeout: 120_000 }, async () => {
   const insts = institutions(4, 'rev');
   const log = new EventLog();
-  const server = await startServer(baseServerOptions(insts, { ...light, rounds: 4, cohort: { minClients: 3 }, logger: log.logger }));
+  // Many short rounds (clients train in this process, so rounds stay light): the federation
+  // is still running when the revocation and the reconnect attempt land.
+  const server = await startServer(baseServerOptions(insts, { ...light, rounds: 40, cohort: { minClients: 3 }, logger: log.logger }));
   const clients = insts.map((inst, i) => client(server, inst, i));
   try {
     // Wait until the first round has completed, then revoke inst 3 mid-federation.
@@ -168,7 +171,8 @@ test('an added roster member can join the running federation', { timeout: 60_000
 test('the same identity twice: the second process is refused with ERR_SESSION_DUPLICATE and the first completes its rounds', { timeout: 90_000 }, async () => {
   const insts = institutions(3, 'dup');
   const log = new EventLog();
-  const server = await startServer(baseServerOptions(insts, { ...light, rounds: 3, logger: log.logger }));
+  // Many short rounds, so the federation is still running when the twin arrives.
+  const server = await startServer(baseServerOptions(insts, { ...light, rounds: 40, logger: log.logger }));
   const clients = insts.map((inst, i) => client(server, inst, i));
   while (server.status().connected.length < 3) await sleep(20);
   const t0 = Date.now();
@@ -178,11 +182,12 @@ test('the same identity twice: the second process is refused with ERR_SESSION_DU
   assert.equal(twin.error?.code, 'ERR_SESSION_DUPLICATE');
   assert.match(twin.error!.message, /already has a live session.*stop the other process/);
   const summary = await server.done;
-  assert.deepEqual(summary.rounds.map((r) => [r.status, r.survivors]), [['completed', 3], ['completed', 3], ['completed', 3]]);
+  assert.equal(summary.rounds.length, 40);
+  assert.ok(summary.rounds.every((r) => r.status === 'completed' && r.survivors === 3), 'every round completed with all three');
   assert.equal(log.named('session.replaced').length, 0, 'the live session was never replaced');
   const first = await clients[0]!.done;
   assert.equal(first.endReason, 'federation-done');
-  assert.equal(first.rounds.filter((r) => r.status === 'completed').length, 3);
+  assert.equal(first.rounds.filter((r) => r.status === 'completed').length, 40);
 });
 
 /** A coordinator whose settings violate one policy field; the client must refuse before any round. */
