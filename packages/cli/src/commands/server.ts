@@ -156,6 +156,10 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
       `before round 1 the sites standardise their features together: a statistics round sums their feature count, sum and sum of squares under SecAgg${base.dp ? '; these sums are released without DP noise, so the epsilon budget covers the training rounds only (data.standardise: false keeps everything under the budget)' : ''}`,
     );
   }
+  if (base.dashboard) {
+    const http = server.url.replace(/^ws/, 'http');
+    view.log(`dashboard: ${http}/dashboard (operator token from server.dashboard); metrics: ${http}/metrics (same token, as a bearer token)`);
+  }
   const plan = server.plan(active);
   view.log(
     plan.mode === 'plaintext'
