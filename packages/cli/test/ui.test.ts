@@ -46,6 +46,12 @@ test('the progress line shows round, phase, answers, drops, bytes and time', () 
   assert.match(renderProgress({ ...progress, phase: 'waiting' }, 10), /waiting +5 connected/);
 });
 
+test('an aborted round\'s line says ABORTED and why, not how many answered', () => {
+  const line = renderProgress({ ...progress, phase: 'checkpointing', aborted: 'TOO_FEW_SURVIVORS' }, 10);
+  assert.match(line, /checkpointing +ABORTED: TOO_FEW_SURVIVORS, 1 dropped/);
+  assert.doesNotMatch(line, /answered/);
+});
+
 test('without a TTY the view prints one plain line per phase change, no escape codes', () => {
   const out: string[] = [];
   const view = new ProgressView({ write: (s: string) => out.push(s), isTTY: false });

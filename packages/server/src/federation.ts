@@ -48,6 +48,8 @@ export class Federation {
   /** The global feature standardisation once the statistics round completed. */
   private standardisation: { mean: number[]; std: number[]; count: number; sites: number } | null = null;
   private inStatisticsRound = false;
+  /** The abort reason of the round being checkpointed (progress says "aborted"). */
+  private abortedReason: string | null = null;
   private evalCache: { raw: unknown; data: NonNullable<ServerOptions['evaluate']>['data'] } | null = null;
   /** The roster in force; replaced by updateRoster() while the server runs. */
   private roster: Roster;
@@ -114,6 +116,7 @@ export class Federation {
       dropped,
       bytesIn: b.in,
       bytesOut: b.out,
+      ...(this.abortedReason ? { aborted: this.abortedReason } : {}),
     };
     this.o.raw.onProgress?.(p);
   }
@@ -539,6 +542,8 @@ export class Federation {
         }
       } else {
         summary.abortReason = outcome.reason;
+        this.abortedReason = outcome.reason;
+        this.progress(this.phase);
         this.log('warn', 'round.aborted', { round, reason: outcome.reason, detail: outcome.detail });
       }
       const b1 = this.bytes();
@@ -548,6 +553,7 @@ export class Federation {
       this.summaries.push(summary);
       this.nextRound = round + 1;
       this.checkpoint();
+      this.abortedReason = null;
       this.endRound(cohort, round, summary.status, { ...summary }, benched);
       this.log('info', 'round.finished', { ...summary });
     }

@@ -273,6 +273,8 @@ export interface ServerProgress {
   dropped: number;
   bytesIn: number;
   bytesOut: number;
+  /** Set from a round's abort until the next round starts: the abort reason. */
+  aborted?: string;
 }
 
 export interface RoundSummary {

@@ -60,6 +60,7 @@ test('3 members, one crashes before its masked input: no sum of 2 is released by
     const insts = institutions(3, `crash${floor ?? 'd'}`);
     const log = new EventLog();
     const released: string[][] = [];
+    const abortedProgress: string[] = [];
     const server = await startServer(
       baseServerOptions(insts, {
         ...light,
@@ -68,6 +69,9 @@ test('3 members, one crashes before its masked input: no sum of 2 is released by
         aggregation: { mode: 'secagg', threshold: 2 },
         cohort: { minClients: 2, ...(floor ? { minAggregate: floor } : {}) },
         logger: log.logger,
+        onProgress: (p) => {
+          if (p.aborted) abortedProgress.push(p.aborted);
+        },
         onAggregate: (_r, a) => released.push(a.survivors),
       }),
     );
@@ -81,6 +85,7 @@ test('3 members, one crashes before its masked input: no sum of 2 is released by
       assert.equal(r.abortReason, 'TOO_FEW_SURVIVORS');
       assert.deepEqual(released, [], 'no aggregate left the server');
       assert.equal(log.named('round.aborted')[0]!.reason, 'TOO_FEW_SURVIVORS');
+      assert.ok(abortedProgress.includes('TOO_FEW_SURVIVORS'), 'the progress of the aborted round says so');
     } else {
       assert.equal(r.status, 'completed');
       assert.equal(r.survivors, 2);

@@ -49,6 +49,8 @@ export interface RoundProgress {
   bytesUp: number;
   bytesDown: number;
   elapsedMs: number;
+  /** The abort reason when the round was aborted (the line then says so, not "answered"). */
+  aborted?: string;
 }
 
 /** Where the progress line goes: a stream with optional TTY cursor control. */
@@ -78,7 +80,9 @@ export function renderProgress(p: RoundProgress, barWidth = 20): string {
       ? `${p.connected} connected`
       : p.phase === 'done'
         ? `${alive}/${p.cohort} finished`
-        : `${p.responded}/${alive} answered, ${p.dropped} dropped`;
+        : p.aborted
+          ? `ABORTED: ${p.aborted}, ${p.dropped} dropped`
+          : `${p.responded}/${alive} answered, ${p.dropped} dropped`;
   return `round ${r}/${p.rounds} [${renderBar(p.phase, p.responded, alive, barWidth)}] ${p.phase.padEnd(13)} ${counts}  up ${formatBytes(p.bytesUp)}  down ${formatBytes(p.bytesDown)}  ${formatDuration(p.elapsedMs)}`;
 }
 
@@ -162,6 +166,7 @@ export class RoundTracker {
       bytesUp: p.bytesIn,
       bytesDown: p.bytesOut,
       elapsedMs: this.now() - this.started,
+      ...(p.aborted ? { aborted: p.aborted } : {}),
     };
   }
 }
