@@ -14,7 +14,8 @@ import { ClientError, FATAL_CODES } from './errors.js';
 import { encodeLocal, ensureBackend, prepareModel, trainLocal } from './pipeline.js';
 import { TrainingWorker } from './worker.js';
 import { describeSettings, policyProblem, settingsNotes, settingsViolations } from './policy.js';
-import { ClientSession, processClock } from './session.js';
+import { ClientSession } from './session.js';
+import { processClock } from './clock.js';
 import { applyStandardisation, conformData, featureStatistics, standardiseLocally } from './schema.js';
 import type { ClientHandle, ClientOptions, ClientProgress, ClientRoundRecord, ClientSummary, ClientEvent, ClientTestHooks } from './options.js';
 

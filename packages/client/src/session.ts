@@ -20,17 +20,6 @@ export interface SessionClock {
   clearTimer(handle: { readonly id: unknown }): void;
 }
 
-export const processClock: SessionClock = {
-  now: () => Date.now(),
-  setTimer(fn, ms) {
-    const t = setTimeout(fn, ms);
-    return { id: t };
-  },
-  clearTimer(h) {
-    clearTimeout(h.id as NodeJS.Timeout);
-  },
-};
-
 /** The connection, as the session sees it. */
 export interface SessionLink {
   send(msg: RuntimeMessage): void;

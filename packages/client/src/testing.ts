@@ -7,7 +7,8 @@ import { startClient } from './client.js';
 import type { ClientHandle, ClientOptions, ClientTestHooks } from './options.js';
 
 export type { ClientTestHooks, ClientPhase } from './options.js';
-export { ClientSession, processClock, type SessionClock, type SessionLink, type SessionOptions } from './session.js';
+export { ClientSession, type SessionClock, type SessionLink, type SessionOptions } from './session.js';
+export { processClock } from './clock.js';
 
 /** runClient, plus hooks that drop the connection at a phase, observe or rewrite what it sends. */
 export function runClientWithHooks(options: ClientOptions, hooks: ClientTestHooks): ClientHandle {
