@@ -14,7 +14,24 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { startServer } from '@fedmeta/server';
-import { baseServerOptions, EventLog, institutions } from '../src/harness.js';
+import { createAlgorithm, createModel, selectBackend } from '@fedmeta/meta';
+import { baseServerOptions, EventLog, institutions, mnistFederation, SMALL_MLP } from '../src/harness.js';
+
+/**
+ * Local steps that take about `ms` of training here: measured, so the test means the same
+ * (training outlasts the heartbeat timeout) however fast the kernels are on this machine.
+ */
+async function stepsLasting(ms: number): Promise<number> {
+  await selectBackend({ prefer: 'cpu', log: null });
+  const spec = createModel({ ...SMALL_MLP, inputShape: [...SMALL_MLP.inputShape], hidden: [...SMALL_MLP.hidden] });
+  const algorithm = createAlgorithm('fedavg', spec);
+  const data = mnistFederation(3, 21).clients[0]!;
+  const probe = 200;
+  const t0 = performance.now();
+  algorithm.localUpdate(spec.initParams(1), data, { localSteps: probe, batchSize: 32, lr: 0.05 }, 1);
+  const perStep = Math.max(1e-3, (performance.now() - t0) / probe);
+  return Math.max(probe, Math.ceil(ms / perStep));
+}
 
 const here = dirname(fileURLToPath(import.meta.url));
 const clientScript = join(here, '..', 'src', 'client-process.js');
@@ -35,12 +52,13 @@ function runChild(specPath: string): Promise<Record<string, unknown>[]> {
 test('training in a worker keeps a slow client alive; training on the main thread does not', { timeout: 150_000 }, async () => {
   const insts = institutions(3, 'slow');
   const log = new EventLog();
+  const localSteps = await stepsLasting(3_000);
   const dir = mkdtempSync(join(tmpdir(), 'fedmeta-e2e-hb-'));
   const server = await startServer(
     baseServerOptions(insts, {
       rounds: 1,
-      // Enough work that main-thread training outlasts the 1 s heartbeat timeout however fast the kernels get.
-      algorithm: { name: 'fedavg', hyper: { localSteps: 30000, batchSize: 32, lr: 0.05 } },
+      // About 3 s of training: main-thread training outlasts the 1 s heartbeat timeout.
+      algorithm: { name: 'fedavg', hyper: { localSteps, batchSize: 32, lr: 0.05 } },
       aggregation: { mode: 'secagg', threshold: 2 },
       // The main-thread client is dropped: the round is meant to release the other two.
       cohort: { minClients: 2, minAggregate: 2 },
