@@ -4,7 +4,7 @@
  * the real packages over real loopback sockets.
  */
 import { ed25519Keypair, systemRng, type Ed25519Keypair } from '@fedmeta/secagg';
-import { federatedMnist, type Federation } from '@fedmeta/meta';
+import { createAlgorithm, createModel, federatedMnist, selectBackend, type Federation } from '@fedmeta/meta';
 import type { ServerOptions, RosterEntry, ServerEvent } from '@fedmeta/server';
 
 export interface Institution {
@@ -63,4 +63,21 @@ export function sumMod32(vectors: readonly Uint32Array[]): Uint32Array {
   const out = new Uint32Array(vectors[0]!.length);
   for (const v of vectors) for (let i = 0; i < out.length; i++) out[i] = (out[i]! + v[i]!) >>> 0;
   return out;
+}
+
+/**
+ * FedAvg local steps of the small MLP (batch 32) that take about `ms` of training on this
+ * machine, measured: tests whose point is a round of some length (a kill inside a round,
+ * training that outlasts a heartbeat) mean the same however fast the kernels are.
+ */
+export async function stepsLasting(ms: number, hidden: readonly number[] = SMALL_MLP.hidden): Promise<number> {
+  await selectBackend({ prefer: 'cpu', log: null });
+  const spec = createModel({ ...SMALL_MLP, inputShape: [...SMALL_MLP.inputShape], hidden: [...hidden] });
+  const algorithm = createAlgorithm('fedavg', spec);
+  const data = mnistFederation(3, 21).clients[0]!;
+  const probe = 100;
+  const t0 = performance.now();
+  algorithm.localUpdate(spec.initParams(1), data, { localSteps: probe, batchSize: 32, lr: 0.05 }, 1);
+  const perStep = Math.max(1e-3, (performance.now() - t0) / probe);
+  return Math.max(20, Math.ceil(ms / perStep));
 }

@@ -13,6 +13,8 @@ interface Spec {
   rounds: number;
   roster: { name: string; publicKey: string }[];
   dp: { l2Clip: number; noiseMultiplier: number; delta: number; epsilonBudget: number };
+  /** FedAvg local steps per round (the test sizes rounds to last long enough to kill one). */
+  localSteps: number;
 }
 
 const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Spec;
@@ -25,8 +27,7 @@ const handle = await startServer({
     aggregation: { mode: 'secagg' },
     dp: spec.dp,
     cohort: { minClients: 3 },
-    // Rounds long enough (about a second) that the test can kill the process inside one.
-    algorithm: { name: 'fedavg', hyper: { localSteps: 1500, batchSize: 32, lr: 0.05 } },
+    algorithm: { name: 'fedavg', hyper: { localSteps: spec.localSteps, batchSize: 32, lr: 0.05 } },
     logger: print,
   }),
   roster: spec.roster.map((r) => ({ name: r.name, publicKey: new Uint8Array(Buffer.from(r.publicKey, 'hex')) })),

@@ -23,11 +23,16 @@ test('fedmeta processes: a revoked site is closed within 5 s and refused again, 
     const coord = join(root, 'coordinator');
     mkdirSync(coord);
     const names = ['site-a', 'site-b', 'site-c', 'site-d'];
+    // site-e is on the roster but never connects: every round first waits waitForClients
+    // for it, so rounds take at least 1.5 s however fast training is, and the federation is
+    // still running while the test acts on it.
+    mkdirSync(join(root, 'site-e'));
+    fedmetaSync(join(root, 'site-e'), 'keygen', '--name', 'site-e');
     for (const name of names) {
       mkdirSync(join(root, name));
       fedmetaSync(join(root, name), 'keygen', '--name', name);
     }
-    fedmetaSync(coord, 'keygen', '--roster', 'roster.json', ...names.flatMap((n) => ['--add', `../${n}/${n}.pub.json`]));
+    fedmetaSync(coord, 'keygen', '--roster', 'roster.json', ...[...names, 'site-e'].flatMap((n) => ['--add', `../${n}/${n}.pub.json`]));
     const port = await freePort();
     writeFileSync(
       join(coord, 'server.yaml'),
@@ -39,13 +44,13 @@ test('fedmeta processes: a revoked site is closed within 5 s and refused again, 
         '  roster: roster.json',
         '  federationId: edges',
         '  checkpointDir: checkpoint',
-        '  rounds: 6',
+        '  rounds: 12',
         '  minClients: 3',
-        '  deadlines: { waitForClients: 1000 }',
+        '  deadlines: { waitForClients: 1500 }',
         'secagg: { mode: secagg }',
         'dp: { enabled: false }',
         // Rounds of about a second or more: the federation must still run while the test acts on it.
-        'meta: { hidden: 32, localSteps: 3000, batchSize: 32 }',
+        'meta: { hidden: 16, localSteps: 20, batchSize: 32 }',
         'data: { supportPerClass: 20, queryPerClass: 5, shards: 4 }',
         'output: { model: model, log: server.log.jsonl }',
         '',
@@ -74,7 +79,7 @@ test('fedmeta processes: a revoked site is closed within 5 s and refused again, 
     running.push(...clients);
 
     // Each client prints the federation settings it accepted.
-    await until('the settings line', () => clients.every((c) => /federation settings accepted \(client\.policy\): secagg semi-honest, rounds of >= 3 members, sums of >= 3 inputs, DP off, 6 rounds/.test(c.out())));
+    await until('the settings line', () => clients.every((c) => /federation settings accepted \(client\.policy\): secagg semi-honest, rounds of >= 3 members, sums of >= 3 inputs, DP off, 12 rounds/.test(c.out())));
 
     // A second process with site-a's identity is refused with a clear message; site-a stays.
     const twin = startFedmeta(join(root, 'site-a'), 'client', '--config', 'client.yaml');
@@ -101,7 +106,7 @@ test('fedmeta processes: a revoked site is closed within 5 s and refused again, 
     // The other three finish the federation.
     assert.deepEqual(await Promise.all(clients.slice(0, 3).map((c) => c.exit)), [0, 0, 0], clients.map((c) => c.err()).join('\n'));
     assert.equal(await server.exit, 0, server.err());
-    assert.match(server.out(), /fedmeta server: completed; \d rounds completed in all/);
+    assert.match(server.out(), /fedmeta server: completed; 12 rounds completed in all/);
     assert.match(clients[0]!.out(), /fedmeta client 'site-a': federation-done/);
   } finally {
     for (const r of running) r.child.kill('SIGKILL');

@@ -14,24 +14,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { startServer } from '@fedmeta/server';
-import { createAlgorithm, createModel, selectBackend } from '@fedmeta/meta';
-import { baseServerOptions, EventLog, institutions, mnistFederation, SMALL_MLP } from '../src/harness.js';
-
-/**
- * Local steps that take about `ms` of training here: measured, so the test means the same
- * (training outlasts the heartbeat timeout) however fast the kernels are on this machine.
- */
-async function stepsLasting(ms: number): Promise<number> {
-  await selectBackend({ prefer: 'cpu', log: null });
-  const spec = createModel({ ...SMALL_MLP, inputShape: [...SMALL_MLP.inputShape], hidden: [...SMALL_MLP.hidden] });
-  const algorithm = createAlgorithm('fedavg', spec);
-  const data = mnistFederation(3, 21).clients[0]!;
-  const probe = 200;
-  const t0 = performance.now();
-  algorithm.localUpdate(spec.initParams(1), data, { localSteps: probe, batchSize: 32, lr: 0.05 }, 1);
-  const perStep = Math.max(1e-3, (performance.now() - t0) / probe);
-  return Math.max(probe, Math.ceil(ms / perStep));
-}
+import { baseServerOptions, EventLog, institutions, stepsLasting } from '../src/harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const clientScript = join(here, '..', 'src', 'client-process.js');

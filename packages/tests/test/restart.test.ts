@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { runClient } from '@fedmeta/client';
 import { epsilonOfEvents, openLedger } from '@fedmeta/dp';
 import { loadCheckpoint } from '@fedmeta/server';
-import { institutions, mnistFederation } from '../src/harness.js';
+import { institutions, mnistFederation, stepsLasting } from '../src/harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const serverScript = join(here, '..', 'src', 'server-process.js');
@@ -70,6 +70,8 @@ test('a SIGKILLed server resumes from its checkpoint and the ledger never under-
     rounds: ROUNDS,
     roster: insts.map((i) => ({ name: i.name, publicKey: Buffer.from(i.keys.publicKey).toString('hex') })),
     dp: { l2Clip: 3, noiseMultiplier: 0.05, delta: 1e-5, epsilonBudget: 1e9 },
+    // Rounds of about a second of training, so the kill lands inside round 3.
+    localSteps: await stepsLasting(300),
   };
   writeFileSync(specPath, JSON.stringify(spec));
   let listeners: ((l: Line) => void)[] = [];
