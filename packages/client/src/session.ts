@@ -265,8 +265,9 @@ export class ClientSession {
       this.o.log('info', 'preprocessing.statistics', { round: active.round, features: active.config.encoding.features });
     } else {
       const local = await this.o.train(active.config, msg.params);
-      this.stopBeat();
+      // A round left while this one trained has its own beat: stop ours only if still ours.
       if (this.active !== active || !this.o.link.isOpen) return;
+      this.stopBeat();
       encoded = this.o.encode(active.config, local, this.o.rng);
       Object.assign(active.record, { lossFirst: local.metrics.lossFirst, lossLast: local.metrics.lossLast, weight: local.weight, trainMs: Math.round(this.o.clock.now() - started) });
     }

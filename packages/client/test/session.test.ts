@@ -278,3 +278,30 @@ test('session: bye ends the federation and closes the link', () => {
   assert.equal(h.session.sawBye, true);
   assert.ok(h.events.some((e) => e.event === 'federation.done'));
 });
+
+test('session: a left round whose training ends late does not stop the progress frames of the round now running', async () => {
+  const clock = new FakeClock();
+  let releaseFirst!: () => void;
+  const first = new Promise<void>((r) => (releaseFirst = r));
+  let calls = 0;
+  const h = session(clock, {
+    progressIntervalMs: 1_000,
+    train: async () => {
+      calls++;
+      await (calls === 1 ? first : new Promise(() => undefined));
+      return { update: new Float32Array(PARAMS), weight: 1, metrics: { lossFirst: 1, lossLast: 1, examples: 1, steps: 1, millis: 1 } };
+    },
+  });
+  const start = (round: number) =>
+    h.session.receive({ type: 'roundStart', round, participantId: 1, config: roundConfig(round, [1, 2, 3], new Uint8Array(32)) as unknown as Record<string, unknown>, params: new Float32Array(PARAMS) });
+  start(1);
+  await settle(clock);
+  start(2); // the coordinator gave up on round 1: round 2 starts while round 1 still trains
+  await settle(clock);
+  releaseFirst(); // round 1's training ends late
+  await settle(clock);
+  const beats = () => h.sent.filter((m) => m.type === 'progress' && m.round === 2 && m.stage === 'training').length;
+  const before = beats();
+  clock.advance(3_500);
+  assert.equal(beats() - before, 3, 'round 2 keeps sending a progress frame every second');
+});

@@ -48,7 +48,7 @@ import { runClient } from '@fedmeta/client';
 import { FrameReader, resolveLimits } from '@fedmeta/transport';
 import { baseServerOptions, institutions, mnistFederation } from '../src/harness.js';
 import { Dripper, type DripStats, type IdleStats } from './edges-sockets.js';
-import { countByConstructor, growth, total } from './heap-snapshot.js';
+import { countByConstructor, growth, total, type Group } from './heap-snapshot.js';
 
 const env = (name: string, dflt: number): number => Number(process.env[name] ?? dflt);
 /** Measured rounds; each federation runs one more first, as a warm-up (workers and tfjs start). */
@@ -113,7 +113,9 @@ interface Outcome {
   refusedEvents: number;
 }
 
-const federation = mnistFederation(CLIENTS, 7, 200);
+let shards: ReturnType<typeof mnistFederation> | null = null;
+/** The honest members' shards, the same in every federation (loaded on first use). */
+const federation = () => (shards ??= mnistFederation(CLIENTS, 7, 200));
 
 /** Starts the idle-socket holder (edges-idle.ts) in its own process; resolves once all are connected. */
 async function holdIdleSockets(port: number, count: number): Promise<{ stop(): Promise<IdleStats> }> {
@@ -200,7 +202,7 @@ async function runCondition(c: Condition, localSteps: number, rounds = ROUNDS): 
       url: server.url,
       identity: inst.keys,
       federationId,
-      data: federation.clients[i]!,
+      data: federation().clients[i]!,
       backend: 'cpu',
       trainInWorker: true,
       progressIntervalMs: PROGRESS_INTERVAL_MS,
@@ -482,8 +484,16 @@ function printSnapshotGrowth(s: { before: string; after: string }): void {
   console.log(`\nHeap snapshots (node:v8 writeHeapSnapshot in the child, after GC): before ${ta.count} nodes / ${MB(ta.bytes)} MiB self size (${MB(statSync(s.before).size)} MiB file), after ${tb.count} nodes / ${MB(tb.bytes)} MiB. Top growers by self size:\n`);
   console.log('| constructor / kind | count before | count after | delta | bytes before | bytes after | delta bytes |');
   console.log('|---|---|---|---|---|---|---|');
-  for (const g of growth(a, b).slice(0, 15)) {
-    console.log(`| ${g.key.replace(/\|/g, '\\|')} | ${g.before.count} | ${g.after.count} | ${g.after.count - g.before.count} | ${g.before.bytes} | ${g.after.bytes} | ${g.after.bytes - g.before.bytes} |`);
+  const row = (key: string, before: Group, after: Group) =>
+    console.log(`| ${key.replace(/\|/g, '\\|')} | ${before.count} | ${after.count} | ${after.count - before.count} | ${before.bytes} | ${after.bytes} | ${after.bytes - before.bytes} |`);
+  for (const g of growth(a, b).slice(0, 10)) row(g.key, g.before, g.after);
+  // What one connection allocates, whether or not it made the list above.
+  console.log('\nPer-connection objects:\n');
+  console.log('| constructor / kind | count before | count after | delta | bytes before | bytes after | delta bytes |');
+  console.log('|---|---|---|---|---|---|---|');
+  const zero = { count: 0, bytes: 0 };
+  for (const key of ['Peer', 'Connection', 'WebSocket', 'Receiver', 'Sender', 'Socket', 'TCP', 'IncomingMessage', 'ServerResponse', 'HTTPParser', 'FrameReader', 'FrameWriter', 'Timeout']) {
+    row(key, a.get(key) ?? zero, b.get(key) ?? zero);
   }
 }
 
