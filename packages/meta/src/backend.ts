@@ -3,13 +3,18 @@ import { dirname, join } from 'node:path';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { MetaError, MetaArgumentError } from './errors.js';
 import { tf } from './tf.js';
+import { trainingEngine, type TrainingEngineName } from './engine/index.js';
 
-/** Backends in order of speed; 'tensorflow' is tfjs-node(-gpu), native libtensorflow. */
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+/**
+ * Backends in the order auto-detection tries them: 'tensorflow' is tfjs-node(-gpu), native
+ * libtensorflow; 'webgpu' is tfjs's WebGPU backend on Dawn (the `webgpu` npm package's
+ * native binding; Node has no navigator.gpu of its own); then wasm and cpu.
+ */
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export type BackendPreference = BackendName | 'auto';
 
 export interface BackendOptions {
-  /** 'auto' (default) tries tensorflow, wasm, cpu in that order. Env FEDMETA_BACKEND overrides. */
+  /** 'auto' (default) tries tensorflow, webgpu, wasm, cpu in that order. Env FEDMETA_BACKEND overrides. */
   prefer?: BackendPreference;
   /** When the preferred backend fails: fall back down the list (default) or throw. */
   strict?: boolean;
@@ -20,14 +25,19 @@ export interface BackendOptions {
 export interface BackendChoice {
   /** The backend now active in tf. */
   name: BackendName;
-  /** For 'tensorflow': which package provided it. */
+  /** For 'tensorflow': which package provided it; for 'webgpu': the adapter. */
   provider?: string;
   /** Every backend tried before the chosen one, with why it was skipped. */
   skipped: { name: BackendName; reason: string }[];
+  /**
+   * What trains the first-order algorithms on this backend: the fused WebAssembly SIMD engine
+   * on the wasm backend, tfjs ops otherwise (see `trainingEngine()`).
+   */
+  engine: { name: TrainingEngineName; reason: string };
 }
 
-const ORDER: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
-const PREFERENCES: BackendPreference[] = ['tensorflow', 'wasm', 'cpu', 'auto'];
+const ORDER: BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+const PREFERENCES: BackendPreference[] = ['tensorflow', 'webgpu', 'wasm', 'cpu', 'auto'];
 
 /**
  * Loads the native TensorFlow binding if the user installed it. The specifier is a
@@ -48,6 +58,49 @@ async function tryTensorflow(): Promise<string> {
   throw new Error(errors.join('; '));
 }
 
+/** The part of WebGPU's navigator.gpu this module uses. */
+interface Gpu {
+  requestAdapter(options?: { powerPreference?: string }): Promise<{ info?: { vendor?: string; architecture?: string; device?: string; description?: string } } | null>;
+}
+
+/**
+ * tfjs's WebGPU backend on Dawn. Node has no navigator.gpu: the optional `webgpu` package
+ * (Dawn's node binding, prebuilt for linux/mac/windows, no build step) provides one, which is
+ * installed as globalThis.navigator.gpu (with WebGPU's constants) before
+ * @tensorflow/tfjs-backend-webgpu registers its backend. Both packages are optional, like
+ * tfjs-node: `npm install webgpu @tensorflow/tfjs-backend-webgpu@4.22.0`.
+ */
+async function tryWebgpu(): Promise<string> {
+  const g = globalThis as { navigator?: { gpu?: Gpu } };
+  let gpu = g.navigator?.gpu;
+  if (!gpu) {
+    let dawn: { create: (flags: string[]) => Gpu; globals: object };
+    try {
+      const spec: string = 'webgpu';
+      dawn = (await import(spec)) as typeof dawn;
+    } catch (e) {
+      throw new Error(`package webgpu not installed (npm install webgpu @tensorflow/tfjs-backend-webgpu@${tf.version.tfjs}): ${(e as Error).message.split('\n')[0]}`);
+    }
+    Object.assign(globalThis, dawn.globals);
+    // Dawn's own options, e.g. "backend=vulkan" or "adapter=<name>" (space separated).
+    gpu = dawn.create((process.env['FEDMETA_DAWN_FLAGS'] ?? '').split(/\s+/).filter(Boolean));
+    if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+    else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('Dawn found no GPU adapter (no Vulkan, Metal or D3D12 device)');
+  try {
+    const spec: string = '@tensorflow/tfjs-backend-webgpu';
+    await import(spec);
+  } catch (e) {
+    throw new Error(`package @tensorflow/tfjs-backend-webgpu not installed (npm install @tensorflow/tfjs-backend-webgpu@${tf.version.tfjs}): ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false (a second tfjs-core copy, or the device request failed)');
+  await tf.ready();
+  const info = adapter.info ?? {};
+  return `Dawn: ${[info.vendor, info.architecture, info.description || info.device].filter(Boolean).join(' ') || 'adapter'}`;
+}
+
 let wasmPathsSet = false;
 
 /** Points the wasm backend at the .wasm files inside node_modules (Node has no fetch base URL). */
@@ -64,6 +117,7 @@ async function tryWasm(): Promise<void> {
 
 async function trySet(name: BackendName): Promise<string | undefined> {
   if (name === 'tensorflow') return tryTensorflow();
+  if (name === 'webgpu') return tryWebgpu();
   if (name === 'wasm') {
     await tryWasm();
     return undefined;
@@ -74,9 +128,10 @@ async function trySet(name: BackendName): Promise<string | undefined> {
 }
 
 /**
- * Activates the fastest available TensorFlow.js backend and says which one it chose.
- * Order: tfjs-node-gpu, tfjs-node ('tensorflow'), wasm, cpu. A preference (option or env
- * FEDMETA_BACKEND, the env winning) starts the search at that backend.
+ * Activates the fastest available TensorFlow.js backend and says which one it chose, why
+ * the faster ones were skipped, and what trains on it (the fused wasm engine on the CPU
+ * backends). Order: tfjs-node-gpu, tfjs-node ('tensorflow'), webgpu, wasm, cpu. A preference
+ * (option or env FEDMETA_BACKEND, the env winning) starts the search at that backend.
  * @throws MetaArgumentError for an unknown preference
  * @throws MetaError META_BACKEND_UNAVAILABLE when strict and the preferred backend fails
  */
@@ -94,9 +149,11 @@ export async function selectBackend(options: BackendOptions = {}): Promise<Backe
   for (const name of ORDER.slice(start)) {
     try {
       const provider = await trySet(name);
-      const choice: BackendChoice = provider ? { name, provider, skipped } : { name, skipped };
+      const engine = trainingEngine();
+      const choice: BackendChoice = provider ? { name, provider, skipped, engine } : { name, skipped, engine };
       log?.(`fedmeta: tfjs backend ${name}${provider ? ` (${provider})` : ''}` +
-        (skipped.length ? `; skipped ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}` : ''));
+        (skipped.length ? `; skipped ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}` : '') +
+        `; training engine ${engine.name} (${engine.reason})`);
       return choice;
     } catch (e) {
       const reason = (e as Error).message;

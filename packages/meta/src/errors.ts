@@ -15,7 +15,9 @@ export type MetaErrorCode =
   /** A requested TensorFlow.js backend could not be initialised. */
   | 'META_BACKEND_UNAVAILABLE'
   /** Training produced NaN or infinite values (usually a too-large learning rate). */
-  | 'META_NON_FINITE';
+  | 'META_NON_FINITE'
+  /** A synchronous call on a backend that can only read asynchronously (tfjs webgpu in Node). */
+  | 'META_BACKEND_SYNC_READ';
 
 /** Base class of every meta-layer error; `code` is stable, `message` is for humans. */
 export class MetaError extends Error {

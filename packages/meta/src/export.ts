@@ -33,6 +33,9 @@ function buildLayers(spec: ModelSpec): tf.LayersModel {
     const out = tf.layers.dense({ units: c.numClasses, name: 'head' }).apply(a) as tf.SymbolicTensor;
     return tf.model({ inputs: input, outputs: out });
   }
+  if (c.kind === 'resnet18') {
+    throw new MetaArgumentError('export: resnet18 uses group normalisation, for which tfjs layers has no layer; export supports mlp, cnn and resnet');
+  }
   const input = tf.input({ shape: c.inputShape });
   const conv = (name: string, filters: number, strides: number, x: tf.SymbolicTensor, relu: boolean) =>
     tf.layers.conv2d({ filters, kernelSize: 3, strides, padding: 'same', name, ...(relu ? { activation: 'relu' as const } : {}) }).apply(x) as tf.SymbolicTensor;

@@ -11,4 +11,6 @@ export { runFederatedSimulation, type SimulationOptions, type SimulationResult, 
 export { exportTfjsModel, toLayersModel } from './export.js';
 export { conv2dIm2col, avgPool2x2, globalAvgPool, type Padding } from './ops/conv.js';
 export { expSafe, logSoftmaxSafe, crossEntropySafe } from './ops/twice-differentiable.js';
+export { groupNorm, GROUP_NORM_EPSILON } from './ops/norm.js';
+export { setTrainingEngine, trainingEngine, type TrainingEngineName, type TrainingEnginePreference } from './engine/index.js';
 export { createPrng, type Prng } from './rng.js';

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '../src/backend.js';
 import { exportTfjsModel } from '../src/export.js';
-import { cnn, mlp, resnet, unflattenParams, type ModelSpec } from '../src/models/index.js';
-import { MetaError } from '../src/errors.js';
+import { cnn, mlp, resnet, resnet18, unflattenParams, type ModelSpec } from '../src/models/index.js';
+import { MetaArgumentError, MetaError } from '../src/errors.js';
 import { tf } from '../src/tf.js';
 import { maxAbsDiff, randn } from './helpers.js';
 
@@ -62,4 +62,9 @@ test('ResNet export loads in plain tfjs and predicts the same logits', async () 
 test('export with a wrong-length vector is a typed error', async () => {
   const spec = mlp({ inputShape: [4], hidden: [3], numClasses: 2 });
   await assert.rejects(exportTfjsModel(spec, new Float32Array(2), join(tmpdir(), 'never')), (e: unknown) => e instanceof MetaError && e.code === 'META_PARAM_LENGTH');
+});
+
+test('resnet18 export is a typed error naming the reason (tfjs layers has no group norm layer)', async () => {
+  const spec = resnet18({ inputShape: [8, 8, 3], widths: [4], groups: 2, numClasses: 3 });
+  await assert.rejects(exportTfjsModel(spec, spec.initParams(1), join(tmpdir(), 'fedmeta-never-written')), (e: unknown) => e instanceof MetaArgumentError && /group normalisation/.test(e.message));
 });

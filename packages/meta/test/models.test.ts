@@ -2,7 +2,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { selectBackend } from '../src/backend.js';
 import { MetaError, MetaArgumentError, HyperparameterError } from '../src/errors.js';
-import { createModel, cnn, mlp, resnet, flattenParams, unflattenParams } from '../src/models/index.js';
+import { createModel, cnn, mlp, resnet, resnet18, flattenParams, unflattenParams } from '../src/models/index.js';
+import { groupNorm } from '../src/ops/norm.js';
 import { lossAndGrads, lossOf, makeBatch, sgd } from '../src/algorithms/train.js';
 import { tf } from '../src/tf.js';
 import { maxAbsDiff, randn } from './helpers.js';
@@ -80,5 +81,52 @@ test('the CNN forward equals the same network built from tf.conv2d', () => {
     const e = tf.relu(tf.add(tf.matMul(tf.reshape(a, [2, -1]), ps[4]!), ps[5]!));
     const logits = tf.add(tf.matMul(e, ps[6]!), ps[7]!);
     assert.ok(maxAbsDiff(c.forward(ps, x), logits) < 1e-4);
+  });
+});
+
+test('ResNet-18: the standard parameter count (11,173,962 for CIFAR-10), layout and initialisation', () => {
+  const r = createModel({ kind: 'resnet18', inputShape: [32, 32, 3], numClasses: 10 });
+  assert.equal(r.paramCount, 11173962);
+  assert.deepEqual(r.config, { kind: 'resnet18', inputShape: [32, 32, 3], numClasses: 10, widths: [64, 128, 256, 512], blocks: [2, 2, 2, 2], groups: 32 });
+  const names = r.params.map((p) => p.name);
+  assert.deepEqual(names.slice(0, 3), ['stem/kernel', 'stem/gn/gamma', 'stem/gn/beta']);
+  assert.ok(names.includes('s1b0/short/kernel') && !names.includes('s0b0/short/kernel') && !names.includes('s1b1/short/kernel'));
+  assert.deepEqual(r.params.find((p) => p.name === 's3b0/short/kernel')!.shape, [1, 1, 256, 512]);
+  const v = r.initParams(1);
+  let at = 0;
+  for (const p of r.params) {
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    if (p.name.endsWith('gn1/gamma')) assert.ok(v.subarray(at, at + size).every((x) => x === 0), p.name);
+    else if (p.name.endsWith('gamma')) assert.ok(v.subarray(at, at + size).every((x) => x === 1), p.name);
+    at += size;
+  }
+  assert.throws(() => resnet18({ inputShape: [8, 8, 3], widths: [6, 12], groups: 4, numClasses: 3 }), (e: unknown) => e instanceof HyperparameterError && e.field === 'groups');
+  assert.throws(() => resnet18({ inputShape: [8, 8, 3], widths: [4, 8], blocks: [1], numClasses: 3 }), (e: unknown) => e instanceof HyperparameterError && e.field === 'blocks');
+});
+
+test('group norm equals its definition computed in JS; a small ResNet-18 gives logits of the right shape', () => {
+  tf.tidy(() => {
+    const x = randn([2, 3, 2, 6], 1, 2);
+    const gamma = randn([6], 2);
+    const beta = randn([6], 3);
+    const y = groupNorm(x, gamma, beta, 3).dataSync();
+    const xs = x.dataSync();
+    const gs = gamma.dataSync();
+    const bs = beta.dataSync();
+    for (let e = 0; e < 2; e++) {
+      for (let g = 0; g < 3; g++) {
+        const idx: number[] = [];
+        for (let p = 0; p < 6; p++) for (let k = 0; k < 2; k++) idx.push(e * 36 + p * 6 + g * 2 + k);
+        const mean = idx.reduce((s, i) => s + xs[i]!, 0) / idx.length;
+        const variance = idx.reduce((s, i) => s + (xs[i]! - mean) ** 2, 0) / idx.length;
+        for (const i of idx) {
+          const ch = i % 6;
+          const want = ((xs[i]! - mean) / Math.sqrt(variance + 1e-5)) * gs[ch]! + bs[ch]!;
+          assert.ok(Math.abs(y[i]! - want) < 1e-4, `${y[i]} vs ${want}`);
+        }
+      }
+    }
+    const r = resnet18({ inputShape: [8, 8, 3], widths: [4, 8], groups: 2, numClasses: 5 });
+    assert.deepEqual(r.forward(unflattenParams(r, r.initParams(1)), tf.zeros([3, 8, 8, 3])).shape, [3, 5]);
   });
 });

@@ -5,6 +5,7 @@ import { mamlMetaGradient } from '../src/algorithms/maml.js';
 import { lossAndGrads, lossOf, makeBatch, sgd, type Batch } from '../src/algorithms/train.js';
 import { cnn } from '../src/models/cnn.js';
 import { mlp } from '../src/models/mlp.js';
+import { resnet18 } from '../src/models/resnet18.js';
 import { unflattenParams, type ModelSpec } from '../src/models/spec.js';
 import { crossEntropySafe, expSafe, logSoftmaxSafe } from '../src/ops/twice-differentiable.js';
 import { createPrng } from '../src/rng.js';
@@ -60,9 +61,9 @@ function synthetic(spec: ModelSpec, n: number, seed: number): LabeledSet {
 }
 
 /** Checks the exact MAML meta-gradient against central differences of L(phi(theta)). */
-function checkMetaGradient(spec: ModelSpec, steps: number, alpha: number, coords: number[]): void {
+function checkMetaGradient(spec: ModelSpec, steps: number, alpha: number, coords: number[], start?: Float32Array): void {
   const data = synthetic(spec, 12, 9);
-  const flat = spec.initParams(4);
+  const flat = start ?? spec.initParams(4);
   const inner: Batch = makeBatch(spec, data, [0, 1, 2, 3, 4, 5]);
   const outer: Batch = makeBatch(spec, data, [6, 7, 8, 9, 10, 11]);
   const metaLoss = (theta: Float32Array): number =>
@@ -117,4 +118,16 @@ test('MAML meta-gradient through one and two inner steps matches finite differen
 test('MAML meta-gradient through an inner step matches finite differences (CNN with im2col conv)', () => {
   const spec = cnn({ inputShape: [6, 6, 1], channels: [2], embedding: 4, numClasses: 3 });
   checkMetaGradient(spec, 1, 0.3, [0, 3, 5, 9, 17, 18, 19, 22, 25, 40, 50, 70, 80, 86]);
+});
+
+test('MAML meta-gradient through an inner step matches finite differences (ResNet-18 family: group norm, 1x1 shortcut)', () => {
+  const spec = resnet18({ inputShape: [6, 6, 2], widths: [2, 4], blocks: [1, 1], groups: 2, numClasses: 3 });
+  // Perturbed from the initialisation so the zero-initialised gammas (and what they gate) take part.
+  const rng = createPrng(8, 1);
+  const start = Float32Array.from(spec.initParams(4), (v) => v + 0.3 * rng.normal());
+  const norms = spec.params.flatMap((p, i) => (p.name.includes('/gn') ? [i] : []));
+  // Coordinates in conv kernels and in group-norm gammas and betas.
+  const offsets = spec.params.map((_, i) => spec.params.slice(0, i).reduce((s, q) => s + q.shape.reduce((a, b) => a * b, 1), 0));
+  const coords = [0, 7, 20, ...norms.flatMap((i) => [offsets[i]!, offsets[i]! + 1]), offsets.at(-2)! + 2];
+  checkMetaGradient(spec, 1, 0.3, coords, start);
 });

@@ -1,7 +1,8 @@
 import type { ModelSpec } from '../models/spec.js';
 import { requireInt } from '../errors.js';
-import { lossAndGrads, lossOf, makeBatch, sampleIndices, sgd, finiteScalar, allIndices } from './train.js';
-import { adaptBySgd, headAccuracy, runLocal, type LocalStep } from './local.js';
+import { lossAndGrads, lossOf, makeBatch, sampleIndices, sgd, finiteScalarOf, allIndices } from './train.js';
+import type { Prng } from '../rng.js';
+import { adaptBySgd, fusedSgdStep, headAccuracy, runLocal, runLocalAsync, type FusedStep, type LocalStep } from './local.js';
 import type { Algorithm, LabeledSet, LocalHyper } from './types.js';
 
 /** `localSteps` minibatch SGD steps (batchSize, lr) on the support set. */
@@ -9,8 +10,16 @@ function sgdSteps(spec: ModelSpec, hyper: LocalHyper) {
   return (support: LabeledSet): LocalStep => (params, rng, report) => {
     const batch = makeBatch(spec, support, sampleIndices(support.count, hyper.batchSize, rng));
     const { loss, grads } = lossAndGrads((ps) => lossOf(spec, ps, batch), params);
-    report({ loss: finiteScalar(loss, 'local loss'), examples: batch.count });
+    report({ loss, what: 'local loss', examples: batch.count });
     return sgd(params, grads, hyper.lr);
+  };
+}
+
+/** The same step on the fused engine. */
+function fusedSgdSteps(hyper: LocalHyper) {
+  return (support: LabeledSet): FusedStep => (engine, rng, report) => {
+    const indices = sampleIndices(support.count, hyper.batchSize, rng);
+    report({ loss: finiteScalarOf(fusedSgdStep(engine, support, indices, hyper.lr), 'local loss'), examples: indices.length });
   };
 }
 
@@ -22,7 +31,8 @@ export function fedAvg(spec: ModelSpec): Algorithm {
   return {
     name: 'fedavg',
     spec,
-    localUpdate: (g, data, hyper, seed) => runLocal(spec, g, data, hyper, seed, sgdSteps(spec, hyper)),
+    localUpdate: (g, data, hyper, seed) => runLocal(spec, g, data, hyper, seed, sgdSteps(spec, hyper), fusedSgdSteps(hyper)),
+    localUpdateAsync: (g, data, hyper, seed) => runLocalAsync(spec, g, data, hyper, seed, sgdSteps(spec, hyper), fusedSgdSteps(hyper)),
     // Validates like every adapt, then serves the global model unchanged.
     adapt: (params, support, steps, lr) => {
       requireInt('steps', steps, 0);
@@ -44,6 +54,25 @@ export function fedAvgFineTune(spec: ModelSpec): Algorithm {
   };
 }
 
+const reptileInner = (hyper: LocalHyper): LocalHyper => ({ ...hyper, localSteps: hyper.innerSteps ?? hyper.localSteps });
+
+/** Reptile's step on tfjs and on the fused engine: full-batch when batchSize covers the support set. */
+function reptileSteps(spec: ModelSpec, hyper: LocalHyper): [(support: LabeledSet) => LocalStep, (support: LabeledSet) => FusedStep] {
+  const pick = (support: LabeledSet, rng: Prng) => (hyper.batchSize >= support.count ? allIndices(support.count) : sampleIndices(support.count, hyper.batchSize, rng));
+  return [
+    (support) => (params, rng, report) => {
+      const batch = makeBatch(spec, support, pick(support, rng));
+      const { loss, grads } = lossAndGrads((ps) => lossOf(spec, ps, batch), params);
+      report({ loss, what: 'local loss', examples: batch.count });
+      return sgd(params, grads, hyper.lr);
+    },
+    (support) => (engine, rng, report) => {
+      const indices = pick(support, rng);
+      report({ loss: finiteScalarOf(fusedSgdStep(engine, support, indices, hyper.lr), 'local loss'), examples: indices.length });
+    },
+  ];
+}
+
 /**
  * Reptile (Nichol et al. 2018), one task per client: from theta, run `innerSteps`
  * (default localSteps) full-batch SGD steps (lr) on the support set - the same procedure as
@@ -55,15 +84,8 @@ export function reptile(spec: ModelSpec): Algorithm {
   return {
     name: 'reptile',
     spec,
-    localUpdate: (g, data, hyper, seed) => {
-      const inner = { ...hyper, localSteps: hyper.innerSteps ?? hyper.localSteps };
-      return runLocal(spec, g, data, inner, seed, (support) => (params, rng, report) => {
-        const batch = makeBatch(spec, support, hyper.batchSize >= support.count ? allIndices(support.count) : sampleIndices(support.count, hyper.batchSize, rng));
-        const { loss, grads } = lossAndGrads((ps) => lossOf(spec, ps, batch), params);
-        report({ loss: finiteScalar(loss, 'local loss'), examples: batch.count });
-        return sgd(params, grads, hyper.lr);
-      });
-    },
+    localUpdate: (g, data, hyper, seed) => runLocal(spec, g, data, reptileInner(hyper), seed, ...reptileSteps(spec, hyper)),
+    localUpdateAsync: (g, data, hyper, seed) => runLocalAsync(spec, g, data, reptileInner(hyper), seed, ...reptileSteps(spec, hyper)),
     adapt: (params, support, steps, lr) => adaptBySgd(spec, params, support, steps, lr),
     accuracy: (params, _support, query) => headAccuracy(spec, params, query),
   };

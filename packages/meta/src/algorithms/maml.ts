@@ -13,8 +13,10 @@
  */
 import type { ModelSpec } from '../models/spec.js';
 import { tf, type Tensor } from '../tf.js';
-import { adaptBySgd, headAccuracy, runLocal, type LocalStep } from './local.js';
-import { finiteScalar, lossAndGrads, lossOf, makeBatch, sampleDisjoint, sampleIndices, sgd, type Batch } from './train.js';
+import { Slot } from '../engine/index.js';
+import { addAll } from '../ops/conv.js';
+import { adaptBySgd, fusedSgdStep, headAccuracy, runLocal, runLocalAsync, type FusedStep, type LocalStep } from './local.js';
+import { finiteScalarOf, lossAndGrads, lossOf, makeBatch, sampleDisjoint, sampleIndices, sgd, type Batch } from './train.js';
 import type { Algorithm, AlgorithmName, LabeledSet, LocalHyper } from './types.js';
 
 export type MamlVariant = 'maml' | 'fomaml' | 'perfedavg-fo' | 'perfedavg-hf';
@@ -45,21 +47,23 @@ export function mamlMetaGradient(
 }
 
 function norm(ts: Tensor[]): Tensor {
-  return tf.sqrt(tf.addN(ts.map((t) => tf.sum(tf.square(t)))));
+  return tf.sqrt(addAll(ts.map((t) => tf.sum(tf.square(t)))));
 }
 
 /**
  * Hessian-vector product H(theta; batch) v by central differences of gradients along v,
  * with perturbation radius r in parameter space: ||v|| * [g(theta + r u) - g(theta - r u)] / 2r,
- * u = v / ||v||. Exact for quadratic losses; error O(r^2) otherwise. Zero when v = 0.
+ * u = v / ||v||. Exact for quadratic losses; error O(r^2) otherwise. Zero when v = 0 (the
+ * step r / ||v|| is then 0, by divNoNan). No value is read back from the backend, so this
+ * also runs inside the asynchronous local update (webgpu).
  */
 export function finiteDifferenceHvp(spec: ModelSpec, params: Tensor[], batch: Batch, v: Tensor[], radius: number): Tensor[] {
-  const vn = finiteScalar(norm(v), 'Hessian-vector direction norm');
-  if (vn === 0) return v.map((t) => tf.zerosLike(t));
-  const dir = v.map((t) => tf.mul(t, radius / vn));
+  const vn = norm(v);
+  const dir = v.map((t) => tf.mul(t, tf.divNoNan(tf.scalar(radius), vn)));
   const plus = lossAndGrads((ps) => lossOf(spec, ps, batch), params.map((p, i) => tf.add(p, dir[i]!))).grads;
   const minus = lossAndGrads((ps) => lossOf(spec, ps, batch), params.map((p, i) => tf.sub(p, dir[i]!))).grads;
-  return plus.map((g, i) => tf.mul(tf.sub(g, minus[i]!), vn / (2 * radius)));
+  const scale = tf.div(vn, 2 * radius);
+  return plus.map((g, i) => tf.mul(tf.sub(g, minus[i]!), scale));
 }
 
 function metaStep(spec: ModelSpec, variant: MamlVariant, hyper: LocalHyper) {
@@ -87,8 +91,54 @@ function metaStep(spec: ModelSpec, variant: MamlVariant, hyper: LocalHyper) {
         examples += 2 * hess.count;
       }
     }
-    report({ loss: finiteScalar(loss, 'outer loss'), examples });
+    report({ loss, what: 'outer loss', examples });
     return sgd(params, metaGrad, beta);
+  };
+}
+
+/**
+ * The first-order variants on the fused engine, the same arithmetic on parameter-sized
+ * vectors: slot A keeps theta, B the meta-gradient of the Hessian-free variant, C the
+ * difference of its two gradients. Second-order MAML has no fused form (tfjs's tape).
+ */
+function fusedMetaStep(variant: Exclude<MamlVariant, 'maml'>, hyper: LocalHyper) {
+  const alpha = hyper.innerLr ?? hyper.lr;
+  const beta = hyper.lr;
+  const innerSteps = variant.startsWith('perfedavg') ? 1 : hyper.innerSteps ?? 1;
+  const radius = hyper.hvpRadius ?? 1e-3;
+  return (support: LabeledSet): FusedStep => (e, rng, report) => {
+    const [inIdx, outIdx] = sampleDisjoint(support.count, hyper.batchSize, rng);
+    let examples = inIdx.length * innerSteps + outIdx.length;
+    e.copy(Slot.A, Slot.Params);
+    for (let s = 0; s < innerSteps; s++) fusedSgdStep(e, support, inIdx, alpha);
+    const loss = e.lossAndGrad(support, outIdx);
+    let meta: number = Slot.Grads;
+    if (variant === 'perfedavg-hf') {
+      const hess = sampleIndices(support.count, hyper.batchSize, rng);
+      examples += 2 * hess.length;
+      e.copy(Slot.B, Slot.Grads);
+      meta = Slot.B;
+      const v = e.vector(Slot.B);
+      let sq = 0;
+      for (let i = 0; i < v.length; i++) sq += v[i]! * v[i]!;
+      const vn = finiteScalarOf(Math.fround(Math.sqrt(sq)), 'Hessian-vector direction norm');
+      if (vn !== 0) {
+        // C = grad L(theta + r u; D_h) - grad L(theta - r u; D_h), u = v / ||v||
+        e.copy(Slot.Params, Slot.A);
+        e.axpy(Slot.Params, Slot.B, radius / vn);
+        e.lossAndGrad(support, hess);
+        e.copy(Slot.C, Slot.Grads);
+        e.copy(Slot.Params, Slot.A);
+        e.axpy(Slot.Params, Slot.B, -radius / vn);
+        e.lossAndGrad(support, hess);
+        e.axpy(Slot.C, Slot.Grads, -1);
+        // meta = v - alpha * H v, H v = C * ||v|| / 2r
+        e.axpy(Slot.B, Slot.C, -alpha * vn / (2 * radius));
+      }
+    }
+    report({ loss: finiteScalarOf(loss, 'outer loss'), examples });
+    e.copy(Slot.Params, Slot.A);
+    e.axpy(Slot.Params, meta, -beta);
   };
 }
 
@@ -97,7 +147,10 @@ export function mamlFamily(spec: ModelSpec, variant: MamlVariant): Algorithm {
   return {
     name: variant as AlgorithmName,
     spec,
-    localUpdate: (g, data, hyper, seed) => runLocal(spec, g, data, hyper, seed, metaStep(spec, variant, hyper)),
+    localUpdate: (g, data, hyper, seed) =>
+      runLocal(spec, g, data, hyper, seed, metaStep(spec, variant, hyper), variant === 'maml' ? undefined : fusedMetaStep(variant, hyper)),
+    localUpdateAsync: (g, data, hyper, seed) =>
+      runLocalAsync(spec, g, data, hyper, seed, metaStep(spec, variant, hyper), variant === 'maml' ? undefined : fusedMetaStep(variant, hyper)),
     adapt: (params, support, steps, lr) => adaptBySgd(spec, params, support, steps, lr),
     accuracy: (params, _support, query) => headAccuracy(spec, params, query),
   };

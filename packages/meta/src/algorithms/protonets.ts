@@ -13,9 +13,9 @@ import { requireInt, requirePositive } from '../errors.js';
 import { createPrng, permutation, type Prng } from '../rng.js';
 import { crossEntropySafe } from '../ops/twice-differentiable.js';
 import { tf, type Tensor } from '../tf.js';
-import { runLocal } from './local.js';
-import { allIndices, argmaxAccuracy, checkData, disposeAll, finiteScalar, lossAndGrads, makeBatch, sgd, stepInPlace } from './train.js';
-import type { Algorithm, LabeledSet } from './types.js';
+import { runLocal, runLocalAsync, requireSyncReads, type LocalStep } from './local.js';
+import { allIndices, argmaxAccuracy, checkData, disposeAll, lossAndGrads, makeBatch, sgd, stepInPlace } from './train.js';
+import type { Algorithm, LabeledSet, LocalHyper } from './types.js';
 
 interface Episode {
   support: Int32Array;
@@ -87,23 +87,28 @@ function embeddingStep(spec: ModelSpec, params: Tensor[], data: LabeledSet, ep: 
   return { loss, next: [...sgd(params.slice(0, -2), grads, lr), ...head.map((h) => tf.clone(h))] };
 }
 
+/** One episode per local step (tfjs only: its loss has no fused form). */
+function episodeSteps(spec: ModelSpec, hyper: LocalHyper) {
+  return (support: LabeledSet): LocalStep => (params, rng, report) => {
+    const subset = permutation(support.count, rng).subarray(0, Math.min(hyper.batchSize, support.count));
+    const ep = makeEpisode(support, subset, rng) ?? makeEpisode(support, allIndices(support.count), rng);
+    if (!ep) {
+      // Fewer than two classes with two examples: nothing to contrast, keep the parameters.
+      report({ loss: 0, examples: 0 });
+      return params.map((p) => tf.clone(p));
+    }
+    const { loss, next } = embeddingStep(spec, params, support, ep, hyper.lr);
+    report({ loss, what: 'episode loss', examples: ep.support.length + ep.query.length });
+    return next;
+  };
+}
+
 export function protoNets(spec: ModelSpec): Algorithm {
   return {
     name: 'protonets',
     spec,
-    localUpdate: (g, data, hyper, seed) =>
-      runLocal(spec, g, data, hyper, seed, (support) => (params, rng, report) => {
-        const subset = permutation(support.count, rng).subarray(0, Math.min(hyper.batchSize, support.count));
-        const ep = makeEpisode(support, subset, rng) ?? makeEpisode(support, allIndices(support.count), rng);
-        if (!ep) {
-          // Fewer than two classes with two examples: nothing to contrast, keep the parameters.
-          report({ loss: 0, examples: 0 });
-          return params.map((p) => tf.clone(p));
-        }
-        const { loss, next } = embeddingStep(spec, params, support, ep, hyper.lr);
-        report({ loss: finiteScalar(loss, 'episode loss'), examples: ep.support.length + ep.query.length });
-        return next;
-      }),
+    localUpdate: (g, data, hyper, seed) => runLocal(spec, g, data, hyper, seed, episodeSteps(spec, hyper)),
+    localUpdateAsync: (g, data, hyper, seed) => runLocalAsync(spec, g, data, hyper, seed, episodeSteps(spec, hyper)),
     /** Optional fine-tuning of the embedding: `steps` episodes drawn from the whole support set. */
     adapt: (params, support, steps, lr) => {
       checkParamLength(spec, params);
@@ -111,6 +116,7 @@ export function protoNets(spec: ModelSpec): Algorithm {
       requirePositive('lr', lr, steps === 0);
       checkData(spec, support, 'support');
       if (steps === 0) return params.slice();
+      requireSyncReads('ProtoNets adaptation');
       const rng = createPrng(support.count, 0x9707);
       let ps = unflattenParams(spec, params);
       try {
@@ -131,6 +137,7 @@ export function protoNets(spec: ModelSpec): Algorithm {
       if (query.count === 0) return 0;
       const classes = [...new Set(support.y)].sort((a, b) => a - b);
       if (classes.length === 0) return 0;
+      requireSyncReads('ProtoNets evaluation');
       const ps = unflattenParams(spec, params);
       try {
         return tf.tidy(() => {

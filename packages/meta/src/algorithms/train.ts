@@ -110,7 +110,11 @@ export function stepInPlace(params: Tensor[], next: (ps: Tensor[]) => Tensor[]):
 
 /** Reads a scalar and fails loudly on NaN/Infinity (a diverging lr). */
 export function finiteScalar(t: Tensor, what: string): number {
-  const v = t.dataSync()[0]!;
+  return finiteScalarOf(t.dataSync()[0]!, what);
+}
+
+/** The number itself, or META_NON_FINITE on NaN/Infinity. */
+export function finiteScalarOf(v: number, what: string): number {
   if (!Number.isFinite(v)) throw new MetaError('META_NON_FINITE', `${what} is ${v} (learning rate too large?)`);
   return v;
 }

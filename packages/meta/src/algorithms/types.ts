@@ -82,6 +82,11 @@ export interface Algorithm {
    * @throws HyperparameterError for invalid hyperparameters, MetaError META_PARAM_LENGTH / META_DATA_MISMATCH
    */
   localUpdate(globalParams: Float32Array, data: ClientSet, hyper: LocalHyper, seed: number): LocalResult;
+  /**
+   * The same round without synchronous reads from the backend (same result on CPU backends):
+   * the way to train on tfjs's webgpu backend in Node, which cannot read synchronously.
+   */
+  localUpdateAsync(globalParams: Float32Array, data: ClientSet, hyper: LocalHyper, seed: number): Promise<LocalResult>;
   /** Personalisation: `steps` full-batch steps on the support set (0 = none). Returns new params. */
   adapt(params: Float32Array, support: LabeledSet, steps: number, lr: number): Float32Array;
   /** Accuracy on `query` of (already adapted) params; ProtoNets classifies by support prototypes. */

@@ -117,13 +117,18 @@ export const I = {
     v(o);
     o.push(0xfd, ...uleb(0x1f), lane);
   },
+  /** i8x16.shuffle of a and b by float lanes (0-3 from a, 4-7 from b). */
+  shuffle32: (a: Expr, b: Expr, lanes: [number, number, number, number]): Expr => (o) => {
+    a(o);
+    b(o);
+    o.push(0xfd, ...uleb(0x0d));
+    for (const l of lanes) o.push(4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3);
+  },
   f32x4Add: simd(0xe4),
   f32x4Sub: simd(0xe5),
   f32x4Mul: simd(0xe6),
   f32x4Div: simd(0xe7),
   f32x4Max: simd(0xe9),
-  /** relaxed SIMD: a * b + c, fused or not at the engine's choice */
-  f32x4Madd: simd(0x105),
   f32x4Sqrt: simd(0xe3),
   f32x4Gt: simd(0x44),
   v128And: simd(0x4e),
@@ -133,6 +138,15 @@ export const I = {
     for (const b of body) b(o);
     cond(o);
     o.push(0x0d, 0x00, 0x0b);
+  },
+  /** Statement: if (cond) { then } else { otherwise } */
+  ifElse: (cond: Expr, then: Expr[], otherwise: Expr[]): Expr => (o) => {
+    cond(o);
+    o.push(0x04, 0x40);
+    for (const t of then) t(o);
+    o.push(0x05);
+    for (const t of otherwise) t(o);
+    o.push(0x0b);
   },
   /** Statement: if (cond) { then } */
   when: (cond: Expr, then: Expr[]): Expr => (o) => {
@@ -171,21 +185,38 @@ export class Fn {
     if (from >= to) return this;
     return this.emit(I.set(i, I.i32(from)), I.doWhile([...body, I.set(i, I.add(I.get(i), I.i32(step)))], I.ltS(I.get(i), I.i32(to))));
   }
-  encode(): number[] {
-    // Locals, run-length grouped by type.
+  /** The function's code entry: size, locals (run-length grouped by type), body, end. */
+  encode(): Uint8Array {
     const groups: [number, ValType][] = [];
     for (const t of this.locals) {
       const last = groups[groups.length - 1];
       if (last && last[1] === t) last[0]++;
       else groups.push([1, t]);
     }
-    const code = [...uleb(groups.length), ...groups.flatMap(([n, t]) => [...uleb(n), VALTYPE[t]]), ...this.body, 0x0b];
-    return [...uleb(code.length), ...code];
+    const head = [...uleb(groups.length), ...groups.flatMap(([n, t]) => [...uleb(n), VALTYPE[t]])];
+    const size = uleb(head.length + this.body.length + 1);
+    const out = new Uint8Array(size.length + head.length + this.body.length + 1);
+    out.set(size, 0);
+    out.set(head, size.length);
+    // Large bodies (millions of bytes) are copied in slices, not spread into an array literal.
+    for (let i = 0; i < this.body.length; i += 65536) out.set(this.body.slice(i, i + 65536), size.length + head.length + i);
+    out[out.length - 1] = 0x0b;
+    return out;
   }
 }
 
 function section(id: number, bytes: number[]): number[] {
   return [id, ...uleb(bytes.length), ...bytes];
+}
+
+function concat(parts: (number[] | Uint8Array)[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 function nameBytes(s: string): number[] {
@@ -199,8 +230,11 @@ function vec(items: number[][]): number[] {
   return out;
 }
 
-/** Module bytes: the functions (exported by name) and one memory of `pages` 64 KiB pages exported as `mem`. */
-export function moduleBytes(fns: Fn[], pages: number): Uint8Array {
+/**
+ * Module bytes: the functions, each exported by its name, and one memory of at least `pages`
+ * 64 KiB pages: imported as env.mem when `importMemory`, else defined and exported as `mem`.
+ */
+export function moduleBytes(fns: Fn[], pages: number, importMemory = false): Uint8Array {
   const sigs: string[] = [];
   const sigOf = fns.map((f) => {
     const key = `${f.params.join(',')}>${f.results.join(',')}`;
@@ -214,47 +248,62 @@ export function moduleBytes(fns: Fn[], pages: number): Uint8Array {
     const rs = r ? r.split(',').map((t) => VALTYPE[t as ValType]) : [];
     return [0x60, ...vec(ps.map((x) => [x])), ...vec(rs.map((x) => [x]))];
   });
-  const exports = [[...nameBytes('mem'), 0x02, 0x00], ...fns.map((f, i) => [...nameBytes(f.name), 0x00, ...uleb(i)])];
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec(types)),
-    ...section(3, vec(sigOf.map((k) => uleb(k)))),
-    ...section(5, [1, 0x00, ...uleb(pages)]),
-    ...section(7, vec(exports)),
-    ...section(10, vec(fns.map((f) => f.encode()))),
-  ];
-  return new Uint8Array(bytes);
+  const fnExports = fns.map((f, i) => [...nameBytes(f.name), 0x00, ...uleb(i)]);
+  const bodies = fns.map((f) => f.encode());
+  const codeSize = uleb(fns.length).length + bodies.reduce((s, b) => s + b.length, 0);
+  return concat([
+    [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    section(1, vec(types)),
+    importMemory ? section(2, vec([[...nameBytes('env'), ...nameBytes('mem'), 0x02, 0x00, ...uleb(pages)]])) : [],
+    section(3, vec(sigOf.map((k) => uleb(k)))),
+    importMemory ? [] : section(5, [1, 0x00, ...uleb(pages)]),
+    section(7, vec(importMemory ? fnExports : [[...nameBytes('mem'), 0x02, 0x00], ...fnExports])),
+    [10, ...uleb(codeSize), ...uleb(fns.length)],
+    ...bodies,
+  ]);
 }
 
 // lib ES2023 has no WebAssembly declarations and @types/node 20 adds none: the members used.
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
 interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
 }
 
 export function wasmApi(): WasmApi | undefined {
   return (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 }
 
-export interface Instance {
-  memory: { buffer: ArrayBuffer; grow(pages: number): number };
-  fns: Record<string, (...args: number[]) => number | void>;
-}
+export type WasmFn = (...args: number[]) => number | void;
 
-/**
- * Compiles and instantiates. Throws when this host has no WebAssembly with SIMD (the caller
- * falls back to tfjs), with the validator's verdict rather than a compile error when it can.
- */
-export function instantiate(fns: Fn[], pages: number): Instance {
+/** A fresh memory of `pages` pages (growable to the 4 GiB of wasm32). */
+export function newMemory(pages: number): WasmMemory {
   const wasm = wasmApi();
   if (!wasm) throw new Error('no WebAssembly in this host');
-  const bytes = moduleBytes(fns, pages);
-  const module = new wasm.Module(bytes);
-  const ex = new wasm.Instance(module, {}).exports;
-  const out: Instance['fns'] = {};
-  for (const f of fns) out[f.name] = ex[f.name] as Instance['fns'][string];
-  return { memory: ex['mem'] as Instance['memory'], fns: out };
+  return new wasm.Memory({ initial: pages, maximum: 65536 });
+}
+
+/** Compiles `fns` into a module that imports `memory` (grown first to `pages` if smaller) and instantiates it. */
+export function instantiateWith(fns: Fn[], memory: WasmMemory, pages: number): Record<string, WasmFn> {
+  const wasm = wasmApi();
+  if (!wasm) throw new Error('no WebAssembly in this host');
+  const have = memory.buffer.byteLength / 65536;
+  if (have < pages) memory.grow(pages - have);
+  const ex = new wasm.Instance(new wasm.Module(moduleBytes(fns, pages, true)), { env: { mem: memory } }).exports;
+  const out: Record<string, WasmFn> = {};
+  for (const f of fns) out[f.name] = ex[f.name] as WasmFn;
+  return out;
+}
+
+/** Compiles and instantiates `fns` with a memory of their own. */
+export function instantiate(fns: Fn[], pages: number): { memory: WasmMemory; fns: Record<string, WasmFn> } {
+  const memory = newMemory(pages);
+  return { memory, fns: instantiateWith(fns, memory, pages) };
 }
 
 /** True when this host validates a module using the SIMD instructions the kernels need. */

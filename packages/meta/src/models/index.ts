@@ -2,9 +2,12 @@ export * from './spec.js';
 export { mlp } from './mlp.js';
 export { cnn } from './cnn.js';
 export { resnet } from './resnet.js';
+export { resnet18 } from './resnet18.js';
+export { FASHION_MNIST_DEFAULTS, type FamilyDefaults } from './defaults.js';
 import { mlp } from './mlp.js';
 import { cnn } from './cnn.js';
 import { resnet } from './resnet.js';
+import { resnet18 } from './resnet18.js';
 import type { ModelConfig, ModelSpec } from './spec.js';
 import { MetaArgumentError } from '../errors.js';
 
@@ -14,6 +17,7 @@ export function createModel(config: ModelConfig): ModelSpec {
     case 'mlp': return mlp(config);
     case 'cnn': return cnn(config);
     case 'resnet': return resnet(config);
-    default: throw new MetaArgumentError(`createModel: config.kind must be 'mlp', 'cnn' or 'resnet', got ${String((config as { kind?: unknown })?.kind)}`);
+    case 'resnet18': return resnet18(config);
+    default: throw new MetaArgumentError(`createModel: config.kind must be 'mlp', 'cnn', 'resnet' or 'resnet18', got ${String((config as { kind?: unknown })?.kind)}`);
   }
 }

@@ -15,8 +15,10 @@ import { tf, type Tensor } from '../tf.js';
 export interface ParamSpec {
   readonly name: string;
   readonly shape: readonly number[];
-  /** fan-in for He initialisation; 0 for biases (initialised to 0) */
+  /** fan-in for He initialisation; 0 for biases and norm parameters (initialised to `init`) */
   readonly fanIn: number;
+  /** initial value when fanIn is 0 (default 0; group norm's gamma: 1) */
+  readonly init?: number;
 }
 
 export interface MlpConfig {
@@ -44,7 +46,27 @@ export interface ResNetConfig {
   stages: number[];
   numClasses: number;
 }
-export type ModelConfig = MlpConfig | CnnConfig | ResNetConfig;
+/**
+ * The ResNet-18 family (He et al. 2016, the CIFAR variant: a 3x3 stem, no max-pool) with
+ * group normalisation (Wu & He 2018) in place of batch norm: GN has no running statistics and
+ * no batch dependence, and its gradient is twice differentiable, so MAML works through it.
+ * Defaults: widths [64, 128, 256, 512], blocks [2, 2, 2, 2] (ResNet-18), 32 groups.
+ */
+export interface ResNet18Config {
+  kind: 'resnet18';
+  /** [height, width, channels], e.g. [32, 32, 3] */
+  inputShape: [number, number, number];
+  numClasses: number;
+  /** channels per stage (default [64, 128, 256, 512]); each stage after the first halves the resolution */
+  widths?: number[];
+  /** basic blocks per stage (default [2, 2, 2, 2]; [3, 4, 6, 3] is ResNet-34's layout) */
+  blocks?: number[];
+  /** group norm groups; must divide every width (default 32, or the smallest width when less) */
+  groups?: number;
+}
+/** A ResNet18Config with every default filled in (what `spec.config` holds). */
+export type ResNet18Full = Required<ResNet18Config>;
+export type ModelConfig = MlpConfig | CnnConfig | ResNetConfig | ResNet18Config;
 
 export interface ModelSpec {
   readonly config: ModelConfig;
@@ -82,7 +104,7 @@ export function makeSpec(
   return spec;
 }
 
-/** He-normal weights (std sqrt(2 / fanIn)), zero biases, from a seeded PRNG. */
+/** He-normal weights (std sqrt(2 / fanIn)), constant biases and norm parameters (`init`, default 0), from a seeded PRNG. */
 export function initParams(spec: ModelSpec, seed: number): Float32Array {
   if (!Number.isInteger(seed)) throw new MetaArgumentError(`initParams: seed must be an integer, got ${seed}`);
   const out = new Float32Array(spec.paramCount);
@@ -93,7 +115,7 @@ export function initParams(spec: ModelSpec, seed: number): Float32Array {
     if (p.fanIn > 0) {
       const std = Math.sqrt(2 / p.fanIn);
       for (let i = 0; i < size; i++) out[offset + i] = rng.normal() * std;
-    }
+    } else if (p.init) out.fill(p.init, offset, offset + size);
     offset += size;
   }
   return out;

@@ -66,9 +66,20 @@ export function conv2dIm2col(x: Tensor, filter: Tensor, stride: number, padding:
         terms.push(tf.matMul(tf.reshape(patch, [n * ph.out * pw.out, c]), weights));
       }
     }
-    const out = terms.length === 1 ? terms[0]! : tf.addN(terms);
-    return tf.reshape(out, [n, ph.out, pw.out, outC]);
+    return tf.reshape(addAll(terms), [n, ph.out, pw.out, outC]);
   });
+}
+
+/**
+ * addN in groups of at most 4 terms: tfjs's webgpu AddN binds one storage buffer per input and
+ * fails past WebGPU's default limit of 8 per shader stage (9 taps of a 3x3 kernel need 10).
+ */
+export function addAll(terms: Tensor[]): Tensor {
+  if (terms.length === 1) return terms[0]!;
+  if (terms.length <= 4) return tf.addN(terms);
+  const partial: Tensor[] = [];
+  for (let i = 0; i < terms.length; i += 4) partial.push(addAll(terms.slice(i, i + 4)));
+  return addAll(partial);
 }
 
 /** 2x2 average pooling (stride 2) by reshape + mean: twice differentiable, unlike tf.avgPool. */
