@@ -210,7 +210,7 @@ class FederationClient {
       standardise: (st) => {
         const key = JSON.stringify(st);
         if (key === this.standardisedWith) return;
-        this.data = applyStandardisation(this.raw, st.mean, st.std);
+        this.data = applyStandardisation(this.raw, st);
         this.standardisedWith = key;
         // A training worker holds the old data: start a fresh one with the standardised rows.
         void this.worker?.terminate();

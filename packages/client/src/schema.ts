@@ -5,6 +5,7 @@
  * tensor shape. A mismatch is refused before the site joins a round, naming the columns.
  */
 import { TransportError, type DataSchema } from '@fedmeta/transport';
+import { computeStandardisation, concat, standardise, type Standardisation } from '@fedmeta/meta';
 import type { ClientDataOptions, ClientDataset } from './options.js';
 
 /** Column j of the result is column perm[j] of `x` (row-major, `f` features). */
@@ -89,26 +90,21 @@ export function featureStatistics(data: ClientDataOptions, features: number): Fl
   return out;
 }
 
-/** The data with every feature standardised: x' = (x - mean) / std. */
-export function applyStandardisation(data: ClientDataOptions, mean: readonly number[], std: readonly number[]): ClientDataOptions {
-  const f = mean.length;
+/**
+ * The data with every feature standardised with the given statistics (meta's standardise,
+ * the same arithmetic as the coordinator's evaluation data and `fedmeta predict`).
+ * @throws TransportError ERR_SCHEMA_MISMATCH when the statistics have another feature count
+ */
+export function applyStandardisation(data: ClientDataOptions, stats: Standardisation): ClientDataOptions {
+  const f = stats.mean.length;
   const fix = (ds: ClientDataset): ClientDataset => {
     if (ds.count > 0 && ds.x.length / ds.count !== f) throw new TransportError('ERR_SCHEMA_MISMATCH', `the federation standardises ${f} features, this site's examples have ${ds.x.length / ds.count}`);
-    const x = new Float32Array(ds.x.length);
-    for (let i = 0; i < x.length; i++) x[i] = (ds.x[i]! - mean[i % f]!) / std[i % f]!;
-    return { ...ds, x };
+    return standardise(ds, stats).dataset;
   };
   return { ...data, support: fix(data.support), query: fix(data.query) };
 }
 
-/** This site's own standardisation (when the federation has none): its mean and population std. */
+/** This site's own standardisation (when the federation has none), over all of its rows. */
 export function standardiseLocally(data: ClientDataOptions): ClientDataOptions {
-  const f = data.support.x.length / Math.max(1, data.support.count);
-  const s = featureStatistics(data, f);
-  const mean = Array.from({ length: f }, (_, j) => s[1 + j]! / Math.max(1, s[0]!));
-  const std = mean.map((m, j) => {
-    const v = s[1 + f + j]! / Math.max(1, s[0]!) - m * m;
-    return v > 0 ? Math.sqrt(v) : 1;
-  });
-  return applyStandardisation(data, mean, std);
+  return applyStandardisation(data, computeStandardisation(concat([data.support, data.query])));
 }

@@ -36,14 +36,3 @@ export function heldOutLoss(algorithm: Pick<Algorithm, 'name'>, spec: ModelSpec,
   return total / data.count;
 }
 
-/**
- * x' = (x - mean) / std per feature (x row-major with mean.length features), in float64,
- * stored as float32: the one standardisation the coordinator's evaluation and
- * `fedmeta evaluate` / `predict` share, so their numbers agree exactly.
- */
-export function standardiseFeatures(x: Float32Array, mean: readonly number[], std: readonly number[]): Float32Array {
-  const f = mean.length;
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = (x[i]! - mean[i % f]!) / std[i % f]!;
-  return out;
-}

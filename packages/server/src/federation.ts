@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import { selectBackend, createAlgorithm, createModel, MetaOptimizer, type AlgorithmName, type MetaOptimizerConfig, type ModelConfig, type ModelSpec, type Algorithm } from '@fedmeta/meta';
+import { selectBackend, standardise, createAlgorithm, createModel, MetaOptimizer, type AlgorithmName, type MetaOptimizerConfig, type ModelConfig, type ModelSpec, type Algorithm } from '@fedmeta/meta';
 import { TransportError, type RoundConfig, type StatsEncoding } from '@fedmeta/transport';
 import { decodeFixedPoint, ready, STATS_FORMAT, type SecAggConfig } from '@fedmeta/secagg';
 import { checkpointMismatch, federationFingerprint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -17,7 +17,7 @@ import { quantizeEncoding, type RoundEncoding } from './encoding.js';
 import { ServerError } from './errors.js';
 import { listen, publicStatus, type Listener } from './listener.js';
 import { Peer } from './peer.js';
-import { heldOutLoss, standardiseFeatures } from './evaluation.js';
+import { heldOutLoss } from './evaluation.js';
 import { RoundDriver, type Laggard, type RoundOutcome } from './round.js';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.js';
 import { accountedClients, Privacy, type DpRoundEncoding } from './privacy.js';
@@ -461,7 +461,8 @@ export class Federation {
     const st = this.standardisation;
     if (!st) return raw;
     if (this.evalCache?.raw === raw) return this.evalCache.data;
-    const data = { ...raw, x: standardiseFeatures(raw.x, st.mean, st.std) };
+    // meta's standardise: the same arithmetic as the sites' and `fedmeta predict`'s.
+    const data = { ...raw, x: standardise(raw, { mean: st.mean, std: st.std }).dataset.x };
     this.evalCache = { raw, data };
     return data;
   }

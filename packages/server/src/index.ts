@@ -12,4 +12,4 @@ export { FederationMonitor, auditText, type DashboardSnapshot, type MonitorRound
 export { reportHtml } from './dashboard/page.js';
 export type { DashboardOptions } from './dashboard/console.js';
 export { renderMetrics, METRICS_CONTENT_TYPE } from './metrics.js';
-export { heldOutLoss, standardiseFeatures } from './evaluation.js';
+export { heldOutLoss } from './evaluation.js';

@@ -49,9 +49,9 @@ async function loadFor(manifest: ModelManifest, path: string, needLabels: boolea
   } catch (err) {
     throw new CliError(`--data: ${path}: ${(err as Error).message}`);
   }
-  const { standardiseFeatures } = await import('@fedmeta/server');
   const st = manifest.standardisation;
-  return { x: st ? standardiseFeatures(t.dataset.x, st.mean, st.std) : t.dataset.x, y: hasLabel ? t.dataset.y : null, count: t.dataset.count };
+  // meta's standardise, as the coordinator applied it to its evaluation data.
+  return { x: st ? meta.standardise(t.dataset, st).dataset.x : t.dataset.x, y: hasLabel ? t.dataset.y : null, count: t.dataset.count };
 }
 
 function modelParts(meta: typeof import('@fedmeta/meta'), manifest: ModelManifest) {

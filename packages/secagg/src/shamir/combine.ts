@@ -111,15 +111,12 @@ export function lagrangeAtZero(xs: readonly number[]): bigint[] {
 }
 
 /**
- * Reconstructs the secret from at least `threshold` shares. With more than t shares the
- * first t interpolate and every further share must lie on the same polynomial.
- * @returns the 32-byte secret
- * @throws SecAggError ERR_SHARE_INVALID (malformed share), ERR_SHARE_DUPLICATE (repeated x),
- *   ERR_TOO_FEW_SHARES (fewer than t), ERR_SHARE_INCONSISTENT (extra shares off the
- *   polynomial, or a result >= 2^256, which no honest split produces); InvalidArgumentError
- *   for a bad threshold
+ * The checks every reconstruction starts with: an array of well-formed shares, distinct x,
+ * at least `threshold` of them.
+ * @throws SecAggError ERR_SHARE_INVALID / ERR_SHARE_DUPLICATE / ERR_TOO_FEW_SHARES;
+ *   InvalidArgumentError for a bad threshold
  */
-export function shamirCombine(shares: readonly ShamirShare[], threshold: number): Uint8Array {
+export function checkShareSet(shares: readonly ShamirShare[], threshold: number): void {
   if (!Array.isArray(shares)) throw new InvalidArgumentError('shares must be an array of { x, y }');
   assertInt(threshold, 'threshold', 1, SHAMIR_MAX_X);
   shares.forEach((s, i) => validateShare(s, `shares[${i}]`));
@@ -131,6 +128,19 @@ export function shamirCombine(shares: readonly ShamirShare[], threshold: number)
   if (shares.length < threshold) {
     throw new SecAggError('ERR_TOO_FEW_SHARES', `need ${threshold} shares to reconstruct, got ${shares.length}`);
   }
+}
+
+/**
+ * Reconstructs the secret from at least `threshold` shares. With more than t shares the
+ * first t interpolate and every further share must lie on the same polynomial.
+ * @returns the 32-byte secret
+ * @throws SecAggError ERR_SHARE_INVALID (malformed share), ERR_SHARE_DUPLICATE (repeated x),
+ *   ERR_TOO_FEW_SHARES (fewer than t), ERR_SHARE_INCONSISTENT (extra shares off the
+ *   polynomial, or a result >= 2^256, which no honest split produces); InvalidArgumentError
+ *   for a bad threshold
+ */
+export function shamirCombine(shares: readonly ShamirShare[], threshold: number): Uint8Array {
+  checkShareSet(shares, threshold);
   const first = shares.slice(0, threshold);
   const ys = first.map((s) => bytesToBigint(s.y));
   const basis = basisFor(first.map((s) => s.x));

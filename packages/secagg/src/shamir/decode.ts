@@ -15,10 +15,8 @@
  * Berlekamp-Welch solves (an n x (2e + t) linear system, O(n^3)) and, with a public
  * check and n = t + 1, t + 1 more interpolations (O(t^2) each).
  */
-import { InvalidArgumentError, SecAggError } from '../errors.js';
-import { assertInt } from '../crypto/bytes.js';
-import { bigintToBytes, bytesToBigint, invModP, modP, SHAMIR_MAX_X, SHAMIR_PRIME, SHAMIR_SECRET_BYTES } from './field.js';
-import { lagrangeEvaluator, validateShare } from './combine.js';
+import { bigintToBytes, bytesToBigint, invModP, modP, SHAMIR_PRIME, SHAMIR_SECRET_BYTES } from './field.js';
+import { checkShareSet, lagrangeEvaluator } from './combine.js';
 import type { ShamirShare } from './split.js';
 
 export interface ShamirDecodeOptions {
@@ -189,15 +187,7 @@ function decodeSet(pts: readonly Point[], t: number, check: ((s: Uint8Array) => 
  *   shamirCombine; InvalidArgumentError for a bad threshold
  */
 export function shamirDecode(shares: readonly ShamirShare[], threshold: number, options: ShamirDecodeOptions = {}): ShamirDecoded | null {
-  if (!Array.isArray(shares)) throw new InvalidArgumentError('shares must be an array of { x, y }');
-  assertInt(threshold, 'threshold', 1, SHAMIR_MAX_X);
-  shares.forEach((s, i) => validateShare(s, `shares[${i}]`));
-  const seen = new Set<number>();
-  for (const [i, s] of shares.entries()) {
-    if (seen.has(s.x)) throw new SecAggError('ERR_SHARE_DUPLICATE', `shares[${i}].x = ${s.x} repeats an earlier share's x`);
-    seen.add(s.x);
-  }
-  if (shares.length < threshold) throw new SecAggError('ERR_TOO_FEW_SHARES', `need ${threshold} shares to reconstruct, got ${shares.length}`);
+  checkShareSet(shares, threshold);
   const pts: Point[] = shares.map((s) => ({ x: BigInt(s.x), y: bytesToBigint(s.y), xNum: s.x })).sort((a, b) => a.xNum - b.xNum);
   const { check } = options;
   const suspects = options.suspects ?? new Set<number>();
