@@ -149,12 +149,25 @@ test('a coordinator down for a minute, then restarted: every client with the def
   const insts = institutions(3, 'outage');
   const fed = mnistFederation(3, 5, 100);
   const dir = mkdtempSync(join(tmpdir(), 'fedmeta-outage-'));
-  const options = (port: number) =>
-    baseServerOptions(insts, { port, rounds: 3, checkpointDir: dir, algorithm: { name: 'fedavg', hyper: { localSteps: 2, batchSize: 16, lr: 0.1 } } });
+  // The first coordinator goes down right after its first released round: the clients run
+  // in this process, so a polling loop could miss several fast rounds (and the whole run).
+  let firstRoundReleased!: () => void;
+  const released = new Promise<void>((r) => (firstRoundReleased = r));
+  const options = (port: number, logger?: (e: { event: string }) => void) =>
+    baseServerOptions(insts, {
+      port,
+      rounds: 4,
+      checkpointDir: dir,
+      algorithm: { name: 'fedavg', hyper: { localSteps: 2, batchSize: 16, lr: 0.1 } },
+      ...(logger ? { logger } : {}),
+    });
   try {
-    const first = await startServer(options(0));
+    const first = await startServer(
+      options(0, (e) => {
+        if (e.event === 'round.finished') firstRoundReleased();
+      }),
+    );
     const port = first.port;
-    let finished = 0;
     const retries = new Map<string, number>();
     const clients = insts.map((inst, i) =>
       runClient({
@@ -163,7 +176,6 @@ test('a coordinator down for a minute, then restarted: every client with the def
         data: fed.clients[i]!,
         backend: 'cpu',
         logger: (e) => {
-          if (e.event === 'round.end') finished++;
           if (e.event === 'connect.retry') {
             retries.set(inst.name, (retries.get(inst.name) ?? 0) + 1);
             assert.equal(e.forever, true, 'the default policy retries forever');
@@ -171,15 +183,17 @@ test('a coordinator down for a minute, then restarted: every client with the def
         },
       }),
     );
-    while (finished < 3) await new Promise((r) => setTimeout(r, 50));
+    await released;
     await first.close();
+    const firstSummary = await first.done;
+    assert.ok(firstSummary.rounds.filter((r) => r.status === 'completed').length < 4, 'the first coordinator stopped before the federation ended');
     const down = Date.now();
     await new Promise((r) => setTimeout(r, outageMs));
     const second = await startServer(options(port));
     const summary = await second.done;
     assert.ok(Date.now() - down >= outageMs);
     assert.equal(summary.endReason, 'completed');
-    assert.ok(summary.rounds.filter((r) => r.status === 'completed').length >= 3, 'every round completed across the two processes');
+    assert.ok(summary.rounds.filter((r) => r.status === 'completed').length >= 4, 'every round completed across the two processes');
     for (const c of await Promise.all(clients.map((c) => c.done))) assert.equal(c.endReason, 'federation-done', `${c.name}: ${c.error?.message}`);
     for (const inst of insts) assert.ok((retries.get(inst.name) ?? 0) >= 3, `${inst.name} kept retrying during the outage`);
   } finally {
