@@ -4,6 +4,7 @@
  */
 import type { ClientMessage, Rng } from '@fedmeta/secagg';
 import type { Limits } from '@fedmeta/transport';
+import type { BackendPreference } from '@fedmeta/meta';
 import type { SitePolicy } from './policy.js';
 
 /** A meta Dataset (structurally): row-major features, integer labels. */
@@ -132,7 +133,7 @@ export interface ClientOptions {
   /** Progress heartbeat period while training in a worker; default 2000 ms. */
   progressIntervalMs?: number;
   /** tfjs backend for local training: 'auto' (default), 'wasm', 'cpu' or 'tensorflow'. */
-  backend?: 'auto' | 'wasm' | 'cpu' | 'tensorflow';
+  backend?: BackendPreference;
 }
 
 export type ClientState = 'connecting' | 'authenticating' | 'idle' | 'training' | 'aggregating' | 'backoff' | 'done' | 'failed';

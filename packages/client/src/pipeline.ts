@@ -5,7 +5,7 @@
  * distributed discrete Gaussian encoder (clip, rotate, noise). Masking follows in
  * client.ts (the secagg client machine). No training or encoding maths lives here.
  */
-import { activeBackend, selectBackend, createAlgorithm, createModel, type Algorithm, type AlgorithmName, type LocalHyper, type ModelConfig, type ModelSpec, type LocalResult } from '@fedmeta/meta';
+import { activeBackend, selectBackend, type BackendPreference, createAlgorithm, createModel, type Algorithm, type AlgorithmName, type LocalHyper, type ModelConfig, type ModelSpec, type LocalResult } from '@fedmeta/meta';
 import { encodeUpdate, quantizeParams, type Rng } from '@fedmeta/secagg';
 import { TransportError, type RoundConfig } from '@fedmeta/transport';
 import { ddgEncode } from './dp.js';
@@ -16,7 +16,7 @@ export type Trainer = NonNullable<ClientOptions['trainer']>;
 let backendReady: Promise<string> | null = null;
 
 /** Selects the tfjs backend once per process (many in-process clients share it). */
-export function ensureBackend(prefer: 'auto' | 'wasm' | 'cpu' | 'tensorflow'): Promise<string> {
+export function ensureBackend(prefer: BackendPreference): Promise<string> {
   backendReady ??= selectBackend({ prefer, log: null }).then(() => activeBackend());
   return backendReady;
 }
@@ -53,10 +53,12 @@ export function prepareModel(config: RoundConfig, params: Float32Array) {
 
 /**
  * Local training with the announced algorithm (or the caller's own trainer) on
- * `data.support` only.
+ * `data.support` only. Trains through the algorithm's asynchronous update, so that on a GPU
+ * backend (webgpu) the steps run on the GPU; on the CPU backends it is the same computation
+ * as the synchronous one.
  * @throws TransportError ERR_INTERNAL when training fails, ERR_VECTOR_LENGTH for a trainer's wrong-length update
  */
-export function trainLocal(config: RoundConfig, params: Float32Array, data: ClientDataOptions, seed: number, trainer?: Trainer): LocalResult {
+export async function trainLocal(config: RoundConfig, params: Float32Array, data: ClientDataOptions, seed: number, trainer?: Trainer): Promise<LocalResult> {
   const { algorithm } = prepareModel(config, params);
   try {
     if (trainer) {
@@ -66,7 +68,7 @@ export function trainLocal(config: RoundConfig, params: Float32Array, data: Clie
       }
       return { update: r.update, weight: r.weight, metrics: { lossFirst: NaN, lossLast: NaN, examples: 0, steps: 0, millis: 0 } };
     }
-    return algorithm.localUpdate(params, data, config.algorithm.hyper as unknown as LocalHyper, (config.trainSeed ^ seed) >>> 1);
+    return await algorithm.localUpdateAsync(params, data, config.algorithm.hyper as unknown as LocalHyper, (config.trainSeed ^ seed) >>> 1);
   } catch (cause) {
     if (cause instanceof TransportError) throw cause;
     throw new TransportError('ERR_INTERNAL', `local training failed: ${(cause as Error).message}`, { cause });

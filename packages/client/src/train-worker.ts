@@ -9,11 +9,12 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { RoundConfig } from '@fedmeta/transport';
+import type { BackendPreference } from '@fedmeta/meta';
 import { ensureBackend, trainLocal } from './pipeline.js';
 import type { ClientDataOptions } from './options.js';
 
 type Job =
-  | { kind: 'init'; data: ClientDataOptions; backend: 'auto' | 'wasm' | 'cpu' | 'tensorflow' }
+  | { kind: 'init'; data: ClientDataOptions; backend: BackendPreference }
   | { kind: 'train'; id: number; config: RoundConfig; params: Float32Array; seed: number };
 
 let data: ClientDataOptions | null = null;
@@ -29,7 +30,7 @@ parentPort!.on('message', (job: Job) => {
     try {
       if (!data || !backend) throw new Error('train-worker: train before init');
       await backend;
-      const r = trainLocal(job.config, job.params, data, job.seed);
+      const r = await trainLocal(job.config, job.params, data, job.seed);
       parentPort!.postMessage({ id: job.id, update: r.update, weight: r.weight, metrics: r.metrics }, [r.update.buffer as ArrayBuffer]);
     } catch (err) {
       const e = err as Error & { code?: string };

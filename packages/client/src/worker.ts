@@ -3,7 +3,7 @@
  * per client: the data is sent once, each round sends only the config and the params.
  */
 import { Worker } from 'node:worker_threads';
-import type { LocalResult } from '@fedmeta/meta';
+import type { BackendPreference, LocalResult } from '@fedmeta/meta';
 import { isTransportErrorCode, TransportError, type RoundConfig } from '@fedmeta/transport';
 import type { ClientDataOptions } from './options.js';
 
@@ -12,7 +12,7 @@ export class TrainingWorker {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: LocalResult) => void; reject: (e: Error) => void }>();
 
-  constructor(data: ClientDataOptions, backend: 'auto' | 'wasm' | 'cpu' | 'tensorflow') {
+  constructor(data: ClientDataOptions, backend: BackendPreference) {
     this.worker = new Worker(new URL('./train-worker.js', import.meta.url));
     this.worker.unref();
     this.worker.on('message', (m: { id: number; update?: Float32Array; weight?: number; metrics?: LocalResult['metrics']; error?: { code: string; message: string } }) => {

@@ -4,6 +4,7 @@
  */
 import type { Rng } from '@fedmeta/secagg';
 import type { DataSchema, Limits } from '@fedmeta/transport';
+import type { BackendPreference } from '@fedmeta/meta';
 import type { Clock } from './clock.js';
 import type { DashboardOptions } from './dashboard/console.js';
 
@@ -234,8 +235,8 @@ export interface ServerOptions {
    * exists; GET /status (counts only) is public either way.
    */
   dashboard?: DashboardOptions;
-  /** tfjs backend for evaluation and model init: 'auto' (default), 'wasm', 'cpu' or 'tensorflow'. */
-  backend?: 'auto' | 'wasm' | 'cpu' | 'tensorflow';
+  /** tfjs backend for evaluation and model init: 'auto' (default), 'tensorflow', 'webgpu', 'wasm' or 'cpu'. */
+  backend?: BackendPreference;
   /** Randomness of session nonces and the secagg server; default the OS CSPRNG. */
   rng?: Rng;
   /** Time and timers of the round driver and cohort waits; default the process clock. */

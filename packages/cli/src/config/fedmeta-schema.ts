@@ -97,7 +97,7 @@ export const fedmetaSchema = obj('fedmeta config', {
     serverMomentum: num({ doc: 'sgd: momentum of the server update (FedAvgM); adam/adagrad/yogi: beta1', min: 0, max: 0.999 }),
     serverLr: num({ doc: 'meta (server) learning rate; 1 with sgd is plain FedAvg averaging', min: 0, max: 100, exclusiveMin: true, default: 1 }),
     evalSteps: int({ doc: 'fine-tuning steps on each client\'s support set before measuring personalised accuracy', min: 0, max: 10_000, default: 5 }),
-    backend: oneOf(['auto', 'wasm', 'cpu'] as const, { doc: 'TensorFlow.js backend (auto: the fastest that loads)', default: 'auto' }),
+    backend: oneOf(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const, { doc: 'TensorFlow.js backend (auto: the first that loads of tensorflow (tfjs-node-gpu, tfjs-node), webgpu, wasm, cpu)', default: 'auto' }),
   }),
   data: obj('training data', {
     source: oneOf(['mnist', 'fashion-mnist', 'idx', 'csv', 'json'] as const, {
