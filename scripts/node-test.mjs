@@ -3,7 +3,8 @@
 // Human-readable `spec` output goes to stdout; a TAP copy goes to
 // .test-results/<package>.tap so scripts/run-tests.mjs can total every package.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,5 +29,12 @@ const args = [
   '--test-reporter=tap', `--test-reporter-destination=${join(results, `${pkg}.tap`)}`,
   testDir,
 ];
-const run = spawnSync(process.execPath, args, { cwd: pkgDir, stdio: 'inherit' });
+// Every temporary file a test (or a process it starts) makes goes under one directory per
+// package run, removed afterwards: a test that forgets its own clean-up (or is killed before
+// it) leaves nothing behind in the system's temporary directory.
+const scratch = mkdtempSync(join(tmpdir(), `fedmeta-test-${pkg}-`));
+const run = spawnSync(process.execPath, args, { cwd: pkgDir, stdio: 'inherit', env: { ...process.env, TMPDIR: scratch } });
+const left = readdirSync(scratch).length;
+rmSync(scratch, { recursive: true, force: true });
+if (left > 0 && process.env['FEDMETA_TEST_VERBOSE']) console.log(`${pkg}: removed ${left} temporary entries the tests left`);
 process.exit(run.status ?? 1);
