@@ -13,10 +13,10 @@ import { tf, type Tensor } from './tf.js';
 
 function buildLayers(spec: ModelSpec): tf.LayersModel {
   const c = spec.config;
-  if (c.kind === 'mlp') {
+  if (c.kind === 'mlp' || c.kind === 'linear') {
     const input = tf.input({ shape: c.inputShape });
     let h: tf.SymbolicTensor = c.inputShape.length > 1 ? (tf.layers.flatten().apply(input) as tf.SymbolicTensor) : input;
-    c.hidden.forEach((units, i) => {
+    (c.kind === 'mlp' ? c.hidden : []).forEach((units, i) => {
       h = tf.layers.dense({ units, activation: 'relu', name: `dense${i}` }).apply(h) as tf.SymbolicTensor;
     });
     const out = tf.layers.dense({ units: c.numClasses, name: 'head' }).apply(h) as tf.SymbolicTensor;
@@ -34,7 +34,7 @@ function buildLayers(spec: ModelSpec): tf.LayersModel {
     return tf.model({ inputs: input, outputs: out });
   }
   if (c.kind === 'resnet18') {
-    throw new MetaArgumentError('export: resnet18 uses group normalisation, for which tfjs layers has no layer; export supports mlp, cnn and resnet');
+    throw new MetaArgumentError('export: resnet18 uses group normalisation, for which tfjs layers has no layer; export supports linear, mlp, cnn and resnet');
   }
   const input = tf.input({ shape: c.inputShape });
   const conv = (name: string, filters: number, strides: number, x: tf.SymbolicTensor, relu: boolean) =>

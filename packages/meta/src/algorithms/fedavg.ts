@@ -1,5 +1,7 @@
-import type { ModelSpec } from '../models/spec.js';
+import { unflattenParams, type ModelSpec } from '../models/spec.js';
 import { requireInt } from '../errors.js';
+import { Slot } from '../engine/index.js';
+import { tf } from '../tf.js';
 import { lossAndGrads, lossOf, makeBatch, sampleIndices, sgd, finiteScalarOf, allIndices } from './train.js';
 import type { Prng } from '../rng.js';
 import { adaptBySgd, fusedSgdStep, headAccuracy, runLocal, runLocalAsync, type FusedStep, type LocalStep } from './local.js';
@@ -51,6 +53,52 @@ export function fedAvgFineTune(spec: ModelSpec): Algorithm {
     ...fedAvg(spec),
     name: 'fedavg-ft',
     adapt: (params, support, steps, lr) => adaptBySgd(spec, params, support, steps, lr),
+  };
+}
+
+/** FedProx's default proximal weight mu. */
+export const FEDPROX_DEFAULT_MU = 0.01;
+
+/**
+ * FedProx's step: minibatch SGD on L(w; batch) + (mu/2) ||w - w_global||^2, i.e.
+ * w -= lr * (grad L(w; batch) + mu (w - w_global)). The reported loss is the data loss L.
+ */
+function proxSteps(spec: ModelSpec, hyper: LocalHyper, globalParams: Float32Array) {
+  const mu = hyper.mu ?? FEDPROX_DEFAULT_MU;
+  return (support: LabeledSet): LocalStep => (params, rng, report) => {
+    const batch = makeBatch(spec, support, sampleIndices(support.count, hyper.batchSize, rng));
+    const { loss, grads } = lossAndGrads((ps) => lossOf(spec, ps, batch), params);
+    report({ loss, what: 'local loss', examples: batch.count });
+    // Inside the skeleton's tidy: the global tensors are freed with the step's intermediates.
+    const anchor = unflattenParams(spec, globalParams);
+    return sgd(params, grads.map((g, i) => tf.add(g, tf.mul(tf.sub(params[i]!, anchor[i]!), mu))), hyper.lr);
+  };
+}
+
+/** The same step on the fused engine: the round's start (Slot.Start) is w_global. */
+function fusedProxSteps(hyper: LocalHyper) {
+  const mu = hyper.mu ?? FEDPROX_DEFAULT_MU;
+  return (support: LabeledSet): FusedStep => (engine, rng, report) => {
+    const indices = sampleIndices(support.count, hyper.batchSize, rng);
+    const loss = engine.lossAndGrad(support, indices);
+    engine.axpy(Slot.Grads, Slot.Params, mu);
+    engine.axpy(Slot.Grads, Slot.Start, -mu);
+    engine.sgd(hyper.lr);
+    report({ loss: finiteScalarOf(loss, 'local loss'), examples: indices.length });
+  };
+}
+
+/**
+ * FedProx (Li et al. 2020): FedAvg's local minibatch SGD on the proximal objective
+ * L(w) + (mu/2) ||w - w_global||^2 (`mu`, default 0.01), which keeps heterogeneous clients'
+ * local models near the global one; mu = 0 is FedAvg. Serves one global model, as FedAvg.
+ */
+export function fedProx(spec: ModelSpec): Algorithm {
+  return {
+    ...fedAvg(spec),
+    name: 'fedprox',
+    localUpdate: (g, data, hyper, seed) => runLocal(spec, g, data, hyper, seed, proxSteps(spec, hyper, g), fusedProxSteps(hyper)),
+    localUpdateAsync: (g, data, hyper, seed) => runLocalAsync(spec, g, data, hyper, seed, proxSteps(spec, hyper, g), fusedProxSteps(hyper)),
   };
 }
 

@@ -1,16 +1,20 @@
 export * from './types.js';
-export { fedAvg, fedAvgFineTune, reptile } from './fedavg.js';
+export { fedAvg, fedAvgFineTune, fedProx, reptile, FEDPROX_DEFAULT_MU } from './fedavg.js';
 export { mamlFamily, mamlMetaGradient, finiteDifferenceHvp, type MamlVariant } from './maml.js';
 export { protoNets } from './protonets.js';
+export {
+  perExampleGradients, clippedGradientSum, dpSgdUpdate,
+  type DpSgdHyper, type DpSgdSources, type DpSgdMetrics, type DpSgdResult,
+} from './dpsgd.js';
 import { MetaArgumentError } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
-import { fedAvg, fedAvgFineTune, reptile } from './fedavg.js';
+import { fedAvg, fedAvgFineTune, fedProx, reptile } from './fedavg.js';
 import { mamlFamily } from './maml.js';
 import { protoNets } from './protonets.js';
 import type { Algorithm, AlgorithmName } from './types.js';
 
 export const ALGORITHM_NAMES: readonly AlgorithmName[] = [
-  'fedavg', 'fedavg-ft', 'reptile', 'fomaml', 'maml', 'perfedavg-fo', 'perfedavg-hf', 'protonets',
+  'fedavg', 'fedavg-ft', 'fedprox', 'reptile', 'fomaml', 'maml', 'perfedavg-fo', 'perfedavg-hf', 'protonets',
 ];
 
 /**
@@ -21,6 +25,7 @@ export function createAlgorithm(name: AlgorithmName, spec: ModelSpec): Algorithm
   switch (name) {
     case 'fedavg': return fedAvg(spec);
     case 'fedavg-ft': return fedAvgFineTune(spec);
+    case 'fedprox': return fedProx(spec);
     case 'reptile': return reptile(spec);
     case 'fomaml':
     case 'maml':

@@ -128,6 +128,7 @@ export function checkHyper(h: LocalHyper): void {
   if (h.innerLr !== undefined) requirePositive('innerLr', h.innerLr);
   if (h.innerSteps !== undefined) requireInt('innerSteps', h.innerSteps, 1);
   if (h.hvpRadius !== undefined) requirePositive('hvpRadius', h.hvpRadius);
+  if (h.mu !== undefined) requirePositive('mu', h.mu, true);
 }
 
 /** Flat difference a - b. */

@@ -32,6 +32,7 @@ export interface ClientSet {
 export type AlgorithmName =
   | 'fedavg'
   | 'fedavg-ft'
+  | 'fedprox'
   | 'reptile'
   | 'fomaml'
   | 'maml'
@@ -53,6 +54,8 @@ export interface LocalHyper {
   innerSteps?: number;
   /** Per-FedAvg(HF): radius r of the finite-difference Hessian-vector product (default 1e-3; larger radii cross relu kinks) */
   hvpRadius?: number;
+  /** FedProx: weight mu of the proximal term (mu/2) ||w - w_global||^2 (default 0.01; 0 is FedAvg) */
+  mu?: number;
 }
 
 export interface LocalMetrics {

@@ -110,6 +110,7 @@ export class Engine {
   private readonly slotBytes: number;
   private readonly offsets: number[];
   private readonly plans = new Map<number, NetPlan>();
+  private readonly perExamplePlans = new Map<number, NetPlan>();
   private readonly ops: Record<string, WasmFn>;
   private view: Float32Array;
 
@@ -164,6 +165,27 @@ export class Engine {
     this.plans.set(n, p);
     if (this.plans.size > MAX_PLANS) this.plans.delete(this.plans.keys().next().value!);
     return p;
+  }
+  /**
+   * The program for batch size n that also writes per-example conv kernel gradients
+   * (`NetPlan.perExample`; DP-SGD). Cached apart from the training plans; the least recently
+   * used is dropped.
+   */
+  perExamplePlan(n: number): NetPlan {
+    let p = this.perExamplePlans.get(n);
+    if (p) {
+      this.perExamplePlans.delete(n);
+      this.perExamplePlans.set(n, p);
+      return p;
+    }
+    p = buildPlan(this.spec, this.layout(), n, () => this.f32(), false, true);
+    this.perExamplePlans.set(n, p);
+    if (this.perExamplePlans.size > MAX_PLANS + 2) this.perExamplePlans.delete(this.perExamplePlans.keys().next().value!);
+    return p;
+  }
+  /** Byte address of parameter i in slot k. */
+  paramAddress(k: number, i: number): number {
+    return this.slot(k) + 4 * this.offsets[i]!;
   }
   /**
    * Copies examples `indices` of `data` into the plan's input and labels; rows past them (a

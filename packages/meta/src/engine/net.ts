@@ -61,6 +61,8 @@ class Builder {
   private top: number;
   readonly forward: Step[] = [];
   readonly backward: Step[] = [];
+  /** kernels run after a training pass on demand (per-example gradients of DP-SGD) */
+  readonly perExample: Step[] = [];
   private readonly pendingBackward: ((b: Builder) => void)[] = [];
   private phase: Step[] = this.forward;
   private counter = 0;
@@ -96,6 +98,10 @@ class Builder {
   }
   onBackward(emit: (b: Builder) => void): void {
     this.pendingBackward.push(emit);
+  }
+  /** Switches where the next kernels go to the per-example program. */
+  beginPerExample(): void {
+    this.phase = this.perExample;
   }
   emitBackward(): void {
     this.phase = this.backward;
@@ -136,9 +142,23 @@ export interface NetPlan {
   /** logits after forward/lossAndGrad: byte address of [n, classes] */
   readonly logits: number;
   readonly classes: number;
+  /** each example's (unweighted) cross-entropy after the last lossAndGrad / backward */
+  readonly losses: Float32Array;
+  /** the dense and conv layers in spec order, with the addresses of their inputs and output deltas */
+  readonly layers: readonly ParamLayer[];
   forward(): void;
   /** forward, mean softmax cross-entropy, backward; returns the loss */
   lossAndGrad(): number;
+  /**
+   * The loss and backward pass again on the activations the last forward pass kept (with the
+   * current `weights`, e.g. per-example clipping factors); returns the weighted loss
+   */
+  backward(): number;
+  /**
+   * Plans built with `perExample`: writes each conv layer's per-example kernel gradients
+   * (`ParamLayer.perExample`) from the deltas the last backward pass left
+   */
+  perExample(): void;
   /** lossAndGrad, timed per step label (per kernel when built with `profile`) */
   timeSteps(): Map<string, number>;
 }
@@ -148,13 +168,45 @@ interface Lowering {
   spec: ModelSpec;
   /** float view of memory (refreshed after growth) */
   f32: () => Float32Array;
+  /** the dense and conv layers as they are lowered */
+  layers: PendingLayer[];
 }
+
+/**
+ * A dense or conv layer as the per-example gradient code (DP-SGD) reads it after a training
+ * pass: the layer's input activations are kept from the forward pass, and its output delta
+ * dL/dz (after the ReLU mask) from the backward pass, both per example in consecutive rows.
+ * The per-example kernel gradient is input_i^T delta_i: the outer product of two vectors for a
+ * dense layer (`positions` 1), im2col patches [positions, kc] times deltas [positions, out]
+ * for a conv.
+ */
+export interface ParamLayer {
+  kind: 'dense' | 'conv';
+  /** parameter indices (spec order) of the kernel and the bias */
+  kernel: number;
+  bias: number | undefined;
+  /** byte address of the inputs: [n, kc] (dense) or [n, h, w, c] (conv) */
+  input: number;
+  /** floats of one example's input */
+  inputFloats: number;
+  /** byte address of the output deltas [n, positions, out] */
+  delta: number;
+  /** output positions per example (1 for dense, outH * outW for conv) */
+  positions: number;
+  /** rows of the kernel (dense: inputs, conv: k * k * inC) */
+  kc: number;
+  out: number;
+  /** conv, in plans built with `perExample`: byte address of the kernel gradients [n, kc, out] */
+  perExample?: number;
+}
+type PendingLayer = Omit<ParamLayer, 'delta'> & { y: T; geometry?: ConvGeometry };
 
 function dense(L: Lowering, x: T, kernel: number, bias: number, out: number, relu: boolean): T {
   const { b } = L;
   const inF = x.h * x.w * x.c;
   const y = b.tensor(x.n, 1, 1, out);
   emitGemm(b.fn('dense: GEMM forward'), { m: x.n, n: out, k: inF, a: x.addr, aRow: inF, aCol: 1, b: b.layout.param(kernel), ldb: out, c: y.addr, ldc: out, bias: b.layout.param(bias), relu });
+  L.layers.push({ kind: 'dense', kernel, bias, input: x.addr, inputFloats: inF, positions: 1, kc: inF, out, y });
   b.onBackward((bb) => {
     const dy = y.grad!;
     if (relu) emitReluMask(bb.fn('ReLU masks'), dy, y.addr, floatsOf(y));
@@ -255,6 +307,7 @@ function conv(L: Lowering, x: T, kernel: number, bias: number | undefined, k: nu
   const y = b.tensor(x.n, ph.out, pw.out, out);
   const rows = x.n * ph.out * pw.out;
   const kc = k * k * x.c;
+  L.layers.push({ kind: 'conv', kernel, bias, input: x.addr, inputFloats: x.h * x.w * x.c, positions: ph.out * pw.out, kc, out, y, geometry: g });
   const direct = k === 1 && stride === 1;
   const colsFloats = rows * kc;
   {
@@ -435,9 +488,10 @@ function lower(L: Lowering, x: T): T {
   const cfg = L.spec.config;
   let p = 0;
   const next = () => p++;
-  if (cfg.kind === 'mlp') {
+  if (cfg.kind === 'mlp' || cfg.kind === 'linear') {
+    // linear = an MLP without hidden layers: one plan serves both
     let h: T = { ...x, h: 1, w: 1, c: x.h * x.w * x.c };
-    for (const width of cfg.hidden) h = dense(L, h, next(), next(), width, true);
+    for (const width of cfg.kind === 'mlp' ? cfg.hidden : []) h = dense(L, h, next(), next(), width, true);
     return dense(L, h, next(), next(), cfg.numClasses, false);
   }
   if (cfg.kind === 'cnn') {
@@ -477,7 +531,7 @@ function lower(L: Lowering, x: T): T {
  * Weighted softmax cross-entropy sum_i w_i CE(logits_i, label_i) (the mean when every w_i is
  * 1/n); writes its gradient w_i (p_i - onehot_i) into dlogits.
  */
-function softmaxCrossEntropy(m: Float32Array, logits: number, dlogits: number, n: number, classes: number, labels: Int32Array, weights: Float32Array): number {
+function softmaxCrossEntropy(m: Float32Array, logits: number, dlogits: number, n: number, classes: number, labels: Int32Array, weights: Float32Array, losses: Float32Array): number {
   let loss = 0;
   const z = logits / 4;
   const d = dlogits / 4;
@@ -489,7 +543,9 @@ function softmaxCrossEntropy(m: Float32Array, logits: number, dlogits: number, n
     const logSum = Math.log(sum) + max;
     const label = labels[i]!;
     const w = weights[i]!;
-    loss += w * (logSum - m[z + i * classes + label]!);
+    const li = logSum - m[z + i * classes + label]!;
+    losses[i] = li;
+    loss += w * li;
     for (let j = 0; j < classes; j++) m[d + i * classes + j] = w * (Math.exp(m[z + i * classes + j]! - logSum) - (j === label ? 1 : 0));
   }
   return loss;
@@ -504,36 +560,60 @@ function compile(steps: Step[], memory: WasmMemory, pages: number): Runner[] {
 }
 
 /** Plans the model for batch size n with the scratch buffer at layout.base and `scratchFloats` long. */
-function plan(spec: ModelSpec, layout: Layout, n: number, f32: () => Float32Array, scratchFloats: number, profile: boolean) {
+function plan(spec: ModelSpec, layout: Layout, n: number, f32: () => Float32Array, scratchFloats: number, profile: boolean, perExample: boolean) {
   const b = new Builder(layout, n, layout.base, scratchFloats, profile);
-  const L: Lowering = { b, spec, f32 };
+  const L: Lowering = { b, spec, f32, layers: [] };
   const [h, w, c] = spec.inputShape.length === 3 ? (spec.inputShape as [number, number, number]) : [1, 1, spec.inputShape.reduce((s, v) => s * v, 1)];
   const x: T = { addr: b.alloc(n * h * w * c), n, h, w, c, needsGrad: false };
   const logits = lower(L, x);
   const state = { loss: NaN };
   const labels = new Int32Array(n);
   const weights = new Float32Array(n).fill(1 / n);
+  const losses = new Float32Array(n);
   b.js('softmax cross-entropy (JS)', () => {
-    state.loss = softmaxCrossEntropy(f32(), logits.addr, logits.grad!, n, spec.numClasses, labels, weights);
+    state.loss = softmaxCrossEntropy(f32(), logits.addr, logits.grad!, n, spec.numClasses, labels, weights, losses);
   });
   b.gradFor(logits);
   const forwardSteps = b.forward.length - 1;
   b.emitBackward();
-  return { b, x, logits, labels, weights, state, forwardSteps, inputFloats: n * h * w * c };
+  const layers: ParamLayer[] = L.layers.map(({ y, geometry, ...rest }) => ({ ...rest, delta: y.grad! }));
+  if (perExample) {
+    // Per example e: conv kernel gradient [kc, out] = patches_e^T [kc, positions] delta_e
+    // [positions, out], one batched GEMM over the examples; the patches are recomputed into
+    // the scratch buffer, free once the backward pass is done.
+    b.beginPerExample();
+    L.layers.forEach((l, i) => {
+      if (l.kind !== 'conv') return;
+      const g = l.geometry!;
+      const pe = b.alloc(n * l.kc * l.out);
+      layers[i]!.perExample = pe;
+      const cols = b.scratch(n * l.positions * l.kc);
+      emitIm2col(b.fn('per-example: im2col'), g, l.input, cols);
+      emitGemmBatch(
+        b.fn('per-example: conv kernel gradients'),
+        { m: l.kc, n: l.out, k: l.positions, a: cols, aRow: 1, aCol: l.kc, b: layers[i]!.delta, ldb: l.out, c: pe, ldc: l.out, kBlock: KBLOCK, packA: b.pack() },
+        n,
+        { a: 4 * l.positions * l.kc, b: 4 * l.positions * l.out, c: 4 * l.kc * l.out },
+      );
+    });
+  }
+  return { b, x, logits, labels, weights, losses, layers, state, forwardSteps, inputFloats: n * h * w * c };
 }
 
 /**
  * Plans and compiles the model for batch size n. With `profile`, every kernel is a function
  * of its own and `timeSteps` reports the milliseconds of one training step per kernel label.
  */
-export function buildPlan(spec: ModelSpec, layout: Layout, n: number, f32: () => Float32Array, profile = false): NetPlan {
+export function buildPlan(spec: ModelSpec, layout: Layout, n: number, f32: () => Float32Array, profile = false, perExample = false): NetPlan {
   // A dry run finds the largest scratch any layer needs; the real plan puts it first.
-  const need = plan(spec, layout, n, f32, 0, profile).b.scratchNeed;
-  const { b, x, logits, labels, weights, state, forwardSteps, inputFloats } = plan(spec, layout, n, f32, need, profile);
+  const need = plan(spec, layout, n, f32, 0, profile, perExample).b.scratchNeed;
+  const { b, x, logits, labels, weights, losses, layers, state, forwardSteps, inputFloats } = plan(spec, layout, n, f32, need, profile, perExample);
   const pages = Math.ceil((b.end + 65536) / 65536);
   const fwd = compile(b.forward, layout.memory, pages);
   const bwd = compile(b.backward, layout.memory, pages);
+  const per = compile(b.perExample, layout.memory, pages);
   const forward = fwd.slice(0, forwardSteps);
+  const lossAndBackward = [...fwd.slice(forwardSteps), ...bwd];
   const all = [...fwd, ...bwd];
   const labelsOf = [...b.forward, ...b.backward].map((s) => s.label);
   return {
@@ -544,12 +624,21 @@ export function buildPlan(spec: ModelSpec, layout: Layout, n: number, f32: () =>
     weights,
     logits: logits.addr,
     classes: spec.numClasses,
+    losses,
+    layers,
     forward: () => {
       for (const r of forward) r();
     },
     lossAndGrad: () => {
       for (const r of all) r();
       return state.loss;
+    },
+    backward: () => {
+      for (const r of lossAndBackward) r();
+      return state.loss;
+    },
+    perExample: () => {
+      for (const r of per) r();
     },
     timeSteps: () => {
       const out = new Map<string, number>();

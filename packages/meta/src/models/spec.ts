@@ -28,6 +28,16 @@ export interface MlpConfig {
   hidden: number[];
   numClasses: number;
 }
+/**
+ * Logistic (2 classes) / softmax regression: logits = x W + b on the flattened input. The
+ * same function, parameters and flat layout as an MLP with `hidden: []`.
+ */
+export interface LinearConfig {
+  kind: 'linear';
+  /** per-example input shape, e.g. [784] or [28, 28, 1] (flattened) */
+  inputShape: number[];
+  numClasses: number;
+}
 export interface CnnConfig {
   kind: 'cnn';
   /** [height, width, channels], e.g. [28, 28, 1] */
@@ -66,7 +76,7 @@ export interface ResNet18Config {
 }
 /** A ResNet18Config with every default filled in (what `spec.config` holds). */
 export type ResNet18Full = Required<ResNet18Config>;
-export type ModelConfig = MlpConfig | CnnConfig | ResNetConfig | ResNet18Config;
+export type ModelConfig = LinearConfig | MlpConfig | CnnConfig | ResNetConfig | ResNet18Config;
 
 export interface ModelSpec {
   readonly config: ModelConfig;
