@@ -73,7 +73,7 @@ test('numbers, enums, booleans and strings each get their own message', () => {
     "secagg.mode: must be one of 'secagg+', 'secagg', 'auto', 'plaintext' (got \"secag+\"); did you mean 'secagg+'?",
     'dp.enabled: must be true or false (got "maybe")',
     'dp.epsilon: must be a number > 0 and <= 1000 (got 0)',
-    "meta.algorithm: must be one of 'reptile', 'fomaml', 'maml', 'perfedavg-fo', 'perfedavg-hf', 'fedavg', 'fedavg-ft', 'protonets' (got 42)",
+    "meta.algorithm: must be one of 'reptile', 'fomaml', 'maml', 'perfedavg-fo', 'perfedavg-hf', 'fedavg', 'fedavg-ft', 'fedprox', 'protonets' (got 42)",
     'client.identity: must be a non-empty string (got "")',
     'client.server: must be a ws:// or wss:// URL, e.g. wss://coordinator.example.org:8443 (got "http://x")',
   ]);

@@ -7,7 +7,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { epsilonFor, noiseToSignal, openLedger, openSiteLedger, planNoiseMultiplier, planRecordLevel, rdpEpsilon } from '@fedmeta/dp';
+import { epsilonFor, epsilonOfEvents, noiseToSignal, openLedger, openSiteLedger, planNoiseMultiplier, planRecordLevelSettings, recordLevelRoundEvent } from '@fedmeta/dp';
+import { recordLevelQuery } from '@fedmeta/server';
+import type { RecordLevelDpSettings } from '@fedmeta/transport';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'fedmeta.js');
 
@@ -40,7 +42,7 @@ test('dp plan: client-level DP over 3 sites at epsilon 8 reports noise-to-signal
   assert.match(text.stdout, /^noise-to-signal \(client-level, 3 site update\(s\) summed per round, 50890 parameters\): >= 214 per round/m);
   assert.match(text.stdout, /^WARNING: client-level DP noise dominates/m);
   // the record-level alternative at the same epsilon, with the package's own plan
-  const alt = planRecordLevel({ epsilon: 8, delta: 1e-5, records: 1000, batchSize: 32, rounds: 20, localSteps: 10 });
+  const alt = planRecordLevelSettings({ mode: 'local', epsilon: 8, delta: 1e-5, l2Clip: 1, sampleRate: 32 / 1000, rounds: 20, localSteps: 10 });
   const m = /^record-level DP at the same epsilon \(local noise.*\): sigma ([0-9.]+); noise-to-signal >= ([0-9.]+) per step, >= ([0-9.]+) over the run \((\w+)\)$/m.exec(text.stdout);
   assert.ok(m, text.stdout);
   assert.equal(m[1], alt.sigma.toPrecision(3));
@@ -65,27 +67,40 @@ test('dp plan without --dim: no ratio invented; the output says what to pass', (
   assert.match(text.stdout, /noise-to-signal: pass --dim P/);
 });
 
-test('dp plan --unit record: sigma, steps and the round event from the record-level planner; distributed shares and trust', () => {
+test('dp plan --unit record: sigma, steps and the round event from the runtime\'s planner; distributed discrete Gaussian shares and trust', () => {
   const out = json(fedmeta('plan', '--unit', 'record', '--epsilon', '4', '--delta', '1e-5', '--rounds', '30', '--local-steps', '5', '--records', '2000', '--batch', '50', '--dim', '10000', '--json'));
-  const plan = planRecordLevel({ epsilon: 4, delta: 1e-5, records: 2000, batchSize: 50, rounds: 30, localSteps: 5 });
+  const plan = planRecordLevelSettings({ mode: 'local', epsilon: 4, delta: 1e-5, l2Clip: 1, sampleRate: 0.025, rounds: 30, localSteps: 5 });
   assert.equal(out.sigma, plan.sigma);
   assert.equal(out.steps, 150);
   assert.equal(out.q, 0.025);
   assert.ok(epsilonFor({ q: 0.025, sigma: out.sigma, steps: 150, delta: 1e-5 }) <= 4);
   assert.deepEqual(out.roundEvent, { mechanism: 'gaussian', q: 0.025, sigma: plan.sigma, steps: 5 });
   assert.equal(out.utility.perRelease, noiseToSignal({ unit: 'record', mode: 'local', noiseMultiplier: plan.sigma, batchSize: 50, dim: 10000, steps: 150 }).perRelease);
-  const dist = json(fedmeta('plan', '--unit', 'record', '--epsilon', '4', '--delta', '1e-5', '--rounds', '150', '--records', '2000', '--batch', '50', '--mode', 'distributed', '--sites', '5', '--threshold', '4', '--json'));
-  assert.equal(dist.sigma, plan.sigma, 'same steps and q: the same sigma');
-  assert.equal(dist.shareMultiplier, plan.sigma / 2);
+  const distArgs = ['plan', '--unit', 'record', '--epsilon', '4', '--delta', '1e-5', '--rounds', '150', '--sample-rate', '0.025', '--mode', 'distributed', '--sites', '5', '--threshold', '4', '--dim', '1000'];
+  const dist = json(fedmeta(...distArgs, '--json'));
+  const dplan = planRecordLevelSettings({ mode: 'distributed', epsilon: 4, delta: 1e-5, l2Clip: 1, sampleRate: 0.025, rounds: 150, threshold: 4, dim: 1000 });
+  assert.equal(dist.sigma, dplan.sigma);
+  assert.ok(dist.sigma > plan.sigma, 'the discrete Gaussian event needs more noise than the Gaussian one at the same q and steps');
+  assert.equal(dist.shareMultiplier, dplan.sigma / 2);
+  assert.deepEqual(dist.encoding, { dim: 1000, bits: 32, scaleBits: 16 });
   assert.ok(dist.epsilonOwnShareOnly > 4);
-  const text = fedmeta('plan', '--unit', 'record', '--epsilon', '4', '--delta', '1e-5', '--rounds', '150', '--records', '2000', '--batch', '50', '--mode', 'distributed', '--sites', '5', '--threshold', '4');
+  const text = fedmeta(...distArgs);
   assert.match(text.stdout, /^trust: this holds only if at least 4 sites in every sum add their share honestly/m);
-  const local = fedmeta('plan', '--unit', 'record', '--epsilon', '4', '--delta', '1e-5', '--rounds', '30', '--local-steps', '5', '--records', '2000', '--batch', '50', '--mode', 'distributed', '--sites', '5', '--threshold', '4');
+  assert.match(text.stdout, /noise-to-signal: pass --records N/);
+  const local = fedmeta('plan', '--unit', 'record', '--epsilon', '4', '--delta', '1e-5', '--rounds', '30', '--local-steps', '5', '--sample-rate', '0.025', '--mode', 'distributed', '--sites', '5', '--threshold', '4', '--dim', '1000');
   assert.equal(local.status, 2);
   assert.match(local.stderr, /localSteps must be 1 with distributed noise/);
   const noT = fedmeta('plan', '--unit', 'record', '--epsilon', '4', '--delta', '1e-5', '--rounds', '30', '--records', '2000', '--batch', '50', '--mode', 'distributed');
   assert.equal(noT.status, 2);
   assert.match(noT.stderr, /needs --threshold/);
+  const noDim = fedmeta('plan', '--unit', 'record', '--epsilon', '4', '--delta', '1e-5', '--rounds', '30', '--sample-rate', '0.1', '--mode', 'distributed', '--threshold', '3');
+  assert.equal(noDim.status, 2);
+  assert.match(noDim.stderr, /needs --dim/);
+  const pld = fedmeta('plan', '--unit', 'record', '--epsilon', '4', '--delta', '1e-5', '--rounds', '30', '--sample-rate', '0.1', '--accountant', 'pld');
+  assert.equal(pld.status, 2);
+  assert.match(pld.stderr, /ledgers account with rdp/);
+  const both = fedmeta('plan', '--unit', 'record', '--epsilon', '4', '--delta', '1e-5', '--rounds', '30', '--sample-rate', '0.1', '--records', '100', '--batch', '10');
+  assert.equal(both.status, 2);
   const unreachable = fedmeta('plan', '--unit', 'record', '--epsilon', '0.0001', '--delta', '1e-9', '--rounds', '1000', '--records', '10', '--batch', '10');
   assert.equal(unreachable.status, 3);
   assert.match(unreachable.stderr, /unreachable/);
@@ -104,7 +119,7 @@ test('dp plan --sweep: one row per epsilon with both units; each cell is the pac
     assert.equal(row.client.noiseMultiplier, z);
     assert.equal(row.client.utility.perRelease, noiseToSignal({ unit: 'client', noiseMultiplier: z, sites: 3, dim: 50890, rounds: 20 }).perRelease);
     assert.equal(row.client.utility.level, 'dominated');
-    const rp = planRecordLevel({ epsilon: row.epsilon, delta: 1e-5, records: 1000, batchSize: 32, rounds: 20, localSteps: 10 });
+    const rp = planRecordLevelSettings({ mode: 'local', epsilon: row.epsilon, delta: 1e-5, l2Clip: 1, sampleRate: 32 / 1000, rounds: 20, localSteps: 10 });
     assert.equal(row.record.noiseMultiplier, rp.sigma);
     assert.equal(row.record.utility.overRun, noiseToSignal({ unit: 'record', mode: 'local', noiseMultiplier: rp.sigma, batchSize: 32, sites: 3, dim: 50890, steps: 200 }).overRun);
     assert.ok(row.client.noiseMultiplier < lastClient && row.record.noiseMultiplier < lastRecord, 'more epsilon, less noise');
@@ -127,24 +142,37 @@ test('dp plan --sweep: one row per epsilon with both units; each cell is the pac
   assert.equal(fedmeta('plan', '--sweep', '--delta', '1e-5', '--rounds', '20', '--dim', '100').status, 2);
 });
 
-test('dp account reads a site\'s record-level ledger (and still a client-level one)', () => {
+test('dp account prints the epsilon a site\'s record-level ledger holds, charged as the client charges a distributed round (and still reads a client-level one)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedmeta-cli-site-ledger-'));
   const file = join(dir, 'site.jsonl');
-  const ledger = openSiteLedger(file, { site: 'hospital-a', budget: 8, delta: 1e-5, recordLevel: { mode: 'distributed', threshold: 4 } });
-  for (let r = 1; r <= 12; r++) ledger.charge({ mechanism: 'gaussian', q: 0.01, sigma: 0.7, steps: 10, round: r });
+  const rounds = 12;
+  const plan = planRecordLevelSettings({ mode: 'distributed', epsilon: 8, delta: 1e-5, l2Clip: 1, sampleRate: 0.05, rounds, threshold: 4, dim: 62 });
+  // The announced setting and the charge of packages/client/src/record-dp.ts (SiteRecordDp.accept / charge).
+  const s: RecordLevelDpSettings = { unit: 'record', mode: 'distributed', epsilonBudget: 8, delta: 1e-5, noiseMultiplier: plan.sigma, l2Clip: 1, sampleRate: 0.05, localSteps: 1, threshold: 4, expectedBatchSize: 10, encoding: { dim: 62, bits: 32, scaleBits: 16 } };
+  const ledger = openSiteLedger(file, { site: 'hospital-a', budget: 8, delta: s.delta, recordLevel: { mode: s.mode, threshold: s.threshold } });
+  const event = recordLevelRoundEvent(recordLevelQuery(s, rounds), s.noiseMultiplier);
+  for (let r = 1; r <= rounds; r++) ledger.charge({ ...event, round: r });
+  const held = ledger.spent();
   ledger.close();
+  assert.equal(held, plan.epsilon);
   const out = json(fedmeta('account', '--ledger', file, '--json'));
   assert.equal(out.unit, 'record');
   assert.equal(out.site, 'hospital-a');
   assert.equal(out.events, 12);
-  assert.equal(out.steps, 120);
-  assert.ok(Math.abs(out.epsilon - 3.2391922) < 1e-6, `${out.epsilon}`);
-  assert.ok(Math.abs(out.epsilonOwnShareOnly - rdpEpsilon({ q: 0.01, sigma: 0.35, steps: 120, delta: 1e-5 }).epsilon) < 1e-9);
-  assert.deepEqual(out.lastCharge, { round: 12, q: 0.01, sigma: 0.7, steps: 10 });
+  assert.equal(out.steps, 12);
+  assert.equal(out.epsilon, held);
+  // own share only: one discrete Gaussian share per round (numClients 1), as the planner reports
+  assert.equal(out.epsilonOwnShareOnly, epsilonOfEvents(Array(rounds).fill({ ...event, numClients: 1 }), 1e-5, 'rdp'));
+  assert.equal(out.epsilonOwnShareOnly, plan.epsilonOwnShareOnly);
+  assert.ok(out.epsilonOwnShareOnly > 2 * held);
+  assert.deepEqual(out.lastCharge, { round: 12, mechanism: 'ddg', q: 0.05, localSigma: event.mechanism === 'ddg' ? event.localSigma : NaN, l2Sensitivity: 2 ** 16 + Math.sqrt(62), numClients: 4, dim: 62 });
   const text = fedmeta('account', '--ledger', file);
-  assert.match(text.stdout, /^site hospital-a: record-level DP-SGD \(distributed noise, threshold 4\): epsilon spent 3\.239192\d* at delta 0\.00001 \(rdp\) over 120 steps in 12 charge\(s\)$/m);
+  const line = /^site hospital-a: record-level DP-SGD \(distributed noise, threshold 4\): epsilon spent ([0-9.]+) at delta 0\.00001 \(rdp\) over 12 steps in 12 charge\(s\)$/m.exec(text.stdout);
+  assert.ok(line, text.stdout);
+  assert.equal(Number(line[1]), held);
+  assert.match(text.stdout, /^last charge: round 12, one discrete Gaussian step at q=0\.05: 4 shares/m);
   assert.match(text.stdout, /^if no other site's noise share were honest/m);
-  assert.match(text.stdout, /^budget: 8; remaining: 4\.76/m);
+  assert.match(text.stdout, /^budget: 8; remaining: /m);
   const server = join(dir, 'server.jsonl');
   const sl = openLedger(server, { budget: 8, delta: 1e-5 });
   sl.charge({ mechanism: 'gaussian', q: 1, sigma: 3, round: 1 });

@@ -15,9 +15,11 @@ import { encodeLocal, ensureBackend, prepareModel, trainLocal } from './pipeline
 import { TrainingWorker } from './worker.js';
 import { describeSettings, policyProblem, settingsNotes, settingsViolations } from './policy.js';
 import { ClientSession } from './session.js';
+import { SiteRecordDp } from './record-dp.js';
 import { processClock } from './clock.js';
 import { applyStandardisation, conformData, featureStatistics, standardiseLocally } from './schema.js';
-import type { ClientHandle, ClientOptions, ClientProgress, ClientRoundRecord, ClientSummary, ClientEvent, ClientTestHooks } from './options.js';
+import { evaluateHeldOut } from './evaluation.js';
+import type { ClientEvaluationRecord, ClientHandle, ClientOptions, ClientProgress, ClientRoundRecord, ClientSummary, ClientEvent, ClientTestHooks } from './options.js';
 
 class FederationClient {
   private readonly limits: Limits;
@@ -25,6 +27,7 @@ class FederationClient {
   private session: Session | null = null;
   private current: ClientSession | null = null;
   private readonly records: ClientRoundRecord[] = [];
+  private readonly evaluations: ClientEvaluationRecord[] = [];
   private state: ClientProgress['state'] = 'connecting';
   private attempts = 0;
   private bytes = { in: 0, out: 0 };
@@ -41,6 +44,8 @@ class FederationClient {
   private data: ClientOptions['data'];
   private standardisedWith = '';
   private finalModel: ClientSummary['finalModel'] | null = null;
+  /** Record-level DP: this site's ledger and the accepted setting. */
+  private recordDp: SiteRecordDp | null = null;
   private resolveDone!: (s: ClientSummary) => void;
   readonly done: Promise<ClientSummary>;
 
@@ -158,6 +163,17 @@ class FederationClient {
       this.log('error', 'data.refused', { message: (err as Error).message });
       return err as TransportError;
     }
+    if (settings.dp?.unit === 'record') {
+      // Record-level DP: this site's own checks and ledger, before any round (record-dp.ts).
+      try {
+        this.recordDp?.close();
+        this.recordDp = null;
+        this.recordDp = SiteRecordDp.accept(this.o.dp, this.o.policy ?? {}, settings, session.welcome.name, session.welcome.nextRound);
+      } catch (err) {
+        this.log('error', 'policy.refused', { message: (err as Error).message });
+        return err as TransportError;
+      }
+    }
     this.log('info', 'federation.accepted', { settings, summary: describeSettings(settings), notes: settingsNotes(this.o.policy ?? {}, settings) });
     return null;
   }
@@ -204,8 +220,10 @@ class FederationClient {
       trusted: this.trusted,
       policy: this.o.policy ?? {},
       prepare: (config, params) => void prepareModel(config, params),
-      train: (config, params) => this.train(config, params, seed),
+      // Record-level DP: the site's ledger holds the round's charge before anything is trained or sent.
+      train: (config, params) => Promise.resolve().then(() => this.recordDp?.charge(config)).then(() => this.train(config, params, seed)),
       encode: encodeLocal,
+      evaluate: (config, params, bins) => evaluateHeldOut(config, params, this.data.support, this.data.query, bins),
       statistics: (features) => featureStatistics(this.raw, features),
       standardise: (st) => {
         const key = JSON.stringify(st);
@@ -232,6 +250,7 @@ class FederationClient {
         (_code, error) => {
           cs.close();
           this.records.push(...cs.records);
+          this.evaluations.push(...cs.evaluations);
           if (cs.finalModel) this.finalModel = cs.finalModel;
           this.current = null;
           if (cs.sawBye) resolve({ kind: 'bye' });
@@ -248,10 +267,13 @@ class FederationClient {
     if (this.current) {
       this.current.close();
       this.records.push(...this.current.records);
+      this.evaluations.push(...this.current.evaluations);
       this.current = null;
     }
     void this.worker?.terminate();
     this.worker = null;
+    this.recordDp?.close();
+    this.recordDp = null;
     this.setState(reason === 'failed' ? 'failed' : 'done');
     if (error) this.log('error', 'client.failed', { code: error.code, message: error.message });
     this.resolveDone({
@@ -262,6 +284,7 @@ class FederationClient {
       bytesIn: this.bytes.in,
       bytesOut: this.bytes.out,
       ...(this.finalModel ? { finalModel: this.finalModel } : {}),
+      evaluations: [...this.evaluations],
     });
   }
 
@@ -322,4 +345,40 @@ function validateClientOptions(o: ClientOptions): void {
   } catch (err) {
     throw new ClientError((err as Error).message);
   }
+}
+
+/**
+ * A site that cannot take part (its data cannot be read, e.g. a non-numeric cell) tells
+ * the coordinator so, typed and named, instead of silently staying away: it connects,
+ * authenticates, sends `refusal` in an error frame and closes. A few attempts with backoff
+ * while the coordinator is unreachable.
+ * @returns the site's roster name when the coordinator was told, or null when it could not be reached
+ */
+export async function reportRefusal(options: Omit<ClientOptions, 'data'>, refusal: TransportError, attempts = 5): Promise<string | null> {
+  await ready();
+  const limits = resolveLimits(options.limits);
+  const backoff = resolveBackoff(options.reconnect);
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    let session: Session;
+    try {
+      session = await openSession(options as ClientOptions, limits);
+    } catch (err) {
+      if (err instanceof TransportError && FATAL_CODES.has(err.code)) return null;
+      await new Promise((r) => setTimeout(r, backoffDelay(backoff, attempt, Math.random())));
+      continue;
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 2_000);
+      session.attach(
+        () => undefined,
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+      );
+      session.conn.fail(refusal);
+    });
+    return session.welcome.name;
+  }
+  return null;
 }

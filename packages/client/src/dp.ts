@@ -5,9 +5,9 @@
  * parameters come from the server's round config and are re-derived here by the same
  * dp function, so client and server agree on gamma and the padding.
  */
-import { BufferedRandom, createDdgEncoder, type DdgConfig } from '@fedmeta/dp';
+import { BufferedRandom, createDdgEncoder, createRecordDdgEncoder, type DdgConfig, type RecordDdgConfig } from '@fedmeta/dp';
 import type { Rng } from '@fedmeta/secagg';
-import { fromHex, TransportError, type DdgEncoding } from '@fedmeta/transport';
+import { fromHex, TransportError, type DdgEncoding, type RecordDdgEncoding } from '@fedmeta/transport';
 
 /**
  * Encodes one update with DP noise.
@@ -20,4 +20,16 @@ export function ddgEncode(e: DdgEncoding, update: Float32Array, rng: Rng): Uint3
   const encoder = createDdgEncoder(p);
   // The noise must come from a CSPRNG: the injected Rng (OS CSPRNG by default).
   return encoder.encode(update, seed, new BufferedRandom((out) => void rng.fill(out)));
+}
+
+/**
+ * Record-level DP, distributed mode: this site's clipped gradient sum plus its discrete
+ * Gaussian noise share (std sigma * C / sqrt(t)), in the ring (the dp package's record DDG
+ * encoder; parameters as announced).
+ * @throws TransportError ERR_VECTOR_LENGTH when the announced dim differs from the sum's length
+ */
+export function recordDdgEncode(e: RecordDdgEncoding, sum: Float32Array, rng: Rng): Uint32Array {
+  const p = e.params as unknown as RecordDdgConfig;
+  if (p.dim !== sum.length) throw new TransportError('ERR_VECTOR_LENGTH', `encoding.params.dim ${String(p.dim)} differs from the gradient length ${sum.length}`);
+  return createRecordDdgEncoder(p).encode(sum, new BufferedRandom((out) => void rng.fill(out)));
 }

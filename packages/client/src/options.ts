@@ -6,6 +6,7 @@ import type { ClientMessage, Rng } from '@fedmeta/secagg';
 import type { Limits } from '@fedmeta/transport';
 import type { BackendPreference } from '@fedmeta/meta';
 import type { SitePolicy } from './policy.js';
+import type { ClientDpOptions } from './record-dp.js';
 
 /** A meta Dataset (structurally): row-major features, integer labels. */
 export interface ClientDataset {
@@ -98,6 +99,12 @@ export interface ClientOptions {
    * client with ERR_POLICY_REFUSED before it trains or releases anything. Default: none.
    */
   policy?: SitePolicy;
+  /**
+   * Record-level DP (a federation announcing dp.unit 'record'): this site's own privacy
+   * ledger, charged (fsync'd) with every round's DP-SGD event before it trains, and its
+   * budget (record-dp.ts). Required to join such a federation.
+   */
+  dp?: ClientDpOptions;
   /** TLS: trust exactly these CA / self-signed certificates (PEM). Default: the system store. */
   tls?: { ca?: Uint8Array | string; rejectUnauthorized?: boolean };
   data: ClientDataOptions;
@@ -158,6 +165,19 @@ export interface ClientRoundRecord {
   trainMs?: number;
 }
 
+/** An evaluation round: this site's evaluation of the global model and the federation's metrics. */
+export interface ClientEvaluationRecord {
+  /** The training round whose global model was evaluated. */
+  round: number;
+  status: 'completed' | 'aborted' | 'excluded' | 'disconnected';
+  /** This site's held-out rows. */
+  local?: { count: number; correct: number; accuracy: number; loss?: number; auc?: number };
+  /** The federation's (weighted over every reporting site's rows), as the coordinator reported it. */
+  federated?: { accuracy: number; loss?: number; auc?: number; sites: number; count: number };
+  /** Epsilon spent so far, as the coordinator reported it (DP only). */
+  epsilon?: number;
+}
+
 export interface ClientSummary {
   name: string;
   rounds: ClientRoundRecord[];
@@ -169,6 +189,8 @@ export interface ClientSummary {
   bytesOut: number;
   /** The final global model and its manifest, as the coordinator sent them at the end. */
   finalModel?: { manifest: Record<string, unknown>; params: Float32Array };
+  /** The evaluation rounds this site took part in (federated evaluation). */
+  evaluations: ClientEvaluationRecord[];
 }
 
 export interface ClientEvent {

@@ -5,10 +5,12 @@
  * distributed discrete Gaussian encoder (clip, rotate, noise). Masking follows in
  * client.ts (the secagg client machine). No training or encoding maths lives here.
  */
-import { activeBackend, selectBackend, type BackendPreference, createAlgorithm, createModel, type Algorithm, type AlgorithmName, type LocalHyper, type ModelConfig, type ModelSpec, type LocalResult } from '@fedmeta/meta';
+import { activeBackend, selectBackend, type BackendPreference, createAlgorithm, createModel, clippedGradientSum, dpSgdUpdate, type Algorithm, type AlgorithmName, type DpSgdSources, type LocalHyper, type ModelConfig, type ModelSpec, type LocalResult } from '@fedmeta/meta';
+import { cryptoRandom } from '@fedmeta/dp';
 import { encodeUpdate, quantizeParams, type Rng } from '@fedmeta/secagg';
 import { TransportError, type RoundConfig } from '@fedmeta/transport';
-import { ddgEncode } from './dp.js';
+import { ddgEncode, recordDdgEncode } from './dp.js';
+import { recordDpSources } from './record-dp.js';
 import type { ClientDataOptions, ClientOptions } from './options.js';
 
 export type Trainer = NonNullable<ClientOptions['trainer']>;
@@ -58,8 +60,9 @@ export function prepareModel(config: RoundConfig, params: Float32Array) {
  * as the synchronous one.
  * @throws TransportError ERR_INTERNAL when training fails, ERR_VECTOR_LENGTH for a trainer's wrong-length update
  */
-export async function trainLocal(config: RoundConfig, params: Float32Array, data: ClientDataOptions, seed: number, trainer?: Trainer): Promise<LocalResult> {
-  const { algorithm } = prepareModel(config, params);
+export async function trainLocal(config: RoundConfig, params: Float32Array, data: ClientDataOptions, seed: number, trainer?: Trainer, sources?: DpSgdSources): Promise<LocalResult> {
+  const { algorithm, spec } = prepareModel(config, params);
+  if (config.federation.dp?.unit === 'record') return trainRecordLevel(config, spec, params, data, trainer, sources);
   try {
     if (trainer) {
       const r = trainer(params, config.round);
@@ -72,6 +75,37 @@ export async function trainLocal(config: RoundConfig, params: Float32Array, data
   } catch (cause) {
     if (cause instanceof TransportError) throw cause;
     throw new TransportError('ERR_INTERNAL', `local training failed: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * Record-level DP: DP-SGD on `data.support` with Poisson sampling and Gaussian noise from
+ * `sources` (default: the OS CSPRNG). Local mode: `localSteps` steps of meta's dpSgdUpdate
+ * with all of sigma * C added by this site (the update is then quantised as usual:
+ * post-processing). Distributed mode: one step's clipped gradient sum only; the site's
+ * discrete Gaussian noise share is added by the encoder (encodeLocal, 'record-ddg').
+ * The weight is always 1: a record-level update does not reveal the batch size.
+ * @throws TransportError ERR_BAD_PAYLOAD with a custom trainer (DP-SGD needs per-record gradients), ERR_INTERNAL when training fails
+ */
+function trainRecordLevel(config: RoundConfig, spec: ModelSpec, params: Float32Array, data: ClientDataOptions, trainer: Trainer | undefined, sources: DpSgdSources | undefined): LocalResult {
+  const dp = config.federation.dp;
+  if (dp?.unit !== 'record') throw new TransportError('ERR_INTERNAL', 'not a record-level round');
+  if (trainer) throw new TransportError('ERR_BAD_PAYLOAD', 'record-level DP needs per-record gradients (DP-SGD): a custom trainer cannot take part');
+  const lr = (config.algorithm.hyper as { lr?: unknown }).lr;
+  if (typeof lr !== 'number' || !(lr > 0)) throw new TransportError('ERR_BAD_PAYLOAD', 'roundStart.config.algorithm.hyper.lr: expected a number > 0 (the DP-SGD step size)');
+  const src = sources ?? recordDpSources(cryptoRandom());
+  try {
+    if (dp.mode === 'local') {
+      return dpSgdUpdate(spec, params, data, { steps: dp.localSteps, sampleRate: dp.sampleRate, lr, l2Clip: dp.l2Clip, noiseStd: dp.noiseMultiplier * dp.l2Clip }, src);
+    }
+    const set = data.support;
+    const indices: number[] = [];
+    for (let j = 0; j < set.count; j++) if (src.uniform() < dp.sampleRate) indices.push(j);
+    const started = performance.now();
+    const g = clippedGradientSum(spec, params, set, indices, dp.l2Clip);
+    return { update: g.sum, weight: 1, metrics: { lossFirst: g.lossMean, lossLast: g.lossMean, examples: g.count, steps: 1, millis: performance.now() - started } };
+  } catch (cause) {
+    throw new TransportError('ERR_INTERNAL', `DP-SGD failed: ${(cause as Error).message}`, { cause });
   }
 }
 
@@ -91,6 +125,8 @@ export function encodeLocal(config: RoundConfig, local: LocalResult, rng: Rng): 
       encoded = encodeUpdate(local.update, weight, qp, rng);
     } else if (e.kind === 'ddg') {
       encoded = ddgEncode(e, local.update, rng);
+    } else if (e.kind === 'record-ddg') {
+      encoded = recordDdgEncode(e, local.update, rng);
     } else {
       throw new TransportError('ERR_BAD_PAYLOAD', 'a statistics round carries no model update to encode');
     }

@@ -24,6 +24,12 @@ export interface SitePolicy {
   requireSecurity?: 'semi-honest' | 'active';
   /** Refuse plaintext aggregation (the coordinator would see this site's update). */
   requireSecAgg?: boolean;
+  /**
+   * 'secure': this site's evaluation of the global model leaves it only inside a secure
+   * sum (an evaluation round with `report: 'secure'`); it never sends a per-site report and
+   * refuses a federation, or a round, that asks for one. 'per-site' (default): either is fine.
+   */
+  evaluation?: 'per-site' | 'secure';
 }
 
 /** Violations of `policy` by the federation's announced settings (empty: accepted). */
@@ -39,6 +45,30 @@ export function settingsViolations(policy: SitePolicy, s: FederationSettings): s
   }
   if (policy.requireSecurity === 'active' && s.aggregation.security !== 'active') v.push(`requireSecurity active: the federation runs ${s.aggregation.security} secure aggregation`);
   if (policy.requireSecAgg && s.aggregation.mode === 'plaintext') v.push('requireSecAgg: the federation aggregates in plaintext (the coordinator would see every update)');
+  if (policy.evaluation === 'secure' && s.evaluation?.report === 'per-site') v.push("evaluation secure: the federation asks every site for a per-site evaluation report (server evaluation.report 'per-site')");
+  return v;
+}
+
+/**
+ * Violations of `policy` by an evaluation round (no update is trained or released: the
+ * DP-encoding checks of roundViolations do not apply; evaluation metrics are outside the
+ * DP guarantee, like the statistics round). A per-site report is refused under
+ * `evaluation: 'secure'`; a secure evaluation round is held to the cohort and aggregation
+ * checks of a training round.
+ */
+export function evaluationViolations(policy: SitePolicy, c: RoundConfig): string[] {
+  const v = settingsViolations(policy, c.federation);
+  if (c.encoding.kind !== 'evaluation') return v;
+  if (c.encoding.report === 'per-site') {
+    if (policy.evaluation === 'secure') v.push(`evaluation secure: round ${c.round} asks this site for a per-site evaluation report`);
+    return v;
+  }
+  const a = c.aggregation;
+  const cohort = a.secagg?.clientIds.length;
+  if ((policy.requireSecAgg || policy.evaluation === 'secure') && a.mode === 'plaintext') v.push(`${policy.evaluation === 'secure' ? 'evaluation secure' : 'requireSecAgg'}: the evaluation of round ${c.round} is aggregated in plaintext`);
+  if (policy.requireSecurity === 'active' && a.secagg && a.secagg.mode !== 'active') v.push(`requireSecurity active: the evaluation of round ${c.round} runs ${a.secagg.mode} secure aggregation`);
+  if (policy.minCohort !== undefined && cohort !== undefined && cohort < policy.minCohort) v.push(`minCohort ${policy.minCohort}: the evaluation of round ${c.round} has a cohort of ${cohort}`);
+  if (cohort !== undefined && cohort < c.federation.aggregation.minAggregate) v.push(`the evaluation of round ${c.round} has a cohort of ${cohort}, below the federation's own announced floor of ${c.federation.aggregation.minAggregate}`);
   return v;
 }
 
@@ -49,7 +79,8 @@ export function roundViolations(policy: SitePolicy, c: RoundConfig): string[] {
   const cohort = a.secagg?.clientIds.length;
   if (policy.requireSecAgg && a.mode === 'plaintext') v.push(`requireSecAgg: round ${c.round} is aggregated in plaintext`);
   if (a.mode !== 'plaintext' && a.mode !== 'secagg' && a.mode !== 'secagg+') v.push(`round ${c.round}: unknown aggregation mode`);
-  if ((policy.requireDp || policy.maxEpsilon !== undefined) && c.encoding.kind !== 'ddg') v.push(`requireDp: round ${c.round} carries no DP noise (encoding ${c.encoding.kind})`);
+  const recordLevel = c.federation.dp?.unit === 'record' && (c.federation.dp.mode === 'local' ? c.encoding.kind === 'quantize' : c.encoding.kind === 'record-ddg');
+  if ((policy.requireDp || policy.maxEpsilon !== undefined) && c.encoding.kind !== 'ddg' && !recordLevel) v.push(`requireDp: round ${c.round} carries no DP noise (encoding ${c.encoding.kind})`);
   if (policy.requireSecurity === 'active' && a.secagg && a.secagg.mode !== 'active') v.push(`requireSecurity active: round ${c.round} runs ${a.secagg.mode} secure aggregation`);
   if (policy.minCohort !== undefined && cohort !== undefined && cohort < policy.minCohort) v.push(`minCohort ${policy.minCohort}: round ${c.round} has a cohort of ${cohort}`);
   if (cohort !== undefined && cohort < c.federation.aggregation.minAggregate) {
@@ -68,6 +99,7 @@ export function policyProblem(p: SitePolicy): string | null {
     if (n !== undefined && !(Number.isInteger(n) && n >= 2)) return `policy.${k}: expected an integer >= 2`;
   }
   if (p.requireSecurity !== undefined && p.requireSecurity !== 'semi-honest' && p.requireSecurity !== 'active') return "policy.requireSecurity: expected 'semi-honest' or 'active'";
+  if (p.evaluation !== undefined && p.evaluation !== 'per-site' && p.evaluation !== 'secure') return "policy.evaluation: expected 'per-site' or 'secure'";
   return null;
 }
 
@@ -85,6 +117,10 @@ export function settingsNotes(policy: SitePolicy, s: FederationSettings): string
 /** One line for a console: the settings a client accepted. */
 export function describeSettings(s: FederationSettings): string {
   const a = s.aggregation;
-  const dp = s.dp ? `DP ${s.dp.unit}-level, epsilon budget ${s.dp.epsilonBudget} (delta ${s.dp.delta}, noise multiplier ${s.dp.noiseMultiplier.toFixed(3)}, clip ${s.dp.l2Clip})` : 'DP off';
+  const dp = !s.dp
+    ? 'DP off'
+    : s.dp.unit === 'record'
+      ? `DP record-level (DP-SGD, ${s.dp.mode} noise), epsilon ${s.dp.epsilonBudget} per site (delta ${s.dp.delta}, noise multiplier ${s.dp.noiseMultiplier.toFixed(3)}, clip ${s.dp.l2Clip}, sampling rate ${s.dp.sampleRate})`
+      : `DP ${s.dp.unit}-level, epsilon budget ${s.dp.epsilonBudget} (delta ${s.dp.delta}, noise multiplier ${s.dp.noiseMultiplier.toFixed(3)}, clip ${s.dp.l2Clip})`;
   return `${a.mode} ${a.security}, rounds of >= ${a.minClients} members, sums of >= ${a.minAggregate} inputs, ${dp}, ${s.rounds} rounds`;
 }

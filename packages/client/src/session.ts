@@ -10,8 +10,9 @@
 import { decodeMessage, encodeFixedPoint, encodeMessage, SecAggAbortError, SecAggClient, SecAggError, type ClientMessage, type Rng, type ServerMessage } from '@fedmeta/secagg';
 import { fromHex, parseRoundConfig, toHex, TransportError, type MessageOf, type RoundConfig, type RuntimeMessage, type Standardisation } from '@fedmeta/transport';
 import type { LocalResult } from '@fedmeta/meta';
-import { roundViolations, type SitePolicy } from './policy.js';
-import type { ClientEvent, ClientPhase, ClientRoundRecord, ClientTestHooks } from './options.js';
+import { evaluationViolations, roundViolations, type SitePolicy } from './policy.js';
+import { encodeEvaluation, type LocalEvaluation } from './evaluation.js';
+import type { ClientEvaluationRecord, ClientEvent, ClientPhase, ClientRoundRecord, ClientTestHooks } from './options.js';
 
 /** Time, injected (the process clock in production, a fake one in tests). */
 export interface SessionClock {
@@ -50,6 +51,8 @@ export interface SessionOptions {
   train(config: RoundConfig, params: Float32Array): Promise<LocalResult>;
   /** Encodes the local result for aggregation (quantiser or DDG). */
   encode(config: RoundConfig, local: LocalResult, rng: Rng): Uint32Array;
+  /** Evaluates the round's params on this site's held-out rows (an evaluation round). */
+  evaluate(config: RoundConfig, params: Float32Array, bins: number): LocalEvaluation | Promise<LocalEvaluation>;
   /** The site's raw feature statistics [count, sum_1..f, sumsq_1..f] for the statistics round. */
   statistics(features: number): Float64Array;
   /** Train from now on with the federation's standardisation. */
@@ -72,10 +75,14 @@ interface ActiveRound {
   machine: SecAggClient | null;
   phase?: ClientPhase;
   record: ClientRoundRecord;
+  /** An evaluation round: this site's own result, once computed. */
+  evaluation?: { local: LocalEvaluation | null };
 }
 
 export class ClientSession {
   readonly records: ClientRoundRecord[] = [];
+  /** Evaluation rounds: this site's result and the federation's, as the coordinator reported it. */
+  readonly evaluations: ClientEvaluationRecord[] = [];
   private active: ActiveRound | null = null;
   private watchdog: { readonly id: unknown } | null = null;
   private beat: { readonly id: unknown } | null = null;
@@ -143,7 +150,8 @@ export class ClientSession {
     if (!this.active) return;
     this.active.machine?.cancel();
     this.active.record.status = status;
-    this.records.push(this.active.record);
+    if (this.active.evaluation) this.evaluations.push(evaluationRecord(this.active.round, status, this.active.evaluation.local, null));
+    else this.records.push(this.active.record);
     this.active = null;
   }
 
@@ -182,6 +190,17 @@ export class ClientSession {
     }
     this.stopBeat();
     this.active.record.status = msg.status;
+    if (this.active.evaluation) {
+      // The federation's metrics (the coordinator's weighted mean, or the secure sum's) and the epsilon spent so far.
+      const fed = msg.summary['evaluation'];
+      const rec = evaluationRecord(msg.round, msg.status, this.active.evaluation.local, fed !== null && typeof fed === 'object' ? (fed as Record<string, unknown>) : null);
+      if (typeof msg.summary['epsilon'] === 'number') rec.epsilon = msg.summary['epsilon'];
+      this.evaluations.push(rec);
+      this.o.log('info', 'round.evaluated', { ...rec });
+      this.active = null;
+      this.o.changed('idle');
+      return;
+    }
     this.records.push(this.active.record);
     this.o.log('info', 'round.end', { round: msg.round, status: msg.status, summary: msg.summary });
     const bench = msg.summary['bench'] as { rounds?: unknown; reason?: unknown } | undefined;
@@ -195,7 +214,8 @@ export class ClientSession {
     if (this.active) this.abandon('aborted');
     this.stopBeat();
     const config = parseRoundConfig(msg.config, { round: msg.round, paramCount: msg.params.length, federationId: this.o.federationId, participantId: msg.participantId });
-    const violations = roundViolations(this.o.policy, config);
+    const evaluating = config.encoding.kind === 'evaluation';
+    const violations = evaluating ? evaluationViolations(this.o.policy, config) : roundViolations(this.o.policy, config);
     if (violations.length > 0) {
       // Nothing has been trained or sent for this round: leave before anything is released.
       this.o.log('error', 'policy.refused', { round: msg.round, violations });
@@ -203,7 +223,7 @@ export class ClientSession {
     }
     this.o.prepare(config, msg.params); // model, algorithm and params checked before any work
     if (config.standardisation) this.o.standardise(config.standardisation);
-    const active: ActiveRound = { round: msg.round, config, machine: null, record: { round: msg.round, status: 'aborted' } };
+    const active: ActiveRound = { round: msg.round, config, machine: null, record: { round: msg.round, status: 'aborted' }, ...(evaluating ? { evaluation: { local: null } } : {}) };
     this.active = active;
     this.o.changed('training');
     this.o.link.send({ type: 'progress', round: msg.round, stage: 'training', fraction: 0 });
@@ -214,7 +234,9 @@ export class ClientSession {
       this.trainAndStart(active, msg).catch((err: unknown) => {
         if (this.active !== active || !this.o.link.isOpen) return;
         // Local failures (training, encoding) leave the round: the server sees the code and drops us.
-        this.o.link.fail(err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err), { cause: err }));
+        const e = err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err), { cause: err });
+        this.o.log('error', 'round.failed', { round: active.round, code: e.code, message: e.message });
+        this.o.link.fail(e);
       });
     }, 0);
   }
@@ -263,6 +285,24 @@ export class ClientSession {
       this.stopBeat();
       encoded = this.statisticsInput(active.config);
       this.o.log('info', 'preprocessing.statistics', { round: active.round, features: active.config.encoding.features });
+    } else if (active.config.encoding.kind === 'evaluation') {
+      const enc = active.config.encoding;
+      const local = await this.o.evaluate(active.config, msg.params, enc.bins);
+      if (this.active !== active || !this.o.link.isOpen) return;
+      this.stopBeat();
+      active.evaluation = { local };
+      this.o.log('info', 'evaluation.local', { round: active.round, report: enc.report, count: local.count, correct: local.correct, lossSum: local.lossSum, auc: local.auc });
+      if (enc.report === 'per-site') {
+        // Checked again here: a site under evaluation 'secure' never sends a per-site report.
+        if (this.o.policy.evaluation === 'secure') throw new TransportError('ERR_POLICY_REFUSED', `this site's policy (client.policy.evaluation secure) refuses a per-site evaluation report for round ${active.round}`);
+        this.o.link.send({ type: 'evalReport', round: active.round, count: local.count, correct: local.correct, positive: local.positive, negative: local.negative, ...(local.lossSum !== undefined ? { lossSum: local.lossSum } : {}), ...(local.auc !== undefined ? { auc: local.auc } : {}) });
+        this.o.changed('aggregating');
+        return;
+      }
+      encoded = encodeEvaluation(local, enc);
+      if (encoded.length !== active.config.aggregation.vectorLength) {
+        throw new TransportError('ERR_VECTOR_LENGTH', `an evaluation of ${enc.bins} bins makes ${encoded.length} entries, the round expects ${active.config.aggregation.vectorLength}`);
+      }
     } else {
       const local = await this.o.train(active.config, msg.params);
       // A round left while this one trained has its own beat: stop ours only if still ours.
@@ -374,4 +414,26 @@ export class ClientSession {
     this.o.link.terminate();
     return true;
   }
+}
+
+/** One evaluation round as the site saw it: its own numbers and the federation's. */
+function evaluationRecord(round: number, status: ClientEvaluationRecord['status'], local: LocalEvaluation | null, federated: Record<string, unknown> | null): ClientEvaluationRecord {
+  const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const rec: ClientEvaluationRecord = { round, status };
+  if (local) {
+    rec.local = { count: local.count, correct: local.correct, accuracy: local.count > 0 ? local.correct / local.count : 0 };
+    if (local.lossSum !== undefined && local.count > 0) rec.local.loss = local.lossSum / local.count;
+    if (local.auc !== undefined) rec.local.auc = local.auc;
+  }
+  if (federated) {
+    const accuracy = num(federated['accuracy']);
+    if (accuracy !== undefined) {
+      rec.federated = { accuracy, sites: num(federated['sites']) ?? 0, count: num(federated['count']) ?? 0 };
+      const loss = num(federated['loss']);
+      const auc = num(federated['auc']);
+      if (loss !== undefined) rec.federated.loss = loss;
+      if (auc !== undefined) rec.federated.auc = auc;
+    }
+  }
+  return rec;
 }

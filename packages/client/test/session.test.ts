@@ -118,6 +118,7 @@ function session(clock: FakeClock, over: Partial<SessionOptions> & { update?: Fl
     },
     encode: encodeLocal,
     statistics: (features) => new Float64Array(1 + 2 * features),
+    evaluate: (config) => ({ round: config.round, count: 0, correct: 0, positive: new Uint32Array(0), negative: new Uint32Array(0) }),
     standardise: () => undefined,
     progressIntervalMs: 0,
     serverTimeoutMs: 60_000,

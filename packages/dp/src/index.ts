@@ -6,8 +6,7 @@ export { pldEpsilon, gaussianPld, selfComposePld, composePld, pldEpsilonForDelta
 export { analyticGaussianEpsilon, analyticGaussianDelta } from './accountant/analytic-gaussian.js';
 export { planNoiseMultiplier, planDdgNoiseMultiplier, epsilonFor, MAX_NOISE_MULTIPLIER, type AccountantName, type Plan, type PlanQuery, type EpsilonQuery } from './planner.js';
 export { ddgEpsilon, ddgRdp, ddgTau, computeDdgRdp, ddgRdpUnsampled, type DdgMechanismParams } from './accountant/ddg.js';
-export { openLedger, openSiteLedger, Ledger, epsilonOfEvents, type PrivacyEvent, type GaussianEvent, type DdgEvent, type LedgerRecord, type LedgerOptions, type LedgerSummary, type RecordLevelInfo } from './ledger.js';
-export { planRecordLevel, planRecordLevelFederation, type RecordLevelQuery, type RecordLevelPlan, type SiteRecords, type RecordLevelFederationPlan } from './record-level.js';
+export { openLedger, openSiteLedger, Ledger, epsilonOfEvents, ownShareOnlyEvent, type PrivacyEvent, type GaussianEvent, type DdgEvent, type LedgerRecord, type LedgerOptions, type LedgerSummary, type RecordLevelInfo } from './ledger.js';
 export { noiseToSignal, utilityWarning, expectedGaussianNorm, sitesForClientLevelSignal, type NoiseToSignal, type UtilitySetting, type ClientLevelSetting, type RecordLevelSetting, type UtilityLevel, type PrivacyUnit, type RecordNoiseMode } from './utility.js';
 export { cryptoRandom, seededRandom, BufferedRandom, keystream, type RandomSource } from './rng.js';
 export { sampleDiscreteGaussian, sampleDiscreteLaplace, fillDiscreteGaussian, bernoulliExpRational, bernoulliExpFloat, discreteGaussianPmf } from './discrete-gaussian.js';
@@ -15,3 +14,4 @@ export { fwht, rotate, unrotate, rotationSigns, ROTATION_INFO } from './hadamard
 export { clipL2 } from './clip.js';
 export { gaussianMechanism, addGaussianNoise, sampleStandardNormal } from './gaussian.js';
 export { createDdgEncoder, chooseDdgParams, chooseDdgBits, addModular, paddedLength, type DdgConfig, type DdgParams, type DdgEncoder } from './ddg.js';
+export { createRecordDdgEncoder, recordDdgParams, planRecordLevelSettings, recordLevelEpsilon, recordLevelRoundEvent, checkRecordSettings, type RecordDdgConfig, type RecordDdgParams, type RecordDdgEncoder, type RecordLevelSettingsQuery, type RecordLevelSettingsPlan } from './record-ddg.js';

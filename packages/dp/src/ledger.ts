@@ -203,6 +203,18 @@ function checkRecordLevel(name: string, r: unknown): RecordLevelInfo {
 }
 
 /** An open ledger. Not safe for concurrent writers (one process owns a ledger file). */
+/**
+ * A distributed round's event as if only the charging site's own noise share were honest:
+ * a DDG event with one share (numClients 1) of the same discrete Gaussian and sensitivity;
+ * a Gaussian event with sigma / sqrt(threshold). What a site that trusts no other site
+ * accounts (the ledger's and the planner's `epsilonOwnShareOnly`).
+ */
+export function ownShareOnlyEvent<E extends GaussianEvent | DdgEvent>(event: E, threshold: number): E {
+  const t = checkNumber('threshold', threshold, { min: 1, integer: true });
+  if (event.mechanism === 'ddg') return { ...event, numClients: 1 };
+  return { ...event, sigma: event.sigma / Math.sqrt(t) };
+}
+
 export class Ledger {
   private readonly records: LedgerRecord[] = [];
   private tornRecords = 0;
@@ -372,7 +384,7 @@ export class Ledger {
     if (t === 1) return this.spent();
     const all = this.allEvents();
     if (!all) return Infinity;
-    const own = all.map((e): PrivacyEvent => (e.mechanism === 'gaussian' ? { ...e, sigma: e.sigma / Math.sqrt(t) } : e));
+    const own = all.map((e): PrivacyEvent => ownShareOnlyEvent(e, t));
     return epsilonOfEvents(own, this.delta, 'rdp');
   }
 

@@ -8,6 +8,7 @@ export * from './algorithms/index.js';
 export { MetaOptimizer, type MetaOptimizerConfig, type MetaOptimizerState } from './meta-optimizer.js';
 export { evaluatePersonalized, spread, type PersonalizedReport, type Spread } from './evaluate.js';
 export { runFederatedSimulation, type SimulationOptions, type SimulationResult, type RoundMetrics } from './simulate.js';
+export { referenceRuns, trainCentrally, type ReferenceOptions, type ReferenceReport, type ReferenceRun, type SgdBudget } from './reference.js';
 export { exportTfjsModel, toLayersModel } from './export.js';
 export { conv2dIm2col, avgPool2x2, globalAvgPool, type Padding } from './ops/conv.js';
 export { expSafe, logSoftmaxSafe, crossEntropySafe } from './ops/twice-differentiable.js';

@@ -8,7 +8,16 @@ import { toHex, type FederationSettings, type RoundConfig } from '@fedmeta/trans
 import type { CohortPlan } from './cohort.js';
 import type { RoundEncoding } from './encoding.js';
 import type { Peer } from './peer.js';
-import type { DpRoundEncoding } from './privacy.js';
+import { recordLevelSettings, type DpRoundEncoding } from './privacy.js';
+import { createModel, type ModelConfig } from '@fedmeta/meta';
+
+const paramCounts = new WeakMap<object, number>();
+/** The announced model's parameter count (record-level DP's distributed encoding announces it). */
+function paramCountOf(o: ResolvedServerOptions): number {
+  let n = paramCounts.get(o.raw.model.config);
+  if (n === undefined) paramCounts.set(o.raw.model.config, (n = createModel(o.raw.model.config as unknown as ModelConfig).paramCount));
+  return n;
+}
 import type { ResolvedServerOptions } from './validate.js';
 
 export interface Announcement {
@@ -24,11 +33,25 @@ export function federationSettings(o: ResolvedServerOptions): FederationSettings
   return {
     ...(o.raw.dataSchema ? { data: o.raw.dataSchema } : {}),
     ...(o.raw.preprocessing?.standardise === 'federated' ? { preprocessing: 'federated-standardise' as const } : {}),
+    ...(o.raw.evaluation ? { evaluation: evaluationSettings(o) } : {}),
     rounds: o.rounds,
     aggregation: { mode: o.aggregation.mode, security: o.aggregation.security, minClients: o.cohort.minClients, minAggregate: o.cohort.minAggregate },
-    dp: dp ? { unit: 'client', epsilonBudget: dp.epsilonBudget, delta: dp.delta, noiseMultiplier: dp.noiseMultiplier, l2Clip: dp.l2Clip } : null,
+    dp: !dp
+      ? null
+      : dp.unit === 'record'
+        ? recordLevelSettings(dp, { cohort: { minClients: o.cohort.minClients, maxClients: Math.min(o.cohort.maxClients, o.roster.size) }, aggregation: o.aggregation, hyper: o.raw.algorithm.hyper }, paramCountOf(o))
+        : { unit: 'client', epsilonBudget: dp.epsilonBudget, delta: dp.delta, noiseMultiplier: dp.noiseMultiplier, l2Clip: dp.l2Clip },
   };
 }
+
+/** The federated evaluation as announced (defaults filled in). */
+export function evaluationSettings(o: ResolvedServerOptions): NonNullable<FederationSettings['evaluation']> {
+  const e = o.raw.evaluation ?? {};
+  return { everyRounds: e.everyRounds ?? 1, report: e.report ?? 'per-site', bins: e.bins ?? DEFAULT_EVAL_BINS };
+}
+
+/** Score-histogram bins of the federated AUC unless configured. */
+export const DEFAULT_EVAL_BINS = 100;
 
 export function announceRound(
   o: ResolvedServerOptions,

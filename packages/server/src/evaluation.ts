@@ -4,7 +4,7 @@
  * classifies by class prototypes, not by the head, so it has no such loss (undefined).
  */
 import { tf, unflattenParams, type Algorithm, type ModelSpec } from '@fedmeta/meta';
-import type { EvaluationOptions } from './options.js';
+import type { EvaluationOptions, RoundEvaluation } from './options.js';
 
 /** Examples per forward pass (bounds the memory of a large evaluation set). */
 const BATCH = 1024;
@@ -36,3 +36,106 @@ export function heldOutLoss(algorithm: Pick<Algorithm, 'name'>, spec: ModelSpec,
   return total / data.count;
 }
 
+
+/** One site's evaluation sums (a per-site report, or the secure sum of all of them). */
+export interface SiteReport {
+  name: string;
+  count: number;
+  correct: number;
+  lossSum?: number;
+  auc?: number;
+  positive: ArrayLike<number>;
+  negative: ArrayLike<number>;
+}
+
+/**
+ * AUC from class-1 score histograms of the positives and negatives: a positive in a higher
+ * bin than a negative counts 1, in the same bin one half. Undefined without both classes.
+ */
+export function histogramAuc(positive: ArrayLike<number>, negative: ArrayLike<number>): number | undefined {
+  let p = 0;
+  let n = 0;
+  for (let b = 0; b < positive.length; b++) {
+    p += positive[b]!;
+    n += negative[b]!;
+  }
+  if (p === 0 || n === 0) return undefined;
+  let below = 0;
+  let wins = 0;
+  for (let b = 0; b < positive.length; b++) {
+    wins += positive[b]! * (below + negative[b]! / 2);
+    below += negative[b]!;
+  }
+  return wins / (p * n);
+}
+
+/**
+ * How far the histogram AUC can be from the exact AUC of the same scores: only pairs in the
+ * same bin are uncertain (counted one half, truly 0, 1/2 or 1), so at most half their share.
+ */
+export function histogramAucBound(positive: ArrayLike<number>, negative: ArrayLike<number>): number {
+  let p = 0;
+  let n = 0;
+  let same = 0;
+  for (let b = 0; b < positive.length; b++) {
+    p += positive[b]!;
+    n += negative[b]!;
+    same += positive[b]! * negative[b]!;
+  }
+  return p === 0 || n === 0 ? 0 : same / (2 * p * n);
+}
+
+/**
+ * The federation's metrics from the sites' sums: accuracy = sum correct / sum count (the
+ * mean of the sites' accuracies weighted by their rows, the same as on the pooled rows),
+ * loss likewise, AUC from the summed histograms. `perSite` keeps each report (per-site mode).
+ * @returns null when no row was evaluated
+ */
+export function combineEvaluation(report: RoundEvaluation['report'], sites: readonly SiteReport[], siteCount: number, perSite: boolean): RoundEvaluation | null {
+  let count = 0;
+  let correct = 0;
+  let lossSum = 0;
+  let withLoss = sites.length > 0;
+  const bins = sites[0]?.positive.length ?? 0;
+  const positive = new Float64Array(bins);
+  const negative = new Float64Array(bins);
+  for (const s of sites) {
+    count += s.count;
+    correct += s.correct;
+    if (s.lossSum === undefined) withLoss = false;
+    else lossSum += s.lossSum;
+    for (let b = 0; b < bins; b++) {
+      positive[b]! += s.positive[b] ?? 0;
+      negative[b]! += s.negative[b] ?? 0;
+    }
+  }
+  if (count === 0) return null;
+  const out: RoundEvaluation = { report, sites: siteCount, count, correct, accuracy: correct / count };
+  if (withLoss) out.loss = lossSum / count;
+  const auc = bins > 0 ? histogramAuc(positive, negative) : undefined;
+  if (auc !== undefined) {
+    out.auc = auc;
+    out.aucBound = histogramAucBound(positive, negative);
+  }
+  if (perSite) {
+    // In name order: a stable line on the console, whatever order the reports arrived in.
+    out.perSite = [...sites].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((s) => ({
+      name: s.name,
+      count: s.count,
+      correct: s.correct,
+      accuracy: s.count > 0 ? s.correct / s.count : 0,
+      ...(s.lossSum !== undefined && s.count > 0 ? { loss: s.lossSum / s.count } : {}),
+      ...(s.auc !== undefined ? { auc: s.auc } : {}),
+    }));
+  }
+  return out;
+}
+
+/** Whether `a` beats `b`: higher accuracy, or the same accuracy and a lower loss. */
+export function betterEvaluation(a: RoundEvaluation, b: RoundEvaluation): boolean {
+  if (a.accuracy !== b.accuracy) return a.accuracy > b.accuracy;
+  return (a.loss ?? Infinity) < (b.loss ?? Infinity);
+}
+
+/** What the best-round selection is, in words (manifests and summaries). */
+export const BEST_METRIC = "federated accuracy on the sites' held-out rows (loss breaks ties)";

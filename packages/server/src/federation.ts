@@ -7,22 +7,25 @@
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { selectBackend, standardise, createAlgorithm, createModel, MetaOptimizer, type AlgorithmName, type MetaOptimizerConfig, type ModelConfig, type ModelSpec, type Algorithm } from '@fedmeta/meta';
-import { TransportError, type RoundConfig, type StatsEncoding } from '@fedmeta/transport';
+import { evaluationValues, TransportError, type EvaluationEncoding, type MessageOf, type RoundConfig, type StatsEncoding } from '@fedmeta/transport';
 import { decodeFixedPoint, ready, STATS_FORMAT, type SecAggConfig } from '@fedmeta/secagg';
 import { checkpointMismatch, federationFingerprint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { announceRound, federationSettings } from './announce.js';
+import { announceRound, evaluationSettings, federationSettings } from './announce.js';
 import { Roster } from './auth.js';
 import { planCohort, sampleCohort } from './cohort.js';
 import { quantizeEncoding, type RoundEncoding } from './encoding.js';
 import { ServerError } from './errors.js';
 import { listen, publicStatus, type Listener } from './listener.js';
 import { Peer } from './peer.js';
-import { heldOutLoss } from './evaluation.js';
+import { BEST_METRIC, betterEvaluation, combineEvaluation, heldOutLoss, type SiteReport } from './evaluation.js';
 import { RoundDriver, type Laggard, type RoundOutcome } from './round.js';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.js';
 import { accountedClients, Privacy, type DpRoundEncoding } from './privacy.js';
-import type { FederationSummary, ModelManifest, RosterChange, RosterEntry, RoundPlan, RoundSummary, ServerEvent, ServerHandle, ServerOptions, ServerPhase, ServerProgress, ServerStatus } from './options.js';
+import type { FederationSummary, ModelManifest, RoundEvaluation, ServerStatus as Status, RosterChange, RosterEntry, RoundPlan, RoundSummary, ServerEvent, ServerHandle, ServerOptions, ServerPhase, ServerProgress, ServerStatus } from './options.js';
 import type { ResolvedServerOptions } from './validate.js';
+
+/** Site failures kept for status. */
+const SITE_ERRORS = 20;
 
 export class Federation {
   private listener!: Listener;
@@ -48,9 +51,15 @@ export class Federation {
   /** The global feature standardisation once the statistics round completed. */
   private standardisation: { mean: number[]; std: number[]; count: number; sites: number } | null = null;
   private inStatisticsRound = false;
+  /** The training round whose model an evaluation round in progress evaluates. */
+  private evaluatingRound: number | null = null;
   /** The abort reason of the round being checkpointed (progress says "aborted"). */
   private abortedReason: string | null = null;
   private evalCache: { raw: unknown; data: NonNullable<ServerOptions['evaluate']>['data'] } | null = null;
+  /** The best round by the federated evaluation so far (accuracy, loss breaks ties), with its params. */
+  private best: { round: number; params: Float32Array; evaluation: RoundEvaluation } | null = null;
+  /** The latest failures sites reported in error frames (newest last, at most SITE_ERRORS). */
+  private readonly siteErrors: Status['siteErrors'] = [];
   /** The roster in force; replaced by updateRoster() while the server runs. */
   private roster: Roster;
   private rosterShortLogged = -1;
@@ -76,16 +85,37 @@ export class Federation {
       throw new ServerError('ERR_SERVER_CONFIG', `model.initialParams: ${init.length} entries, the model has ${this.spec.paramCount}`);
     }
     this.params = init ? init.slice() : this.spec.initParams(o.seed);
+    const ev = o.raw.evaluation;
+    if (ev) {
+      const bad = (field: string, want: string): never => {
+        throw new ServerError('ERR_SERVER_CONFIG', `evaluation.${field}: expected ${want}`);
+      };
+      if (ev.everyRounds !== undefined && !(Number.isInteger(ev.everyRounds) && ev.everyRounds >= 1)) bad('everyRounds', 'an integer >= 1');
+      if (ev.report !== undefined && ev.report !== 'per-site' && ev.report !== 'secure') bad('report', "'per-site' or 'secure'");
+      if (ev.bins !== undefined && !(Number.isInteger(ev.bins) && ev.bins >= 2 && ev.bins <= 1024)) bad('bins', 'an integer in [2, 1024]');
+      if (ev.deadlineMs !== undefined && !(Number.isInteger(ev.deadlineMs) && ev.deadlineMs >= 1)) bad('deadlineMs', 'an integer >= 1 (ms)');
+      if (ev.sendToSites !== undefined && ev.sendToSites !== 'last' && ev.sendToSites !== 'best') bad('sendToSites', "'last' or 'best'");
+    }
     this.roster = o.roster;
     const raw = o.raw;
     // What must not change across a restart (rounds may be extended): see federationFingerprint.
     this.fingerprint = federationFingerprint(o);
     this.hash = this.fingerprint.hash;
     const ledgerPath = raw.dp ? raw.dp.ledgerPath ?? join(raw.checkpointDir!, 'ledger.json') : null;
-    this.privacy = raw.dp && ledgerPath ? new Privacy(raw.dp, ledgerPath, this.spec.paramCount) : null;
+    this.privacy =
+      raw.dp && ledgerPath
+        ? new Privacy(raw.dp, ledgerPath, this.spec.paramCount, { rounds: o.rounds, cohort: { minClients: o.cohort.minClients, maxClients: Math.min(o.cohort.maxClients, o.roster.size) }, aggregation: o.aggregation, hyper: raw.algorithm.hyper })
+        : null;
   }
 
   log(level: ServerEvent['level'], event: string, fields: Record<string, unknown> = {}): void {
+    if (event === 'peer.error' || event === 'peer.data-refused' || event === 'peer.policy-refused') {
+      // A site's own failure (training, data, policy) reached us as a typed error frame: keep it for status.
+      const round = this.running ? this.nextRound : null;
+      this.siteErrors.push({ name: String(fields['peer'] ?? '?'), code: String(fields['code'] ?? ''), message: String(fields['message'] ?? ''), round, at: new Date().toISOString() });
+      if (this.siteErrors.length > SITE_ERRORS) this.siteErrors.splice(0, this.siteErrors.length - SITE_ERRORS);
+      fields = { ...fields, round };
+    }
     this.o.raw.logger?.({ time: new Date().toISOString(), level, event, ...fields });
   }
 
@@ -107,7 +137,7 @@ export class Federation {
     const b = this.bytes();
     const p: ServerProgress = {
       // Round 0 is the statistics round of federated preprocessing.
-      round: this.inStatisticsRound ? 0 : this.nextRound,
+      round: this.inStatisticsRound ? 0 : (this.evaluatingRound ?? this.nextRound),
       rounds: this.o.rounds,
       phase,
       connected: this.readyPeers().length,
@@ -141,6 +171,8 @@ export class Federation {
         this.summaries.push(...((ck.meta.rounds as RoundSummary[] | undefined) ?? []));
         const st = ck.meta.standardisation as Federation['standardisation'] | undefined;
         if (st) this.standardisation = st;
+        const best = ck.meta.best as { round: number; evaluation: RoundEvaluation } | null | undefined;
+        if (best && ck.arrays.bestParams?.length === this.spec.paramCount) this.best = { round: best.round, evaluation: best.evaluation, params: ck.arrays.bestParams };
         this.log('info', 'checkpoint.resumed', { dir, nextRound: ck.nextRound });
       }
     }
@@ -362,7 +394,7 @@ export class Federation {
   }
 
   /** Runs one round's driver over the cohort and settles with its outcome. */
-  private async drive(round: number, cohort: Peer[], config: RoundConfig, secagg: SecAggConfig | null, identities: Map<number, Uint8Array> | null): Promise<RoundOutcome<Peer>> {
+  private async drive(round: number, cohort: Peer[], config: RoundConfig, secagg: SecAggConfig | null, identities: Map<number, Uint8Array> | null, awaitProgress = false): Promise<RoundOutcome<Peer>> {
     let driver: RoundDriver<Peer>;
     try {
       driver = new RoundDriver<Peer>({
@@ -376,6 +408,7 @@ export class Federation {
         rng: this.o.rng,
         clock: this.o.clock,
         minAggregate: this.o.cohort.minAggregate,
+        awaitProgress,
         log: (level, event, fields) => this.log(level, event, fields),
         progress: (phase, responded, dropped) => this.progress(phase, responded, dropped),
       });
@@ -486,7 +519,9 @@ export class Federation {
       let encoding: RoundEncoding | DpRoundEncoding;
       try {
         encoding = this.privacy
-          ? this.privacy.encoding(round, accountedClients(plan, cohort.length))
+          ? this.privacy.record
+            ? this.privacy.recordEncoding(round, cohort.length, accountedClients(plan, cohort.length))
+            : this.privacy.encoding(round, accountedClients(plan, cohort.length))
           : quantizeEncoding(this.spec.paramCount, cohort.length, this.o.aggregation);
       } catch (cause) {
         throw new ServerError('ERR_SERVER_CONFIG', `encoding for a cohort of ${cohort.length}: ${(cause as Error).message}`, { cause });
@@ -557,8 +592,152 @@ export class Federation {
       this.abortedReason = null;
       this.endRound(cohort, round, summary.status, { ...summary }, benched);
       this.log('info', 'round.finished', { ...summary });
+      if (summary.status === 'completed' && this.evaluationDue(round)) {
+        // Members dropped from this round (deadline, silence, closed) may still send its messages: not evaluated now.
+        const out = new Set<Peer>([...outcome.dropped, ...outcome.laggards.map((l) => l.member)]);
+        this.evaluatingRound = round;
+        await this.evaluationRound(round, summary, out).finally(() => {
+          this.evaluatingRound = null;
+        });
+        if (this.closing) return 'closed';
+      }
     }
     return 'completed';
+  }
+
+  private evaluationDue(round: number): boolean {
+    const ev = this.o.raw.evaluation;
+    if (!ev) return false;
+    return round % (ev.everyRounds ?? 1) === 0 || round === this.o.rounds;
+  }
+
+  /**
+   * The evaluation round of training round `round`: every connected site (but those just
+   * dropped from that round) evaluates the new global model on its held-out rows and
+   * reports per site (evalReport frames) or through a secure sum (the statistics round's
+   * fixed-point encoding, so the coordinator learns only the federation's sums). The round
+   * carries the training round's number; the best round is kept by its accuracy (loss
+   * breaks ties). An evaluation that fails is logged and the federation goes on.
+   */
+  private async evaluationRound(round: number, summary: RoundSummary, out: ReadonlySet<Peer>): Promise<void> {
+    const settings = evaluationSettings(this.o);
+    const bins = this.spec.numClasses === 2 ? settings.bins : 0;
+    const cohort = this.readyPeers().filter((p) => {
+      const e = this.roster.lookup(p.publicKey);
+      return e !== undefined && !e.revoked && !out.has(p);
+    });
+    const wire: EvaluationEncoding = { kind: 'evaluation', report: settings.report, bins, limbs: STATS_FORMAT.limbs, fracBits: STATS_FORMAT.fracBits };
+    const secure = settings.report === 'secure';
+    const floor = secure ? this.startFloor() : 1;
+    if (cohort.length < floor) {
+      this.log('warn', 'evaluation.skipped', { round, sites: cohort.length, needed: floor, message: `round ${round} not evaluated: ${cohort.length} site(s) connected, ${floor} needed` });
+      return;
+    }
+    this.roundCounts = { cohort: cohort.length, responded: 0, dropped: 0 };
+    this.progress('evaluating', 0, 0);
+    this.log('info', 'evaluation.started', { round, report: settings.report, sites: cohort.map((p) => p.name), bins });
+    let evaluation: RoundEvaluation | null = null;
+    let members = cohort;
+    const hasLoss = this.algorithm.name !== 'protonets';
+    if (secure) {
+      const plan = planCohort(cohort.length, this.o.aggregation);
+      const encoding = { wire, bits: 32, vectorLength: STATS_FORMAT.limbs * evaluationValues(bins) } as unknown as RoundEncoding;
+      const { config, secagg, identities } = announceRound(this.o, round, cohort, plan, encoding, this.spec.paramCount, this.o.rng, this.standardisation);
+      const outcome = await this.drive(round, cohort, config, secagg, identities, true);
+      if (this.closing) return;
+      if (outcome.status !== 'completed') {
+        this.log('warn', 'evaluation.aborted', { round, reason: outcome.reason, detail: outcome.detail });
+        this.endRound(cohort, round, 'aborted', { reason: outcome.reason, evaluation: null }, new Map());
+        return;
+      }
+      const v = decodeFixedPoint(outcome.sum, STATS_FORMAT);
+      const hist = (from: number) => Array.from({ length: bins }, (_, b) => Math.round(v[from + b]!));
+      members = outcome.survivors;
+      const sum: SiteReport = { name: 'federation', count: Math.round(v[0]!), correct: Math.round(v[1]!), ...(hasLoss ? { lossSum: v[2]! } : {}), positive: hist(3), negative: hist(3 + bins) };
+      evaluation = combineEvaluation('secure', [sum], outcome.survivors.length, false);
+    } else {
+      const plan = { mode: 'plaintext' as const, degree: 0, threshold: 0 };
+      const encoding = { wire, bits: 32, vectorLength: 1 } as unknown as RoundEncoding;
+      const { config } = announceRound(this.o, round, cohort, plan, encoding, this.spec.paramCount, this.o.rng, this.standardisation);
+      const reports = await this.collectReports(round, cohort, config, bins, settings);
+      if (this.closing) return;
+      members = [...reports.keys()];
+      const list: SiteReport[] = [...reports].map(([p, r]) => ({ name: p.name, count: r.count, correct: r.correct, ...(r.lossSum !== undefined ? { lossSum: r.lossSum } : {}), ...(r.auc !== undefined ? { auc: r.auc } : {}), positive: r.positive, negative: r.negative }));
+      evaluation = combineEvaluation('per-site', list, list.length, true);
+    }
+    if (!evaluation) {
+      this.log('warn', 'evaluation.empty', { round, message: `round ${round}: no site reported held-out rows` });
+      this.endRound(cohort, round, 'aborted', { reason: 'NO_EVALUATION', evaluation: null }, new Map());
+      return;
+    }
+    summary.evaluation = evaluation;
+    if (!this.best || betterEvaluation(evaluation, this.best.evaluation)) this.best = { round, params: this.params.slice(), evaluation };
+    this.log('info', 'round.evaluated', { round, ...evaluation, best: this.best.round, sites: evaluation.sites, reporters: members.map((p) => p.name) });
+    const { perSite: _perSite, ...federationWide } = evaluation;
+    this.endRound(cohort, round, 'completed', { evaluation: federationWide, ...(summary.epsilon !== undefined ? { epsilon: summary.epsilon } : {}), best: this.best.round }, new Map());
+    this.checkpoint();
+  }
+
+  /**
+   * Per-site evaluation: sends the evaluation roundStart and collects one evalReport per
+   * member until every member reported or left, or the deadline passed.
+   */
+  private collectReports(round: number, cohort: Peer[], config: RoundConfig, bins: number, settings: { report: string }): Promise<Map<Peer, MessageOf<'evalReport'>>> {
+    const deadlineMs = this.o.raw.evaluation?.deadlineMs ?? this.o.deadlines.trainingMs;
+    return new Promise((resolve) => {
+      const reports = new Map<Peer, MessageOf<'evalReport'>>();
+      const gone = new Set<Peer>();
+      const listeners = new Map<Peer, () => void>();
+      let finished = false;
+      const done = () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        for (const p of cohort) {
+          p.handler = null;
+          p.closeListeners.delete(listeners.get(p)!);
+        }
+        const missing = cohort.filter((p) => !reports.has(p) && !gone.has(p));
+        if (missing.length) this.log('info', 'evaluation.deadline', { round, ms: deadlineMs, missing: missing.map((p) => p.name) });
+        resolve(reports);
+      };
+      const check = () => {
+        this.progress('evaluating', reports.size, gone.size);
+        if (reports.size + gone.size >= cohort.length) done();
+      };
+      const timer = setTimeout(done, deadlineMs);
+      timer.unref?.();
+      cohort.forEach((p, i) => {
+        p.handler = (msg) => {
+          if (finished) return;
+          try {
+            // Leftovers of the training round of the same number (this round aggregates nothing).
+            if ((msg.type === 'secagg' || msg.type === 'plainInput' || msg.type === 'progress') && msg.round <= round) return;
+            if (msg.type !== 'evalReport') throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} during the evaluation of round ${round} (${settings.report} reports)`);
+            if (msg.round < round) return;
+            if (msg.round !== round) throw new TransportError('ERR_ROUND_MISMATCH', `evalReport for round ${msg.round} during the evaluation of round ${round}`);
+            if (reports.has(p) || gone.has(p)) throw new TransportError('ERR_UNEXPECTED_FRAME', `a second evalReport for round ${round}`);
+            if (msg.positive.length !== bins) throw new TransportError('ERR_BAD_PAYLOAD', `evalReport has ${msg.positive.length} score bins, the evaluation of round ${round} announced ${bins}`);
+            reports.set(p, msg);
+            this.log('debug', 'evaluation.report', { round, peer: p.name, count: msg.count, correct: msg.correct });
+          } catch (err) {
+            const e = err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err));
+            this.log('warn', 'evaluation.refused', { round, peer: p.name, code: e.code, message: e.message });
+            gone.add(p);
+            p.refuse(e);
+          }
+          check();
+        };
+        const l = () => {
+          gone.add(p);
+          if (!finished) check();
+        };
+        listeners.set(p, l);
+        p.closeListeners.add(l);
+        if (!p.isReady || !p.send({ type: 'roundStart', round, participantId: i + 1, config: config as unknown as Record<string, unknown>, params: this.params })) gone.add(p);
+      });
+      check();
+    });
   }
 
   private endRound(cohort: Peer[], round: number, status: 'completed' | 'aborted', summary: Record<string, unknown>, benched: ReadonlyMap<Peer, Record<string, unknown>>): void {
@@ -610,8 +789,14 @@ export class Federation {
       configHash: this.hash,
       configFields: this.fingerprint.fields,
       nextRound: this.nextRound,
-      arrays: { params: this.params, ...opt.arrays },
-      meta: { optimizer: opt.meta, rounds: this.summaries, epsilon: this.privacy?.spent() ?? null, standardisation: this.standardisation ?? null },
+      arrays: { params: this.params, ...opt.arrays, ...(this.best ? { bestParams: this.best.params } : {}) },
+      meta: {
+        optimizer: opt.meta,
+        rounds: this.summaries,
+        epsilon: this.privacy?.spent() ?? null,
+        standardisation: this.standardisation ?? null,
+        best: this.best ? { round: this.best.round, evaluation: this.best.evaluation } : null,
+      },
     });
     this.log('info', 'checkpoint.saved', { dir, nextRound: this.nextRound });
   }
@@ -625,7 +810,15 @@ export class Federation {
       connected: this.readyPeers().map((p) => ({ name: p.name, since: p.connectedAt.toISOString() })),
       benched: [...this.bench.values()].filter((b) => b.untilRound >= this.nextRound).map((b) => ({ name: b.name, untilRound: b.untilRound, reason: b.reason })),
       ...(this.privacy ? { epsilon: this.privacy.spent() } : {}),
+      ...(this.lastEvaluation() ? { evaluation: this.lastEvaluation()! } : {}),
+      ...(this.best ? { best: { round: this.best.round, accuracy: this.best.evaluation.accuracy, ...(this.best.evaluation.loss !== undefined ? { loss: this.best.evaluation.loss } : {}) } } : {}),
+      siteErrors: this.siteErrors.map((e) => ({ ...e })),
     };
+  }
+
+  private lastEvaluation(): ({ round: number } & RoundEvaluation) | null {
+    const r = [...this.summaries].reverse().find((x) => x.evaluation);
+    return r ? { round: r.round, ...r.evaluation! } : null;
   }
 
   private summary(endReason: FederationSummary['endReason']): FederationSummary {
@@ -637,8 +830,15 @@ export class Federation {
       ...(this.standardisation ? { standardisation: this.standardisation } : {}),
       ...(this.privacy ? { epsilon: this.privacy.spent() } : {}),
       endReason,
-      manifest: this.manifest(),
+      manifest: this.manifest('last'),
+      ...(this.best ? { best: { round: this.best.round, params: this.best.params.slice(), manifest: this.manifest('best') } } : {}),
+      sentToSites: this.sendsBest() ? 'best' : 'last',
     };
+  }
+
+  /** Whether the finalModel frame carries the best round's model (configured, and one was evaluated). */
+  private sendsBest(): boolean {
+    return this.o.raw.evaluation?.sendToSites === 'best' && this.best !== null;
   }
 
   /**
@@ -646,23 +846,32 @@ export class Federation {
    * (feature order, class names), the standardisation, the round it comes from with that
    * round's metrics, and the DP guarantee it was trained under.
    */
-  private manifest(): ModelManifest {
-    const last = [...this.summaries].reverse().find((r) => r.status === 'completed');
+  private manifest(kind: 'last' | 'best'): ModelManifest {
+    const lastDone = [...this.summaries].reverse().find((r) => r.status === 'completed');
+    const last = kind === 'best' && this.best ? [...this.summaries].reverse().find((r) => r.round === this.best!.round && r.status === 'completed') : lastDone;
+    const fed = kind === 'best' && this.best ? this.best.evaluation : last?.evaluation;
     const dp = this.o.raw.dp;
     return {
       format: 'fedmeta-model/1',
       federationId: this.o.federationId,
-      round: last?.round ?? 0,
+      round: kind === 'best' && this.best ? this.best.round : (last?.round ?? 0),
       roundsCompleted: this.summaries.filter((r) => r.status === 'completed').length,
       model: this.spec.config as unknown as ModelManifest['model'],
       algorithm: this.o.raw.algorithm.name,
       ...(this.o.raw.dataSchema ? { data: this.o.raw.dataSchema } : {}),
       ...(this.standardisation ? { standardisation: { mean: this.standardisation.mean, std: this.standardisation.std } } : {}),
-      metrics: { ...(last?.accuracy !== undefined ? { accuracy: last.accuracy } : {}), ...(last && 'loss' in last && typeof (last as { loss?: unknown }).loss === 'number' ? { loss: (last as { loss: number }).loss } : {}) },
+      metrics: {
+        ...(last?.accuracy !== undefined ? { accuracy: last.accuracy } : {}),
+        ...(last && 'loss' in last && typeof (last as { loss?: unknown }).loss === 'number' ? { loss: (last as { loss: number }).loss } : {}),
+        ...(fed
+          ? { federated: { report: fed.report, accuracy: fed.accuracy, ...(fed.loss !== undefined ? { loss: fed.loss } : {}), ...(fed.auc !== undefined ? { auc: fed.auc } : {}), sites: fed.sites, count: fed.count } }
+          : {}),
+      },
+      ...(this.o.raw.evaluation ? { selection: { kind, metric: this.best ? BEST_METRIC : null, lastRound: lastDone?.round ?? 0, bestRound: this.best?.round ?? null } } : {}),
       dp:
         dp && this.privacy
           ? {
-              unit: 'client',
+              unit: dp.unit ?? 'client',
               epsilon: this.privacy.spent(),
               delta: dp.delta,
               epsilonBudget: dp.epsilonBudget,
@@ -677,11 +886,16 @@ export class Federation {
     const s = this.summary(reason);
     for (const p of this.readyPeers()) {
       // Every site receives the model it helped train, with its manifest.
-      if (s.roundsCompleted > 0) p.send({ type: 'finalModel', manifest: s.manifest as unknown as Record<string, unknown>, params: s.finalParams });
+      const sent = s.sentToSites === 'best' && s.best ? s.best : { manifest: s.manifest, params: s.finalParams };
+      if (s.roundsCompleted > 0) p.send({ type: 'finalModel', manifest: sent.manifest as unknown as Record<string, unknown>, params: sent.params });
       p.send({ type: 'bye', summary: { roundsCompleted: s.roundsCompleted, endReason: reason } });
       p.conn.close(1000, 'federation done');
     }
-    this.log('info', 'server.done', { endReason: reason, roundsCompleted: s.roundsCompleted });
+    this.log('info', 'server.done', {
+      endReason: reason,
+      roundsCompleted: s.roundsCompleted,
+      ...(this.o.raw.evaluation ? { lastRound: s.manifest.round, bestRound: s.best?.round ?? null, sentToSites: s.sentToSites } : {}),
+    });
     await this.shutdown();
     this.resolveDone(s);
   }

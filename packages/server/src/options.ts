@@ -94,6 +94,35 @@ export interface DpOptions {
   epsilonBudget: number;
   /** Path of the crash-safe ledger file (fsync'd); default <checkpointDir>/ledger.json. */
   ledgerPath?: string;
+  /**
+   * Unit of privacy: 'client' (default: each site's whole update; the server's ledger) or
+   * 'record' (each record of each site: DP-SGD at every site, each site accounts its own
+   * records in its own ledger; `record` then says how, and `noiseMultiplier` is the DP-SGD
+   * sigma, `l2Clip` the per-record clip C and `epsilonBudget` the per-site target).
+   */
+  unit?: 'client' | 'record';
+  record?: RecordDpOptions;
+}
+
+/** Record-level DP settings (dp.unit 'record'), announced to every site. */
+export interface RecordDpOptions {
+  /** 'local': each site adds all the noise itself; 'distributed': shares under SecAgg, one DP-SGD step per round. */
+  mode: 'local' | 'distributed';
+  /** q: the Poisson sampling rate of every site's records per step. */
+  sampleRate: number;
+  /** Local mode: DP-SGD steps per round (default the algorithm's localSteps, else 1). Distributed: 1. */
+  localSteps?: number;
+  /**
+   * Distributed: t, the fewest noise shares in every released sum; default (and at most)
+   * the smallest SecAgg threshold over the cohort sizes the server may run.
+   */
+  threshold?: number;
+  /**
+   * Distributed (required there): the released noisy sum of clipped gradients is divided by
+   * this public constant B (e.g. sampleRate x the federation's expected records) and the
+   * step is -lr x sum / B (lr: the algorithm's).
+   */
+  expectedBatchSize?: number;
 }
 
 /** Per-phase deadlines (ms). Clients that miss one are dropped from the round, which goes on. */
@@ -177,6 +206,49 @@ export interface EvaluationOptions {
   every?: number;
 }
 
+/**
+ * Federated evaluation: after every `everyRounds`-th training round (and the last) every
+ * connected site evaluates the new global model on its own held-out rows in an evaluation
+ * round. The coordinator keeps the best round's parameters by the federation's accuracy
+ * (loss breaks ties) as well as the last.
+ */
+export interface FederatedEvaluationOptions {
+  /** Evaluate every k-th round's model (and the last round's); default 1. */
+  everyRounds?: number;
+  /**
+   * 'per-site' (default): each site sends its own report (evalReport frame): the
+   * coordinator sees every site's metrics and their weighted mean. 'secure': the sites'
+   * sums (count, correct, loss, score histograms) go through secure aggregation; the
+   * coordinator sees only the federation's metrics.
+   */
+  report?: 'per-site' | 'secure';
+  /** Score-histogram bins from which the federation's AUC is computed (binary tasks); default 100. */
+  bins?: number;
+  /** How long sites have to evaluate and report (per-site mode); default deadlines.trainingMs. */
+  deadlineMs?: number;
+  /** The model the `finalModel` frame carries to the sites: 'last' (default) or 'best'. */
+  sendToSites?: 'last' | 'best';
+}
+
+/** One round's federated evaluation: the federation's metrics over every reporting site's held-out rows. */
+export interface RoundEvaluation {
+  report: 'per-site' | 'secure';
+  /** Sites whose rows are in the metrics. */
+  sites: number;
+  /** Held-out rows in all, and how many were classified right. */
+  count: number;
+  correct: number;
+  /** correct / count: the mean over the sites weighted by their rows. */
+  accuracy: number;
+  /** Summed cross-entropy / count (models with a classifier head). */
+  loss?: number;
+  /** From the summed score histograms (binary tasks); within `aucBound` of the exact AUC of the pooled rows. */
+  auc?: number;
+  aucBound?: number;
+  /** Per-site mode only: each site's own numbers. */
+  perSite?: { name: string; count: number; correct: number; accuracy: number; loss?: number; auc?: number }[];
+}
+
 export interface ServerOptions {
   /** Bind address; default '127.0.0.1'. */
   host?: string;
@@ -205,6 +277,8 @@ export interface ServerOptions {
   /** Directory for checkpoints (and the ledger); the server resumes from it when present. */
   checkpointDir?: string;
   evaluate?: EvaluationOptions;
+  /** Federated evaluation on the sites' held-out rows (announced in the welcome settings); default off. */
+  evaluation?: FederatedEvaluationOptions;
   /**
    * The data schema every site must bring, announced in the welcome frame (transport's
    * DataSchema): feature columns, label column and class names of a table, or a tensor's
@@ -298,6 +372,8 @@ export interface RoundSummary {
   loss?: number;
   /** Cumulative epsilon after this round (DP only). */
   epsilon?: number;
+  /** The federated evaluation of this round's model on the sites' held-out rows. */
+  evaluation?: RoundEvaluation;
   bytesIn: number;
   bytesOut: number;
   wallMs: number;
@@ -317,13 +393,18 @@ export interface ModelManifest {
   data?: DataSchema;
   /** Standardise inputs with this before feeding the model: x' = (x - mean) / std. */
   standardisation?: { mean: number[]; std: number[] };
-  /** The coordinator's evaluation of that round (on its reference data). */
-  metrics: { accuracy?: number; loss?: number };
+  /** The coordinator's evaluation of that round (on its reference data), and the federated one (the sites' held-out rows). */
+  metrics: { accuracy?: number; loss?: number; federated?: { report: 'per-site' | 'secure'; accuracy: number; loss?: number; auc?: number; sites: number; count: number } };
+  /**
+   * Which model this is: the last completed round's, or the best round's by the federated
+   * evaluation (`metric`). `lastRound` / `bestRound` name both.
+   */
+  selection?: { kind: 'last' | 'best'; metric: string | null; lastRound: number; bestRound: number | null };
   /**
    * The differential-privacy guarantee the model was trained under, or null. `covers` says
    * what it does not: the round-0 feature statistics of federated standardisation.
    */
-  dp: { unit: 'client'; epsilon: number; delta: number; epsilonBudget: number; covers: string } | null;
+  dp: { unit: 'client' | 'record'; epsilon: number; delta: number; epsilonBudget: number; covers: string } | null;
 }
 
 export interface FederationSummary {
@@ -337,6 +418,10 @@ export interface FederationSummary {
   standardisation?: { mean: number[]; std: number[]; count: number; sites: number };
   /** What the final model is (also sent to every site with the final parameters). */
   manifest: ModelManifest;
+  /** The best round's model by the federated evaluation (accuracy, loss breaks ties), when any round was evaluated. */
+  best?: { round: number; params: Float32Array; manifest: ModelManifest };
+  /** The model the sites received in the finalModel frame. */
+  sentToSites: 'last' | 'best';
   /** Why the federation ended: all rounds ran, the budget ran out, or close() was called. */
   endReason: 'completed' | 'budget-exhausted' | 'closed';
 }
@@ -358,6 +443,11 @@ export interface ServerStatus {
   /** Members left out of cohorts for missing deadlines, until (and including) `untilRound`. */
   benched: { name: string; untilRound: number; reason: string }[];
   epsilon?: number;
+  /** The latest federated evaluation, and the best round by it so far. */
+  evaluation?: { round: number } & RoundEvaluation;
+  best?: { round: number; accuracy: number; loss?: number };
+  /** The latest failures sites reported (error frames: training, data, policy), newest last. */
+  siteErrors: { name: string; code: string; message: string; round: number | null; at: string }[];
 }
 
 /** What a roster update changed (names). */

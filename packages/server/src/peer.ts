@@ -87,7 +87,7 @@ export class Peer implements RoundMember {
     if (!this.handler) {
       // A round-tagged message that arrives after its round closed (its phase deadline had
       // fired) is late, not hostile: drop it. Anything else outside a round is refused.
-      if ((msg.type === 'secagg' || msg.type === 'progress' || msg.type === 'plainInput') && msg.round < this.ctx.nextRound()) {
+      if ((msg.type === 'secagg' || msg.type === 'progress' || msg.type === 'plainInput' || msg.type === 'evalReport') && msg.round < this.ctx.nextRound()) {
         this.ctx.log('debug', 'peer.late-message', { peer: this.name, type: msg.type, round: msg.round });
         return;
       }

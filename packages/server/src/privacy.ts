@@ -8,10 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { BudgetExceededError, createDdgEncoder, openLedger, paddedLength, type DdgConfig, type DdgEncoder, type Ledger } from '@fedmeta/dp';
-import { toHex, type DdgEncoding } from '@fedmeta/transport';
+import { BudgetExceededError, createDdgEncoder, createRecordDdgEncoder, openLedger, paddedLength, recordLevelEpsilon, type DdgConfig, type DdgEncoder, type Ledger, type RecordDdgEncoder, type RecordLevelSettingsQuery } from '@fedmeta/dp';
+import { toHex, type DdgEncoding, type RecordLevelDpSettings } from '@fedmeta/transport';
 import { planCohort, type CohortPlan } from './cohort.js';
-import type { RoundEncoding } from './encoding.js';
+import { quantizeEncoding, type RoundEncoding } from './encoding.js';
 import type { AggregationOptions, DpOptions } from './options.js';
 import type { ResolvedServerOptions } from './validate.js';
 
@@ -90,18 +90,105 @@ export interface DpRoundEncoding extends Omit<RoundEncoding, 'wire' | 'decode'> 
   roundSeed: Uint8Array;
 }
 
+/**
+ * Record-level DP: the smallest number of noise shares any released sum can hold, over every
+ * cohort size the server may run (`minClients` .. min(maxClients, roster)): the SecAgg
+ * threshold (no sum of fewer inputs is unmasked). Each site's share is sized for it, so
+ * every released sum carries at least the planned noise (more shares only add noise).
+ * @throws RangeError when minClients < 2 or maxClients < minClients
+ */
+export function recordDpThreshold(cohort: { minClients: number; maxClients: number }, aggregation?: AggregationOptions): number {
+  const { minClients, maxClients } = cohort;
+  if (!Number.isInteger(minClients) || minClients < 2) throw new RangeError(`cohort.minClients: expected an integer >= 2, got ${minClients}`);
+  if (!Number.isInteger(maxClients) || maxClients < minClients) throw new RangeError(`cohort.maxClients: expected an integer >= minClients (${minClients}), got ${maxClients}`);
+  const policy = aggregationPolicy(aggregation);
+  let least = Infinity;
+  for (let n = minClients; n <= maxClients; n++) least = Math.min(least, accountedClients(planCohort(n, policy), n));
+  return least;
+}
+
+/** What record-level DP needs from the rest of the server's options. */
+export interface RecordDpContext {
+  rounds: number;
+  cohort: { minClients: number; maxClients: number };
+  aggregation: ResolvedServerOptions['aggregation'];
+  /** The algorithm's hyper-parameters (lr: the DP-SGD step size; localSteps: local mode's default). */
+  hyper: { lr: number; localSteps?: number };
+}
+
+/** The record-level settings the coordinator announces (welcome and every round config). */
+export function recordLevelSettings(o: DpOptions, ctx: Pick<RecordDpContext, 'cohort' | 'aggregation' | 'hyper'>, dim: number): RecordLevelDpSettings {
+  const r = o.record!;
+  const distributed = r.mode === 'distributed';
+  const threshold = distributed ? r.threshold ?? recordDpThreshold(ctx.cohort, ctx.aggregation) : 1;
+  return {
+    unit: 'record',
+    mode: r.mode,
+    epsilonBudget: o.epsilonBudget,
+    delta: o.delta,
+    noiseMultiplier: o.noiseMultiplier,
+    l2Clip: o.l2Clip,
+    sampleRate: r.sampleRate,
+    localSteps: distributed ? 1 : r.localSteps ?? ctx.hyper.localSteps ?? 1,
+    threshold,
+    ...(distributed && r.expectedBatchSize !== undefined ? { expectedBatchSize: r.expectedBatchSize } : {}),
+    ...(distributed ? { encoding: recordEncodingParams(o, dim, threshold) } : {}),
+  };
+}
+
+function recordEncodingParams(o: DpOptions, dim: number, threshold: number): { dim: number; bits: number; scaleBits: number } {
+  const p = createRecordDdgEncoder({ dim, l2Clip: o.l2Clip, noiseMultiplier: o.noiseMultiplier, threshold, bits: o.bits ?? 32 }).params;
+  return { dim, bits: p.bits, scaleBits: p.scaleBits };
+}
+
+/** The dp package's query for a record-level setting (the sites' ledgers account with the same). */
+export function recordLevelQuery(s: RecordLevelDpSettings, rounds: number): RecordLevelSettingsQuery {
+  const e = s.encoding;
+  return { mode: s.mode, epsilon: s.epsilonBudget, delta: s.delta, l2Clip: s.l2Clip, sampleRate: s.sampleRate, rounds, localSteps: s.localSteps, threshold: s.threshold, ...(e ? { dim: e.dim, bits: e.bits, scaleBits: e.scaleBits } : {}) };
+}
+
 export class Privacy {
   private ledger: Ledger | null = null;
   private readonly rounds = new Map<number, DpRoundEncoding>();
+  private readonly recordRounds = new Map<number, { local: RoundEncoding } | { encoder: RecordDdgEncoder; expectedBatchSize: number }>();
+  private recordCharged = 0;
+  readonly record: RecordLevelDpSettings | null;
 
   constructor(
     private readonly o: DpOptions,
     private readonly ledgerPath: string,
     private readonly paramCount: number,
-  ) {}
+    private readonly ctx?: RecordDpContext,
+  ) {
+    if (o.unit === 'record') {
+      if (!ctx) throw new Error('privacy: record-level DP needs the rounds, cohort and algorithm hyper-parameters');
+      this.record = recordLevelSettings(o, ctx, paramCount);
+    } else this.record = null;
+  }
+
+  /**
+   * Record-level DP, one round's encoding. Local mode: the quantiser with every weight 1
+   * (a site's update must not reveal its batch size); distributed: the record DDG encoder.
+   * @throws Error when the cohort's SecAgg threshold is below the shares the noise is sized for
+   */
+  recordEncoding(round: number, cohortSize: number, minSurvivors: number): RoundEncoding | DpRoundEncoding {
+    const s = this.record!;
+    if (s.mode === 'local') {
+      const local = quantizeEncoding(this.paramCount, cohortSize, { ...this.ctx!.aggregation, maxWeight: 1 });
+      this.recordRounds.set(round, { local });
+      return local;
+    }
+    if (minSurvivors < s.threshold) throw new Error(`record-level DP: a round of ${cohortSize} may release a sum of ${minSurvivors} inputs, fewer than the ${s.threshold} noise shares each site's share is sized for`);
+    const params = { dim: this.paramCount, l2Clip: s.l2Clip, noiseMultiplier: s.noiseMultiplier, threshold: s.threshold, bits: s.encoding!.bits, scaleBits: s.encoding!.scaleBits };
+    const encoder = createRecordDdgEncoder(params);
+    this.recordRounds.set(round, { encoder, expectedBatchSize: s.expectedBatchSize! });
+    return { wire: { kind: 'record-ddg', params }, vectorLength: this.paramCount, bits: encoder.params.bits } as unknown as DpRoundEncoding;
+  }
 
   /** Opens (or creates) the ledger; a restarted server sees everything charged before the crash. */
   open(): void {
+    // Record-level DP: every site accounts its own records in its own ledger.
+    if (this.record) return;
     mkdirSync(dirname(this.ledgerPath), { recursive: true });
     this.ledger = openLedger(this.ledgerPath, { budget: this.o.epsilonBudget, delta: this.o.delta });
   }
@@ -138,6 +225,11 @@ export class Privacy {
    * @returns ok=false when the budget would be exceeded (nothing charged, nothing may be released)
    */
   charge(round: number): { ok: boolean; epsilon: number } {
+    if (this.record) {
+      // Each site charged its own ledger before its input left; this is the planned per-site epsilon so far.
+      this.recordCharged++;
+      return { ok: true, epsilon: recordLevelEpsilon(recordLevelQuery(this.record, this.ctx!.rounds), this.o.noiseMultiplier, this.recordCharged) };
+    }
     const enc = this.rounds.get(round);
     if (!enc || !this.ledger) throw new Error(`privacy: round ${round} was not prepared`);
     // q = 1: the cohort is whoever is connected, not a uniformly random (Poisson) sample of
@@ -153,6 +245,16 @@ export class Privacy {
 
   /** The survivors' mean update from the modular sum (sum of clipped + noised updates / count). */
   decode(sum: Uint32Array, round: number, survivors: number): { mean: Float32Array; totalWeight: number } {
+    const rec = this.recordRounds.get(round);
+    if (rec) {
+      this.recordRounds.delete(round);
+      if ('local' in rec) return rec.local.decode(sum);
+      // One DP-SGD step: params += -lr * (noisy sum of clipped gradients) / B.
+      const total = rec.encoder.decode(sum);
+      const scale = -this.ctx!.hyper.lr / rec.expectedBatchSize;
+      for (let i = 0; i < total.length; i++) total[i] = total[i]! * scale;
+      return { mean: total, totalWeight: survivors };
+    }
     const enc = this.rounds.get(round);
     if (!enc) throw new Error(`privacy: round ${round} was not prepared`);
     this.rounds.delete(round);
@@ -163,6 +265,7 @@ export class Privacy {
 
   /** Epsilon spent so far, recomputed from every ledger record. */
   spent(): number {
+    if (this.record) return this.recordCharged === 0 ? 0 : recordLevelEpsilon(recordLevelQuery(this.record, this.ctx!.rounds), this.o.noiseMultiplier, this.recordCharged);
     return this.ledger?.spent() ?? 0;
   }
 

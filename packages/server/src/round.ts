@@ -57,6 +57,13 @@ export interface RoundInput<M extends RoundMember> {
   clock: Clock;
   /** The floor on the released sum: fewer surviving inputs abort the round, nothing is released. */
   minAggregate: number;
+  /**
+   * An evaluation round, which carries the number of the training round just finished: a
+   * member's secagg / plainInput messages before its first `progress` frame of this round
+   * are late messages of that training round (they left before this round's roundStart
+   * reached it) and are ignored, not fed to this round's machine.
+   */
+  awaitProgress?: boolean;
   log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>): void;
   progress(phase: ServerPhase, responded: number, dropped: number): void;
 }
@@ -82,6 +89,8 @@ export class RoundDriver<M extends RoundMember> {
   private readonly laggards: Laggard<M>[] = [];
   /** Last sign of training progress per member (training phase only). */
   private readonly heardAt = new Map<M, number>();
+  /** awaitProgress: members whose first progress frame of this round arrived. */
+  private readonly started = new Set<M>();
   private phaseTimer: TimerHandle | null = null;
   private stallTimer: TimerHandle | null = null;
   private done = false;
@@ -139,6 +148,11 @@ export class RoundDriver<M extends RoundMember> {
   private onMessage(member: M, msg: RuntimeMessage): void {
     const { round } = this.input;
     if (this.done) return;
+    if (msg.type === 'evalReport' && msg.round < round) {
+      // A per-site evaluation report that missed its round's deadline: late, not hostile.
+      this.input.log('debug', 'round.late-message', { round, peer: member.name, type: msg.type, of: msg.round });
+      return;
+    }
     if (msg.type !== 'progress' && msg.type !== 'secagg' && msg.type !== 'plainInput') throw new TransportError('ERR_UNEXPECTED_FRAME', `${msg.type} during a round`);
     if (msg.round < round) {
       this.input.log('debug', 'round.late-message', { round, peer: member.name, type: msg.type, of: msg.round });
@@ -151,7 +165,12 @@ export class RoundDriver<M extends RoundMember> {
       return;
     }
     if (msg.type === 'progress') {
+      this.started.add(member);
       if (this.heardAt.has(member)) this.heardAt.set(member, this.input.clock.now());
+      return;
+    }
+    if (this.input.awaitProgress && !this.started.has(member)) {
+      this.input.log('debug', 'round.late-message', { round, peer: member.name, type: msg.type, of: msg.round, before: 'progress' });
       return;
     }
     const sends = this.agg.receive(this.idOf.get(member)!, msg);

@@ -100,6 +100,15 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     fraction(o.dp.delta, 'dp.delta');
     positive(o.dp.epsilonBudget, 'dp.epsilonBudget');
     if (!o.dp.ledgerPath && !o.checkpointDir) fail('dp.ledgerPath', 'a path (or set checkpointDir): the privacy ledger must be persisted', undefined);
+    if (o.dp.unit !== undefined && o.dp.unit !== 'client' && o.dp.unit !== 'record') fail('dp.unit', "'client' or 'record'", o.dp.unit);
+    if (o.dp.unit === 'record') {
+      const r = o.dp.record;
+      if (!r || (r.mode !== 'local' && r.mode !== 'distributed')) fail('dp.record.mode', "'local' or 'distributed'", r?.mode);
+      if (!(typeof r!.sampleRate === 'number' && r!.sampleRate > 0 && r!.sampleRate <= 1)) fail('dp.record.sampleRate', 'a number in (0, 1]', r!.sampleRate);
+      if (r!.mode === 'distributed' && o.aggregation?.mode === 'plaintext') fail('dp.record.mode', "'local' with plaintext aggregation (distributed noise shares need SecAgg)", r!.mode);
+      if (r!.mode === 'distributed' && r!.localSteps !== undefined && r!.localSteps !== 1) fail('dp.record.localSteps', '1 with distributed noise', r!.localSteps);
+      if (r!.mode === 'distributed') positive(r!.expectedBatchSize, 'dp.record.expectedBatchSize');
+    }
   }
   let limits: Limits;
   try {

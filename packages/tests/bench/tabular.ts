@@ -6,8 +6,9 @@
  * - a seeded stratified 20% held-out test set, the same for every row of the table;
  * - the other 80% across 3 sites with Dirichlet(alpha = 0.5) label skew (meta's
  *   partitionDirichlet, seeded; every site keeps at least 20 rows);
- * - pooled: the model trained centrally on all sites' training rows (meta's FedAvg
- *   localUpdate: minibatch SGD, same batch and lr) for rounds x sites x localSteps steps,
+ * - pooled: the model trained centrally on all sites' training rows (meta's referenceRuns,
+ *   shared with `fedmeta simulate`'s reference rows: FedAvg's local update, minibatch SGD,
+ *   same batch and lr) for rounds x sites x localSteps steps,
  *   i.e. exactly as many examples as the whole federation processes (same epoch budget);
  * - each site alone: rounds x localSteps steps on its own rows only (what that site
  *   computes during the federation);
@@ -32,7 +33,7 @@
  *   BENCH_TABULAR_DATA_DIR                 where the two files are (default: Debian's python3-sklearn)
  */
 import { cpus } from 'node:os';
-import { createAlgorithm, createModel, selectBackend, type Dataset, type ModelConfig, type ModelSpec } from '@fedmeta/meta';
+import { createAlgorithm, createModel, referenceRuns, selectBackend, type Dataset, type ModelConfig, type ModelSpec } from '@fedmeta/meta';
 import { noiseToSignal, planDdgNoiseMultiplier, sitesForClientLevelSignal } from '@fedmeta/dp';
 import { plannedDpNumClients } from '@fedmeta/server';
 import { SKLEARN_DATA, describe, dirichletSites, loadBreastCancer, loadDigits, pooledStandardisation, standardisationGap, standardised, stratifiedSplit, type Loaded, type Table } from './tabular-data.js';
@@ -119,17 +120,6 @@ function models(features: number, classes: number): ModelChoice[] {
   return out;
 }
 
-/** Centralised training with meta's FedAvg local update: `steps` minibatch SGD steps from spec.initParams(seed). */
-function trainCentrally(spec: ModelSpec, data: Dataset, steps: number, s: Setting, seed: number, id: string): Float32Array {
-  const init = spec.initParams(seed);
-  const algorithm = createAlgorithm('fedavg', spec);
-  const empty = { ...data, x: new Float32Array(0), y: new Int32Array(0), count: 0 };
-  const { update } = algorithm.localUpdate(init, { id, support: data, query: empty }, { localSteps: steps, batchSize: s.batchSize, lr: s.lr }, seed);
-  const params = new Float32Array(init.length);
-  for (let i = 0; i < params.length; i++) params[i] = init[i]! + update[i]!;
-  return params;
-}
-
 /** L2 norm of each site's first-round local update (localSteps steps from spec.initParams(seed)). */
 function firstUpdateNorms(spec: ModelSpec, sites: Dataset[], s: Setting, seed: number): number[] {
   const algorithm = createAlgorithm('fedavg', spec);
@@ -202,8 +192,10 @@ async function benchTable(t: Table): Promise<void> {
     const ends = new Set<string>();
     let fedMs = 0;
     for (const seed of SEEDS) {
-      pooledRow.accs.push(accuracy(spec, trainCentrally(spec, pooled, pooledSteps, s, seed, 'pooled'), test));
-      const alone = sites.map((d, k) => accuracy(spec, trainCentrally(spec, d, siteSteps, s, seed, `site-${k}`), test));
+      // meta's reference runs: pooled for rounds x sites x localSteps steps, each site alone for rounds x localSteps.
+      const refRuns = referenceRuns({ spec, sites, pooled, test, stepsPerRound: s.localSteps, rounds: s.rounds, batchSize: s.batchSize, lr: s.lr, seed });
+      pooledRow.accs.push(refRuns.pooled.accuracy);
+      const alone = refRuns.sites.map((x) => x.accuracy);
       alone.forEach((a, k) => rows[1 + k]!.accs.push(a));
       best.accs.push(Math.max(...alone));
       meanSites.accs.push(mean(alone));

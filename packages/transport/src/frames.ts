@@ -19,6 +19,7 @@ export const FRAME_TYPE = {
   roundEnd: 0x12,
   progress: 0x13,
   plainInput: 0x14,
+  evalReport: 0x15,
   heartbeat: 0x20,
   error: 0x30,
   bye: 0x31,
@@ -50,6 +51,10 @@ export const SIGNATURE_BYTES = 64;
 const MAX_NAME_BYTES = 256;
 const MAX_CODE_BYTES = 64;
 const MAX_ERROR_MESSAGE_BYTES = 1024;
+/** Most score-histogram bins an evaluation report (or a secure evaluation round) may carry. */
+export const MAX_EVAL_BINS = 1024;
+const EVAL_FLAG_LOSS = 1;
+const EVAL_FLAG_AUC = 2;
 
 export type RoundEndStatus = 'completed' | 'aborted' | 'excluded';
 const ROUND_END_STATUS: readonly RoundEndStatus[] = ['completed', 'aborted', 'excluded'];
@@ -80,6 +85,15 @@ export type RuntimeMessage =
   | { type: 'progress'; round: number; stage: ProgressStage; fraction: number }
   /** C->S in plaintext mode only (bench baseline, no masking): the encoded input itself. */
   | { type: 'plainInput'; round: number; vector: Uint32Array }
+  /**
+   * C->S, in an evaluation round with per-site reports: this site's evaluation of the
+   * round's global model on its held-out rows. `count` rows, `correct` of them classified
+   * right, `lossSum` the summed cross-entropy (absent without a classifier head), `auc` the
+   * site's exact AUC (binary tasks). For binary tasks `positive[b]` / `negative[b]` count the
+   * rows of class 1 / class 0 whose class-1 score falls in bin b of `positive.length` equal
+   * bins over [0, 1] (the coordinator computes the federation's AUC from their sums).
+   */
+  | { type: 'evalReport'; round: number; count: number; correct: number; lossSum?: number; auc?: number; positive: Uint32Array; negative: Uint32Array }
   /** Both: keep-alive with the sender's clock (ms since epoch). */
   | { type: 'heartbeat'; sentAt: number }
   /** Both: a typed refusal; usually followed by a close with the code's close code. */
@@ -191,6 +205,14 @@ export function encodePayload(msg: RuntimeMessage, limits: Limits): Uint8Array {
       checkU32(msg.round, 'plainInput.round');
       if (!(msg.vector instanceof Uint32Array)) throw new TransportError('ERR_BAD_PAYLOAD', 'plainInput.vector must be a Uint32Array');
       return w.u32(msg.round).u32(msg.vector.length).bytes(typedBytes(msg.vector)).finish();
+    case 'evalReport': {
+      checkEvalReport(msg);
+      const flags = (msg.lossSum !== undefined ? EVAL_FLAG_LOSS : 0) | (msg.auc !== undefined ? EVAL_FLAG_AUC : 0);
+      w.u32(msg.round).u32(msg.count).u32(msg.correct).u8(flags).f64(msg.lossSum ?? 0).f64(msg.auc ?? 0).u16(msg.positive.length);
+      for (const v of msg.positive) w.u32(v);
+      for (const v of msg.negative) w.u32(v);
+      return w.finish();
+    }
     case 'heartbeat':
       return w.f64(msg.sentAt).finish();
     case 'error':
@@ -201,6 +223,32 @@ export function encodePayload(msg: RuntimeMessage, limits: Limits): Uint8Array {
       if (!(msg.params instanceof Float32Array)) throw new TransportError('ERR_BAD_PAYLOAD', 'finalModel.params must be a Float32Array');
       w.str32(encodeJson(msg.manifest, ctl, 'finalModel.manifest'), ctl, 'finalModel.manifest');
       return w.u32(msg.params.length).bytes(typedBytes(msg.params)).finish();
+  }
+}
+
+/**
+ * The rules of an evaluation report, on both sides: correct <= count, a finite loss sum
+ * >= 0, an AUC in [0, 1], histograms of equal length (<= MAX_EVAL_BINS) that count every
+ * row exactly once.
+ * @throws TransportError ERR_BAD_PAYLOAD naming the field
+ */
+export function checkEvalReport(m: MessageOf<'evalReport'>): void {
+  const no = (why: string): never => {
+    throw new TransportError('ERR_BAD_PAYLOAD', `evalReport.${why}`);
+  };
+  checkU32(m.round, 'evalReport.round');
+  checkU32(m.count, 'evalReport.count');
+  checkU32(m.correct, 'evalReport.correct');
+  if (m.correct > m.count) no(`correct (${m.correct}) exceeds count (${m.count})`);
+  if (m.lossSum !== undefined && !(typeof m.lossSum === 'number' && Number.isFinite(m.lossSum) && m.lossSum >= 0)) no(`lossSum must be a finite number >= 0, got ${String(m.lossSum)}`);
+  if (m.auc !== undefined && !(typeof m.auc === 'number' && m.auc >= 0 && m.auc <= 1)) no(`auc must be in [0, 1], got ${String(m.auc)}`);
+  if (!(m.positive instanceof Uint32Array) || !(m.negative instanceof Uint32Array)) no('positive and negative must be Uint32Arrays');
+  if (m.positive.length !== m.negative.length) no(`positive has ${m.positive.length} bins, negative ${m.negative.length}`);
+  if (m.positive.length > MAX_EVAL_BINS) no(`bins: ${m.positive.length}, at most ${MAX_EVAL_BINS}`);
+  if (m.positive.length > 0) {
+    let rows = 0;
+    for (let b = 0; b < m.positive.length; b++) rows += m.positive[b]! + m.negative[b]!;
+    if (rows !== m.count) no(`the histograms count ${rows} rows, count is ${m.count}`);
   }
 }
 
@@ -274,6 +322,28 @@ export function decodePayload(type: FrameTypeName, payload: Uint8Array, limits: 
     case 'plainInput': {
       const round = r.u32('round');
       msg = { type, round, vector: readTyped(r, Uint32Array, 'vector') };
+      break;
+    }
+    case 'evalReport': {
+      const round = r.u32('round');
+      const count = r.u32('count');
+      const correct = r.u32('correct');
+      const flags = r.u8('flags');
+      if (flags & ~(EVAL_FLAG_LOSS | EVAL_FLAG_AUC)) throw new TransportError('ERR_BAD_PAYLOAD', `evalReport.flags: unknown bits set (0x${flags.toString(16)})`);
+      const lossSum = r.f64('lossSum');
+      const auc = r.f64('auc');
+      const bins = r.u16('bins');
+      if (bins > MAX_EVAL_BINS) throw new TransportError('ERR_BAD_PAYLOAD', `evalReport.bins is ${bins}, at most ${MAX_EVAL_BINS}`);
+      if (bins * 8 > r.remaining) throw new TransportError('ERR_BAD_PAYLOAD', `evalReport: declares ${bins} bins, only ${r.remaining} bytes left`);
+      const positive = new Uint32Array(bins);
+      const negative = new Uint32Array(bins);
+      for (let b = 0; b < bins; b++) positive[b] = r.u32(`positive[${b}]`);
+      for (let b = 0; b < bins; b++) negative[b] = r.u32(`negative[${b}]`);
+      if (!(flags & EVAL_FLAG_LOSS) && lossSum !== 0) throw new TransportError('ERR_BAD_PAYLOAD', 'evalReport.lossSum must be 0 when the loss flag is clear');
+      if (!(flags & EVAL_FLAG_AUC) && auc !== 0) throw new TransportError('ERR_BAD_PAYLOAD', 'evalReport.auc must be 0 when the AUC flag is clear');
+      const m: MessageOf<'evalReport'> = { type, round, count, correct, positive, negative, ...(flags & EVAL_FLAG_LOSS ? { lossSum } : {}), ...(flags & EVAL_FLAG_AUC ? { auc } : {}) };
+      checkEvalReport(m);
+      msg = m;
       break;
     }
     case 'heartbeat':

@@ -6,7 +6,7 @@
  */
 import { TransportError } from './errors.js';
 import { fromHex } from './hex.js';
-import type { JsonObject } from './frames.js';
+import { MAX_EVAL_BINS, type JsonObject } from './frames.js';
 
 /** Quantisation without DP: the secagg quantiser (weight as coordinate 0). */
 export interface QuantizeEncoding {
@@ -39,7 +39,65 @@ export interface StatsEncoding {
   fracBits: number;
 }
 
-export type Encoding = QuantizeEncoding | DdgEncoding | StatsEncoding;
+/**
+ * An evaluation round: no training; every site evaluates the round's params (the global
+ * model of round `round`) on its held-out rows. `report: 'per-site'`: it sends an
+ * `evalReport` frame (plaintext, per site) and no aggregation runs. `report: 'secure'`: it
+ * sends [count, correct, loss sum, positive histogram (bins), negative histogram (bins)] as
+ * fixed-point limbs (the statistics round's encoding, secagg's encodeFixedPoint) through
+ * the round's aggregation, so the coordinator learns only the federation's sums.
+ */
+export interface EvaluationEncoding {
+  kind: 'evaluation';
+  report: 'per-site' | 'secure';
+  /** Score-histogram bins for AUC (binary tasks), 0 otherwise. */
+  bins: number;
+  limbs: number;
+  fracBits: number;
+}
+
+/**
+ * Record-level DP-SGD under SecAgg (distributed mode): each site encodes its clipped
+ * gradient sum plus its discrete Gaussian noise share (the dp package's record DDG encoder).
+ */
+export interface RecordDdgEncoding {
+  kind: 'record-ddg';
+  /** The dp package's RecordDdgConfig (JSON): dim, l2Clip, noiseMultiplier, threshold, bits, scaleBits. */
+  params: JsonObject;
+}
+
+export type Encoding = QuantizeEncoding | DdgEncoding | StatsEncoding | EvaluationEncoding | RecordDdgEncoding;
+
+/**
+ * Record-level DP (each record of each site is the unit): DP-SGD at every site with
+ * Poisson sampling at `sampleRate`, every record's gradient clipped to `l2Clip`, noise
+ * std `noiseMultiplier * l2Clip` per step; each site accounts its own records in its own
+ * ledger. 'local': each site adds all the noise itself (any `localSteps`); 'distributed':
+ * one step per round, each site adds a share sized for `threshold` shares, under SecAgg.
+ */
+export interface RecordLevelDpSettings {
+  unit: 'record';
+  mode: 'local' | 'distributed';
+  /** The target epsilon of every site's records over the whole run. */
+  epsilonBudget: number;
+  delta: number;
+  noiseMultiplier: number;
+  l2Clip: number;
+  sampleRate: number;
+  /** DP-SGD steps per round (1 in distributed mode). */
+  localSteps: number;
+  /** The fewest noise shares in every released sum (1 in local mode). */
+  threshold: number;
+  /** Distributed: the released noisy gradient sum is divided by this public constant. */
+  expectedBatchSize?: number;
+  /** Distributed: the encoding every round uses (the model's parameter count, ring bits, gamma = l2Clip / 2^scaleBits). */
+  encoding?: { dim: number; bits: number; scaleBits: number };
+}
+
+/** Entries of a secure evaluation vector before fixed-point encoding: count, correct, loss sum, 2 histograms. */
+export function evaluationValues(bins: number): number {
+  return 3 + 2 * bins;
+}
 
 /** The federation's feature standardisation, from the statistics round: x' = (x - mean) / std. */
 export interface Standardisation {
@@ -86,16 +144,27 @@ export interface FederationSettings {
    * its raw features with the global mean and std (sent in each later round config).
    */
   preprocessing?: 'federated-standardise';
+  /**
+   * Federated evaluation: after every `everyRounds`-th training round (and the last) an
+   * evaluation round in which every site evaluates the new global model on its held-out
+   * rows and reports `per-site` (an evalReport frame each) or `secure` (sums through
+   * secure aggregation, the coordinator sees only the federation's metrics). `bins`: the
+   * score histogram of binary tasks (AUC).
+   */
+  evaluation?: { everyRounds: number; report: 'per-site' | 'secure'; bins: number };
   /** Differential privacy, or null when the federation adds no noise. */
-  dp: null | {
-    /** 'client': each site's whole update is the unit of privacy. */
-    unit: 'client';
-    /** The federation's whole budget. */
-    epsilonBudget: number;
-    delta: number;
-    noiseMultiplier: number;
-    l2Clip: number;
-  };
+  dp:
+    | null
+    | {
+        /** 'client': each site's whole update is the unit of privacy. */
+        unit: 'client';
+        /** The federation's whole budget. */
+        epsilonBudget: number;
+        delta: number;
+        noiseMultiplier: number;
+        l2Clip: number;
+      }
+    | RecordLevelDpSettings;
 }
 
 export type DataSchema =
@@ -192,17 +261,50 @@ export function parseFederationSettings(raw: unknown, where: string): Federation
   if (raw.dp !== null) {
     const d = raw.dp;
     if (!isObj(d)) return no('dp', 'an object or null');
-    if (d.unit !== 'client') no('dp.unit', "'client'");
-    dp = {
-      unit: 'client',
+    if (d.unit !== 'client' && d.unit !== 'record') no('dp.unit', "'client' or 'record'");
+    const common = {
       epsilonBudget: finite(d.epsilonBudget, 'dp.epsilonBudget', where),
       delta: finite(d.delta, 'dp.delta', where),
       noiseMultiplier: finite(d.noiseMultiplier, 'dp.noiseMultiplier', where),
       l2Clip: finite(d.l2Clip, 'dp.l2Clip', where),
     };
+    if (d.unit === 'client') dp = { unit: 'client', ...common };
+    else {
+      if (d.mode !== 'local' && d.mode !== 'distributed') no('dp.mode', "'local' or 'distributed'");
+      const sampleRate = finite(d.sampleRate, 'dp.sampleRate', where);
+      if (sampleRate > 1) no('dp.sampleRate', 'a number in (0, 1]');
+      const localSteps = count(d.localSteps, 'dp.localSteps', 1);
+      const threshold = count(d.threshold, 'dp.threshold', 1);
+      if (d.mode === 'distributed' && localSteps !== 1) no('dp.localSteps', '1 with distributed noise');
+      if (d.mode === 'local' && threshold !== 1) no('dp.threshold', '1 with local noise');
+      dp = {
+        unit: 'record',
+        mode: d.mode as 'local' | 'distributed',
+        ...common,
+        sampleRate,
+        localSteps,
+        threshold,
+        ...(d.expectedBatchSize === undefined ? {} : { expectedBatchSize: finite(d.expectedBatchSize, 'dp.expectedBatchSize', where) }),
+        ...(d.encoding === undefined
+          ? {}
+          : (() => {
+              const e = isObj(d.encoding) ? d.encoding : no('dp.encoding', 'an object');
+              return { encoding: { dim: count(e.dim, 'dp.encoding.dim', 1), bits: count(e.bits, 'dp.encoding.bits', 8), scaleBits: count(e.scaleBits, 'dp.encoding.scaleBits', 1) } };
+            })()),
+      };
+    }
   }
   if (raw.preprocessing !== undefined && raw.preprocessing !== 'federated-standardise') no('preprocessing', "'federated-standardise' or absent");
+  let evaluation: FederationSettings['evaluation'];
+  if (raw.evaluation !== undefined && raw.evaluation !== null) {
+    const ev = raw.evaluation;
+    if (!isObj(ev)) return no('evaluation', 'an object or absent');
+    if (ev.report !== 'per-site' && ev.report !== 'secure') no('evaluation.report', "'per-site' or 'secure'");
+    const bins = typeof ev.bins === 'number' && Number.isInteger(ev.bins) && ev.bins >= 0 && ev.bins <= MAX_EVAL_BINS ? ev.bins : no('evaluation.bins', `an integer in [0, ${MAX_EVAL_BINS}]`);
+    evaluation = { everyRounds: count(ev.everyRounds, 'evaluation.everyRounds', 1), report: ev.report as 'per-site' | 'secure', bins };
+  }
   return {
+    ...(evaluation ? { evaluation } : {}),
     ...(raw.data === undefined || raw.data === null ? {} : { data: parseDataSchema(raw.data, `${where}.data`) }),
     ...(raw.preprocessing === 'federated-standardise' ? { preprocessing: 'federated-standardise' as const } : {}),
     rounds: count(raw.rounds, 'rounds', 1),
@@ -264,11 +366,22 @@ export function parseRoundConfig(raw: JsonObject, expected: { round: number; par
       limbs: int(e.limbs, 'encoding.limbs', 2, 8),
       fracBits: int(e.fracBits, 'encoding.fracBits', 0, 126),
     };
+  } else if (e.kind === 'evaluation') {
+    if (e.report !== 'per-site' && e.report !== 'secure') bad('encoding.report', "'per-site' or 'secure'");
+    encoding = {
+      kind: 'evaluation',
+      report: e.report,
+      bins: int(e.bins, 'encoding.bins', 0, MAX_EVAL_BINS),
+      limbs: int(e.limbs, 'encoding.limbs', 2, 8),
+      fracBits: int(e.fracBits, 'encoding.fracBits', 0, 126),
+    };
   } else if (e.kind === 'ddg') {
     fromHex(e.roundSeed, 32, 'roundStart.config.encoding.roundSeed');
     encoding = { kind: 'ddg', params: obj(e.params, 'encoding.params'), roundSeed: e.roundSeed as string };
+  } else if (e.kind === 'record-ddg') {
+    encoding = { kind: 'record-ddg', params: obj(e.params, 'encoding.params') };
   } else {
-    bad('encoding.kind', "'quantize', 'ddg' or 'stats'");
+    bad('encoding.kind', "'quantize', 'ddg', 'record-ddg', 'stats' or 'evaluation'");
   }
   const a = obj(c.aggregation, 'aggregation');
   if (a.mode !== 'secagg' && a.mode !== 'secagg+' && a.mode !== 'plaintext') bad('aggregation.mode', "'secagg', 'secagg+' or 'plaintext'");

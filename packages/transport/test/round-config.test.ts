@@ -57,7 +57,9 @@ test('every invalid field is refused with its name', () => {
   assert.match(code((c) => ((c as { federation?: unknown }).federation = undefined)), /federation\.\(root\): expected an object/);
   assert.match(code((c) => (c.federation.aggregation.minAggregate = 1)), /federation\.aggregation\.minAggregate: expected an integer >= 2/);
   assert.match(code((c) => ((c.federation.aggregation as { security: string }).security = 'none')), /federation\.aggregation\.security/);
-  assert.match(code((c) => (c.federation.dp = { unit: 'record' })), /federation\.dp\.unit/);
+  assert.match(code((c) => (c.federation.dp = { unit: 'example' })), /federation\.dp\.unit/);
+  assert.match(code((c) => (c.federation.dp = { unit: 'record', mode: 'central', epsilonBudget: 8, delta: 1e-5, noiseMultiplier: 1, l2Clip: 1 })), /federation\.dp\.mode/);
+  assert.match(code((c) => (c.federation.dp = { unit: 'record', mode: 'distributed', epsilonBudget: 8, delta: 1e-5, noiseMultiplier: 1, l2Clip: 1, sampleRate: 0.1, localSteps: 3, threshold: 2 })), /federation\.dp\.localSteps/);
   assert.match(code((c) => (c.federation.dp = { unit: 'client', epsilonBudget: -1, delta: 1e-5, noiseMultiplier: 1, l2Clip: 1 })), /federation\.dp\.epsilonBudget/);
   assert.equal(code((c) => (c.federation.dp = null)), 'ok');
 });

@@ -68,14 +68,30 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** A placeholder dataset (the site reports a refusal and never trains). */
+const EMPTY = { x: new Float32Array(0), y: new Int32Array(0), count: 0, shape: [1], numClasses: 1 };
+
 async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<typeof openJsonLog>['log']): Promise<number> {
   const out = json ? process.stderr : process.stdout;
   const say = (line: string) => out.write(line + '\n');
   const identity = clientIdentity(c, say);
   const meta = await import('@fedmeta/meta');
-  const { runClient } = await import('@fedmeta/client');
+  const { runClient, reportRefusal } = await import('@fedmeta/client');
   const backend = await meta.selectBackend({ prefer: c.meta.backend, log: null });
-  const data = await loadClientData(c.data);
+  let data: Awaited<ReturnType<typeof loadClientData>>;
+  try {
+    data = await loadClientData(c.data);
+  } catch (err) {
+    // A file this site cannot use (a non-numeric or missing cell, a duplicated column): the
+    // coordinator hears it too, typed and naming the row and column, before round 1.
+    if (!(err instanceof Error && err.name === 'TabularError')) throw err;
+    const { TransportError } = await import('@fedmeta/transport');
+    const refusal = new TransportError('ERR_SCHEMA_MISMATCH', `this site's data cannot be used (${c.data.path}): ${err.message}`);
+    const { data: _omit, ...options } = clientOptionsFromConfig(c, identity, { id: 0, support: EMPTY, query: EMPTY });
+    const told = await reportRefusal(options, refusal);
+    say(told ? `told the coordinator (${c.client.server}) that '${told}' cannot take part` : `could not reach the coordinator (${c.client.server}) to tell it`);
+    throw new CliError(refusal.message, 1);
+  }
   say(`fedmeta client '${identity.name}': ${data.support.count} support / ${data.query.count} query examples, tfjs ${backend.name}, connecting to ${c.client.server}`);
   const note = labelCodingNote(c.data);
   if (note) say(note);
@@ -84,6 +100,7 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
     ...clientOptionsFromConfig(c, identity, data),
     logger: (e) => {
       log(e.level, e.event, e);
+      if (e.event === 'round.failed') say(`round ${e.round}: this site failed and left the round (the coordinator is told): ${String(e.message)}`);
       if (e.event === 'federation.accepted') {
         say(`federation settings accepted (client.policy): ${String(e.summary)}`);
         for (const n of (e.notes as string[] | undefined) ?? []) say(`note: ${n}`);
@@ -101,6 +118,17 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
           sm.abortReason ? `reason ${sm.abortReason}` : '',
         ].filter(Boolean);
         say(`round ${e.round} ${String(e.status)}${parts.length ? `: ${parts.join(', ')}` : ''}`);
+      } else if (e.event === 'round.evaluated') {
+        const fed = e.federated as { accuracy: number; loss?: number; auc?: number; sites: number; count: number } | undefined;
+        const local = e.local as { accuracy: number; count: number; loss?: number; auc?: number } | undefined;
+        const parts = [
+          fed ? `federated accuracy ${(fed.accuracy * 100).toFixed(1)}% over ${fed.sites} sites (${fed.count} held-out rows)${fed.loss !== undefined ? `, loss ${fed.loss.toFixed(4)}` : ''}${fed.auc !== undefined ? `, AUC ${fed.auc.toFixed(3)}` : ''}` : 'no federated metrics',
+          local ? `this site ${(local.accuracy * 100).toFixed(1)}% (${local.count} rows)${local.auc !== undefined ? `, AUC ${local.auc.toFixed(3)}` : ''}` : '',
+          typeof e.epsilon === 'number' ? `epsilon spent ${e.epsilon.toFixed(3)}` : '',
+        ].filter(Boolean);
+        say(`round ${e.round} evaluated (${String(e.status)}): ${parts.join('; ')}`);
+      } else if (e.event === 'evaluation.local' && e.report === 'secure') {
+        say(`round ${e.round}: this site's evaluation goes into a secure sum (the coordinator sees only the federation's metrics)`);
       } else if (e.event === 'round.benched') say(`round ${e.round}: left out of the next ${e.rounds} round(s) by the coordinator: ${e.reason}`);
       else if (e.event === 'round.aborted-by-server') say(`round ${e.round}: aborted by the coordinator (${e.reason}${e.detail ? `: ${e.detail}` : ''})`);
     },

@@ -10,13 +10,18 @@ import {
   PrivacyBudgetError,
   epsilonFor,
   planNoiseMultiplier,
-  planRecordLevel,
+  planRecordLevelSettings,
+  recordDdgParams,
+  ownShareOnlyEvent,
+  epsilonOfEvents,
   noiseToSignal,
   utilityWarning,
   openLedger,
   type AccountantName,
   type NoiseToSignal,
-  type RecordLevelPlan,
+  type PrivacyEvent,
+  type RecordLevelSettingsPlan,
+  type RecordLevelSettingsQuery,
   type RecordNoiseMode,
 } from '@fedmeta/dp';
 
@@ -24,18 +29,23 @@ const USAGE = `usage:
   fedmeta dp plan --epsilon E --delta D --rounds T [--unit client|record] [--dim P]
                   [--accountant rdp|pld] [--clip C] [--json]
       client-level (default): --clients-per-round K --population N
-      record-level:  --records N --batch B [--local-steps S] [--sites n]
-                     [--mode local|distributed [--threshold t]]
+      record-level:  --sample-rate Q (dp.sampleRate) or --records N --batch B (Q = B/N)
+                     [--local-steps S] [--sites n] [--mode local|distributed]
+                     distributed: --threshold t --dim P [--bits b]
       smallest noise multiplier sigma meeting (E, D). Client-level: each site's whole update
       is the unit, q = K/N per round; prints the epsilon after each round and the per-client
-      noise std (clip * sigma / sqrt(K)). Record-level: DP-SGD at each site, Poisson rate
-      q = B/N, T = S x rounds steps; distributed: each site adds sigma/sqrt(t) and the secure
-      sum of t honest sites carries sigma (needs S = 1). With --dim P (the model's parameter
-      count) it prints the expected noise-to-signal ratio and warns when the noise dominates.
+      noise std (clip * sigma / sqrt(K)). Record-level: DP-SGD at each site with Poisson rate
+      Q, planned exactly as \`fedmeta server\` plans dp.unit record (the same function, the
+      event every site's ledger charges, rdp): local, S = meta.localSteps steps per round at
+      sigma; distributed, one step per round whose noise is split into discrete Gaussian
+      shares in SecAgg's b-bit ring (b = secagg.bits, default 32), t = the fewest shares in
+      any released sum (the SecAgg threshold the server announces), P = the model's
+      parameter count. With --dim P it also prints the expected noise-to-signal ratio
+      (record-level: given --batch or --records) and warns when the noise dominates.
   fedmeta dp plan --sweep --dim P --delta D --rounds T [--epsilons E1,E2,...] [--epsilon E] ...
       privacy-utility table: epsilon vs noise multiplier vs expected noise-to-signal, for
       client-level (given --clients-per-round, --population) and record-level (given
-      --records, --batch) DP
+      --records and --batch, or --sample-rate and --records) DP
   fedmeta dp epsilon --sigma S --q Q --steps T --delta D [--accountant rdp|pld] [--interval I] [--json]
       epsilon spent by T rounds of the Poisson-subsampled Gaussian (--interval: PLD grid, default 1e-4)
   fedmeta dp account --ledger FILE [--json]
@@ -123,7 +133,7 @@ function utilityLine(r: NoiseToSignal): string {
 interface PlanValues {
   epsilon?: string; delta?: string; rounds?: string; unit?: string; dim?: string; accountant?: string; clip?: string; json?: boolean;
   'clients-per-round'?: string; population?: string;
-  records?: string; batch?: string; 'local-steps'?: string; sites?: string; mode?: string; threshold?: string;
+  records?: string; batch?: string; 'sample-rate'?: string; 'local-steps'?: string; sites?: string; mode?: string; threshold?: string; bits?: string;
   sweep?: boolean; epsilons?: string;
 }
 
@@ -136,37 +146,77 @@ function clientInputs(v: PlanValues, required: boolean): { k: number; population
   return { k, population };
 }
 
-interface RecordInputs { records: number; batch: number; localSteps: number; sites: number; mode: RecordNoiseMode; threshold?: number }
+interface RecordInputs {
+  /** q: the Poisson sampling rate of every site's records per step. */
+  q: number;
+  /** The expected batch size (for the noise-to-signal ratio only), when known. */
+  batch?: number;
+  records?: number;
+  localSteps: number;
+  sites: number;
+  mode: RecordNoiseMode;
+  threshold?: number;
+  bits?: number;
+}
 
-/** Record-level inputs when --records/--batch are given (or required), else undefined. */
+/** Record-level inputs when --sample-rate or --records/--batch are given (or required), else undefined. */
 function recordInputs(v: PlanValues, required: boolean): RecordInputs | undefined {
-  if (!required && v.records === undefined && v.batch === undefined) return undefined;
-  const records = num('records', v.records, isPosInt, 'an integer >= 1');
-  const batch = num('batch', v.batch, (x) => x > 0, 'a number > 0');
-  if (batch > records) throw new CliError(`--batch (${batch}) must not exceed --records (${records})`);
+  if (!required && v['sample-rate'] === undefined && v.records === undefined && v.batch === undefined) return undefined;
+  const records = optNum('records', v.records, isPosInt, 'an integer >= 1');
+  let q: number;
+  let batch: number | undefined;
+  if (v['sample-rate'] !== undefined) {
+    if (v.batch !== undefined) throw new CliError('give --sample-rate Q or --records N --batch B (Q = B/N), not both');
+    q = num('sample-rate', v['sample-rate'], (x) => x > 0 && x <= 1, 'a number in (0, 1]');
+    if (records !== undefined) batch = q * records;
+  } else {
+    if (records === undefined || v.batch === undefined) throw new CliError(`record-level DP needs --sample-rate Q (dp.sampleRate) or --records N --batch B\n\n${USAGE}`);
+    batch = num('batch', v.batch, (x) => x > 0, 'a number > 0');
+    if (batch > records) throw new CliError(`--batch (${batch}) must not exceed --records (${records})`);
+    q = batch / records;
+  }
   const localSteps = optNum('local-steps', v['local-steps'], isPosInt, 'an integer >= 1') ?? 1;
-  const sites = optNum('sites', v.sites, isPosInt, 'an integer >= 1') ?? 1;
+  const sites = optNum('sites', v.sites, isPosInt, 'an integer >= 1');
   const mode = v.mode ?? 'local';
   if (mode !== 'local' && mode !== 'distributed') throw new CliError(`--mode must be 'local' or 'distributed', got '${mode}'`);
   const threshold = optNum('threshold', v.threshold, isPosInt, 'an integer >= 1');
+  const bits = optNum('bits', v.bits, (x) => Number.isInteger(x) && x >= 8 && x <= 32, 'an integer in [8, 32]');
   if (mode === 'distributed') {
     if (threshold === undefined) throw new CliError('--mode distributed needs --threshold t: the fewest sites whose noise shares are in every secure sum (the guarantee holds only if at least t of them add their share honestly)');
-    if (threshold > sites) throw new CliError(`--threshold (${threshold}) must not exceed --sites (${sites})`);
-  } else if (threshold !== undefined) {
-    throw new CliError('--threshold applies to --mode distributed only (local noise: each site adds all of sigma)');
+    if (sites !== undefined && threshold > sites) throw new CliError(`--threshold (${threshold}) must not exceed --sites (${sites})`);
+  } else {
+    if (threshold !== undefined) throw new CliError('--threshold applies to --mode distributed only (local noise: each site adds all of sigma)');
+    if (bits !== undefined) throw new CliError('--bits applies to --mode distributed only (the ring the noise shares are added in)');
   }
-  return { records, batch, localSteps, sites, mode, ...(threshold !== undefined ? { threshold } : {}) };
+  return {
+    q, localSteps, sites: sites ?? threshold ?? 1, mode,
+    ...(batch !== undefined ? { batch } : {}), ...(records !== undefined ? { records } : {}),
+    ...(threshold !== undefined ? { threshold } : {}), ...(bits !== undefined ? { bits } : {}),
+  };
 }
 
-function planRecord(r: RecordInputs, epsilon: number, delta: number, rounds: number, accountant: AccountantName): RecordLevelPlan {
-  return planRecordLevel({
-    epsilon, delta, rounds, accountant, records: r.records, batchSize: r.batch, localSteps: r.localSteps, mode: r.mode,
-    ...(r.threshold !== undefined ? { threshold: r.threshold } : {}),
-  });
+/**
+ * The dp query of a record-level setting: the same fields `fedmeta server` passes
+ * (config/options.ts recordDpOptions) to the same planner, so the plan is the runtime's.
+ */
+export function recordSettingsQuery(r: RecordInputs, p: { epsilon: number; delta: number; rounds: number; clip: number; dim: number | undefined }): RecordLevelSettingsQuery {
+  if (r.mode === 'distributed' && p.dim === undefined) throw new CliError('--mode distributed needs --dim P (the model\'s parameter count): the discrete Gaussian shares\' accounting depends on it');
+  return {
+    mode: r.mode, epsilon: p.epsilon, delta: p.delta, l2Clip: p.clip, sampleRate: r.q, rounds: p.rounds, localSteps: r.localSteps,
+    threshold: r.mode === 'distributed' ? r.threshold! : 1,
+    ...(p.dim !== undefined ? { dim: p.dim } : {}),
+    ...(r.bits !== undefined ? { bits: r.bits } : {}),
+  };
 }
 
-function recordUtility(r: RecordInputs, plan: RecordLevelPlan, dim: number): NoiseToSignal {
-  return noiseToSignal({ unit: 'record', mode: r.mode, noiseMultiplier: plan.sigma, batchSize: r.batch, sites: r.sites, dim, steps: plan.steps });
+function planRecord(r: RecordInputs, p: { epsilon: number; delta: number; rounds: number; clip: number; dim: number | undefined }): RecordLevelSettingsPlan {
+  return planRecordLevelSettings(recordSettingsQuery(r, p));
+}
+
+/** Noise-to-signal of a record-level plan; undefined without the expected batch size. */
+function recordUtility(r: RecordInputs, sigma: number, rounds: number, dim: number): NoiseToSignal | undefined {
+  if (r.batch === undefined) return undefined;
+  return noiseToSignal({ unit: 'record', mode: r.mode, noiseMultiplier: sigma, batchSize: r.batch, sites: r.sites, dim, steps: r.localSteps * rounds });
 }
 
 async function plan(argv: string[]): Promise<number> {
@@ -177,7 +227,7 @@ async function plan(argv: string[]): Promise<number> {
       unit: { type: 'string' }, dim: { type: 'string' },
       'clients-per-round': { type: 'string' }, population: { type: 'string' },
       records: { type: 'string' }, batch: { type: 'string' }, 'local-steps': { type: 'string' }, sites: { type: 'string' },
-      mode: { type: 'string' }, threshold: { type: 'string' },
+      'sample-rate': { type: 'string' }, mode: { type: 'string' }, threshold: { type: 'string' }, bits: { type: 'string' },
       accountant: { type: 'string' }, clip: { type: 'string' }, json: { type: 'boolean' },
       sweep: { type: 'boolean' }, epsilons: { type: 'string' },
     },
@@ -209,11 +259,11 @@ async function plan(argv: string[]): Promise<number> {
   const utility = dim === undefined ? undefined : noiseToSignal({ unit: 'client', noiseMultiplier: result.sigma, sites: k, dim, rounds });
   const warning = utility ? utilityWarning(utility) : undefined;
   // The record-level alternative at the same epsilon, when the noise dominates and the inputs allow.
-  let alternative: { plan: RecordLevelPlan; utility: NoiseToSignal } | { error: string } | undefined;
-  if (warning && record && dim !== undefined) {
+  let alternative: { plan: RecordLevelSettingsPlan; utility: NoiseToSignal } | { error: string } | undefined;
+  if (warning && record?.batch !== undefined && dim !== undefined) {
     try {
-      const rp = planRecord(record, epsilon, delta, rounds, accountant);
-      alternative = { plan: rp, utility: recordUtility(record, rp, dim) };
+      const rp = planRecord(record, { epsilon, delta, rounds, clip, dim });
+      alternative = { plan: rp, utility: recordUtility(record, rp.sigma, rounds, dim)! };
     } catch (err) {
       if (!(err instanceof DpError)) throw err;
       alternative = { error: err.message };
@@ -238,7 +288,7 @@ async function plan(argv: string[]): Promise<number> {
     epsilonByRound: schedule,
     utility: utility ? utilityJson(utility) : null,
     warning: warning ?? null,
-    ...(alternative ? { recordLevelAlternative: 'error' in alternative ? { error: alternative.error } : { sigma: alternative.plan.sigma, epsilon: alternative.plan.epsilon, q: alternative.plan.q, steps: alternative.plan.steps, mode: alternative.plan.mode, utility: utilityJson(alternative.utility) } } : {}),
+    ...(alternative ? { recordLevelAlternative: 'error' in alternative ? { error: alternative.error } : { sigma: alternative.plan.sigma, epsilon: alternative.plan.epsilon, q: record!.q, steps: record!.localSteps * rounds, mode: alternative.plan.mode, utility: utilityJson(alternative.utility) } } : {}),
   };
   if (v.json) {
     if (warning) console.error(warning);
@@ -255,8 +305,10 @@ async function plan(argv: string[]): Promise<number> {
     if ('error' in alternative) console.log(`record-level DP at epsilon ${epsilon}: ${alternative.error}`);
     else {
       const a = alternative.plan;
+      const r = record!;
+      const sample = r.records !== undefined ? `${r.records} records per site, batch ${fmt(r.batch!)}, ` : '';
       console.log(
-        `record-level DP at the same epsilon (${a.mode} noise; ${a.records} records per site, batch ${a.batchSize}, q=${fmt(a.q)}, ${a.localSteps} local step(s) x ${a.rounds} rounds): ` +
+        `record-level DP at the same epsilon (${a.mode} noise; ${sample}q=${fmt(r.q)}, ${r.localSteps} local step(s) x ${rounds} rounds): ` +
           `sigma ${fmt(a.sigma)}; noise-to-signal >= ${fmt(alternative.utility.perRelease)} per step, >= ${fmt(alternative.utility.overRun)} over the run (${alternative.utility.level})`,
       );
     }
@@ -267,37 +319,44 @@ async function plan(argv: string[]): Promise<number> {
 }
 
 async function planRecordUnit(v: PlanValues, p: { epsilon: number; delta: number; rounds: number; dim: number | undefined; clip: number; accountant: AccountantName }): Promise<number> {
+  if (p.accountant !== 'rdp') throw new CliError('--accountant: record-level sites\' ledgers account with rdp; the plan uses the same (omit --accountant or pass rdp)');
   const r = recordInputs(v, true)!;
-  let rp: RecordLevelPlan;
+  let rp: RecordLevelSettingsPlan;
   try {
-    rp = planRecord(r, p.epsilon, p.delta, p.rounds, p.accountant);
+    rp = planRecord(r, p);
   } catch (err) {
     wrapDpError(err);
   }
-  const utility = p.dim === undefined ? undefined : recordUtility(r, rp, p.dim);
+  const steps = r.localSteps * p.rounds;
+  const t = rp.mode === 'distributed' ? r.threshold! : 1;
+  const encoding = rp.mode === 'distributed' ? recordDdgParams({ dim: p.dim!, l2Clip: p.clip, noiseMultiplier: rp.sigma, threshold: t, ...(r.bits !== undefined ? { bits: r.bits } : {}) }) : undefined;
+  const utility = p.dim === undefined ? undefined : recordUtility(r, rp.sigma, p.rounds, p.dim);
   const warning = utility ? utilityWarning(utility) : undefined;
+  const shareMultiplier = rp.sigma / Math.sqrt(t);
   const out = {
     command: 'plan',
     unit: 'record',
     mode: rp.mode,
-    accountant: rp.accountant,
+    accountant: 'rdp',
     sigma: rp.sigma,
     noiseMultiplier: rp.sigma,
     epsilon: rp.epsilon,
     targetEpsilon: p.epsilon,
     delta: p.delta,
-    records: rp.records,
-    batchSize: rp.batchSize,
-    q: rp.q,
-    rounds: rp.rounds,
-    localSteps: rp.localSteps,
-    steps: rp.steps,
+    q: r.q,
+    sampleRate: r.q,
+    ...(r.records !== undefined ? { records: r.records } : {}),
+    ...(r.batch !== undefined ? { batchSize: r.batch } : {}),
+    rounds: p.rounds,
+    localSteps: r.localSteps,
+    steps,
     sites: r.sites,
-    threshold: rp.threshold,
+    threshold: t,
     clip: p.clip,
     noiseStddev: rp.sigma * p.clip,
-    shareMultiplier: rp.shareMultiplier,
-    shareNoiseStddev: rp.shareMultiplier * p.clip,
+    shareMultiplier,
+    shareNoiseStddev: shareMultiplier * p.clip,
+    encoding: encoding ? { dim: encoding.dim, bits: encoding.bits, scaleBits: encoding.scaleBits } : null,
     epsilonOwnShareOnly: rp.epsilonOwnShareOnly ?? null,
     roundEvent: rp.roundEvent,
     utility: utility ? utilityJson(utility) : null,
@@ -308,20 +367,25 @@ async function planRecordUnit(v: PlanValues, p: { epsilon: number; delta: number
     console.log(JSON.stringify(out));
     return 0;
   }
-  console.log(`record-level DP-SGD noise multiplier sigma: ${rp.sigma.toPrecision(6)} (${rp.accountant}, q=${rp.q.toPrecision(6)} = batch ${rp.batchSize} / ${rp.records} records, ${rp.localSteps} local step(s) x ${rp.rounds} rounds = ${rp.steps} steps, delta=${p.delta})`);
-  console.log(`epsilon of each record at this site after ${rp.steps} steps: ${rp.epsilon.toPrecision(6)} (target ${p.epsilon})`);
+  const sample = r.records !== undefined && v['sample-rate'] === undefined ? ` = batch ${fmt(r.batch!)} / ${r.records} records` : '';
+  console.log(`record-level DP-SGD noise multiplier sigma: ${rp.sigma.toPrecision(6)} (${rp.mode} noise, rdp, q=${r.q.toPrecision(6)}${sample}, ${r.localSteps} local step(s) x ${p.rounds} rounds = ${steps} steps, delta=${p.delta})`);
+  console.log(`epsilon of each record at every site after ${p.rounds} rounds: ${rp.epsilon.toPrecision(6)} (target ${p.epsilon}), by the event each site's ledger charges`);
   if (rp.mode === 'local') {
     console.log(`noise: each site adds std ${fmt(out.noiseStddev)} (sigma x per-example clip ${p.clip}) per coordinate to every step's clipped gradient sum`);
   } else {
-    console.log(`noise: each site adds a share of std ${fmt(out.shareNoiseStddev)} (sigma/sqrt(${rp.threshold}) x clip ${p.clip}) to its clipped gradient sum; the secure sum of ${rp.threshold} shares carries std ${fmt(out.noiseStddev)}`);
     console.log(
-      `trust: this holds only if at least ${rp.threshold} sites in every sum add their share honestly and keep it secret; ` +
+      `noise: each site adds a discrete Gaussian share (std ${fmt(out.shareNoiseStddev)} = sigma/sqrt(${t}) x clip ${p.clip}) to its rounded clipped gradient sum in the ${encoding!.bits}-bit ring ` +
+        `(${p.dim} parameters, step clip/2^${encoding!.scaleBits}); the secure sum of ${t} shares carries std ${fmt(out.noiseStddev)}`,
+    );
+    console.log(
+      `trust: this holds only if at least ${t} sites in every sum add their share honestly and keep it secret; ` +
         `protected by its own share alone a site's records get epsilon ${fmt(rp.epsilonOwnShareOnly!)} (rdp)`,
     );
   }
-  console.log(`ledger: charge ${JSON.stringify(rp.roundEvent)} to the site's ledger each round, before its update leaves the site`);
+  console.log(`ledger: every site charges ${JSON.stringify(rp.roundEvent)} to its ledger each round, before its update leaves the site`);
   if (utility) console.log(utilityLine(utility));
-  else console.log('noise-to-signal: pass --dim P (the model\'s parameter count) to see it');
+  else if (p.dim === undefined) console.log('noise-to-signal: pass --dim P (the model\'s parameter count) to see it');
+  else console.log('noise-to-signal: pass --records N (a site\'s record count; the expected batch is Q x N) to see it');
   if (warning) console.log(warning);
   return 0;
 }
@@ -341,7 +405,9 @@ async function sweep(v: PlanValues): Promise<number> {
   const accountant = accountantOf(v.accountant);
   const client = clientInputs(v, false);
   const record = recordInputs(v, false);
-  if (!client && !record) throw new CliError(`--sweep needs client-level inputs (--clients-per-round, --population), record-level ones (--records, --batch) or both\n\n${USAGE}`);
+  if (!client && !record) throw new CliError(`--sweep needs client-level inputs (--clients-per-round, --population), record-level ones (--records and --batch, or --sample-rate and --records) or both\n\n${USAGE}`);
+  if (record && record.batch === undefined) throw new CliError('--sweep with record-level DP needs --records N (the noise-to-signal depends on the expected batch Q x N)');
+  const clip = v.clip === undefined ? 1 : num('clip', v.clip, (x) => x > 0, 'a number > 0');
   const epsilons = epsilonList(v);
   const cell = (f: () => { noiseMultiplier: number; epsilon: number; utility: NoiseToSignal }): SweepCell => {
     try {
@@ -362,8 +428,8 @@ async function sweep(v: PlanValues): Promise<number> {
     } : {}),
     ...(record ? {
       record: cell(() => {
-        const p = planRecord(record, epsilon, delta, rounds, accountant);
-        return { noiseMultiplier: p.sigma, epsilon: p.epsilon, utility: recordUtility(record, p, dim) };
+        const p = planRecord(record, { epsilon, delta, rounds, clip, dim });
+        return { noiseMultiplier: p.sigma, epsilon: p.epsilon, utility: recordUtility(record, p.sigma, rounds, dim)! };
       }),
     } : {}),
   }));
@@ -373,13 +439,13 @@ async function sweep(v: PlanValues): Promise<number> {
       command: 'plan', sweep: rows.map((r) => ({ epsilon: r.epsilon, ...(r.client ? { client: cellJson(r.client) } : {}), ...(r.record ? { record: cellJson(r.record) } : {}) })),
       delta, rounds, dim, accountant,
       ...(client ? { clientsPerRound: client.k, population: client.population } : {}),
-      ...(record ? { records: record.records, batchSize: record.batch, localSteps: record.localSteps, sites: record.sites, mode: record.mode, ...(record.threshold !== undefined ? { threshold: record.threshold } : {}) } : {}),
+      ...(record ? { records: record.records, batchSize: record.batch, sampleRate: record.q, recordAccountant: 'rdp', localSteps: record.localSteps, sites: record.sites, mode: record.mode, ...(record.threshold !== undefined ? { threshold: record.threshold } : {}) } : {}),
     }));
     return 0;
   }
   const heads: string[] = [];
   if (client) heads.push(`client-level: ${client.k} of ${client.population} sites per round (q=${fmt(client.k / client.population)}), ${rounds} rounds`);
-  if (record) heads.push(`record-level (${record.mode} noise${record.threshold !== undefined ? `, t=${record.threshold}` : ''}): ${record.records} records per site, batch ${record.batch} (q=${fmt(record.batch / record.records)}), ${record.localSteps} local step(s) x ${rounds} rounds, ${record.sites} site(s)`);
+  if (record) heads.push(`record-level (${record.mode} noise${record.threshold !== undefined ? `, t=${record.threshold}` : ''}, rdp as the sites' ledgers): ${record.records} records per site, expected batch ${fmt(record.batch!)} (q=${fmt(record.q)}), ${record.localSteps} local step(s) x ${rounds} rounds, ${record.sites} site(s)`);
   console.log(`privacy-utility sweep (${accountant}, delta ${delta}, ${dim} parameters)`);
   for (const h of heads) console.log(`  ${h}`);
   console.log('noise-to-signal: expected noise norm / largest signal norm of one noisy sum ("per sum") and of the whole run ("run"); lower bounds. >1 per sum: noisy; >1 over the run: noise dominates (!)');
@@ -428,12 +494,20 @@ async function account(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { ledger: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
   if (!values.ledger) throw new CliError(`missing --ledger\n\n${USAGE}`);
   let summary;
-  let last: { round: number; q: number; sigma: number; steps: number } | undefined;
+  let last: { round: number; q: number; sigma: number; steps: number } | { round: number; mechanism: 'ddg'; q: number; localSigma: number; l2Sensitivity: number; numClients: number; dim: number } | undefined;
   try {
     const ledger = openLedger(values.ledger, { readOnly: true });
     summary = ledger.summary();
     const e = ledger.events.at(-1);
     if (e?.mechanism === 'gaussian') last = { round: e.round, q: e.q, sigma: e.sigma, steps: e.steps ?? 1 };
+    else if (e?.mechanism === 'ddg') last = { round: e.round, mechanism: 'ddg', q: e.q, localSigma: e.localSigma, l2Sensitivity: e.l2Sensitivity, numClients: e.numClients, dim: e.dim };
+    // Own share only: a DDG round counts one share (numClients 1), a Gaussian one sigma/sqrt(t).
+    // Recomputed here from the events, the same as the planner's (record-ddg.ts ownShareOnlyEvent).
+    if (summary.recordLevel?.mode === 'distributed' && summary.tornRecords === 0) {
+      const t = summary.recordLevel.threshold;
+      const own = ledger.events.map(({ round: _r, seq: _s, epsilonAfter: _e, ...ev }) => ownShareOnlyEvent(ev as PrivacyEvent, t));
+      summary.epsilonOwnShareOnly = epsilonOfEvents(own, summary.delta, 'rdp');
+    }
     ledger.close();
   } catch (err) {
     if (err instanceof Error && 'code' in err && (err as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(`ledger file not found: ${values.ledger}`);
@@ -446,9 +520,10 @@ async function account(argv: string[]): Promise<number> {
     if (summary.unit === 'record') {
       const how = summary.recordLevel?.mode === 'distributed' ? `distributed noise, threshold ${summary.recordLevel.threshold}` : 'local noise';
       console.log(`${summary.site !== undefined ? `site ${summary.site}: ` : ''}record-level DP-SGD (${how}): epsilon spent ${summary.epsilon} at delta ${summary.delta} (${summary.accountant}) over ${summary.steps} steps in ${summary.events} charge(s)${torn}`);
-      if (last) console.log(`last charge: round ${last.round}, ${last.steps} step(s) at q=${last.q}, sigma=${last.sigma}`);
+      if (last && 'sigma' in last) console.log(`last charge: round ${last.round}, ${last.steps} step(s) at q=${last.q}, sigma=${last.sigma}`);
+      else if (last) console.log(`last charge: round ${last.round}, one discrete Gaussian step at q=${last.q}: ${last.numClients} shares of s=${fmt(last.localSigma)}, sensitivity ${fmt(last.l2Sensitivity)} (integer units), ${last.dim} parameters`);
       if (summary.epsilonOwnShareOnly !== undefined) {
-        console.log(`if no other site's noise share were honest (this site's own share sigma/sqrt(${summary.recordLevel!.threshold}) only): epsilon ${summary.epsilonOwnShareOnly} (rdp)`);
+        console.log(`if no other site's noise share were honest (this site's own share, sigma/sqrt(${summary.recordLevel!.threshold}), only): epsilon ${summary.epsilonOwnShareOnly} (rdp)`);
       }
     } else {
       console.log(`epsilon spent: ${summary.epsilon} at delta ${summary.delta} (${summary.accountant}, client-level, ${summary.events} events${torn})`);

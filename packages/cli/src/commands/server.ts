@@ -4,7 +4,7 @@
  * after a restart, exports the final model, and shuts down cleanly on SIGINT/SIGTERM
  * (a second signal exits at once).
  */
-import { resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { CliError } from '../errors.js';
 import { flagInt, flagString, parseFlags } from '../config/args.js';
 import { loadConfig, setPath, type RawConfig } from '../config/load.js';
@@ -83,6 +83,23 @@ function consoleNotice(e: { event: string; [k: string]: unknown }): string | nul
       return `${e.peer} refused the federation under its site policy: ${e.message}`;
     case 'peer.data-refused':
       return `${e.peer} cannot take part: ${e.message}`;
+    case 'peer.error':
+      return `${e.peer} reported a failure${typeof e.round === 'number' ? ` in round ${e.round}` : ''} (${e.code}): ${e.message}`;
+    case 'round.evaluated': {
+      const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+      const site = (p: { name: string; accuracy: number; count: number; auc?: number }) => `${p.name} ${pct(p.accuracy)} (${p.count} rows${p.auc !== undefined ? `, AUC ${p.auc.toFixed(3)}` : ''})`;
+      const per = (e.perSite as { name: string; accuracy: number; count: number; auc?: number }[] | undefined) ?? [];
+      return (
+        `round ${e.round} federated evaluation (${e.report}, ${e.sites} sites, ${e.count} held-out rows): accuracy ${pct(Number(e.accuracy))} (weighted mean)` +
+        `${typeof e.loss === 'number' ? `, loss ${e.loss.toFixed(4)}` : ''}${typeof e.auc === 'number' ? `, AUC ${e.auc.toFixed(3)}` : ''}` +
+        `${per.length ? `; ${per.map(site).join(', ')}` : e.report === 'secure' ? '; per-site metrics stay with the sites (secure sum)' : ''}; best round so far ${e.best}`
+      );
+    }
+    case 'evaluation.skipped':
+    case 'evaluation.empty':
+      return String(e.message);
+    case 'evaluation.aborted':
+      return `the evaluation of round ${e.round} aborted: ${e.reason}${e.detail ? ` (${e.detail})` : ''}`;
     case 'session.replaced':
       return `${e.peer}: a new session from ${e.remote} replaced a silent one from ${e.silent}`;
     case 'round.faulty':
@@ -204,13 +221,25 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
     const modelDir = resolve(c.output.model);
     const wrote = summary.rounds.some((r) => r.status === 'completed');
     if (wrote) await writeModelDir(modelDir, summary.manifest, summary.finalParams);
+    // The best round by the federated evaluation, next to the last: best/ beside model/.
+    const bestDir = join(dirname(modelDir), basename(modelDir) === 'best' ? 'best-round' : 'best');
+    if (wrote && summary.best) await writeModelDir(bestDir, summary.best.manifest, summary.best.params);
     const rounds: ReportRound[] = summary.rounds.map((r) => ({
       round: r.round, status: r.status, cohort: r.cohort, survivors: r.survivors, dropped: r.dropped, degree: r.degree, threshold: r.threshold,
       globalAccuracy: r.accuracy, epsilon: r.epsilon, bytesUp: r.bytesIn, bytesDown: r.bytesOut, wallMs: r.wallMs,
       ...(r.abortReason ? { abortReason: r.abortReason } : {}),
     }));
     if (json) {
-      process.stdout.write(JSON.stringify({ federationId: summary.federationId, endReason: summary.endReason, roundsCompleted: summary.roundsCompleted, epsilon: summary.epsilon ?? null, rounds, modelDir: wrote ? modelDir : null }, null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify(
+          {
+            federationId: summary.federationId, endReason: summary.endReason, roundsCompleted: summary.roundsCompleted, epsilon: summary.epsilon ?? null, rounds, modelDir: wrote ? modelDir : null,
+            ...(summary.best ? { best: { round: summary.best.round, dir: wrote ? bestDir : null, metrics: summary.best.manifest.metrics }, sentToSites: summary.sentToSites } : {}),
+          },
+          null,
+          2,
+        ) + '\n',
+      );
     } else {
       const lines = [
         '',
@@ -221,6 +250,12 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
         wrote
           ? `model: ${modelDir}/model.json (tfjs layers format) with its manifest ${modelDir}/fedmeta-model.json (round ${summary.manifest.round}); checkpoint: ${c.server.checkpointDir}`
           : `no round completed, so no model was written (see the aborted rounds above and the sites' consoles); checkpoint: ${c.server.checkpointDir}`,
+        ...(wrote && summary.best
+          ? [
+              `best round by ${summary.best.manifest.selection?.metric ?? 'the federated evaluation'}: round ${summary.best.round} (accuracy ${((summary.best.manifest.metrics.federated?.accuracy ?? 0) * 100).toFixed(1)}%): ${bestDir}/model.json; ` +
+                `model/ holds the last round (${summary.manifest.round}); the sites received the ${summary.sentToSites === 'best' ? `best round's (${summary.best.round})` : `last round's (${summary.manifest.round})`}`,
+            ]
+          : []),
       ];
       process.stdout.write(lines.join('\n') + '\n');
     }

@@ -59,6 +59,20 @@ export interface FederationStatus {
   rounds: ReportRound[];
   privacy: { epsilon: number; budget: number; delta: number; accountant: string; events: number; tornRecords: number; ledger: string } | null;
   roster: { file: string; clients: number; active: number } | null;
+  /** Federated evaluation: each evaluated round's metrics over the sites' held-out rows, and the best round by them. */
+  evaluations: FederatedRow[];
+  best: { round: number; accuracy: number; loss?: number } | null;
+}
+
+export interface FederatedRow {
+  round: number;
+  report: string;
+  sites: number;
+  count: number;
+  accuracy: number;
+  loss?: number;
+  auc?: number;
+  perSite?: { name: string; count: number; accuracy: number; loss?: number; auc?: number }[];
 }
 
 /** Reads the status; every missing or corrupt file is a typed error naming the file. */
@@ -101,6 +115,11 @@ export async function readStatus(dir: string, rosterFile: string | undefined): P
     roster = { file: rosterFile, clients: r.clients.length, active: r.clients.filter((c) => !c.revoked).length };
   }
   const last = rows.at(-1);
+  const evaluations: FederatedRow[] = rounds
+    .filter((r) => r['evaluation'] !== null && typeof r['evaluation'] === 'object')
+    .map((r) => ({ round: Number(r['round']), ...(r['evaluation'] as Omit<FederatedRow, 'round'>) }));
+  const bestMeta = cp.meta['best'] as { round: number; evaluation: { accuracy: number; loss?: number } } | null | undefined;
+  const best = bestMeta ? { round: bestMeta.round, accuracy: bestMeta.evaluation.accuracy, ...(bestMeta.evaluation.loss !== undefined ? { loss: bestMeta.evaluation.loss } : {}) } : null;
   return {
     checkpointDir: dir,
     federationId: cp.federationId,
@@ -112,6 +131,8 @@ export async function readStatus(dir: string, rosterFile: string | undefined): P
     rounds: rows,
     privacy,
     roster,
+    evaluations,
+    best,
   };
 }
 
@@ -132,6 +153,15 @@ export function renderStatus(s: FederationStatus, now = Date.now()): string {
     const r = s.lastRound;
     lines.push(`last round   ${r.round}: ${r.status}, ${r.survivors}/${r.cohort} clients, accuracy ${formatPercent(r.globalAccuracy)}, ${formatDuration(r.wallMs)}`);
   }
+  const ev = s.evaluations.at(-1);
+  if (ev) {
+    const site = (p: NonNullable<FederatedRow['perSite']>[number]) => `${p.name} ${formatPercent(p.accuracy)} (${p.count} rows${p.auc !== undefined ? `, AUC ${p.auc.toFixed(3)}` : ''})`;
+    lines.push(
+      `federated    round ${ev.round} (${ev.report}): accuracy ${formatPercent(ev.accuracy)} over ${ev.sites} sites (${ev.count} held-out rows)${ev.loss !== undefined ? `, loss ${ev.loss.toFixed(4)}` : ''}${ev.auc !== undefined ? `, AUC ${ev.auc.toFixed(3)}` : ''}`,
+    );
+    if (ev.perSite?.length) lines.push(`per site     ${ev.perSite.map(site).join(', ')}`);
+  }
+  if (s.best) lines.push(`best round   ${s.best.round}: federated accuracy ${formatPercent(s.best.accuracy)}${s.best.loss !== undefined ? `, loss ${s.best.loss.toFixed(4)}` : ''} (exported to best/ beside the model)`);
   if (s.rounds.length > 0) lines.push('', renderRoundsTable(s.rounds));
   return lines.join('\n');
 }

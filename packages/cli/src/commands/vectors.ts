@@ -120,6 +120,7 @@ const FIELD_KINDS: Record<FrameTypeName, Record<string, 'hex' | 'f32' | 'u32s' |
   roundEnd: { round: 'number', status: 'string', summary: 'json' },
   progress: { round: 'number', stage: 'string', fraction: 'number' },
   plainInput: { round: 'number', vector: 'u32s' },
+  evalReport: { round: 'number', count: 'number', correct: 'number', lossSum: 'number', auc: 'number', positive: 'u32s', negative: 'u32s' },
   heartbeat: { sentAt: 'number' },
   error: { code: 'string', message: 'string' },
   bye: { summary: 'json' },
@@ -186,6 +187,8 @@ function generateTransport(rng: Rng): Vector[] {
     { type: 'roundEnd', round: 4, status: 'completed', summary: { survivors: 3 } },
     { type: 'progress', round: 4, stage: 'encoding', fraction: 0.5 },
     { type: 'plainInput', round: 4, vector: Uint32Array.from([1, 2, 0xffffffff]) },
+    // 10 held-out rows, 8 right, a binary task with 4 score bins (class 1: 6 rows, class 0: 4)
+    { type: 'evalReport', round: 4, count: 10, correct: 8, lossSum: 3.25, auc: 0.875, positive: Uint32Array.from([0, 1, 2, 3]), negative: Uint32Array.from([2, 1, 1, 0]) },
     { type: 'heartbeat', sentAt: 1750000000123.5 },
     { type: 'error', code: 'ERR_PROTOCOL', message: 'secagg unmask-response: ERR_INVALID_MESSAGE' },
     { type: 'bye', summary: { rounds: 30 } },

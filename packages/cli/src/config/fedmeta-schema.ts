@@ -13,7 +13,7 @@ const DROP_PATTERN = new RegExp(`^(none|\\d+:${DROP_PHASE}(,\\d+:${DROP_PHASE})*
 
 export const SECAGG_MODES = ['secagg+', 'secagg', 'auto', 'plaintext'] as const;
 /** The meta package's algorithm names. */
-export const ALGORITHMS = ['reptile', 'fomaml', 'maml', 'perfedavg-fo', 'perfedavg-hf', 'fedavg', 'fedavg-ft', 'protonets'] as const;
+export const ALGORITHMS = ['reptile', 'fomaml', 'maml', 'perfedavg-fo', 'perfedavg-hf', 'fedavg', 'fedavg-ft', 'fedprox', 'protonets'] as const;
 
 export const fedmetaSchema = obj('fedmeta config', {
   server: obj('the coordinator', {
@@ -49,6 +49,12 @@ export const fedmetaSchema = obj('fedmeta config', {
       token: str({ doc: 'the operator token (16-1024 characters without spaces, e.g. the output of `openssl rand -hex 24`); prefer tokenFile, which keeps it out of a shared config', pattern: /^\S{16,1024}$/, patternHint: 'must be 16-1024 characters without spaces (e.g. the output of `openssl rand -hex 24`)' }),
       tokenFile: str({ doc: 'file whose first line is the operator token (keep it mode 0600); the same file serves Prometheus as authorization.credentials_file' }),
     }),
+    evaluation: obj("federated evaluation: after every k-th round (and the last) every site evaluates the new global model on its own held-out rows; the coordinator keeps the best round by the federation's accuracy as well as the last", {
+      report: oneOf(['off', 'per-site', 'secure'] as const, { doc: "per-site: each site sends its own metrics (the coordinator sees every site's and their weighted mean); secure: only the sums, through secure aggregation (the coordinator sees the federation's metrics alone); off: no federated evaluation", default: 'per-site' }),
+      everyRounds: int({ doc: 'evaluate every k-th round (and the last)', min: 1, max: 1_000_000, default: 1 }),
+      bins: int({ doc: 'score-histogram bins from which the federated AUC of a binary task is computed', min: 2, max: 1024, default: 100 }),
+      sendToSites: oneOf(['last', 'best'] as const, { doc: 'the model every site receives at the end: the last round\'s or the best round\'s (both are written on the coordinator)', default: 'last' }),
+    }),
     heartbeat: obj('liveness', {
       intervalMs: ms('WebSocket ping interval', 5_000),
       timeoutMs: ms('a connection silent this long is dropped', 30_000),
@@ -83,16 +89,27 @@ export const fedmetaSchema = obj('fedmeta config', {
     delta: num({ doc: 'delta of the (epsilon, delta) guarantee', min: 0, max: 0.1, exclusiveMin: true, default: 1e-5 }),
     l2Clip: num({ doc: 'L2 norm every client update is clipped to', min: 0, max: Infinity, exclusiveMin: true, default: 1 }),
     noiseMultiplier: num({ doc: 'noise multiplier z (central noise std = z * l2Clip); default: planned so that server.rounds rounds spend epsilon', min: 0, max: 1000, exclusiveMin: true }),
+    unit: oneOf(['client', 'record'] as const, {
+      doc: "unit of privacy: client (each site's whole update; the coordinator's ledger) or record (each record of each site: DP-SGD at every site, dp.epsilon per site, every site charging its own ledger client.dp.ledger; dp.l2Clip is then the per-record gradient clip C)",
+      default: 'client',
+    }),
+    mode: oneOf(['local', 'distributed'] as const, {
+      doc: 'record unit: local (each site adds all the DP-SGD noise itself; meta.localSteps steps per round; no trust in anyone) or distributed (one DP-SGD step per round, each site adds a discrete Gaussian share under SecAgg; needs at least t honest sites, protocol-spec/08-dp.md)',
+      default: 'local',
+    }),
+    sampleRate: num({ doc: 'record unit: Poisson sampling rate q of every site\'s records per DP-SGD step (epsilon depends on q, not on a site\'s size)', min: 0, max: 1, exclusiveMin: true, default: 0.1 }),
+    expectedBatchSize: num({ doc: 'record unit, distributed: the released noisy gradient sum is divided by this public constant (e.g. sampleRate x the federation\'s expected records); the step is -meta.lr x sum / expectedBatchSize', min: 0, max: 1e9, exclusiveMin: true }),
   }),
   meta: obj('meta-learning', {
     algorithm: oneOf(ALGORITHMS, { doc: 'client algorithm', default: 'reptile' }),
-    model: oneOf(['mlp', 'cnn'] as const, { doc: 'model architecture', default: 'mlp' }),
-    hidden: int({ doc: 'mlp: width of the hidden layer; cnn: width of the embedding layer', min: 1, max: 100_000, default: 64 }),
+    model: oneOf(['mlp', 'cnn', 'linear'] as const, { doc: 'model architecture (linear: softmax regression, logits = xW + b, no hidden layer)', default: 'mlp' }),
+    hidden: int({ doc: 'mlp: width of the hidden layer; cnn: width of the embedding layer; linear: unused', min: 1, max: 100_000, default: 64 }),
     localSteps: int({ doc: 'local steps per round (SGD steps, meta-steps or episodes, per algorithm)', min: 1, max: 100_000, default: 10 }),
     batchSize: int({ doc: 'mini-batch size drawn from the support set', min: 1, max: 100_000, default: 32 }),
     lr: num({ doc: 'local step size (SGD lr; inner lr for reptile; outer lr for maml/perfedavg)', min: 0, max: 100, exclusiveMin: true, default: 0.05 }),
     innerLr: num({ doc: 'inner adaptation lr of the maml family and perfedavg; default: meta.lr', min: 0, max: 100, exclusiveMin: true }),
     innerSteps: int({ doc: 'inner steps of maml (default 1) and reptile (default meta.localSteps)', min: 1, max: 100_000 }),
+    mu: num({ doc: 'fedprox: weight mu of the proximal term (mu/2)||w - w_global||^2 (default 0.01; 0 is fedavg)', min: 0, max: 1000 }),
     serverOptimizer: oneOf(['sgd', 'adam', 'adagrad', 'yogi'] as const, { doc: 'meta-optimiser applied to the aggregated update: sgd (with serverMomentum: FedAvgM), adam (FedAdam), adagrad (FedAdagrad), yogi (FedYogi)', default: 'sgd' }),
     serverMomentum: num({ doc: 'sgd: momentum of the server update (FedAvgM); adam/adagrad/yogi: beta1', min: 0, max: 0.999 }),
     serverLr: num({ doc: 'meta (server) learning rate; 1 with sgd is plain FedAvg averaging', min: 0, max: 100, exclusiveMin: true, default: 1 }),
@@ -139,6 +156,11 @@ export const fedmetaSchema = obj('fedmeta config', {
       minAggregate: int({ doc: 'this site\'s floor on a released sum: in every round it refuses to reveal unmasking shares when fewer inputs survive (the round then aborts and releases nothing), whatever server.minAggregate says', min: 2, max: MAX }),
       requireSecurity: oneOf(['semi-honest', 'active'] as const, { doc: 'active: refuse semi-honest secure aggregation', default: 'semi-honest' }),
       requireSecAgg: bool({ doc: 'refuse plaintext aggregation (the coordinator would see this site\'s update)', default: true }),
+      evaluation: oneOf(['per-site', 'secure'] as const, { doc: 'secure: this site\'s evaluation of the global model leaves it only inside a secure sum; it never sends a per-site report and refuses a federation that asks for one (server.evaluation.report per-site)', default: 'per-site' }),
+    }),
+    dp: obj('this site\'s record-level DP accounting (a federation with dp.unit record)', {
+      ledger: str({ doc: 'this site\'s own privacy ledger (JSON lines, fsync\'d): every round\'s DP-SGD event is charged to it before the site trains; required to join a record-level federation; read it with fedmeta dp account --ledger FILE' }),
+      budget: num({ doc: 'this site\'s epsilon budget over everything charged to its ledger; it refuses to train when the next charge would exceed it; default client.policy.maxEpsilon, else the announced dp.epsilon', min: 0, max: 1000, exclusiveMin: true }),
     }),
     reconnect: obj('reconnecting after a lost connection (exponential backoff with full jitter)', {
       maxAttempts: int({ doc: 'give up after this many consecutive failed attempts; 0 = never (keep retrying a coordinator that is down, for as long as it takes)', min: 0, max: 1_000_000, default: 0 }),
@@ -159,6 +181,7 @@ export const fedmetaSchema = obj('fedmeta config', {
       patternHint: 'must be "none" or ROUND:PHASE[,ROUND:PHASE...] with PHASE one of advertise-keys, share-keys, masked-input, consistency, unmasking, e.g. "2:share-keys,3:masked-input"',
     }),
     reconnect: bool({ doc: 'crashed clients reconnect and rejoin a later round', default: true }),
+    reference: bool({ doc: 'also train the reference runs on the same test set: the model on the pooled training data of all clients (as many examples as the federation processes) and each client alone (the steps it trains in the federation)', default: true }),
   }),
 });
 

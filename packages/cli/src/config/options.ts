@@ -25,6 +25,7 @@ export function modelConfig(c: FedmetaConfig, inputShape: number[], numClasses: 
     if (inputShape.length !== 3) throw new CliError(`meta.model: cnn needs image data [height, width, channels] (the data has shape [${inputShape.join(', ')}]); use mlp`);
     return { kind: 'cnn', inputShape, channels: [16, 32], embedding: c.meta.hidden, numClasses };
   }
+  if (c.meta.model === 'linear') return { kind: 'linear', inputShape, numClasses };
   return { kind: 'mlp', inputShape, hidden: [c.meta.hidden], numClasses };
 }
 
@@ -39,6 +40,7 @@ export function algorithmOptions(c: FedmetaConfig): ServerOptions['algorithm'] {
       lr: m.lr,
       ...(m.innerLr !== undefined ? { innerLr: m.innerLr } : {}),
       ...(m.innerSteps !== undefined ? { innerSteps: m.innerSteps } : {}),
+      ...(m.mu !== undefined ? { mu: m.mu } : {}),
     },
   };
 }
@@ -213,10 +215,13 @@ export async function serverOptionsFromConfig(c: FedmetaConfig, paramCount: numb
     connections: { max: s.connections.max, perAddress: s.connections.perAddress, idleTimeoutMs: s.connections.idleTimeout, headersTimeoutMs: s.connections.headersTimeout },
     checkpointDir: s.checkpointDir,
     seed: c.data.seed,
+    ...(s.evaluation.report !== 'off' ? { evaluation: { report: s.evaluation.report, everyRounds: s.evaluation.everyRounds, bins: s.evaluation.bins, sendToSites: s.evaluation.sendToSites } } : {}),
   };
   const dashboard = serverDashboard(c);
   if (dashboard) options.dashboard = dashboard;
-  if (c.dp.enabled) {
+  if (c.dp.enabled && c.dp.unit === 'record') {
+    options.dp = await recordDpOptions(c, paramCount);
+  } else if (c.dp.enabled) {
     options.dp = {
       l2Clip: c.dp.l2Clip,
       noiseMultiplier: await noiseMultiplier(c, paramCount, resumeFrom),
@@ -268,11 +273,45 @@ export function clientOptionsFromConfig(c: FedmetaConfig, identity: Identity, da
     ...(cl.roster !== undefined ? { trustedIdentities: readRoster(cl.roster).clients.filter((e) => !e.revoked).map((e) => e.publicKey) } : {}),
     data,
     policy: clientPolicy(c),
+    ...(cl.dp.ledger !== undefined ? { dp: { ledger: cl.dp.ledger, ...(cl.dp.budget !== undefined ? { budget: cl.dp.budget } : {}) } } : {}),
     reconnect: { maxAttempts: cl.reconnect.maxAttempts, baseDelayMs: cl.reconnect.baseDelayMs, maxDelayMs: cl.reconnect.maxDelayMs },
     seed: c.data.seed,
     // Local training off the main thread, so pings are answered during a long round.
     trainInWorker: true,
     backend: c.meta.backend,
+  };
+}
+
+/**
+ * Record-level DP server options: the DP-SGD noise multiplier is the configured one or the
+ * smallest whose epsilon over server.rounds rounds (the event every site's ledger charges,
+ * @fedmeta/dp planRecordLevelSettings) is within dp.epsilon.
+ * @throws CliError naming the dp field
+ */
+export async function recordDpOptions(c: FedmetaConfig, dim: number): Promise<NonNullable<ServerOptions['dp']>> {
+  const dp = await import('@fedmeta/dp');
+  const { recordDpThreshold } = await import('@fedmeta/server');
+  const mode = c.dp.mode;
+  if (mode === 'distributed' && c.dp.expectedBatchSize === undefined) throw new CliError('dp.expectedBatchSize: required with dp.unit record and dp.mode distributed (the released gradient sum is divided by it)');
+  const a = aggregationOptions(c);
+  const threshold = mode === 'distributed' ? recordDpThreshold(cohortRange(c), a) : 1;
+  const localSteps = mode === 'distributed' ? 1 : c.meta.localSteps;
+  let sigma = c.dp.noiseMultiplier;
+  if (sigma === undefined) {
+    try {
+      sigma = dp.planRecordLevelSettings({ mode, epsilon: c.dp.epsilon, delta: c.dp.delta, l2Clip: c.dp.l2Clip, sampleRate: c.dp.sampleRate, rounds: c.server.rounds, localSteps, threshold, dim, ...(a.bits !== undefined ? { bits: a.bits } : {}) }).sigma;
+    } catch (err) {
+      throw new CliError(`dp.epsilon: cannot plan record-level noise for epsilon ${c.dp.epsilon} over ${c.server.rounds} rounds: ${(err as Error).message}`);
+    }
+  }
+  return {
+    unit: 'record',
+    l2Clip: c.dp.l2Clip,
+    noiseMultiplier: sigma,
+    delta: c.dp.delta,
+    epsilonBudget: c.dp.epsilon,
+    ...(a.bits !== undefined ? { bits: a.bits } : {}),
+    record: { mode, sampleRate: c.dp.sampleRate, localSteps, threshold, ...(c.dp.expectedBatchSize !== undefined ? { expectedBatchSize: c.dp.expectedBatchSize } : {}) },
   };
 }
 
@@ -283,6 +322,7 @@ export function clientPolicy(c: FedmetaConfig): NonNullable<ClientOptions['polic
     requireDp: p.requireDp,
     requireSecAgg: p.requireSecAgg,
     requireSecurity: p.requireSecurity,
+    ...(p.evaluation === 'secure' ? { evaluation: 'secure' as const } : {}),
     ...(p.maxEpsilon !== undefined ? { maxEpsilon: p.maxEpsilon } : {}),
     ...(p.minCohort !== undefined ? { minCohort: p.minCohort } : {}),
     ...(p.minAggregate !== undefined ? { minAggregate: p.minAggregate } : {}),

@@ -35,8 +35,36 @@ export interface AccuracySnapshot {
   personalisedStd?: number;
 }
 
+/** One reference run (meta's referenceRuns): a model trained centrally and its test accuracy. */
+export interface ReferenceRunReport {
+  accuracy: number;
+  /** minibatch SGD steps */
+  steps: number;
+  /** training examples */
+  rows: number;
+}
+
+/**
+ * The reference runs beside the federation, scored on the same test set: the model on the
+ * pooled training data of all clients (as many examples as the federation processed) and
+ * each client alone (the steps it trained in the federation).
+ */
+export interface ReferenceReport {
+  pooled: ReferenceRunReport;
+  /** client i alone, in client order */
+  sites: ReferenceRunReport[];
+  batchSize: number;
+  lr: number;
+  /** minibatch steps a client trains per round */
+  stepsPerRound: number;
+  testRows: number;
+  wallMs: number;
+}
+
 export interface SimulationReport {
   clients: number;
+  /** data.source */
+  dataset?: string;
   roundsPlanned: number;
   roundsCompleted: number;
   endReason: string;
@@ -51,6 +79,8 @@ export interface SimulationReport {
   labelCodes: 'shared' | 'local';
   initial: AccuracySnapshot;
   final: AccuracySnapshot;
+  /** Absent when simulate.reference is off, without global labels, or when no round completed. */
+  reference?: ReferenceReport;
   rounds: ReportRound[];
   clientsReport: { name: string; endReason: string; rounds: number; error?: string }[];
   bytesUp: number;
@@ -102,6 +132,39 @@ export function renderRoundsTable(rounds: ReportRound[], evalSteps = 0, totals?:
   return renderTable(columns, rounds, columns.map((col) => cells[col.header] ?? ''));
 }
 
+/** A row of the reference table: federated, pooled, site alone. */
+export interface ReferenceRow {
+  setting: string;
+  accuracy: number | undefined;
+  note: string;
+}
+
+const range = (xs: number[]) => {
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  return lo === hi ? String(lo) : `${lo}-${hi}`;
+};
+
+/** Federated against the reference runs on the same test set; empty without reference runs. */
+export function referenceRows(r: SimulationReport): ReferenceRow[] {
+  const ref = r.reference;
+  if (!ref) return [];
+  const accs = ref.sites.map((x) => x.accuracy);
+  const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
+  const rows: ReferenceRow[] = [
+    { setting: 'federated', accuracy: r.final.globalAccuracy, note: `${r.roundsCompleted} rounds, ${r.clients} clients, ${r.algorithm}` },
+    { setting: 'pooled', accuracy: ref.pooled.accuracy, note: `all clients' ${ref.pooled.rows} training examples in one place, ${ref.pooled.steps} steps (the examples the federation processed)` },
+  ];
+  if (ref.sites.length > 0) {
+    rows.push({
+      setting: 'client alone',
+      accuracy: mean,
+      note: `mean over ${ref.sites.length} clients (min ${formatPercent(Math.min(...accs))}, max ${formatPercent(Math.max(...accs))}); ${range(ref.sites.map((x) => x.rows))} examples, ${range(ref.sites.map((x) => x.steps))} steps each`,
+    });
+  }
+  return rows;
+}
+
 /** The per-round table plus a few summary lines. */
 export function renderSummary(r: SimulationReport): string {
   const table = renderRoundsTable(r.rounds, r.evalSteps, {
@@ -127,10 +190,21 @@ export function renderSummary(r: SimulationReport): string {
     r.dp
       ? `privacy               epsilon ${formatEpsilon(r.dp.epsilonSpent)} of ${r.dp.epsilonBudget} spent (delta ${r.dp.delta}, noise multiplier ${r.dp.noiseMultiplier.toFixed(3)}, L2 clip ${r.dp.l2Clip})`
       : 'privacy               DP off (secure aggregation only)',
+    ...referenceLines(r),
     `traffic               up ${formatBytes(r.bytesUp)}, down ${formatBytes(r.bytesDown)}; wall time ${formatDuration(r.wallMs)}`,
   ];
   const failed = r.clientsReport.filter((c) => c.endReason === 'failed');
   if (failed.length > 0) lines.push(`clients that failed   ${failed.map((c) => `${c.name} (${c.error ?? 'unknown'})`).join(', ')}`);
   if (r.modelDir) lines.push(`model                 ${r.modelDir}/model.json (tfjs layers format)`);
   return lines.join('\n');
+}
+
+/** The summary's reference block: a header line and one line per row. */
+function referenceLines(r: SimulationReport): string[] {
+  const rows = referenceRows(r);
+  if (rows.length === 0 || !r.reference) return [];
+  return [
+    `reference runs        test accuracy on the same ${r.reference.testRows} held-out examples (minibatch SGD, batch ${r.reference.batchSize}, lr ${r.reference.lr}; ${formatDuration(r.reference.wallMs)})`,
+    ...rows.map((x) => `  ${x.setting.padEnd(18)}  ${formatPercent(x.accuracy).padStart(6)}   ${x.note}`),
+  ];
 }

@@ -9,7 +9,7 @@
  * the end of the next is charged to that next round, including the wait for a cohort
  * (`waiting`) before it starts and the checkpoint write after it.
  */
-import type { RoundSummary, ServerEvent, ServerProgress, ServerStatus } from '../options.js';
+import type { RoundEvaluation, RoundSummary, ServerEvent, ServerProgress, ServerStatus } from '../options.js';
 
 /** One round as the dashboard shows it: the server's RoundSummary plus time per phase. */
 export interface MonitorRound {
@@ -28,6 +28,8 @@ export interface MonitorRound {
   epsilon?: number;
   /** Personalised accuracy (fedmeta simulate's report only). */
   personalisedAccuracy?: number;
+  /** The federated evaluation of this round's model on the sites' held-out rows (per-site numbers in per-site mode). */
+  federated?: RoundEvaluation;
   bytesIn: number;
   bytesOut: number;
   wallMs: number;
@@ -358,6 +360,16 @@ export class FederationMonitor {
         this.round = Number(f.round);
         this.current = { cohort: Array.isArray(f.cohort) ? f.cohort.length : 0, responded: 0, dropped: 0 };
         break;
+      case 'round.evaluated': {
+        // The evaluation round follows its training round's round.finished.
+        const row = this.rows.find((r) => r.round === Number(f.round));
+        const ev = evaluationOf(f);
+        if (row && ev) {
+          row.federated = ev;
+          this.changed();
+        }
+        break;
+      }
       case 'round.finished': {
         // Close the running phase at this instant: it belongs to the round just finished.
         if (this.phaseSince !== null && this.phase !== 'done') {
@@ -520,5 +532,24 @@ function toRow(f: Record<string, unknown>, phases: Record<string, number>): Moni
   if (eps !== undefined) row.epsilon = eps;
   const pers = opt('personalisedAccuracy');
   if (pers !== undefined) row.personalisedAccuracy = pers;
+  const fed = f['evaluation'] !== null && typeof f['evaluation'] === 'object' ? evaluationOf(f['evaluation'] as Record<string, unknown>) : null;
+  if (fed) row.federated = fed;
   return row;
+}
+
+/** A federated evaluation from a round.evaluated event or a RoundSummary's `evaluation`. */
+function evaluationOf(f: Record<string, unknown>): RoundEvaluation | null {
+  if (typeof f['accuracy'] !== 'number' || typeof f['count'] !== 'number') return null;
+  const ev: RoundEvaluation = {
+    report: f['report'] === 'secure' ? 'secure' : 'per-site',
+    sites: typeof f['sites'] === 'number' ? f['sites'] : 0,
+    count: f['count'],
+    correct: typeof f['correct'] === 'number' ? f['correct'] : 0,
+    accuracy: f['accuracy'],
+  };
+  if (typeof f['loss'] === 'number') ev.loss = f['loss'];
+  if (typeof f['auc'] === 'number') ev.auc = f['auc'];
+  if (typeof f['aucBound'] === 'number') ev.aucBound = f['aucBound'];
+  if (Array.isArray(f['perSite'])) ev.perSite = f['perSite'] as NonNullable<RoundEvaluation['perSite']>;
+  return ev;
 }
