@@ -30,7 +30,17 @@ export interface SitePolicy {
    * refuses a federation, or a round, that asks for one. 'per-site' (default): either is fine.
    */
   evaluation?: 'per-site' | 'secure';
+  /**
+   * Accept the statistics round of federated standardisation (its feature count / sum /
+   * sum of squares leave the site only inside a secure sum, but without DP noise) in a
+   * federation whose training is DP. Without it, a site with requireDp or maxEpsilon
+   * refuses such a federation when it is announced, before anything is sent.
+   */
+  allowStatistics?: boolean;
 }
+
+/** Whether a policy asks for DP on everything the site releases (requireDp or maxEpsilon). */
+const wantsDp = (policy: SitePolicy): boolean => policy.requireDp === true || policy.maxEpsilon !== undefined;
 
 /** Violations of `policy` by the federation's announced settings (empty: accepted). */
 export function settingsViolations(policy: SitePolicy, s: FederationSettings): string[] {
@@ -45,6 +55,11 @@ export function settingsViolations(policy: SitePolicy, s: FederationSettings): s
   }
   if (policy.requireSecurity === 'active' && s.aggregation.security !== 'active') v.push(`requireSecurity active: the federation runs ${s.aggregation.security} secure aggregation`);
   if (policy.requireSecAgg && s.aggregation.mode === 'plaintext') v.push('requireSecAgg: the federation aggregates in plaintext (the coordinator would see every update)');
+  if (wantsDp(policy) && !policy.allowStatistics && s.dp && s.preprocessing === 'federated-standardise') {
+    v.push(
+      `${policy.requireDp ? 'requireDp' : `maxEpsilon ${policy.maxEpsilon}`}: the federation's statistics round (federated standardisation) releases the sites' feature sums without DP noise; accept it with client.policy.allowStatistics: true, or the coordinator sets data.standardise: false`,
+    );
+  }
   if (policy.evaluation === 'secure' && s.evaluation?.report === 'per-site') v.push("evaluation secure: the federation asks every site for a per-site evaluation report (server evaluation.report 'per-site')");
   return v;
 }
@@ -80,7 +95,8 @@ export function roundViolations(policy: SitePolicy, c: RoundConfig): string[] {
   if (policy.requireSecAgg && a.mode === 'plaintext') v.push(`requireSecAgg: round ${c.round} is aggregated in plaintext`);
   if (a.mode !== 'plaintext' && a.mode !== 'secagg' && a.mode !== 'secagg+') v.push(`round ${c.round}: unknown aggregation mode`);
   const recordLevel = c.federation.dp?.unit === 'record' && (c.federation.dp.mode === 'local' ? c.encoding.kind === 'quantize' : c.encoding.kind === 'record-ddg');
-  if ((policy.requireDp || policy.maxEpsilon !== undefined) && c.encoding.kind !== 'ddg' && !recordLevel) v.push(`requireDp: round ${c.round} carries no DP noise (encoding ${c.encoding.kind})`);
+  const allowedStatistics = c.encoding.kind === 'stats' && policy.allowStatistics === true;
+  if (wantsDp(policy) && c.encoding.kind !== 'ddg' && !recordLevel && !allowedStatistics) v.push(`requireDp: round ${c.round} carries no DP noise (encoding ${c.encoding.kind})`);
   if (policy.requireSecurity === 'active' && a.secagg && a.secagg.mode !== 'active') v.push(`requireSecurity active: round ${c.round} runs ${a.secagg.mode} secure aggregation`);
   if (policy.minCohort !== undefined && cohort !== undefined && cohort < policy.minCohort) v.push(`minCohort ${policy.minCohort}: round ${c.round} has a cohort of ${cohort}`);
   if (cohort !== undefined && cohort < c.federation.aggregation.minAggregate) {
@@ -92,7 +108,7 @@ export function roundViolations(policy: SitePolicy, c: RoundConfig): string[] {
 /** Checks a policy's own fields. @returns the first problem, or null */
 export function policyProblem(p: SitePolicy): string | null {
   if (p === null || typeof p !== 'object') return 'policy: expected an object';
-  for (const k of ['requireDp', 'requireSecAgg'] as const) if (p[k] !== undefined && typeof p[k] !== 'boolean') return `policy.${k}: expected a boolean`;
+  for (const k of ['requireDp', 'requireSecAgg', 'allowStatistics'] as const) if (p[k] !== undefined && typeof p[k] !== 'boolean') return `policy.${k}: expected a boolean`;
   if (p.maxEpsilon !== undefined && !(typeof p.maxEpsilon === 'number' && Number.isFinite(p.maxEpsilon) && p.maxEpsilon > 0)) return 'policy.maxEpsilon: expected a finite number > 0';
   for (const k of ['minCohort', 'minAggregate'] as const) {
     const n = p[k];

@@ -156,6 +156,7 @@ export const fedmetaSchema = obj('fedmeta config', {
       minAggregate: int({ doc: 'this site\'s floor on a released sum: in every round it refuses to reveal unmasking shares when fewer inputs survive (the round then aborts and releases nothing), whatever server.minAggregate says', min: 2, max: MAX }),
       requireSecurity: oneOf(['semi-honest', 'active'] as const, { doc: 'active: refuse semi-honest secure aggregation', default: 'semi-honest' }),
       requireSecAgg: bool({ doc: 'refuse plaintext aggregation (the coordinator would see this site\'s update)', default: true }),
+      allowStatistics: bool({ doc: 'with requireDp or maxEpsilon: accept the statistics round of federated standardisation (feature count / sum / sum of squares, released only inside a secure sum but without DP noise); without it such a federation is refused when announced', default: false }),
       evaluation: oneOf(['per-site', 'secure'] as const, { doc: 'secure: this site\'s evaluation of the global model leaves it only inside a secure sum; it never sends a per-site report and refuses a federation that asks for one (server.evaluation.report per-site)', default: 'per-site' }),
     }),
     dp: obj('this site\'s record-level DP accounting (a federation with dp.unit record)', {

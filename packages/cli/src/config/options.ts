@@ -322,6 +322,7 @@ export function clientPolicy(c: FedmetaConfig): NonNullable<ClientOptions['polic
     requireDp: p.requireDp,
     requireSecAgg: p.requireSecAgg,
     requireSecurity: p.requireSecurity,
+    ...(p.allowStatistics ? { allowStatistics: true } : {}),
     ...(p.evaluation === 'secure' ? { evaluation: 'secure' as const } : {}),
     ...(p.maxEpsilon !== undefined ? { maxEpsilon: p.maxEpsilon } : {}),
     ...(p.minCohort !== undefined ? { minCohort: p.minCohort } : {}),
