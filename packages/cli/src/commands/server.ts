@@ -166,7 +166,7 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
   const active = roster.filter((r) => !r.revoked).length;
   view.log(
     `fedmeta server: ${server.url} federation '${c.server.federationId}', ${active} clients on the roster, ${c.server.rounds} rounds, ` +
-      `${c.secagg.mode}, ${base.dp ? `DP epsilon budget ${c.dp.epsilon} (noise multiplier ${base.dp.noiseMultiplier.toFixed(3)})` : 'DP off'}, tfjs ${backend.name}`,
+      `${c.secagg.mode}, ${dpBanner(c, base.dp)}, tfjs ${backend.name}`,
   );
   if (reference.federatedStandardise) {
     view.log(
@@ -269,4 +269,14 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
     rosterWatch.stop();
     await server.close();
   }
+}
+
+/** The banner's DP part: the unit of privacy, whose budget it is, and the noise. */
+function dpBanner(c: FedmetaConfig, dp: { noiseMultiplier: number } | undefined): string {
+  if (!dp) return 'DP off';
+  const z = dp.noiseMultiplier.toFixed(3);
+  if (c.dp.unit === 'record') {
+    return `DP record-level (DP-SGD at every site, ${c.dp.mode} noise): epsilon ${c.dp.epsilon} per site, each charged to the site's own ledger (noise multiplier ${z}, sampling rate ${c.dp.sampleRate}, clip ${c.dp.l2Clip})`;
+  }
+  return `DP client-level, epsilon budget ${c.dp.epsilon} (noise multiplier ${z})`;
 }
