@@ -5,27 +5,17 @@
 // here from the data and compared exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { renderSummary, type SimulationReport } from '../src/ui/summary.js';
 import { SIMULATE_CNN_DEFAULTS } from '../src/commands/simulate.js';
+import { bin, runFedmeta } from './run-cli.js';
 
-const bin = fileURLToPath(new URL('../../bin/fedmeta.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'fedmeta-simulate-reference-'));
 
-function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const run = runFedmeta;
 
 test('fedmeta simulate --dp off: the model learns, and the reference rows are the pooled clients\' data and each client alone, scored on the same test set', async () => {
   const html = join(dir, 'report.html');

@@ -4,26 +4,16 @@
 // the exported tfjs model are checked.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { SimulationReport } from '../src/ui/summary.js';
+import { bin, runFedmeta } from './run-cli.js';
 
-const bin = fileURLToPath(new URL('../../bin/fedmeta.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'fedmeta-simulate-'));
 
-function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const run = runFedmeta;
 
 test('fedmeta simulate: 5 clients, SecAgg+, DP, a crash in round 2; the model is better than the initial one and epsilon is spent', async () => {
   const out = join(dir, 'model');

@@ -53,40 +53,6 @@ export function exactAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): 
 }
 
 /**
- * AUC from score histograms: a positive in a higher bin than a negative counts 1, in the
- * same bin one half. Within `histogramAucBound` of the exact AUC of the binned scores.
- */
-export function histogramAuc(positive: ArrayLike<number>, negative: ArrayLike<number>): number | undefined {
-  let P = 0;
-  let N = 0;
-  for (let b = 0; b < positive.length; b++) {
-    P += positive[b]!;
-    N += negative[b]!;
-  }
-  if (P === 0 || N === 0) return undefined;
-  let below = 0; // negatives in lower bins
-  let wins = 0;
-  for (let b = 0; b < positive.length; b++) {
-    wins += positive[b]! * (below + negative[b]! / 2);
-    below += negative[b]!;
-  }
-  return wins / (P * N);
-}
-
-/** The most the histogram AUC can differ from the exact one: half the share of (positive, negative) pairs that share a bin. */
-export function histogramAucBound(positive: ArrayLike<number>, negative: ArrayLike<number>): number {
-  let P = 0;
-  let N = 0;
-  let same = 0;
-  for (let b = 0; b < positive.length; b++) {
-    P += positive[b]!;
-    N += negative[b]!;
-    same += positive[b]! * negative[b]!;
-  }
-  return P === 0 || N === 0 ? 0 : same / (2 * P * N);
-}
-
-/**
  * Evaluates the round's global model on `query`.
  * @param bins score-histogram bins (binary tasks; 0: none)
  * @throws TransportError ERR_INTERNAL when the evaluation fails, ERR_SCHEMA_MISMATCH when the data does not fit the model
