@@ -108,6 +108,11 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
       if (r!.mode === 'distributed' && o.aggregation?.mode === 'plaintext') fail('dp.record.mode', "'local' with plaintext aggregation (distributed noise shares need SecAgg)", r!.mode);
       if (r!.mode === 'distributed' && r!.localSteps !== undefined && r!.localSteps !== 1) fail('dp.record.localSteps', '1 with distributed noise', r!.localSteps);
       if (r!.mode === 'distributed') positive(r!.expectedBatchSize, 'dp.record.expectedBatchSize');
+      // Every site trains with DP-SGD (FedAvg's step on clipped, noised per-example gradients):
+      // another algorithm would silently not run, and its inner steps would not be accounted.
+      if (o.algorithm.name !== 'fedavg') fail('algorithm.name', "'fedavg' with record-level DP (every site trains with DP-SGD, FedAvg's step on clipped, noised per-example gradients; meta.algorithm: fedavg)", o.algorithm.name);
+      const kind = o.model.config.kind;
+      if (kind !== 'linear' && kind !== 'mlp' && kind !== 'cnn') fail('model.config.kind', "linear, mlp or cnn with record-level DP (DP-SGD's per-example gradients)", kind);
     }
   }
   let limits: Limits;

@@ -88,3 +88,19 @@ test('plan(n): threshold, floor and the dropouts a round is guaranteed to surviv
     await low.close();
   }
 });
+
+test('record-level DP: an algorithm other than FedAvg, or a model without DP-SGD per-example gradients, is refused at start', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedmeta-record-config-'));
+  try {
+    const dp: ServerOptions['dp'] = { unit: 'record', epsilonBudget: 4, delta: 1e-5, l2Clip: 1, noiseMultiplier: 1, record: { mode: 'local', sampleRate: 0.1 }, ledgerPath: join(dir, 'ledger.json') };
+    const refused = (o: Partial<ServerOptions>, pattern: RegExp) =>
+      assert.rejects(startServer(options({ dp, ...o })), (e: unknown) => e instanceof ServerError && e.code === 'ERR_SERVER_CONFIG' && pattern.test(e.message));
+    await refused({ algorithm: { name: 'reptile', hyper: { localSteps: 1, batchSize: 1, lr: 0.1 } } }, /algorithm\.name: expected 'fedavg' with record-level DP.*got "reptile"/);
+    await refused({ model: { config: { kind: 'resnet', inputShape: [8, 8, 1], stages: [4], numClasses: 2 } } }, /model\.config\.kind: expected linear, mlp or cnn with record-level DP/);
+    // FedAvg on an MLP starts.
+    const ok = await startServer(options({ dp }));
+    await ok.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
