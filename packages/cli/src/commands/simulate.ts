@@ -49,7 +49,7 @@ options (each overrides the config file):
   --seed N             data split, model init, batches         [data.seed]
   --reference on|off   the pooled and site-alone reference runs (default on)
                                                                [simulate.reference]
-  --backend NAME       auto, wasm, cpu                         [meta.backend]
+  --backend NAME       auto, tensorflow, webgpu, wasm, cpu     [meta.backend]
   --out DIR            final model (tfjs format) goes here     [output.model]
   --log FILE           structured JSON logs ("-" for stderr)   [output.log]
   --checkpoint DIR     keep the server's checkpoint and DP ledger in DIR (must not hold
