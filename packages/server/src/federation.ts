@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { selectBackend, standardise, createAlgorithm, createModel, MetaOptimizer, type AlgorithmName, type MetaOptimizerConfig, type ModelConfig, type ModelSpec, type Algorithm } from '@fedmeta/meta';
-import { evaluationValues, TransportError, type EvaluationEncoding, type MessageOf, type RoundConfig, type StatsEncoding } from '@fedmeta/transport';
+import { evaluationValues, toHex, TransportError, type EvaluationEncoding, type MessageOf, type RoundConfig, type StatsEncoding } from '@fedmeta/transport';
 import { decodeFixedPoint, ready, STATS_FORMAT, type SecAggConfig } from '@fedmeta/secagg';
 import { checkpointMismatch, federationFingerprint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { announceRound, evaluationSettings, federationSettings } from './announce.js';
@@ -63,6 +63,12 @@ export class Federation {
   /** The roster in force; replaced by updateRoster() while the server runs. */
   private roster: Roster;
   private rosterShortLogged = -1;
+  /**
+   * Active roster members (public keys, hex) that did not connect during a full
+   * waitForClientsMs wait: later rounds start without waiting for them again, until they
+   * connect (an offline member would otherwise cost every round the whole wait).
+   */
+  private readonly absent = new Set<string>();
   private resolveDone!: (s: FederationSummary) => void;
   private rejectDone!: (e: unknown) => void;
   readonly done: Promise<FederationSummary>;
@@ -362,11 +368,16 @@ export class Federation {
         return e !== undefined && !e.revoked;
       });
       const benchedNow = [...this.bench.values()].filter((b) => b.untilRound >= this.nextRound).length;
-      const wanted = Math.max(floor, Math.min(maxClients, active - benchedNow));
+      const connected = new Set(this.readyPeers().map((p) => p.publicKeyHex));
+      for (const k of this.absent) if (connected.has(k)) this.absent.delete(k);
+      const absentNow = this.roster.entries().filter((e) => !e.revoked && this.absent.has(toHex(e.publicKey))).length;
+      const wanted = Math.max(floor, Math.min(maxClients, active - benchedNow - absentNow));
       const now = Date.now();
       if (ready.length >= floor) minReachedAt ??= now;
       else minReachedAt = null;
-      if (ready.length >= floor && (ready.length >= wanted || (minReachedAt !== null && now - minReachedAt >= this.o.deadlines.waitForClientsMs))) {
+      const waitedOut = minReachedAt !== null && now - minReachedAt >= this.o.deadlines.waitForClientsMs;
+      if (ready.length >= floor && (ready.length >= wanted || waitedOut)) {
+        if (ready.length < wanted) this.markAbsent(connected);
         return this.pickCohort(ready, Math.max(maxClients, floor), floor);
       }
       this.progress('waiting', 0, 0);
@@ -380,6 +391,22 @@ export class Federation {
       });
       this.peersChanged = null;
     }
+  }
+
+  /** Records the active roster members not connected after a full wait (logged once each). */
+  private markAbsent(connected: ReadonlySet<string>): void {
+    const names: string[] = [];
+    for (const e of this.roster.entries()) {
+      const k = toHex(e.publicKey);
+      if (e.revoked || connected.has(k) || this.absent.has(k)) continue;
+      this.absent.add(k);
+      names.push(e.name);
+    }
+    if (names.length === 0) return;
+    this.log('info', 'cohort.absent', {
+      members: names,
+      message: `${names.join(', ')} did not connect within ${this.o.deadlines.waitForClientsMs} ms (deadlines.waitForClientsMs); later rounds start without waiting for ${names.length === 1 ? 'it' : 'them'} until ${names.length === 1 ? 'it connects' : 'they connect'}`,
+    });
   }
 
   /**

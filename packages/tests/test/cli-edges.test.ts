@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fedmetaSync, freePort, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
+import { stepsLasting } from '../src/harness.js';
 
 function roundsFinished(logFile: string): number {
   if (!existsSync(logFile)) return 0;
@@ -23,16 +24,15 @@ test('fedmeta processes: a revoked site is closed within 5 s and refused again, 
     const coord = join(root, 'coordinator');
     mkdirSync(coord);
     const names = ['site-a', 'site-b', 'site-c', 'site-d'];
-    // site-e is on the roster but never connects: every round first waits waitForClients
-    // for it, so rounds take at least 1.5 s however fast training is, and the federation is
-    // still running while the test acts on it.
-    mkdirSync(join(root, 'site-e'));
-    fedmetaSync(join(root, 'site-e'), 'keygen', '--name', 'site-e');
+    // Rounds of about a second or more however fast this machine trains (the sites train on
+    // tfjs's cpu backend, the one stepsLasting measures): the federation must still run
+    // while the test acts on it.
+    const localSteps = await stepsLasting(1_000, [16]);
     for (const name of names) {
       mkdirSync(join(root, name));
       fedmetaSync(join(root, name), 'keygen', '--name', name);
     }
-    fedmetaSync(coord, 'keygen', '--roster', 'roster.json', ...[...names, 'site-e'].flatMap((n) => ['--add', `../${n}/${n}.pub.json`]));
+    fedmetaSync(coord, 'keygen', '--roster', 'roster.json', ...names.flatMap((n) => ['--add', `../${n}/${n}.pub.json`]));
     const port = await freePort();
     writeFileSync(
       join(coord, 'server.yaml'),
@@ -49,8 +49,7 @@ test('fedmeta processes: a revoked site is closed within 5 s and refused again, 
         '  deadlines: { waitForClients: 1500 }',
         'secagg: { mode: secagg }',
         'dp: { enabled: false }',
-        // Rounds of about a second or more: the federation must still run while the test acts on it.
-        'meta: { hidden: 16, localSteps: 20, batchSize: 32 }',
+        `meta: { hidden: 16, localSteps: ${localSteps}, batchSize: 32 }`,
         'data: { supportPerClass: 20, queryPerClass: 5, shards: 4 }',
         'output: { model: model, log: server.log.jsonl }',
         '',
@@ -67,7 +66,7 @@ test('fedmeta processes: a revoked site is closed within 5 s and refused again, 
           '  policy: { minCohort: 3 }',
           '  reconnect: { maxAttempts: 3 }',
           `data: { clientIndex: ${i}, supportPerClass: 20, queryPerClass: 5, shards: 4 }`,
-          'meta: { hidden: 32 }',
+          'meta: { backend: cpu }',
           '',
         ].join('\n'),
       );

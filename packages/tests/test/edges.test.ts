@@ -274,3 +274,48 @@ test('a member that authenticates and then stays silent in rounds is dropped aft
   await Promise.all(clients.map((c) => c.done));
   silent.socket.close();
 });
+
+test('a roster member that does not connect costs one wait: later rounds start without waiting for it, and it joins once it connects', { timeout: 120_000 }, async () => {
+  const insts = institutions(4, 'absent');
+  const WAIT = 6_000;
+  const seen: { event: string; at: number; fields: Record<string, unknown> }[] = [];
+  const log = new EventLog();
+  const server = await startServer(
+    baseServerOptions(insts, {
+      ...light,
+      rounds: 5,
+      cohort: { minClients: 3 },
+      deadlines: { waitForClientsMs: WAIT },
+      // Evaluation rounds would also start cohorts: none here, so every round.started is a training round.
+      logger: (e) => {
+        log.logger(e);
+        seen.push({ event: e.event, at: Date.now(), fields: e as unknown as Record<string, unknown> });
+      },
+    }),
+  );
+  const clients = insts.slice(0, 3).map((inst, i) => client(server, inst, i));
+  let late: ReturnType<typeof client> | undefined;
+  try {
+    const at = (event: string, round: number) => seen.find((e) => e.event === event && e.fields['round'] === round);
+    while (!at('round.finished', 1)) await sleep(20);
+    // It connects now, while round 2 runs (or just before it starts): later rounds want it again.
+    late = client(server, insts[3]!, 3);
+    while (!at('round.finished', 2)) await sleep(20);
+    // absent-3 never connected during round 1's wait: it is named once, and round 2 started
+    // without waiting another WAIT ms for it (the old behaviour waited before every round).
+    const absent = log.named('cohort.absent');
+    assert.equal(absent.length, 1);
+    assert.deepEqual(absent[0]!['members'], ['absent-3']);
+    assert.match(String(absent[0]!['message']), /absent-3 did not connect within 6000 ms .* until it connects/);
+    const gap = at('round.started', 2)!.at - at('round.finished', 1)!.at;
+    assert.ok(gap < WAIT / 2, `round 2 started ${gap} ms after round 1 finished, as if it waited for the absent member`);
+    // Once it has connected it is wanted again, and a later round includes it.
+    const summary = await server.done;
+    assert.equal(summary.endReason, 'completed');
+    const cohorts = log.named('round.started').map((e) => e['cohort'] as string[]);
+    assert.ok(cohorts.slice(2).some((c) => c.includes('absent-3')), `a round after it connected includes absent-3: ${JSON.stringify(cohorts)}`);
+  } finally {
+    await server.close();
+    await Promise.all([...clients, ...(late ? [late] : [])].map((c) => c.close()));
+  }
+});

@@ -61,7 +61,7 @@ export const fedmetaSchema = obj('fedmeta config', {
     }),
     deadlines: obj('per-phase deadlines; a client that misses one drops out of the round, which goes on', {
       auth: ms('connect to authenticated', 10_000),
-      waitForClients: ms('waiting for minClients before a round starts', 60_000),
+      waitForClients: ms('once minClients members are connected, how long a round waits for the rest of the roster before it starts; a member that has not connected by then is not waited for again until it connects', 60_000),
       training: ms('local training and key advertisement', 120_000),
       progress: ms('while training, the longest a member may go without a progress frame before it is dropped from the round (heartbeats do not count)', 30_000),
       shareKeys: ms('encrypted share exchange', 30_000),
