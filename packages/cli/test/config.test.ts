@@ -215,3 +215,15 @@ test('a csv / json client without data.classNames is told its class ids are its 
   assert.equal(labelCodingNote(data({ source: 'csv', path: 'site.csv', classNames: 'benign,malignant' })), undefined);
   assert.equal(labelCodingNote(data({ source: 'mnist' })), undefined, 'demo shards share the digits as ids');
 });
+
+test('data.classNames may be a YAML list as well as one comma-separated string; a list with a comma inside a name is refused', () => {
+  const list = join(dir, 'classes-list.yaml');
+  writeFileSync(list, 'data:\n  source: csv\n  classNames: [malignant, benign]\n');
+  const text = join(dir, 'classes-text.yaml');
+  writeFileSync(text, 'data:\n  source: csv\n  classNames: "malignant,benign"\n');
+  assert.equal(loadConfig({ file: list }).data.classNames, 'malignant,benign');
+  assert.equal(loadConfig({ file: list }).data.classNames, loadConfig({ file: text }).data.classNames);
+  const comma = join(dir, 'classes-comma.yaml');
+  writeFileSync(comma, 'data:\n  classNames: ["a,b", c]\n');
+  assert.match(issuesOf(() => loadConfig({ file: comma })).join('\n'), /data\.classNames/);
+});

@@ -125,7 +125,7 @@ export const fedmetaSchema = obj('fedmeta config', {
     labels: str({ doc: 'idx: the labels file' }),
     labelColumn: str({ doc: 'csv / json: the label column (key)', default: 'label' }),
     classNames: str({
-      doc: 'csv / json: every label value, comma-separated, in the same order at every site (class id = position); default: numbered from the labels present, which differs between sites that lack a class',
+      doc: 'csv / json: every label value, comma-separated (or a list), in the same order at every site (class id = position); default: numbered from the labels present, which differs between sites that lack a class',
       pattern: /^[^,]+(,[^,]+)+$/,
       patternHint: 'must list at least two label values separated by commas, e.g. "benign,malignant"',
     }),

@@ -113,8 +113,18 @@ export interface LoadOptions {
  * paths from flags or defaults are relative to the working directory.
  * @throws ConfigError naming every bad field
  */
+/** `data.classNames` may be written as a list of strings (YAML/JSON) as well as one comma-separated string. */
+function listsAsText(raw: RawConfig): RawConfig {
+  const data = (raw as { data?: Record<string, unknown> }).data;
+  const names = data?.['classNames'];
+  if (data && Array.isArray(names) && names.length > 0 && names.every((n) => typeof n === 'string' && n !== '' && !n.includes(','))) {
+    return { ...raw, data: { ...data, classNames: names.join(',') } } as RawConfig;
+  }
+  return raw;
+}
+
 export function loadConfig(options: LoadOptions = {}): FedmetaConfig {
-  const fromFile = options.file ? readConfigFile(options.file) : {};
+  const fromFile = listsAsText(options.file ? readConfigFile(options.file) : {});
   const baseDir = options.file ? dirname(resolve(options.file)) : process.cwd();
   // Resolve the file's own paths first so that flag paths (cwd-relative) are not re-based.
   const fileConfig = validate(fedmetaSchema, mergeRaw(options.defaults ?? {}, fromFile), options.file);
