@@ -4,6 +4,7 @@
  * tests read.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -54,4 +55,25 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** breast_cancer.csv of Debian's python3-sklearn (its first line is a count header, not column names). */
+export const BREAST_CANCER_CSV = '/usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv';
+
+/**
+ * breast_cancer.csv with named columns: features f1..f30 and the label column `diagnosis`
+ * (malignant / benign), as the CLI tests write their site files.
+ */
+export function breastCancerRows(source = BREAST_CANCER_CSV): { names: string[]; data: string[][] } {
+  const lines = readFileSync(source, 'utf8').trim().split('\n').slice(1);
+  const data = lines.map((l) => l.split(','));
+  const names = [...Array.from({ length: 30 }, (_, i) => `f${i + 1}`), 'diagnosis'];
+  for (const r of data) r[30] = r[30] === '0' ? 'malignant' : 'benign';
+  return { names, data };
+}
+
+/** Writes `data` (rows in the order of `names`) as a CSV file with the given columns, in that order. */
+export function writeCsvColumns(path: string, names: string[], data: string[][], columns: string[] = names): void {
+  const idx = columns.map((c) => names.indexOf(c));
+  writeFileSync(path, [columns.join(','), ...data.map((r) => idx.map((i) => r[i]).join(','))].join('\n') + '\n');
 }

@@ -12,10 +12,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fedmetaSync, freePort, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
+import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, freePort, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
 
-const SOURCE = '/usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv';
-const skip = existsSync(SOURCE) ? false : `${SOURCE} not found (Debian python3-sklearn; .ci/run installs it)`;
+const skip = existsSync(BREAST_CANCER_CSV) ? false : `${BREAST_CANCER_CSV} not found (Debian python3-sklearn; .ci/run installs it)`;
 
 interface Site {
   name: string;
@@ -27,10 +26,7 @@ test('bad files are refused before round 1 naming the column (site and coordinat
   const root = mkdtempSync(join(tmpdir(), 'fedmeta-cli-eval-'));
   const running: RunningCommand[] = [];
   try {
-    const lines = readFileSync(SOURCE, 'utf8').trim().split('\n').slice(1);
-    const data = lines.map((l) => l.split(','));
-    const names = [...Array.from({ length: 30 }, (_, i) => `f${i + 1}`), 'diagnosis'];
-    for (const r of data) r[30] = r[30] === '0' ? 'malignant' : 'benign';
+    const { names, data } = breastCancerRows();
     const sites: Site[] = [
       { name: 'site-a' },
       { name: 'site-b' },

@@ -10,24 +10,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fedmetaSync, freePort, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
+import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, freePort, startFedmeta, until, writeCsvColumns, type RunningCommand } from '../src/cli-process.js';
 
-const SOURCE = '/usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv';
-const skip = existsSync(SOURCE) ? false : `${SOURCE} not found (Debian python3-sklearn; .ci/run installs it)`;
-
-/** The sklearn file has a count header; give it named columns f1..f30 and a label column. */
-function rows(): { names: string[]; data: string[][] } {
-  const lines = readFileSync(SOURCE, 'utf8').trim().split('\n').slice(1);
-  const data = lines.map((l) => l.split(','));
-  const names = [...Array.from({ length: 30 }, (_, i) => `f${i + 1}`), 'diagnosis'];
-  for (const r of data) r[30] = r[30] === '0' ? 'malignant' : 'benign';
-  return { names, data };
-}
-
-function writeCsv(path: string, names: string[], data: string[][], columns: string[]): void {
-  const idx = columns.map((c) => names.indexOf(c));
-  writeFileSync(path, [columns.join(','), ...data.map((r) => idx.map((i) => r[i]).join(','))].join('\n') + '\n');
-}
+const skip = existsSync(BREAST_CANCER_CSV) ? false : `${BREAST_CANCER_CSV} not found (Debian python3-sklearn; .ci/run installs it)`;
+const rows = () => breastCancerRows();
+const writeCsv = writeCsvColumns;
 
 interface Fed {
   root: string;
