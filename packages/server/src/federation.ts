@@ -821,6 +821,8 @@ export class Federation {
         optimizer: opt.meta,
         rounds: this.summaries,
         epsilon: this.privacy?.spent() ?? null,
+        // Record-level DP keeps no ledger here (every site keeps its own): what was announced.
+        recordDp: this.privacy?.record ? { mode: this.privacy.record.mode, epsilonBudget: this.privacy.record.epsilonBudget, delta: this.privacy.record.delta, noiseMultiplier: this.privacy.record.noiseMultiplier, sampleRate: this.privacy.record.sampleRate } : null,
         standardisation: this.standardisation ?? null,
         best: this.best ? { round: this.best.round, evaluation: this.best.evaluation } : null,
       },

@@ -13,6 +13,7 @@ import { runClient, type ClientDataOptions } from '@fedmeta/client';
 import { runClientWithHooks } from '@fedmeta/client/testing';
 import { openSiteLedger, planRecordLevelSettings, recordLevelEpsilon } from '@fedmeta/dp';
 import { institutions, rosterOf } from '../src/harness.js';
+import { fedmetaSync } from '../src/cli-process.js';
 
 const SOURCE = '/usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv';
 const skip = existsSync(SOURCE) ? false : `${SOURCE} not found (Debian python3-sklearn; .ci/run installs it)`;
@@ -99,6 +100,14 @@ for (const mode of ['local', 'distributed'] as const) {
         assert.deepEqual(heldAtEncode[k], Array.from({ length: ROUNDS }, (_, i) => ({ round: i + 1, steps: 1 })));
       }
       assert.ok(summary.finalParams.every(Number.isFinite));
+      // `fedmeta status` on the coordinator's checkpoint: record-level DP, not "DP off".
+      const status = fedmetaSync(dir, 'status', '--checkpoint', dir, '--json');
+      const st = JSON.parse(status) as { privacy: unknown; recordDp?: { mode: string; epsilonBudget: number; epsilonPerSite: number } };
+      assert.equal(st.privacy, null, 'the coordinator keeps no ledger for record-level DP');
+      assert.equal(st.recordDp?.mode, mode);
+      assert.equal(st.recordDp?.epsilonBudget, 4);
+      assert.ok(Math.abs(st.recordDp!.epsilonPerSite - expected) <= 1e-9 * expected, `status says ${st.recordDp?.epsilonPerSite} per site, the ledgers ${expected}`);
+      assert.match(fedmetaSync(dir, 'status', '--checkpoint', dir), /privacy +record-level DP-SGD \((local|distributed) noise\): epsilon [\d.]+ of 4 per site .*each site's own ledger/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -58,6 +58,8 @@ export interface FederationStatus {
   lastRound?: ReportRound;
   rounds: ReportRound[];
   privacy: { epsilon: number; budget: number; delta: number; accountant: string; events: number; tornRecords: number; ledger: string } | null;
+  /** Record-level DP: the announced setting and the epsilon each site's ledger holds by now (the coordinator keeps no ledger). */
+  recordDp?: { mode: string; epsilonBudget: number; delta: number; noiseMultiplier: number; sampleRate: number; epsilonPerSite: number };
   roster: { file: string; clients: number; active: number } | null;
   /** Federated evaluation: each evaluated round's metrics over the sites' held-out rows, and the best round by them. */
   evaluations: FederatedRow[];
@@ -118,6 +120,8 @@ export async function readStatus(dir: string, rosterFile: string | undefined): P
   const evaluations: FederatedRow[] = rounds
     .filter((r) => r['evaluation'] !== null && typeof r['evaluation'] === 'object')
     .map((r) => ({ round: Number(r['round']), ...(r['evaluation'] as Omit<FederatedRow, 'round'>) }));
+  const recordMeta = cp.meta['recordDp'] as Omit<NonNullable<FederationStatus['recordDp']>, 'epsilonPerSite'> | null | undefined;
+  const recordDp = recordMeta ? { ...recordMeta, epsilonPerSite: typeof cp.meta['epsilon'] === 'number' ? cp.meta['epsilon'] : 0 } : undefined;
   const bestMeta = cp.meta['best'] as { round: number; evaluation: { accuracy: number; loss?: number } } | null | undefined;
   const best = bestMeta ? { round: bestMeta.round, accuracy: bestMeta.evaluation.accuracy, ...(bestMeta.evaluation.loss !== undefined ? { loss: bestMeta.evaluation.loss } : {}) } : null;
   return {
@@ -130,10 +134,23 @@ export async function readStatus(dir: string, rosterFile: string | undefined): P
     ...(last ? { lastRound: last } : {}),
     rounds: rows,
     privacy,
+    ...(recordDp ? { recordDp } : {}),
     roster,
     evaluations,
     best,
   };
+}
+
+/** The privacy line: the coordinator's ledger, record-level DP (the sites' ledgers), or DP off. */
+function privacyText(s: FederationStatus): string {
+  if (s.privacy) {
+    return `epsilon ${formatEpsilon(s.privacy.epsilon)} of ${s.privacy.budget} spent (delta ${s.privacy.delta}, ${s.privacy.accountant}, ${s.privacy.events} releases${s.privacy.tornRecords ? `, ${s.privacy.tornRecords} torn records counted as spent` : ''})`;
+  }
+  if (s.recordDp) {
+    const r = s.recordDp;
+    return `record-level DP-SGD (${r.mode} noise): epsilon ${formatEpsilon(r.epsilonPerSite)} of ${r.epsilonBudget} per site by the rounds released (delta ${r.delta}, noise multiplier ${r.noiseMultiplier.toFixed(3)}, sampling rate ${r.sampleRate}); each site's own ledger is the record (fedmeta dp account --ledger FILE at the site)`;
+  }
+  return 'no DP ledger (DP off)';
 }
 
 /** The status as text. */
@@ -144,9 +161,7 @@ export function renderStatus(s: FederationStatus, now = Date.now()): string {
     `checkpoint   ${s.checkpointDir} (written ${s.checkpointWritten}, ${ago} ago)`,
     `rounds       ${s.roundsCompleted} completed, ${s.rounds.length - s.roundsCompleted} aborted; next round ${s.nextRound}`,
     `model        ${s.parameters} parameters (${formatBytes(4 * s.parameters)})`,
-    s.privacy
-      ? `privacy      epsilon ${formatEpsilon(s.privacy.epsilon)} of ${s.privacy.budget} spent (delta ${s.privacy.delta}, ${s.privacy.accountant}, ${s.privacy.events} releases${s.privacy.tornRecords ? `, ${s.privacy.tornRecords} torn records counted as spent` : ''})`
-      : 'privacy      no DP ledger (DP off)',
+    `privacy      ${privacyText(s)}`,
     s.roster ? `roster       ${s.roster.clients} clients, ${s.roster.active} active (${s.roster.file})` : 'roster       (pass --roster FILE or --config to count it)',
   ];
   if (s.lastRound) {
@@ -329,7 +344,7 @@ export async function statusSnapshot(s: FederationStatus, logFile: string | unde
     ['checkpoint', `${s.checkpointDir} (written ${s.checkpointWritten})`],
     ['rounds', `${s.roundsCompleted} completed, ${s.rounds.length - s.roundsCompleted} aborted; next round ${s.nextRound}${planned !== undefined ? ` of ${planned} planned` : ''}`],
     ['model', `${s.parameters} parameters`],
-    ['privacy', s.privacy ? `epsilon ${formatEpsilon(s.privacy.epsilon)} of ${s.privacy.budget} spent (delta ${s.privacy.delta}, ${s.privacy.accountant}, ${s.privacy.events} releases; recomputed from ${s.privacy.ledger})` : 'no DP ledger (DP off)'],
+    ['privacy', s.privacy ? `epsilon ${formatEpsilon(s.privacy.epsilon)} of ${s.privacy.budget} spent (delta ${s.privacy.delta}, ${s.privacy.accountant}, ${s.privacy.events} releases; recomputed from ${s.privacy.ledger})` : privacyText(s)],
     ['roster', s.roster ? `${s.roster.clients} clients, ${s.roster.active} active (${s.roster.file})` : '(not given)'],
     ['log', logFile !== undefined ? resolve(logFile) : '(not given: no audit trail, no phase times)'],
   ];
