@@ -6,3 +6,4 @@ export type * from './options.js';
 export { backoffDelay, resolveBackoff, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 export { FATAL_CODES, ClientError } from './errors.js';
 export { describeSettings, policyProblem, roundViolations, settingsNotes, settingsViolations, type SitePolicy } from './policy.js';
+export { recordDpSources } from './record-dp.js';

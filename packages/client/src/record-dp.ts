@@ -17,7 +17,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { BudgetExceededError, BufferedRandom, epsilonOfEvents, openSiteLedger, recordLevelEpsilon, recordLevelRoundEvent, sampleStandardNormal, type Ledger, type PrivacyEvent, type RandomSource, type RecordLevelSettingsQuery } from '@fedmeta/dp';
+import { BudgetExceededError, BufferedRandom, epsilonOfEvents, fillGaussian, openSiteLedger, recordLevelEpsilon, recordLevelRoundEvent, type Ledger, type PrivacyEvent, type RandomSource, type RecordLevelSettingsQuery } from '@fedmeta/dp';
 import type { Rng } from '@fedmeta/secagg';
 import { TransportError, type FederationSettings, type RecordLevelDpSettings, type RoundConfig } from '@fedmeta/transport';
 import type { DpSgdSources } from '@fedmeta/meta';
@@ -34,14 +34,16 @@ export interface ClientDpOptions {
 /** Relative slack for recomputing the coordinator's float epsilon. */
 const SLACK = 1e-9;
 
-/** DP-SGD's Poisson sampling and Gaussian noise from a CSPRNG (the client's Rng, the OS CSPRNG by default). */
+/**
+ * DP-SGD's Poisson sampling and Gaussian noise from one CSPRNG stream (the client's Rng, the OS
+ * CSPRNG by default): the uniforms are 53-bit draws of the stream, the noise the dp package's
+ * bulk sampler (fillGaussian: a ziggurat over bulk words of the same stream).
+ */
 export function recordDpSources(rng: Rng | RandomSource): DpSgdSources {
   const r: RandomSource = 'uniform53' in rng ? rng : new BufferedRandom((out) => void rng.fill(out));
   return {
     uniform: () => r.uniform53(),
-    gaussian: (out, std) => {
-      for (let i = 0; i < out.length; i++) out[i] = std * sampleStandardNormal(r);
-    },
+    gaussian: (out, std) => fillGaussian(out, std, r),
   };
 }
 

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createModel, dpSgdUpdate } from '@fedmeta/meta';
-import { createRecordDdgEncoder, seededRandom } from '@fedmeta/dp';
+import { createRecordDdgEncoder, fillGaussian, seededRandom } from '@fedmeta/dp';
+import { seededRng } from '@fedmeta/secagg';
 import type { Rng } from '@fedmeta/secagg';
 import type { RoundConfig, RecordLevelDpSettings } from '@fedmeta/transport';
 import { encodeLocal, trainLocal } from '../src/pipeline.js';
@@ -43,6 +44,28 @@ test('record-level local mode: trainLocal returns meta dpSgdUpdate\'s update (sa
   assert.deepEqual(Array.from(got.update), Array.from(want.update));
   assert.equal(got.weight, 1);
   assert.ok(got.update.some((v) => v !== 0));
+});
+
+test('recordDpSources: one CSPRNG stream for both (uniforms then fillGaussian noise, as drawn directly), N(0, std^2) noise over an Rng', () => {
+  const src = recordDpSources(seededRandom(new Uint8Array(16).fill(11)));
+  const direct = seededRandom(new Uint8Array(16).fill(11));
+  const a = new Float32Array(1000);
+  const b = new Float32Array(1000);
+  for (let k = 0; k < 3; k++) {
+    assert.equal(src.uniform(), direct.uniform53());
+    src.gaussian(a, 0.5);
+    fillGaussian(b, 0.5, direct);
+    assert.deepEqual(a, b);
+  }
+  assert.equal(src.uniform(), direct.uniform53());
+  // over a secagg Rng (what a client holds): std scales the noise
+  const viaRng = recordDpSources(seededRng(new Uint8Array(32).fill(12)));
+  const n = 1 << 18;
+  const noise = new Float32Array(n);
+  viaRng.gaussian(noise, 3);
+  let s2 = 0;
+  for (const v of noise) s2 += v * v;
+  assert.ok(Math.abs(s2 / n / 9 - 1) < 6 * Math.sqrt(2 / n), `variance ${s2 / n}, want 9`);
 });
 
 test('record-level distributed mode: the encoded share of a zero gradient is discrete Gaussian noise with variance (sigma C)^2 / t (4 sd)', () => {

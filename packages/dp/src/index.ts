@@ -12,6 +12,6 @@ export { cryptoRandom, seededRandom, BufferedRandom, keystream, type RandomSourc
 export { sampleDiscreteGaussian, sampleDiscreteLaplace, fillDiscreteGaussian, bernoulliExpRational, bernoulliExpFloat, discreteGaussianPmf } from './discrete-gaussian.js';
 export { fwht, rotate, unrotate, rotationSigns, ROTATION_INFO } from './hadamard.js';
 export { clipL2 } from './clip.js';
-export { gaussianMechanism, addGaussianNoise, sampleStandardNormal } from './gaussian.js';
+export { gaussianMechanism, addGaussianNoise, sampleStandardNormal, fillGaussian, GAUSSIAN_ZIGGURAT, type GaussianZiggurat } from './gaussian.js';
 export { createDdgEncoder, chooseDdgParams, chooseDdgBits, addModular, paddedLength, type DdgConfig, type DdgParams, type DdgEncoder } from './ddg.js';
 export { createRecordDdgEncoder, recordDdgParams, planRecordLevelSettings, recordLevelEpsilon, recordLevelRoundEvent, checkRecordSettings, type RecordDdgConfig, type RecordDdgParams, type RecordDdgEncoder, type RecordLevelSettingsQuery, type RecordLevelSettingsPlan } from './record-ddg.js';

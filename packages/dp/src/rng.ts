@@ -15,9 +15,16 @@ export interface RandomSource {
   uniformInt(n: number): number;
   /** A uniform double in [0, 1) with 53 random bits. */
   uniform53(): number;
+  /**
+   * Optional bulk draw: fills `out` with the words `out.length` calls of uint32() would
+   * return, in order (the bulk samplers use it when present, else call uint32()).
+   */
+  fillUint32?(out: Uint32Array): void;
 }
 
 const BUFFER_WORDS = 4096;
+/** The largest request fillUint32 passes to the byte source at once (the Web Crypto limit). */
+const DIRECT_BYTES = 65536;
 
 /** Buffered word source over any byte-filling function. */
 export class BufferedRandom implements RandomSource {
@@ -32,6 +39,31 @@ export class BufferedRandom implements RandomSource {
       this.pos = 0;
     }
     return this.words[this.pos++]!;
+  }
+
+  /**
+   * Bulk words: first what is left in the buffer, then whole 4-byte-aligned requests straight
+   * into `out` (up to 64 KiB each), then a refill of the buffer for the tail. For a byte source
+   * whose output does not depend on how its requests are split (a stream cipher's keystream,
+   * the OS CSPRNG) the words are exactly those of `out.length` uint32() calls.
+   */
+  fillUint32(out: Uint32Array): void {
+    const n = out.length;
+    let i = Math.min(BUFFER_WORDS - this.pos, n);
+    if (i > 0) {
+      out.set(this.words.subarray(this.pos, this.pos + i));
+      this.pos += i;
+    }
+    while (n - i >= BUFFER_WORDS) {
+      const take = Math.min(n - i, DIRECT_BYTES / 4);
+      this.fillBytes(new Uint8Array(out.buffer, out.byteOffset + i * 4, take * 4));
+      i += take;
+    }
+    if (i < n) {
+      this.fillBytes(this.bytes);
+      this.pos = n - i;
+      out.set(this.words.subarray(0, this.pos), i);
+    }
   }
 
   uniformInt(n: number): number {
