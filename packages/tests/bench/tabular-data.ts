@@ -110,3 +110,36 @@ export function standardisationGap(a: { mean: readonly number[]; std: readonly n
   a.mean.forEach((m, j) => (gap = Math.max(gap, rel(m, b.mean[j]!), rel(a.std[j]!, b.std[j]!))));
   return gap;
 }
+
+/** The split every tabular bench uses: stratified 20% test set, 3 sites with Dirichlet(0.5) label skew, at least 20 rows each. */
+export const SPLIT = { sites: 3, testFraction: 0.2, alpha: 0.5, minRows: 20 } as const;
+
+export interface SiteSplit {
+  /** Pooled training rows, raw. */
+  train: Dataset;
+  /** Held-out rows, raw (with `validation`: the validation rows carved out of the training rows). */
+  test: Dataset;
+  /** Every site's raw training rows. */
+  sitesRaw: Dataset[];
+  /** Mean and std of the pooled training rows. */
+  stats: Standardisation;
+  /** The same three, standardised with `stats`. */
+  pooled: Dataset;
+  testStd: Dataset;
+  sites: Dataset[];
+}
+
+/**
+ * The benches' split of one table: a stratified held-out test set (seed `seed`), then, with
+ * `validation`, a stratified validation set of the same fraction carved out of the training
+ * rows (seed `seed + 1`; it replaces the test set, which is never looked at), the training
+ * rows across the sites (Dirichlet label skew, seed `seed`), all standardised with the pooled
+ * training statistics.
+ */
+export function splitForSites(data: Dataset, o: { seed: number; alpha?: number; sites?: number; validation?: boolean }): SiteSplit {
+  let { train, test } = stratifiedSplit(data, SPLIT.testFraction, o.seed);
+  if (o.validation) ({ train, test } = stratifiedSplit(train, SPLIT.testFraction, o.seed + 1));
+  const sitesRaw = dirichletSites(train, o.sites ?? SPLIT.sites, o.alpha ?? SPLIT.alpha, o.seed, SPLIT.minRows);
+  const stats = pooledStandardisation(train);
+  return { train, test, sitesRaw, stats, pooled: standardised(train, stats), testStd: standardised(test, stats), sites: sitesRaw.map((d) => standardised(d, stats)) };
+}

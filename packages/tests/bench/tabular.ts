@@ -34,9 +34,10 @@
  */
 import { cpus } from 'node:os';
 import { createAlgorithm, createModel, referenceRuns, selectBackend, type Dataset, type ModelConfig, type ModelSpec } from '@fedmeta/meta';
-import { noiseToSignal, planDdgNoiseMultiplier, sitesForClientLevelSignal } from '@fedmeta/dp';
-import { plannedDpNumClients } from '@fedmeta/server';
-import { SKLEARN_DATA, describe, dirichletSites, loadBreastCancer, loadDigits, pooledStandardisation, standardisationGap, standardised, stratifiedSplit, type Loaded, type Table } from './tabular-data.js';
+import { noiseToSignal, sitesForClientLevelSignal } from '@fedmeta/dp';
+import { SKLEARN_DATA, SPLIT, describe, loadBreastCancer, loadDigits, splitForSites, standardisationGap, standardised, type Loaded, type Table } from './tabular-data.js';
+import { SETTINGS, type Setting } from './tabular-settings.js';
+import { clientLevelNumClients, planClientLevelDp } from './client-ddg.js';
 import { runFederation } from './tabular-federation.js';
 
 const env = (name: string): number | undefined => {
@@ -48,36 +49,12 @@ const env = (name: string): number | undefined => {
 };
 const list = (name: string, all: string[]): string[] => (process.env[`BENCH_TABULAR_${name}`] ?? all.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
 
-const SITES = 3;
-const TEST_FRACTION = 0.2;
-const MIN_SITE_ROWS = 20;
-const ALPHA = env('ALPHA') ?? 0.5;
+const SITES = SPLIT.sites;
+const ALPHA = env('ALPHA') ?? SPLIT.alpha;
 const DATA_SEED = env('DATA_SEED') ?? 1;
 const SEEDS = Array.from({ length: env('SEEDS') ?? 10 }, (_, i) => i + 1);
 const EPSILON = 8;
 const DELTA = 1e-5;
-
-interface Setting {
-  rounds: number;
-  localSteps: number;
-  batchSize: number;
-  lr: number;
-  dpRounds: number;
-  dpClip: number;
-}
-
-/**
- * Per data set, fixed before looking at test accuracy: batch 32, lr 0.1 (the e2e tests'
- * FedAvg lr), 10 local steps per round, and enough rounds for the pooled run (the same
- * number of examples) to see ~63 (breast cancer) / ~27 (digits) epochs.
- * DP: fewer rounds (the noise multiplier grows with about sqrt(rounds), so the noise summed
- * over the run hardly depends on them); clip 1 (the first-round local update norms are
- * printed next to it).
- */
-const SETTINGS: Record<string, Setting> = {
-  'breast cancer': { rounds: 30, localSteps: 10, batchSize: 32, lr: 0.1, dpRounds: 10, dpClip: 1 },
-  digits: { rounds: 40, localSteps: 10, batchSize: 32, lr: 0.1, dpRounds: 10, dpClip: 1 },
-};
 
 function settingFor(name: string): Setting {
   const s = SETTINGS[name]!;
@@ -154,17 +131,12 @@ interface Row {
 async function benchTable(t: Table): Promise<void> {
   const started = performance.now();
   const s = settingFor(t.name);
-  const { train, test: testRaw } = stratifiedSplit(t.data, TEST_FRACTION, DATA_SEED);
-  const sitesRaw = dirichletSites(train, SITES, ALPHA, DATA_SEED, MIN_SITE_ROWS);
-  const stats = pooledStandardisation(train);
-  const pooled = standardised(train, stats);
-  const test = standardised(testRaw, stats);
-  const sites = sitesRaw.map((d) => standardised(d, stats));
+  const { train, test: testRaw, sitesRaw, stats, pooled, testStd: test, sites } = splitForSites(t.data, { seed: DATA_SEED, alpha: ALPHA });
   const F = t.columns.length;
   const C = t.classNames.length;
   const pooledSteps = s.rounds * SITES * s.localSteps;
   const siteSteps = s.rounds * s.localSteps;
-  const numClients = plannedDpNumClients({ minClients: SITES, maxClients: SITES }, { mode: 'secagg' });
+  const numClients = clientLevelNumClients(SITES);
 
   console.log(`\n## ${t.name}\n`);
   console.log(`${t.data.count} rows x ${F} features, ${C} classes (${t.classNames.join(', ')}); source ${t.source}.\n`);
@@ -176,7 +148,7 @@ async function benchTable(t: Table): Promise<void> {
 
   for (const m of models(F, C)) {
     const spec = createModel(m.config);
-    const dp = planDdgNoiseMultiplier({ dim: spec.paramCount, numClients, l2Clip: s.dpClip, bits: 32, epsilon: EPSILON, delta: DELTA, q: 1, steps: s.dpRounds });
+    const dp = planClientLevelDp({ dim: spec.paramCount, sites: SITES, l2Clip: s.dpClip, epsilon: EPSILON, delta: DELTA, rounds: s.dpRounds });
     const rows: Row[] = [
       { setting: `pooled (centralised, ${pooledSteps} steps)`, accs: [] },
       ...sites.map((d, k) => ({ setting: `site ${k + 1} alone (${d.count} rows, ${siteSteps} steps)`, accs: [] as number[] })),
