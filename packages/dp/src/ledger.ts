@@ -244,18 +244,36 @@ export class Ledger {
       if (this.unit === 'record') this.recordLevel = checkRecordLevel('recordLevel', opts.recordLevel);
       else if (opts.recordLevel !== undefined) throw new DpArgumentError("recordLevel applies to unit 'record' only");
       else this.recordLevel = undefined;
-      this.fd = fs.openSync(file, 'wx');
       const header =
         this.unit === 'record'
           ? { type: 'header', version: 2, budget: this.budget, delta: this.delta, accountant: this.accountant, unit: this.unit, ...(this.site !== undefined ? { site: this.site } : {}), recordLevel: this.recordLevel }
           : { type: 'header', version: 1, budget: this.budget, delta: this.delta, accountant: this.accountant, ...(this.site !== undefined ? { site: this.site } : {}) };
-      this.writeLine(JSON.stringify(header));
+      // The ledger appears with its header or not at all: the header is written and fsync'd
+      // under a temporary name, then hard-linked to the ledger's name (which, like 'wx',
+      // fails if another writer created it first). A crash in between leaves no empty or
+      // half-written ledger that would refuse every later open.
+      const tmp = `${file}.${process.pid}.${Date.now().toString(36)}.tmp`;
+      try {
+        const tmpFd = fs.openSync(tmp, 'wx');
+        try {
+          const data = Buffer.from(JSON.stringify(header) + '\n', 'utf8');
+          let off = 0;
+          while (off < data.length) off += fs.writeSync(tmpFd, data, off, data.length - off);
+          fs.fsyncSync(tmpFd);
+        } finally {
+          fs.closeSync(tmpFd);
+        }
+        fs.linkSync(tmp, file);
+      } finally {
+        fs.rmSync(tmp, { force: true });
+      }
       const dirFd = fs.openSync(path.dirname(path.resolve(file)), 'r');
       try {
         fs.fsyncSync(dirFd);
       } finally {
         fs.closeSync(dirFd);
       }
+      this.fd = fs.openSync(file, 'a');
       return;
     }
     const text = fs.readFileSync(file, 'utf8');

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,4 +153,28 @@ test('a site ledger never under-counts across SIGKILLed and restarted site proce
       }
     }
   }
+});
+
+test('a ledger appears with its header or not at all: a write that fails while it is created leaves no file that refuses later opens', () => {
+  // Stands for a crash between creating the file and writing its header: node:fs's writeSync
+  // throws for the creating write (the ledger module sees the patched export).
+  const file = fresh();
+  const original = fs.writeSync;
+  (fs as { writeSync: unknown }).writeSync = () => {
+    throw Object.assign(new Error('EIO: simulated failure while writing the header'), { code: 'EIO' });
+  };
+  syncBuiltinESMExports();
+  try {
+    assert.throws(() => openSiteLedger(file, { site: 'a', budget: 5, delta: 1e-6, recordLevel: LOCAL }), /EIO/);
+  } finally {
+    (fs as { writeSync: unknown }).writeSync = original;
+    syncBuiltinESMExports();
+  }
+  assert.equal(fs.existsSync(file), false, 'no ledger file without its header');
+  assert.deepEqual(fs.readdirSync(dirname(file)).filter((n) => n.endsWith('.tmp')), [], 'no temporary file left behind');
+  // The site can start again: the ledger is created as if for the first time.
+  const led = openSiteLedger(file, { site: 'a', budget: 5, delta: 1e-6, recordLevel: LOCAL });
+  led.charge({ mechanism: 'gaussian', q: 0.1, sigma: 1, steps: 1, round: 1 });
+  led.close();
+  assert.equal(openLedger(file, { readOnly: true }).events.length, 1);
 });

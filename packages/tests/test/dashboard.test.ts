@@ -1,8 +1,8 @@
 /**
  * The operator dashboard in a real browser: a TLS coordinator (openssl certificate) with
- * an operator token and three real clients, a fourth roster member that never comes (so
- * each round waits 1.5 s for it: the page has time to show every step), Debian's headless
- * chromium through playwright-core. Nothing is mocked.
+ * an operator token and three real clients training for about 1.5 s a round (measured on
+ * this machine: the page has time to show every step), a fourth roster member that never
+ * comes, Debian's headless chromium through playwright-core. Nothing is mocked.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '@fedmeta/server';
 import { runClient } from '@fedmeta/client';
-import { baseServerOptions, EventLog, institutions, mnistFederation, rosterOf } from '../src/harness.js';
+import { baseServerOptions, EventLog, institutions, mnistFederation, rosterOf, stepsLasting } from '../src/harness.js';
 import { artifactDir, launchChromium, selfSignedCert, skipWithout } from '../src/tools.js';
 
 // Functions given to page.evaluate / waitForFunction run in the page; this Node project has no DOM types.
@@ -35,6 +35,7 @@ test(
     const { insecure: _plain, ...opts } = baseServerOptions(insts, {
       federationId: FEDERATION,
       rounds: 3,
+      algorithm: { name: 'fedavg', hyper: { localSteps: await stepsLasting(1_500), batchSize: 32, lr: 0.1 } },
       aggregation: { mode: 'secagg' },
       cohort: { minClients: 3 },
       dp: { l2Clip: 1, noiseMultiplier: 1, delta: 1e-5, epsilonBudget: budget },
@@ -103,7 +104,8 @@ test(
       assert.equal(before.accuracy.points, 0);
       await page.evaluate(() => (window.noReload = true));
 
-      const clients = insts.slice(0, 3).map((inst, i) => runClient({ url: server.url, identity: inst.keys, data: fed.clients[i]!, backend: 'cpu', tls: { ca: cert } }));
+      // Training in worker threads: the coordinator's event loop (and its live updates) stays free while the sites train.
+      const clients = insts.slice(0, 3).map((inst, i) => runClient({ url: server.url, identity: inst.keys, data: fed.clients[i]!, backend: 'cpu', tls: { ca: cert }, trainInWorker: true }));
       const completed = async (n: number) => {
         await page.waitForFunction((k) => document.getElementById('round-counter')!.dataset['completed'] === String(k), n, { timeout: 60_000 });
         return read();
@@ -123,7 +125,7 @@ test(
       assert.notEqual(two.accuracy.pixels, one.accuracy.pixels, 'the accuracy chart was redrawn');
       assert.notEqual(two.epsilon.pixels, one.epsilon.pixels, 'the burn-down was redrawn');
 
-      // A revocation reaches the overview and the audit trail (and lets round 3 start).
+      // A revocation reaches the overview and the audit trail.
       server.updateRoster([...rosterOf(insts.slice(0, 3)), { ...rosterOf(insts.slice(3))[0]!, revoked: true }]);
       await page.waitForFunction(() => document.getElementById('sites-benched')!.textContent === '0 / 1', null, { timeout: 10_000 });
       const summary = await server.done;
