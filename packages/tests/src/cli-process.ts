@@ -4,7 +4,8 @@
  * tests read.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -76,4 +77,17 @@ export function breastCancerRows(source = BREAST_CANCER_CSV): { names: string[];
 export function writeCsvColumns(path: string, names: string[], data: string[][], columns: string[] = names): void {
   const idx = columns.map((c) => names.indexOf(c));
   writeFileSync(path, [columns.join(','), ...data.map((r) => idx.map((i) => r[i]).join(','))].join('\n') + '\n');
+}
+
+/**
+ * One directory per site under `root` with its identity (`fedmeta keygen --name`), and the
+ * coordinator's `roster.json` in `coord` listing them all (`fedmeta keygen --roster --add`).
+ */
+export function siteIdentities(root: string, coord: string, names: readonly string[]): void {
+  mkdirSync(coord, { recursive: true });
+  for (const name of names) {
+    mkdirSync(join(root, name), { recursive: true });
+    fedmetaSync(join(root, name), 'keygen', '--name', name);
+  }
+  fedmetaSync(coord, 'keygen', '--roster', 'roster.json', ...names.flatMap((n) => ['--add', `../${n}/${n}.pub.json`]));
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fedmetaSync, freePort, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
+import { fedmetaSync, freePort, siteIdentities, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
 import { stepsLasting } from '../src/harness.js';
 
 function roundsFinished(logFile: string): number {
@@ -28,11 +28,7 @@ test('fedmeta processes: a revoked site is closed within 5 s and refused again, 
     // tfjs's cpu backend, the one stepsLasting measures): the federation must still run
     // while the test acts on it.
     const localSteps = await stepsLasting(1_000, [16]);
-    for (const name of names) {
-      mkdirSync(join(root, name));
-      fedmetaSync(join(root, name), 'keygen', '--name', name);
-    }
-    fedmetaSync(coord, 'keygen', '--roster', 'roster.json', ...names.flatMap((n) => ['--add', `../${n}/${n}.pub.json`]));
+    siteIdentities(root, coord, names);
     const port = await freePort();
     writeFileSync(
       join(coord, 'server.yaml'),

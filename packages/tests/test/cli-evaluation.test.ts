@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, freePort, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
+import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, freePort, siteIdentities, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
 
 const skip = existsSync(BREAST_CANCER_CSV) ? false : `${BREAST_CANCER_CSV} not found (Debian python3-sklearn; .ci/run installs it)`;
 
@@ -45,15 +45,13 @@ test('bad files are refused before round 1 naming the column (site and coordinat
     const csv = (header: string[], rows: string[][]) => [header.join(','), ...rows.map((r) => r.join(','))].join('\n') + '\n';
     writeFileSync(join(coord, 'reference.csv'), csv(names, data.filter((_, i) => i % 5 === 0)));
     const rest = data.filter((_, i) => i % 5 !== 0);
+    siteIdentities(root, coord, sites.map((s) => s.name));
     sites.forEach((s, k) => {
-      mkdirSync(join(root, s.name));
-      fedmetaSync(join(root, s.name), 'keygen', '--name', s.name);
       const header = [...names];
       const rows = rest.filter((_, i) => i % 3 === k % 3).map((r) => [...r]);
       s.edit?.(header, rows);
       writeFileSync(join(root, s.name, 'data.csv'), csv(header, rows));
     });
-    fedmetaSync(coord, 'keygen', '--roster', 'roster.json', ...sites.flatMap((s) => ['--add', `../${s.name}/${s.name}.pub.json`]));
     const port = await freePort();
     const dataLine = "data: { source: csv, path: reference.csv, labelColumn: diagnosis, classNames: 'malignant,benign' }";
     writeFileSync(

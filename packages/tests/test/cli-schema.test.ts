@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, freePort, startFedmeta, until, writeCsvColumns, type RunningCommand } from '../src/cli-process.js';
+import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, freePort, siteIdentities, startFedmeta, until, writeCsvColumns, type RunningCommand } from '../src/cli-process.js';
 
 const skip = existsSync(BREAST_CANCER_CSV) ? false : `${BREAST_CANCER_CSV} not found (Debian python3-sklearn; .ci/run installs it)`;
 const rows = () => breastCancerRows();
@@ -30,12 +30,10 @@ async function federation(sites: { name: string; columns: (names: string[]) => s
   // A held-out reference file for the coordinator, then one slice of the rest per site.
   writeCsv(join(coord, 'reference.csv'), names, data.filter((_, i) => i % 5 === 0), names);
   const rest = data.filter((_, i) => i % 5 !== 0);
+  siteIdentities(root, coord, sites.map((s) => s.name));
   sites.forEach((s, k) => {
-    mkdirSync(join(root, s.name));
-    fedmetaSync(join(root, s.name), 'keygen', '--name', s.name);
     writeCsv(join(root, s.name, 'data.csv'), names, rest.filter((_, i) => i % sites.length === k), s.columns(names));
   });
-  fedmetaSync(coord, 'keygen', '--roster', 'roster.json', ...sites.flatMap((s) => ['--add', `../${s.name}/${s.name}.pub.json`]));
   const port = await freePort();
   const data_ = "data: { source: csv, path: reference.csv, labelColumn: diagnosis, classNames: 'malignant,benign' }";
   writeFileSync(join(coord, 'server.yaml'), ['server:', '  host: 127.0.0.1', `  port: ${port}`, '  insecure: true', '  roster: roster.json', '  federationId: schema', '  checkpointDir: checkpoint', ...serverExtra, 'secagg: { mode: secagg }', 'dp: { enabled: false }', 'meta: { algorithm: fedavg, hidden: 16 }', data_, 'output: { model: model, log: server.log.jsonl }', ''].join('\n'));

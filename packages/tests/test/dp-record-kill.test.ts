@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { epsilonOfEvents, openLedger, planRecordLevelSettings, recordLevelRoundEvent, type LedgerRecord, type PrivacyEvent } from '@fedmeta/dp';
-import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, freePort, startFedmeta, until, writeCsvColumns, type RunningCommand } from '../src/cli-process.js';
+import { BREAST_CANCER_CSV, breastCancerRows, freePort, siteIdentities, startFedmeta, until, writeCsvColumns, type RunningCommand } from '../src/cli-process.js';
 
 const skip = existsSync(BREAST_CANCER_CSV) ? false : `${BREAST_CANCER_CSV} not found (Debian python3-sklearn; .ci/run installs it)`;
 
@@ -54,12 +54,10 @@ test("a site's record-level ledger never under-counts across a SIGKILLed and res
     // A held-out reference file for the coordinator (the federation's schema), one slice of the rest per site.
     writeCsvColumns(join(coord, 'reference.csv'), names, data.filter((_, i) => i % 5 === 0));
     const rest = data.filter((_, i) => i % 5 !== 0);
+    siteIdentities(root, coord, sites);
     sites.forEach((name, k) => {
-      mkdirSync(join(root, name));
-      fedmetaSync(join(root, name), 'keygen', '--name', name);
       writeCsvColumns(join(root, name, 'data.csv'), names, rest.filter((_, i) => i % sites.length === k));
     });
-    fedmetaSync(coord, 'keygen', '--roster', 'roster.json', ...sites.flatMap((n) => ['--add', `../${n}/${n}.pub.json`]));
     const port = await freePort();
     const dataLine = "data: { source: csv, path: reference.csv, labelColumn: diagnosis, classNames: 'malignant,benign' }";
     writeFileSync(
