@@ -227,3 +227,12 @@ test('data.classNames may be a YAML list as well as one comma-separated string; 
   writeFileSync(comma, 'data:\n  classNames: ["a,b", c]\n');
   assert.match(issuesOf(() => loadConfig({ file: comma })).join('\n'), /data\.classNames/);
 });
+
+test('output.best is a path relative to the config file, like output.model', () => {
+  const file = join(dir, 'best.yaml');
+  writeFileSync(file, 'output:\n  model: runs/a/model\n  best: runs/a/best-round\n');
+  const c = loadConfig({ file });
+  assert.equal(c.output.best, join(dir, 'runs/a/best-round'));
+  assert.equal(c.output.model, join(dir, 'runs/a/model'));
+  assert.equal(loadConfig({}).output.best, undefined, 'default: best/ beside output.model (decided by fedmeta server)');
+});

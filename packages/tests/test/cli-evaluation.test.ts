@@ -119,7 +119,7 @@ test('bad files are refused before round 1 naming the column (site and coordinat
     assert.equal(best.metrics.federated.sites, 3);
     assert.match(best.selection.metric, /federated accuracy/);
     assert.ok(existsSync(join(coord, 'best', 'params.f32')));
-    assert.match(out, new RegExp(`best round by federated accuracy .*: round ${best.round} \\(accuracy \\d+\\.\\d%\\): .*best/model\\.json; model/ holds the last round \\(3\\); the sites received the last round's \\(3\\)`));
+    assert.match(out, new RegExp(`best round by federated accuracy .*: round ${best.round} \\(accuracy \\d+\\.\\d%\\): .*best/model\\.json; .*model holds the last round \\(3\\); the sites received the last round's \\(3\\)`));
     // `fedmeta status` carries them too.
     const status = fedmetaSync(coord, 'status', '--config', 'server.yaml');
     assert.match(status, /federated    round 3 \(per-site\): accuracy \d+\.\d+% over 3 sites/);

@@ -221,8 +221,8 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
     const modelDir = resolve(c.output.model);
     const wrote = summary.rounds.some((r) => r.status === 'completed');
     if (wrote) await writeModelDir(modelDir, summary.manifest, summary.finalParams);
-    // The best round by the federated evaluation, next to the last: best/ beside model/.
-    const bestDir = join(dirname(modelDir), basename(modelDir) === 'best' ? 'best-round' : 'best');
+    // The best round by the federated evaluation, next to the last: output.best, or best/ beside model/.
+    const bestDir = c.output.best !== undefined ? resolve(c.output.best) : join(dirname(modelDir), basename(modelDir) === 'best' ? 'best-round' : 'best');
     if (wrote && summary.best) await writeModelDir(bestDir, summary.best.manifest, summary.best.params);
     const rounds: ReportRound[] = summary.rounds.map((r) => ({
       round: r.round, status: r.status, cohort: r.cohort, survivors: r.survivors, dropped: r.dropped, degree: r.degree, threshold: r.threshold,
@@ -253,7 +253,7 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
         ...(wrote && summary.best
           ? [
               `best round by ${summary.best.manifest.selection?.metric ?? 'the federated evaluation'}: round ${summary.best.round} (accuracy ${((summary.best.manifest.metrics.federated?.accuracy ?? 0) * 100).toFixed(1)}%): ${bestDir}/model.json; ` +
-                `model/ holds the last round (${summary.manifest.round}); the sites received the ${summary.sentToSites === 'best' ? `best round's (${summary.best.round})` : `last round's (${summary.manifest.round})`}`,
+                `${modelDir} holds the last round (${summary.manifest.round}); the sites received the ${summary.sentToSites === 'best' ? `best round's (${summary.best.round})` : `last round's (${summary.manifest.round})`}`,
             ]
           : []),
       ];

@@ -171,6 +171,7 @@ export const fedmetaSchema = obj('fedmeta config', {
   }),
   output: obj('what the run writes', {
     model: str({ doc: 'directory for the final model in tfjs format (model.json + weights.bin)', default: './fedmeta-out/model' }),
+    best: str({ doc: "server: directory for the best round's model by the federated evaluation (with server.evaluation on); default: best/ beside output.model" }),
     log: str({ doc: 'file for structured JSON logs ("-" for stderr); default: no JSON log' }),
   }),
   simulate: obj('fedmeta simulate only', {

@@ -85,6 +85,7 @@ const PATH_FIELDS = [
   ['client', 'ca'],
   ['client', 'roster'],
   ['output', 'model'],
+  ['output', 'best'],
   ['output', 'log'],
 ] as const;
 
@@ -108,11 +109,6 @@ export interface LoadOptions {
   overrides?: RawConfig;
 }
 
-/**
- * Loads, merges and validates a config. Paths in the file are relative to the file;
- * paths from flags or defaults are relative to the working directory.
- * @throws ConfigError naming every bad field
- */
 /** `data.classNames` may be written as a list of strings (YAML/JSON) as well as one comma-separated string. */
 function listsAsText(raw: RawConfig): RawConfig {
   const data = (raw as { data?: Record<string, unknown> }).data;
@@ -123,6 +119,11 @@ function listsAsText(raw: RawConfig): RawConfig {
   return raw;
 }
 
+/**
+ * Loads, merges and validates a config. Paths in the file are relative to the file;
+ * paths from flags or defaults are relative to the working directory.
+ * @throws ConfigError naming every bad field
+ */
 export function loadConfig(options: LoadOptions = {}): FedmetaConfig {
   const fromFile = listsAsText(options.file ? readConfigFile(options.file) : {});
   const baseDir = options.file ? dirname(resolve(options.file)) : process.cwd();
