@@ -73,7 +73,15 @@ const EMPTY = { x: new Float32Array(0), y: new Int32Array(0), count: 0, shape: [
 
 async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<typeof openJsonLog>['log']): Promise<number> {
   const out = json ? process.stderr : process.stdout;
-  const say = (line: string) => out.write(line + '\n');
+  // In a terminal the round's phase is one line redrawn in place, with messages above it;
+  // in a log (not a terminal) each round is its one summary line, not a line per phase.
+  const tty = out.isTTY === true;
+  let drawn = false;
+  const say = (line: string) => {
+    if (drawn) out.write('\r\x1b[2K');
+    drawn = false;
+    out.write(line + '\n');
+  };
   const identity = clientIdentity(c, say);
   const meta = await import('@fedmeta/meta');
   const { runClient, reportRefusal } = await import('@fedmeta/client');
@@ -133,10 +141,18 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
       else if (e.event === 'round.aborted-by-server') say(`round ${e.round}: aborted by the coordinator (${e.reason}${e.detail ? `: ${e.detail}` : ''})`);
     },
     onProgress: (p) => {
-      // One line per state or round change: readable in a terminal and in a service log.
       const line = `${p.round > 0 && p.state !== 'idle' && p.state !== 'done' ? `round ${p.round}: ` : ''}${p.state}${p.phase ? ` (${p.phase})` : ''}${p.attempts > 0 && p.state === 'backoff' ? `, attempt ${p.attempts}` : ''}`;
-      if (line !== last) say(`${line}  up ${formatBytes(p.bytesOut)}  down ${formatBytes(p.bytesIn)}`);
+      if (line === last) return;
       last = line;
+      const text = `${line}  up ${formatBytes(p.bytesOut)}  down ${formatBytes(p.bytesIn)}`;
+      if (tty) {
+        out.write(`\r\x1b[2K${text}`);
+        drawn = true;
+      } else if (!(p.round > 0 && (p.state === 'training' || p.state === 'aggregating' || p.state === 'idle'))) {
+        // Connection states (connecting, authenticating, backoff, done, failed) stay; a
+        // round's phases are summed up by its 'round N completed' line.
+        say(text);
+      }
     },
   });
   let signals = 0;
@@ -162,6 +178,7 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
     if (s.endReason === 'failed') throw new CliError(s.error?.message ?? 'failed: the client gave up', 1);
     return s.endReason === 'closed' ? 130 : 0;
   } finally {
+    if (drawn) out.write('\n');
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
