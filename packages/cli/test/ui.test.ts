@@ -52,18 +52,23 @@ test('an aborted round\'s line says ABORTED and why, not how many answered', () 
   assert.doesNotMatch(line, /answered/);
 });
 
-test('without a TTY the view prints one plain line per phase change, no escape codes', () => {
+test('without a TTY the view prints a plain line when a round waits and when it ends or aborts, none per phase, no escape codes', () => {
   const out: string[] = [];
   const view = new ProgressView({ write: (s: string) => out.push(s), isTTY: false });
-  view.update(progress);
-  view.update({ ...progress, responded: 4 }); // same phase: nothing new
+  view.update({ ...progress, phase: 'waiting' });
+  view.update({ ...progress, phase: 'waiting' }); // the same: nothing new
+  view.update(progress); // masked-input: a phase, no line
   view.update({ ...progress, phase: 'unmasking', responded: 0 });
   view.log('client 3 dropped');
+  view.update({ ...progress, phase: 'done' });
+  view.update({ ...progress, round: 3, phase: 'share-keys', aborted: 'TOO_FEW_SURVIVORS' });
   view.finish();
-  assert.equal(out.length, 3);
+  assert.equal(out.length, 4, JSON.stringify(out));
   assert.ok(out.every((l) => l.endsWith('\n') && !l.includes('\x1b')));
-  assert.match(out[1]!, /unmasking/);
-  assert.equal(out[2], 'client 3 dropped\n');
+  assert.match(out[0]!, /waiting/);
+  assert.equal(out[1], 'client 3 dropped\n');
+  assert.match(out[2]!, /done/);
+  assert.match(out[3]!, /round  3\/10 .*ABORTED: TOO_FEW_SURVIVORS/);
 });
 
 test('on a TTY the view redraws in place, keeps one line per round, ends it before a message', () => {

@@ -86,7 +86,7 @@ export function renderProgress(p: RoundProgress, barWidth = 20): string {
   return `round ${r}/${p.rounds} [${renderBar(p.phase, p.responded, alive, barWidth)}] ${p.phase.padEnd(13)} ${counts}  up ${formatBytes(p.bytesUp)}  down ${formatBytes(p.bytesDown)}  ${formatDuration(p.elapsedMs)}`;
 }
 
-/** Draws progress to a sink: in place on a TTY, as phase-change log lines otherwise. */
+/** Draws progress to a sink: in place on a TTY; otherwise a log line when a round waits and when it ends. */
 export class ProgressView {
   private lastPhaseKey = '';
   private drawn = false;
@@ -115,7 +115,10 @@ export class ProgressView {
       if (p.phase === 'done') this.newline();
       return;
     }
-    const key = `${p.round}:${p.phase}`;
+    // In a log, a round is its waiting line and its end (done, or ABORTED and why): the
+    // phases in between would be a line each for every round.
+    if (p.phase !== 'waiting' && p.phase !== 'done' && !p.aborted) return;
+    const key = `${p.round}:${p.phase}:${p.aborted ?? ''}`;
     if (key === this.lastPhaseKey) return;
     this.lastPhaseKey = key;
     this.sink.write(renderProgress(p) + '\n');
