@@ -62,13 +62,19 @@ test('without a TTY the view prints a plain line when a round waits and when it 
   view.log('client 3 dropped');
   view.update({ ...progress, phase: 'done' });
   view.update({ ...progress, round: 3, phase: 'share-keys', aborted: 'TOO_FEW_SURVIVORS' });
+  // Round 4 ends when round 5 starts without a 'done' of its own: its line then reads done.
+  view.update({ ...progress, round: 4, phase: 'unmasking' });
+  view.update({ ...progress, round: 5, phase: 'training' });
+  view.update({ ...progress, round: 5, phase: 'aggregating' });
   view.finish();
-  assert.equal(out.length, 4, JSON.stringify(out));
+  assert.equal(out.length, 6, JSON.stringify(out));
   assert.ok(out.every((l) => l.endsWith('\n') && !l.includes('\x1b')));
   assert.match(out[0]!, /waiting/);
   assert.equal(out[1], 'client 3 dropped\n');
-  assert.match(out[2]!, /done/);
+  assert.match(out[2]!, /round  2\/10 .*done/);
   assert.match(out[3]!, /round  3\/10 .*ABORTED: TOO_FEW_SURVIVORS/);
+  assert.match(out[4]!, /round  4\/10 .*done +5\/6 finished/);
+  assert.match(out[5]!, /round  5\/10 .*done/, 'the last round, written by finish()');
 });
 
 test('on a TTY the view redraws in place, keeps one line per round, ends it before a message', () => {

@@ -116,12 +116,28 @@ export class ProgressView {
       return;
     }
     // In a log, a round is its waiting line and its end (done, or ABORTED and why): the
-    // phases in between would be a line each for every round.
-    if (p.phase !== 'waiting' && p.phase !== 'done' && !p.aborted) return;
+    // phases in between would be a line each for every round. A round whose successor
+    // started without a 'done' of its own ended then: its line is written as done.
+    if (this.pending && this.pending.round !== p.round) this.flushPending();
+    this.pending = p;
+    if (p.phase === 'waiting' || p.phase === 'done' || p.aborted) this.writeLine(p);
+  }
+
+  private pending: RoundProgress | null = null;
+
+  private writeLine(p: RoundProgress): void {
     const key = `${p.round}:${p.phase}:${p.aborted ?? ''}`;
     if (key === this.lastPhaseKey) return;
     this.lastPhaseKey = key;
     this.sink.write(renderProgress(p) + '\n');
+  }
+
+  /** Without a TTY: the round in `pending` has ended; its line, unless already written. */
+  private flushPending(): void {
+    const p = this.pending;
+    this.pending = null;
+    if (!p || p.aborted || p.phase === 'done' || p.phase === 'waiting') return;
+    this.writeLine({ ...p, phase: 'done' });
   }
 
   /** Prints a message above the bar (ends the current in-place line first). */
@@ -136,8 +152,9 @@ export class ProgressView {
     this.drawn = false;
   }
 
-  /** Leaves the cursor on a fresh line. */
+  /** Leaves the cursor on a fresh line (without a TTY: writes the last round's line if it is still open). */
   finish(): void {
+    if (!this.sink.isTTY && this.enabled) this.flushPending();
     this.newline();
   }
 }
