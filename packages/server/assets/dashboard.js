@@ -2,12 +2,14 @@
  * fedmeta dashboard page script (plain browser JavaScript, no build step). Renders a
  * DashboardSnapshot (packages/server/src/dashboard/monitor.ts) with uPlot:
  *   - live (body[data-mode=live]): server-sent events from /dashboard/api/events ('snapshot'
- *     first and after every reconnect replaces the state; 'update' appends new round rows
- *     and audit entries and replaces the rest);
+ *     first and after every reconnect replaces the state; 'update' replaces the round rows from
+ *     its roundsFrom on, appends audit entries and replaces the rest);
  *   - report (body[data-mode=report]): the snapshot embedded in #fedmeta-data; no network.
  * Every value reaches the page through textContent (never innerHTML).
  * Each chart element carries data-points (x values drawn) and data-last (the last value)
- * so tests and scripts can read what is plotted.
+ * so tests and scripts can read what is plotted; the accuracy chart also
+ * data-federated-points / data-federated-last (the federated evaluation's weighted mean)
+ * and data-sites (the sites with a per-site series).
  */
 (function () {
   'use strict';
@@ -131,29 +133,103 @@
     }, [xs, left, spent, cap], rows.length, left[left.length - 1]);
   }
 
+  var SITE_COLORS = ['#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac', '#4e79a7'];
+  var SECURE_NOTE = 'secure: per-site numbers are not visible to the coordinator';
+  function pctValue(u, v) { return v === null || v === undefined ? '-' : v.toFixed(1) + '%'; }
+  function lossValue(u, v) { return v === null || v === undefined ? '-' : v.toFixed(3); }
+
+  /* The sites of the per-site evaluations, in the order first seen (names sorted within a round). */
+  function evaluatedSites(rows) {
+    var names = [];
+    rows.forEach(function (r) {
+      (r.federated && r.federated.perSite || []).forEach(function (p) { if (names.indexOf(p.name) < 0) names.push(p.name); });
+    });
+    return names;
+  }
+
   function accuracyChart(rows) {
-    var pts = rows.filter(function (r) { return typeof r.accuracy === 'number' || typeof r.loss === 'number' || typeof r.personalisedAccuracy === 'number'; });
+    var fed = function (r) { return r.federated && typeof r.federated.accuracy === 'number'; };
+    var pts = rows.filter(function (r) { return typeof r.accuracy === 'number' || typeof r.loss === 'number' || typeof r.personalisedAccuracy === 'number' || fed(r); });
+    var el = $('chart-accuracy');
+    var evaluated = rows.filter(fed);
+    var lastFed = evaluated[evaluated.length - 1];
+    var note = $('chart-accuracy-note');
+    var secure = lastFed && lastFed.federated.report === 'secure';
+    note.hidden = !secure;
+    note.textContent = secure ? SECURE_NOTE : '';
     if (pts.length === 0) {
-      return emptyNote('chart-accuracy', rows.length === 0 ? 'No round has finished yet.' : 'No evaluation data on the coordinator (no global accuracy).');
+      emptyNote('chart-accuracy', rows.length === 0 ? 'No round has finished yet.' : 'No evaluation data on the coordinator (no global accuracy).');
+    } else {
+      var hasAcc = pts.some(function (r) { return typeof r.accuracy === 'number'; });
+      var hasLoss = pts.some(function (r) { return typeof r.loss === 'number'; });
+      var hasPers = pts.some(function (r) { return typeof r.personalisedAccuracy === 'number'; });
+      var hasFed = evaluated.length > 0;
+      var hasFedLoss = evaluated.some(function (r) { return typeof r.federated.loss === 'number'; });
+      var sites = evaluatedSites(rows);
+      var num = function (v) { return typeof v === 'number' ? v : null; };
+      var pc = function (v) { return typeof v === 'number' ? 100 * v : null; };
+      var data = [pts.map(function (r) { return r.round; })];
+      var defs = [];
+      if (hasAcc) { defs.push({ label: 'accuracy', stroke: '#2f8f46', width: 2, scale: '%', size: 5 }); data.push(pts.map(function (r) { return pc(r.accuracy); })); }
+      if (hasPers) { defs.push({ label: 'personalised', stroke: '#8a5cc2', width: 2, scale: '%', size: 4 }); data.push(pts.map(function (r) { return pc(r.personalisedAccuracy); })); }
+      if (hasFed) { defs.push({ label: 'federated (weighted mean)', stroke: '#1f4e8c', width: 2.5, scale: '%', size: 6 }); data.push(pts.map(function (r) { return fed(r) ? pc(r.federated.accuracy) : null; })); }
+      sites.forEach(function (name, i) {
+        defs.push({ label: name, stroke: SITE_COLORS[i % SITE_COLORS.length], width: 1, scale: '%', size: 3, dash: [2, 2] });
+        data.push(pts.map(function (r) {
+          var p = (r.federated && r.federated.perSite || []).filter(function (q) { return q.name === name; })[0];
+          return p ? pc(p.accuracy) : null;
+        }));
+      });
+      if (hasLoss) { defs.push({ label: 'loss', stroke: '#d07a1e', width: 1.5, scale: 'loss', size: 4, dash: [4, 3] }); data.push(pts.map(function (r) { return num(r.loss); })); }
+      if (hasFedLoss) { defs.push({ label: 'federated loss', stroke: '#8c3b1f', width: 1.5, scale: 'loss', size: 4, dash: [8, 3] }); data.push(pts.map(function (r) { return fed(r) ? num(r.federated.loss) : null; })); }
+      var lastAcc = pts[pts.length - 1].accuracy;
+      var lossAxis = hasLoss || hasFedLoss;
+      draw('chart-accuracy', 'acc:' + defs.map(function (d) { return d.label; }).join('\u0000'), function () {
+        var series = [{ label: 'round' }].concat(defs.map(function (d) {
+          var o = { label: d.label, stroke: d.stroke, width: d.width, scale: d.scale, points: { show: true, size: d.size }, spanGaps: true, value: d.scale === '%' ? pctValue : lossValue };
+          if (d.dash) o.dash = d.dash;
+          return o;
+        }));
+        var axes = [Object.assign({ label: 'round' }, intAxis), { label: 'accuracy (%)', scale: '%' }];
+        if (lossAxis) axes.push({ label: 'loss', scale: 'loss', side: 1, grid: { show: false } });
+        return { scales: { x: xScale(), '%': { range: [0, 100] }, loss: { range: function (u, min, max) { return [0, Math.max(max, 0.1) * 1.1]; } } }, axes: axes, series: series };
+      }, data, pts.length, typeof lastAcc === 'number' ? lastAcc : '');
     }
-    var hasLoss = pts.some(function (r) { return typeof r.loss === 'number'; });
-    var hasPers = pts.some(function (r) { return typeof r.personalisedAccuracy === 'number'; });
-    var num = function (v) { return typeof v === 'number' ? v : null; };
-    var data = [pts.map(function (r) { return r.round; }), pts.map(function (r) { return typeof r.accuracy === 'number' ? 100 * r.accuracy : null; })];
-    if (hasPers) data.push(pts.map(function (r) { return typeof r.personalisedAccuracy === 'number' ? 100 * r.personalisedAccuracy : null; }));
-    if (hasLoss) data.push(pts.map(function (r) { return num(r.loss); }));
-    var lastAcc = pts[pts.length - 1].accuracy;
-    draw('chart-accuracy', 'acc' + hasLoss + hasPers, function () {
-      var series = [
-        { label: 'round' },
-        { label: 'accuracy', stroke: '#2f8f46', width: 2, scale: '%', points: { show: true, size: 5 }, spanGaps: true, value: function (u, v) { return v === null || v === undefined ? '-' : v.toFixed(1) + '%'; } },
-      ];
-      if (hasPers) series.push({ label: 'personalised', stroke: '#8a5cc2', width: 2, scale: '%', points: { show: true, size: 4 }, spanGaps: true, value: function (u, v) { return v === null || v === undefined ? '-' : v.toFixed(1) + '%'; } });
-      if (hasLoss) series.push({ label: 'loss', stroke: '#d07a1e', width: 1.5, dash: [4, 3], scale: 'loss', points: { show: true, size: 4 }, spanGaps: true, value: function (u, v) { return v === null || v === undefined ? '-' : v.toFixed(3); } });
-      var axes = [Object.assign({ label: 'round' }, intAxis), { label: 'accuracy (%)', scale: '%' }];
-      if (hasLoss) axes.push({ label: 'loss', scale: 'loss', side: 1, grid: { show: false } });
-      return { scales: { x: xScale(), '%': { range: [0, 100] }, loss: { range: function (u, min, max) { return [0, Math.max(max, 0.1) * 1.1]; } } }, axes: axes, series: series };
-    }, data, pts.length, typeof lastAcc === 'number' ? lastAcc : '');
+    // What the federated series hold, for tests and scripts (like data-points / data-last).
+    el.setAttribute('data-federated-points', String(evaluated.length));
+    el.setAttribute('data-federated-last', lastFed ? String(lastFed.federated.accuracy) : '');
+    el.setAttribute('data-sites', evaluatedSites(rows).join(','));
+  }
+
+  function pct2(x) { return typeof x === 'number' ? (100 * x).toFixed(2) + '%' : '-'; }
+  function fixed(x, d) { return typeof x === 'number' ? x.toFixed(d) : '-'; }
+
+  /* The latest evaluated round: one row per site (per-site mode) and the weighted mean. */
+  function federatedTable(rows) {
+    var evaluated = rows.filter(function (r) { return r.federated && typeof r.federated.accuracy === 'number'; });
+    var section = $('federated-section');
+    section.hidden = evaluated.length === 0;
+    if (evaluated.length === 0) { fillTable('federated-table', []); return; }
+    var last = evaluated[evaluated.length - 1];
+    var ev = last.federated;
+    var secure = ev.report === 'secure';
+    var line = function (name, p, cls) {
+      var tr = row([name, p.count, pct2(p.accuracy), fixed(p.loss, 4), fixed(p.auc, 3) + (typeof p.auc === 'number' && typeof p.aucBound === 'number' ? ' \u00b1 ' + p.aucBound.toFixed(3) : '')], cls);
+      tr.setAttribute('data-site', name);
+      tr.setAttribute('data-count', String(p.count));
+      tr.setAttribute('data-accuracy', String(p.accuracy));
+      tr.setAttribute('data-loss', typeof p.loss === 'number' ? String(p.loss) : '');
+      tr.setAttribute('data-auc', typeof p.auc === 'number' ? String(p.auc) : '');
+      return tr;
+    };
+    var out = (ev.perSite || []).map(function (p) { return line(p.name, p, ''); });
+    out.push(line('weighted mean', ev, 'total'));
+    fillTable('federated-table', out);
+    var table = $('federated-table');
+    table.setAttribute('data-round', String(last.round));
+    table.setAttribute('data-report', ev.report);
+    text('federated-round', 'round ' + last.round + ' (' + ev.report + ', ' + ev.sites + ' site' + (ev.sites === 1 ? '' : 's') + ')');
+    text('federated-note', secure ? SECURE_NOTE : 'per-site: each site\'s own numbers; the weighted mean weighs the sites by their held-out rows (the metric of the pooled rows)');
   }
 
   /* Stacked bars: each series is drawn as the running total, the top one first. */
@@ -242,11 +318,18 @@
     var withAcc = rows.filter(function (r) { return typeof r.accuracy === 'number'; });
     var lastAcc = withAcc[withAcc.length - 1];
     text('accuracy', lastAcc ? pct(lastAcc.accuracy) : '-');
-    text('accuracy-sub', lastAcc ? 'after round ' + lastAcc.round + (typeof lastAcc.loss === 'number' ? ', loss ' + lastAcc.loss.toFixed(3) : '') : 'not evaluated yet');
+    var completedRows = rows.filter(function (r) { return r.status === 'completed'; }).length;
+    text('accuracy-sub', lastAcc ? 'after round ' + lastAcc.round + (typeof lastAcc.loss === 'number' ? ', loss ' + lastAcc.loss.toFixed(3) : '') : completedRows > 0 ? 'no evaluation data on the coordinator' : 'not evaluated yet');
     text('bytes', bytes(S.bytes.in) + ' / ' + bytes(S.bytes.out));
+    var best = S.best;
+    text('best-round', best ? 'round ' + best.round : '-');
+    $('best-round').setAttribute('data-round', best ? String(best.round) : '');
+    $('best-round').setAttribute('data-accuracy', best ? String(best.accuracy) : '');
+    text('best-sub', best ? 'federated accuracy ' + pct2(best.accuracy) + (typeof best.loss === 'number' ? ', loss ' + best.loss.toFixed(4) : '') + (best.report === 'secure' ? ' (secure sum)' : '') : 'no federated evaluation yet');
 
     epsilonChart(rows);
     accuracyChart(rows);
+    federatedTable(rows);
     dropoutChart(rows);
     phaseChart(rows);
 
@@ -273,7 +356,7 @@
   }
 
   var MEMBER_EVENTS = /^(peer\.|session\.|roster\.|operator\.)/;
-  var ROUND_EVENTS = /^(round\.|checkpoint\.|budget\.|server\.)/;
+  var ROUND_EVENTS = /^(round\.|evaluation\.|checkpoint\.|budget\.|server\.)/;
   function renderAudit() {
     var filter = $('audit-filter').value;
     var entries = S.audit.filter(function (a) {

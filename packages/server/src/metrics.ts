@@ -95,5 +95,18 @@ export function renderMetrics(m: FederationMonitor): string {
   }
   if (g.accuracy !== null) x.family('fedmeta_model_accuracy_ratio', 'gauge', 'Accuracy of the global model on the held-out evaluation data at its last evaluation (0-1).', [[{}, g.accuracy]]);
   if (g.loss !== null) x.family('fedmeta_model_loss', 'gauge', 'Mean cross-entropy of the global model on the held-out evaluation data at its last evaluation.', [[{}, g.loss]]);
+  const fed = m.latestEvaluation();
+  if (fed) {
+    const ev = fed.evaluation;
+    // The federation-wide value has no label; per-site mode adds one sample per site.
+    const bySite = (pick: (p: NonNullable<typeof ev.perSite>[number]) => number | undefined): [Record<string, string>, number][] =>
+      (ev.perSite ?? []).flatMap((p) => (pick(p) === undefined ? [] : [[{ site: p.name }, pick(p)!] as [Record<string, string>, number]]));
+    x.family('fedmeta_federated_round', 'gauge', 'The training round of the latest federated evaluation.', [[{}, fed.round]]);
+    x.family('fedmeta_federated_accuracy', 'gauge', "Accuracy (0-1) of the latest federated evaluation on the sites' held-out rows: the mean weighted by rows, and per site in per-site mode (label site).", [[{}, ev.accuracy], ...bySite((p) => p.accuracy)]);
+    if (ev.loss !== undefined) x.family('fedmeta_federated_loss', 'gauge', "Mean cross-entropy of the latest federated evaluation on the sites' held-out rows: the mean weighted by rows, and per site in per-site mode (label site).", [[{}, ev.loss], ...bySite((p) => p.loss)]);
+    x.family('fedmeta_federated_rows', 'gauge', 'Held-out rows in the latest federated evaluation, in all and per site in per-site mode (label site).', [[{}, ev.count], ...bySite((p) => p.count)]);
+  }
+  const best = m.bestRound();
+  if (best) x.family('fedmeta_federated_best_round', 'gauge', 'The best round by the federated evaluation (accuracy, loss breaks ties).', [[{}, best.round]]);
   return x.text();
 }

@@ -6,7 +6,8 @@
  *   POST /dashboard/logout       ends the session
  *   GET  /dashboard/assets/NAME  the page's script, styles and the bundled uPlot
  *   GET  /dashboard/api/state    the DashboardSnapshot as JSON
- *   GET  /dashboard/api/events   live updates as server-sent events (snapshot, then deltas)
+ *   GET  /dashboard/api/events   live updates as server-sent events (snapshot, then deltas:
+ *                                the round rows added or changed, the new audit entries)
  *   GET  /metrics                Prometheus text format (../metrics.ts)
  *
  * Every route but the login form and the login itself needs the operator credential: the
@@ -66,6 +67,7 @@ const SECURITY_HEADERS = {
 
 interface Stream {
   res: ServerResponse;
+  /** The monitor's round-row change number this stream is up to date with. */
   rounds: number;
   audit: number;
 }
@@ -231,7 +233,7 @@ export class OperatorConsole {
     }
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' });
     const snap = this.monitor.snapshot('live');
-    const stream: Stream = { res, rounds: snap.roundsFrom + snap.roundRows.length, audit: this.monitor.auditSeq };
+    const stream: Stream = { res, rounds: this.monitor.roundsSeq, audit: this.monitor.auditSeq };
     res.write(`retry: 2000\nevent: snapshot\ndata: ${JSON.stringify(snap)}\n\n`);
     this.streams.add(stream);
     // A stream is long-lived like an upgraded WebSocket: the listener's idle timer for
@@ -267,8 +269,9 @@ export class OperatorConsole {
       }
       // A slow reader (full socket buffer) waits for the next flush instead of piling up.
       if (s.res.writableNeedDrain) continue;
-      const update = this.monitor.snapshot('live', { roundsFrom: s.rounds, auditAfter: s.audit });
-      s.rounds = update.roundsFrom + update.roundRows.length;
+      // Rows added or changed since (a round's federated evaluation arrives after its row).
+      const update = this.monitor.snapshot('live', { roundsFrom: this.monitor.roundsChangedFrom(s.rounds), auditAfter: s.audit });
+      s.rounds = this.monitor.roundsSeq;
       s.audit = this.monitor.auditSeq;
       s.res.write(`event: update\ndata: ${JSON.stringify(update)}\n\n`);
     }
@@ -285,7 +288,7 @@ export class OperatorConsole {
     for (const s of this.streams) {
       // One last update so an open page shows how the federation ended.
       if (!s.res.destroyed) {
-        const update = this.monitor.snapshot('live', { roundsFrom: s.rounds, auditAfter: s.audit });
+        const update = this.monitor.snapshot('live', { roundsFrom: this.monitor.roundsChangedFrom(s.rounds), auditAfter: s.audit });
         s.res.end(`event: update\ndata: ${JSON.stringify(update)}\n\n`);
       }
     }

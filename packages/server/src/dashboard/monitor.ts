@@ -9,6 +9,7 @@
  * the end of the next is charged to that next round, including the wait for a cohort
  * (`waiting`) before it starts and the checkpoint write after it.
  */
+import { BEST_METRIC, betterEvaluation } from '../evaluation.js';
 import type { RoundEvaluation, RoundSummary, ServerEvent, ServerProgress, ServerStatus } from '../options.js';
 
 /** One round as the dashboard shows it: the server's RoundSummary plus time per phase. */
@@ -86,6 +87,11 @@ export interface DashboardSnapshot {
   refusals: Record<string, number>;
   /** Free-form facts a report adds (model, algorithm, ...); shown as a table. */
   facts: [string, string][];
+  /**
+   * The best round by the federated evaluation (accuracy, loss breaks ties: the
+   * coordinator's rule), or null before any round was evaluated.
+   */
+  best: { round: number; accuracy: number; loss?: number; report: RoundEvaluation['report']; metric: string } | null;
 }
 
 export interface MonitorInit {
@@ -180,6 +186,17 @@ export function auditText(e: ServerEvent): string | null {
       const eps = typeof f.epsilon === 'number' ? `, epsilon ${f.epsilon.toFixed(3)}` : '';
       return `round ${str(f.round)} completed: ${str(f.survivors)} of ${str(f.cohort)} inputs${acc}${eps}`;
     }
+    case 'round.evaluated': {
+      const pct = (v: unknown) => (typeof v === 'number' ? `${(100 * v).toFixed(1)}%` : '?');
+      const loss = typeof f.loss === 'number' ? `, loss ${f.loss.toFixed(4)}` : '';
+      const auc = typeof f.auc === 'number' ? `, AUC ${f.auc.toFixed(3)}` : '';
+      return `round ${str(f.round)} evaluated (${str(f.report)}, ${str(f.sites)} sites, ${str(f.count)} held-out rows): federated accuracy ${pct(f.accuracy)}${loss}${auc}; best round ${str(f.best)}`;
+    }
+    case 'evaluation.skipped':
+    case 'evaluation.empty':
+      return str(f.message);
+    case 'evaluation.aborted':
+      return `the evaluation of round ${str(f.round)} aborted: ${str(f.reason)}${f.detail ? ` (${str(f.detail)})` : ''}`;
     case 'budget.exhausted':
       return `privacy budget exhausted before round ${str(f.round)} (epsilon ${str(f.epsilon)} of ${str(f.budget)}): nothing of it released`;
     case 'tls.handshake-failed':
@@ -231,6 +248,9 @@ export class FederationMonitor {
   private rosterActive: number | null;
   private rosterSize: number | null;
   private readonly rows: MonitorRound[] = [];
+  /** Per row: the change number of its last change (live streams resend rows changed since they last got them). */
+  private readonly rowRevs: number[] = [];
+  private rowSeq = 0;
   /** Phase time charged to the round not finished yet. */
   private pending: Record<string, number> = {};
   private readonly audit: AuditEntry[] = [];
@@ -299,6 +319,8 @@ export class FederationMonitor {
     for (const r of this.rows) if (!kept.has(r.round)) rows.push(r);
     rows.sort((a, b) => a.round - b.round);
     this.rows.splice(0, this.rows.length, ...rows);
+    const rev = ++this.rowSeq;
+    this.rowRevs.splice(0, this.rowRevs.length, ...rows.map(() => rev));
     for (const r of rows) if (typeof r.epsilon === 'number') this.epsilon = Math.max(this.epsilon, r.epsilon);
     this.changed();
   }
@@ -311,8 +333,39 @@ export class FederationMonitor {
 
   /** Adds a value per round the server does not know (simulate's personalised accuracy). */
   annotateRound(round: number, fields: Partial<Pick<MonitorRound, 'personalisedAccuracy'>>): void {
-    const row = this.rows.find((r) => r.round === round);
-    if (row) Object.assign(row, fields);
+    const i = this.rows.findIndex((r) => r.round === round);
+    if (i < 0) return;
+    Object.assign(this.rows[i]!, fields);
+    this.rowRevs[i] = ++this.rowSeq;
+  }
+
+  /** The latest change number of the round rows (0 before any row). */
+  get roundsSeq(): number {
+    return this.rowSeq;
+  }
+
+  /** The index of the first row changed after change number `seq` (the row count when none). */
+  roundsChangedFrom(seq: number): number {
+    const i = this.rowRevs.findIndex((r) => r > seq);
+    return i < 0 ? this.rows.length : i;
+  }
+
+  /** The latest federated evaluation and its round, or null before any. */
+  latestEvaluation(): { round: number; evaluation: RoundEvaluation } | null {
+    for (let i = this.rows.length - 1; i >= 0; i--) {
+      const r = this.rows[i]!;
+      if (r.federated) return { round: r.round, evaluation: r.federated };
+    }
+    return null;
+  }
+
+  /** The best evaluated round by the coordinator's rule (higher accuracy, then lower loss; the earlier on a tie). */
+  bestRound(): DashboardSnapshot['best'] {
+    let best: MonitorRound | null = null;
+    for (const r of this.rows) if (r.federated && (!best || betterEvaluation(r.federated, best.federated!))) best = r;
+    if (!best) return null;
+    const ev = best.federated!;
+    return { round: best.round, accuracy: ev.accuracy, ...(ev.loss !== undefined ? { loss: ev.loss } : {}), report: ev.report, metric: BEST_METRIC };
   }
 
   setRounds(rounds: number): void {
@@ -362,11 +415,11 @@ export class FederationMonitor {
         break;
       case 'round.evaluated': {
         // The evaluation round follows its training round's round.finished.
-        const row = this.rows.find((r) => r.round === Number(f.round));
+        const i = this.rows.findIndex((r) => r.round === Number(f.round));
         const ev = evaluationOf(f);
-        if (row && ev) {
-          row.federated = ev;
-          this.changed();
+        if (i >= 0 && ev) {
+          this.rows[i]!.federated = ev;
+          this.rowRevs[i] = ++this.rowSeq;
         }
         break;
       }
@@ -379,6 +432,7 @@ export class FederationMonitor {
         const row = toRow(f, this.pending);
         this.pending = {};
         this.rows.push(row);
+        this.rowRevs.push(++this.rowSeq);
         if (row.status === 'completed') this.counters.roundsCompleted++;
         else {
           this.counters.roundsAborted++;
@@ -402,6 +456,7 @@ export class FederationMonitor {
         const row: MonitorRound = { round, status: 'aborted', mode: '', cohort: this.current.cohort, survivors: 0, dropped: 0, degree: 0, threshold: 0, abortReason: 'BUDGET_EXHAUSTED', bytesIn: 0, bytesOut: 0, wallMs: 0, phases: this.pending };
         this.pending = {};
         this.rows.push(row);
+        this.rowRevs.push(++this.rowSeq);
         this.counters.roundsAborted++;
         this.counters.abortsByReason.set('BUDGET_EXHAUSTED', (this.counters.abortsByReason.get('BUDGET_EXHAUSTED') ?? 0) + 1);
         break;
@@ -497,11 +552,12 @@ export class FederationMonitor {
       bytes: { ...this.bytes },
       privacy: this.init.privacy ? { budget: this.init.privacy.budget, delta: this.init.privacy.delta, spent: g.epsilon } : null,
       roundsFrom,
-      roundRows: this.rows.slice(roundsFrom).map((r) => ({ ...r, phases: { ...r.phases } })),
+      roundRows: this.rows.slice(roundsFrom).map((r) => ({ ...r, phases: { ...r.phases }, ...(r.federated ? { federated: { ...r.federated, ...(r.federated.perSite ? { perSite: r.federated.perSite.map((p) => ({ ...p })) } : {}) } } : {}) })),
       auditAfter,
       audit: this.audit.filter((a) => a.seq > auditAfter),
       refusals: Object.fromEntries([...this.counters.refusalsByCode].sort()),
       facts: this.facts.map(([k, v]) => [k, v]),
+      best: this.bestRound(),
     };
   }
 }

@@ -69,11 +69,12 @@ const BODY = `
     <div class="tile"><div class="label">dropouts</div><div class="value" id="dropouts">-</div><div class="sub" id="dropouts-sub"></div></div>
     <div class="tile"><div class="label">privacy (epsilon)</div><div class="value" id="epsilon">-</div><div class="sub" id="epsilon-sub"></div></div>
     <div class="tile"><div class="label">accuracy</div><div class="value" id="accuracy">-</div><div class="sub" id="accuracy-sub"></div></div>
+    <div class="tile"><div class="label">best round</div><div class="value" id="best-round">-</div><div class="sub" id="best-sub"></div></div>
     <div class="tile"><div class="label">traffic</div><div class="value" id="bytes">-</div><div class="sub">received / sent by the coordinator</div></div>
   </section>
   <section class="charts">
     <figure><figcaption>Privacy budget burn-down: epsilon left after each round</figcaption><div class="chart" id="chart-epsilon"></div></figure>
-    <figure><figcaption>Global model on the held-out data: accuracy and loss per round</figcaption><div class="chart" id="chart-accuracy"></div></figure>
+    <figure><figcaption>Global model on the held-out data: accuracy and loss per round (federated: on the sites' held-out rows)</figcaption><div class="chart" id="chart-accuracy"></div><p class="muted note" id="chart-accuracy-note" hidden></p></figure>
     <figure><figcaption>Cohort, surviving inputs and dropouts per round</figcaption><div class="chart" id="chart-dropouts"></div></figure>
     <figure><figcaption>Round duration by phase (seconds)</figcaption><div class="chart" id="chart-phases"></div></figure>
   </section>
@@ -81,6 +82,9 @@ const BODY = `
     <div><h2>Sites</h2><table id="sites-table"><thead><tr><th>site</th><th>state</th><th>since / until</th><th>why</th></tr></thead><tbody></tbody></table></div>
     <div><h2>Refusals by code</h2><table id="refusals-table"><thead><tr><th>code</th><th>count</th></tr></thead><tbody></tbody></table></div>
   </section>
+  <section id="federated-section" hidden><h2>Federated evaluation <span class="muted" id="federated-round"></span></h2><div class="scroll"><table id="federated-table"><thead><tr>
+    <th>site</th><th>held-out rows</th><th>accuracy</th><th>loss</th><th>AUC</th>
+  </tr></thead><tbody></tbody></table><p class="muted note" id="federated-note"></p></div></section>
   <section><h2>Rounds</h2><div class="scroll"><table id="rounds-table"><thead><tr>
     <th>round</th><th>status</th><th>mode</th><th>cohort</th><th>survivors</th><th>dropped</th><th>k / t</th><th>accuracy</th><th>loss</th><th>personalised</th><th>epsilon</th><th>received</th><th>sent</th><th>wall time</th><th>slowest phase</th>
   </tr></thead><tbody></tbody></table></div></section>
