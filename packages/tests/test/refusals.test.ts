@@ -12,7 +12,7 @@ import { startServer } from '@fedmeta/server';
 import { runClientWithHooks } from '@fedmeta/client/testing';
 import { runClient, type ClientEvent } from '@fedmeta/client';
 import { TRANSPORT_ERRORS, FRAME_HEADER_BYTES } from '@fedmeta/transport';
-import { baseServerOptions, EventLog, institutions, mnistFederation, rosterOf } from '../src/harness.js';
+import { baseServerOptions, EventLog, institutions, mnistFederation, rosterOf, stepsLasting } from '../src/harness.js';
 import { RawPeer } from '../src/raw-client.js';
 
 test('bad peers get typed refusals while the honest round completes', { timeout: 120_000 }, async () => {
@@ -26,6 +26,9 @@ test('bad peers get typed refusals while the honest round completes', { timeout:
     baseServerOptions([...honest, ...evil], {
       roster: [...rosterOf([...honest, ...evil]), { name: 'revoked-0', publicKey: revoked[0]!.keys.publicKey, revoked: true }],
       rounds: 2,
+      // Rounds of about 1.5 s of training, in worker threads (below): the federation is still
+      // running, and its event loop free, while the attacks below take their turns.
+      algorithm: { name: 'fedavg', hyper: { localSteps: await stepsLasting(1_500), batchSize: 32, lr: 0.1 } },
       aggregation: { mode: 'secagg' },
       cohort: { minClients: 4 },
       logger: log.logger,
@@ -42,6 +45,7 @@ test('bad peers get typed refusals while the honest round completes', { timeout:
           identity: inst.keys,
           data: fed.clients[i]!,
           backend: 'cpu',
+          trainInWorker: true,
           reconnect: { maxAttempts: 3, baseDelayMs: 50 },
           ...(inst === evil[3] ? { logger: (e: ClientEvent) => wrongLenEvents.push(e) } : {}),
         },
