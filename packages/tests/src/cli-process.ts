@@ -91,3 +91,8 @@ export function siteIdentities(root: string, coord: string, names: readonly stri
   }
   fedmetaSync(coord, 'keygen', '--roster', 'roster.json', ...names.flatMap((n) => ['--add', `../${n}/${n}.pub.json`]));
 }
+
+/** The head of a test coordinator's server.yaml: loopback, plain ws, roster.json, a checkpoint; the caller adds the rest of `server:` and the other sections. */
+export function serverYamlHead(port: number, federationId: string): string[] {
+  return ['server:', '  host: 127.0.0.1', `  port: ${port}`, '  insecure: true', '  roster: roster.json', `  federationId: ${federationId}`, '  checkpointDir: checkpoint'];
+}

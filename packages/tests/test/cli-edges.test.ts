@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fedmetaSync, freePort, siteIdentities, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
+import { fedmetaSync, freePort, siteIdentities, serverYamlHead, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
 import { stepsLasting } from '../src/harness.js';
 
 function roundsFinished(logFile: string): number {
@@ -33,13 +33,7 @@ test('fedmeta processes: a revoked site is closed within 5 s and refused again, 
     writeFileSync(
       join(coord, 'server.yaml'),
       [
-        'server:',
-        '  host: 127.0.0.1',
-        `  port: ${port}`,
-        '  insecure: true',
-        '  roster: roster.json',
-        '  federationId: edges',
-        '  checkpointDir: checkpoint',
+        ...serverYamlHead(port, 'edges'),
         '  rounds: 12',
         '  minClients: 3',
         '  deadlines: { waitForClients: 1500 }',

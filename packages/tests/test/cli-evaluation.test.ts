@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, freePort, siteIdentities, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
+import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, freePort, siteIdentities, serverYamlHead, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
 
 const skip = existsSync(BREAST_CANCER_CSV) ? false : `${BREAST_CANCER_CSV} not found (Debian python3-sklearn; .ci/run installs it)`;
 
@@ -57,13 +57,7 @@ test('bad files are refused before round 1 naming the column (site and coordinat
     writeFileSync(
       join(coord, 'server.yaml'),
       [
-        'server:',
-        '  host: 127.0.0.1',
-        `  port: ${port}`,
-        '  insecure: true',
-        '  roster: roster.json',
-        '  federationId: evaluation',
-        '  checkpointDir: checkpoint',
+        ...serverYamlHead(port, 'evaluation'),
         '  rounds: 3',
         '  minClients: 3',
         '  deadlines: { waitForClients: 4000 }',

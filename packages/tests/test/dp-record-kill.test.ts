@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { epsilonOfEvents, openLedger, planRecordLevelSettings, recordLevelRoundEvent, type LedgerRecord, type PrivacyEvent } from '@fedmeta/dp';
-import { BREAST_CANCER_CSV, breastCancerRows, freePort, siteIdentities, startFedmeta, until, writeCsvColumns, type RunningCommand } from '../src/cli-process.js';
+import { BREAST_CANCER_CSV, breastCancerRows, freePort, siteIdentities, serverYamlHead, startFedmeta, until, writeCsvColumns, type RunningCommand } from '../src/cli-process.js';
 
 const skip = existsSync(BREAST_CANCER_CSV) ? false : `${BREAST_CANCER_CSV} not found (Debian python3-sklearn; .ci/run installs it)`;
 
@@ -63,13 +63,7 @@ test("a site's record-level ledger never under-counts across a SIGKILLed and res
     writeFileSync(
       join(coord, 'server.yaml'),
       [
-        'server:',
-        '  host: 127.0.0.1',
-        `  port: ${port}`,
-        '  insecure: true',
-        '  roster: roster.json',
-        '  federationId: dp-record-kill',
-        '  checkpointDir: checkpoint',
+        ...serverYamlHead(port, 'dp-record-kill'),
         `  rounds: ${ROUNDS}`,
         '  minClients: 3',
         '  evaluation: { report: off }',
