@@ -310,7 +310,9 @@
     text('dropouts-sub', (S.current.cohort > 0 && !done ? S.current.dropped + ' in the round running; ' : '') + (lastRow ? lastRow.dropped + ' in round ' + lastRow.round : 'no round finished'));
     if (S.privacy) {
       text('epsilon', eps(S.privacy.spent) + ' of ' + eps(S.privacy.budget));
-      text('epsilon-sub', pct(S.privacy.spent / S.privacy.budget) + ' of the budget spent (delta ' + S.privacy.delta + ')');
+      text('epsilon-sub', S.privacy.unit === 'record'
+        ? 'record-level, per site: ' + pct(S.privacy.spent / S.privacy.budget) + ' of each site\'s budget by the rounds released (delta ' + S.privacy.delta + '); each site\'s own ledger is the record'
+        : pct(S.privacy.spent / S.privacy.budget) + ' of the budget spent (delta ' + S.privacy.delta + ')');
     } else {
       text('epsilon', 'DP off');
       text('epsilon-sub', 'no privacy accounting');

@@ -107,6 +107,14 @@ for (const mode of ['local', 'distributed'] as const) {
       assert.equal(st.recordDp?.mode, mode);
       assert.equal(st.recordDp?.epsilonBudget, 4);
       assert.ok(Math.abs(st.recordDp!.epsilonPerSite - expected) <= 1e-9 * expected, `status says ${st.recordDp?.epsilonPerSite} per site, the ledgers ${expected}`);
+      // Its report carries the record-level budget (the page says per site), not "DP off".
+      const report = join(dir, 'report.html');
+      fedmetaSync(dir, 'status', '--checkpoint', dir, '--report', report);
+      const embedded = /<script type="application\/json" id="fedmeta-data">([\s\S]*?)<\/script>/.exec(readFileSync(report, 'utf8'));
+      const snap = JSON.parse(embedded![1]!.replace(/\\u003c/g, '<')) as { privacy: { unit?: string; budget: number; spent: number } | null };
+      assert.equal(snap.privacy?.unit, 'record');
+      assert.equal(snap.privacy?.budget, 4);
+      assert.ok(Math.abs(snap.privacy!.spent - expected) <= 1e-9 * expected);
       assert.match(fedmetaSync(dir, 'status', '--checkpoint', dir), /privacy +record-level DP-SGD \((local|distributed) noise\): epsilon [\d.]+ of 4 per site .*each site's own ledger/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -331,7 +331,11 @@ export async function statusSnapshot(s: FederationStatus, logFile: string | unde
   const monitor = new FederationMonitor({
     federationId: s.federationId,
     rounds: planned ?? Math.max(s.nextRound - 1, s.rounds.length),
-    privacy: s.privacy ? { budget: s.privacy.budget, delta: s.privacy.delta } : null,
+    privacy: s.privacy
+      ? { budget: s.privacy.budget, delta: s.privacy.delta, unit: 'client' }
+      : s.recordDp
+        ? { budget: s.recordDp.epsilonBudget, delta: s.recordDp.delta, unit: 'record' }
+        : null,
     roster: s.roster ? { active: s.roster.active, size: s.roster.clients } : null,
     title: `fedmeta federation '${s.federationId}': status report`,
   });
@@ -339,6 +343,7 @@ export async function statusSnapshot(s: FederationStatus, logFile: string | unde
   const cp = loadCheckpoint(s.checkpointDir);
   monitor.restoreRounds(((cp?.meta['rounds'] as RoundSummary[] | undefined) ?? []));
   if (s.privacy) monitor.setEpsilonSpent(s.privacy.epsilon);
+  else if (s.recordDp) monitor.setEpsilonSpent(s.recordDp.epsilonPerSite);
   monitor.setRounds(planned ?? Math.max(s.nextRound - 1, s.rounds.length));
   const facts: [string, string][] = [
     ['checkpoint', `${s.checkpointDir} (written ${s.checkpointWritten})`],

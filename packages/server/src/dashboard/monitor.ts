@@ -76,7 +76,7 @@ export interface DashboardSnapshot {
   /** The round in progress (zeros while waiting). */
   current: { cohort: number; responded: number; dropped: number };
   bytes: { in: number; out: number };
-  privacy: { budget: number; delta: number; spent: number } | null;
+  privacy: { budget: number; delta: number; spent: number; unit?: 'client' | 'record' } | null;
   /** Round rows from index `roundsFrom` on (all of them in a full snapshot). */
   roundsFrom: number;
   roundRows: MonitorRound[];
@@ -97,7 +97,8 @@ export interface DashboardSnapshot {
 export interface MonitorInit {
   federationId: string;
   rounds: number;
-  privacy: { budget: number; delta: number } | null;
+  /** unit 'record': the budget is every site's record-level epsilon (each site keeps its own ledger). */
+  privacy: { budget: number; delta: number; unit?: 'client' | 'record' } | null;
   roster: { active: number; size: number } | null;
   /** Audit entries kept (oldest dropped first); default 2000. */
   auditLimit?: number;
@@ -550,7 +551,7 @@ export class FederationMonitor {
       },
       current: { ...this.current },
       bytes: { ...this.bytes },
-      privacy: this.init.privacy ? { budget: this.init.privacy.budget, delta: this.init.privacy.delta, spent: g.epsilon } : null,
+      privacy: this.init.privacy ? { budget: this.init.privacy.budget, delta: this.init.privacy.delta, spent: g.epsilon, ...(this.init.privacy.unit ? { unit: this.init.privacy.unit } : {}) } : null,
       roundsFrom,
       roundRows: this.rows.slice(roundsFrom).map((r) => ({ ...r, phases: { ...r.phases }, ...(r.federated ? { federated: { ...r.federated, ...(r.federated.perSite ? { perSite: r.federated.perSite.map((p) => ({ ...p })) } : {}) } } : {}) })),
       auditAfter,

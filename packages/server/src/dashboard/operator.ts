@@ -28,7 +28,7 @@ export function createOperator(options: ServerOptions): Operator {
   const monitor = new FederationMonitor({
     federationId: String(options.federationId),
     rounds: Number(options.rounds),
-    privacy: options.dp ? { budget: options.dp.epsilonBudget, delta: options.dp.delta } : null,
+    privacy: options.dp ? { budget: options.dp.epsilonBudget, delta: options.dp.delta, unit: options.dp.unit ?? 'client' } : null,
     roster: { active: roster.filter((r) => !r?.revoked).length, size: roster.length },
   });
   const userLogger = options.logger;
