@@ -72,7 +72,7 @@ test('the bearer token opens the state, the metrics and the assets; a wrong one 
     const s = (await state.json()) as { federationId: string; round: number; rounds: number; privacy: { budget: number; spent: number }; sites: { rosterActive: number; rosterRevoked: number } };
     assert.equal(s.federationId, 'console-test-federation');
     assert.deepEqual([s.round, s.rounds], [1, 4]);
-    assert.deepEqual(s.privacy, { budget: 7, delta: 1e-5, spent: 0 });
+    assert.deepEqual(s.privacy, { budget: 7, delta: 1e-5, spent: 0, unit: 'client' });
     assert.deepEqual([s.sites.rosterActive, s.sites.rosterRevoked], [2, 1]);
     const metrics = await fetch(`${http}/metrics`, { headers: auth });
     assert.equal(metrics.status, 200);
