@@ -385,7 +385,7 @@ async function planRecordUnit(v: PlanValues, p: { epsilon: number; delta: number
   console.log(`ledger: every site charges ${JSON.stringify(rp.roundEvent)} to its ledger each round, before its update leaves the site`);
   if (utility) console.log(utilityLine(utility));
   else if (p.dim === undefined) console.log('noise-to-signal: pass --dim P (the model\'s parameter count) to see it');
-  else console.log('noise-to-signal: pass --records N (a site\'s record count; the expected batch is Q x N) to see it');
+  else console.log('noise-to-signal: pass --records N (a site\'s record count; the expected batch is q x N) to see it');
   if (warning) console.log(warning);
   return 0;
 }
@@ -406,7 +406,7 @@ async function sweep(v: PlanValues): Promise<number> {
   const client = clientInputs(v, false);
   const record = recordInputs(v, false);
   if (!client && !record) throw new CliError(`--sweep needs client-level inputs (--clients-per-round, --population), record-level ones (--records and --batch, or --sample-rate and --records) or both\n\n${USAGE}`);
-  if (record && record.batch === undefined) throw new CliError('--sweep with record-level DP needs --records N (the noise-to-signal depends on the expected batch Q x N)');
+  if (record && record.batch === undefined) throw new CliError('--sweep with record-level DP needs --records N (the noise-to-signal depends on the expected batch q x N)');
   const clip = v.clip === undefined ? 1 : num('clip', v.clip, (x) => x > 0, 'a number > 0');
   const epsilons = epsilonList(v);
   const cell = (f: () => { noiseMultiplier: number; epsilon: number; utility: NoiseToSignal }): SweepCell => {
