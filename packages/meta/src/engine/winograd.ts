@@ -189,14 +189,17 @@ function forKernelVectors(f: Fn, vectors: number, src: number, dst: number, body
   f.emit(I.set(p, I.i32(src)), I.set(q, I.i32(dst)), ...times(k, vectors, [...body(p, q), bump(p, 16), bump(q, 16)]));
 }
 
-/** U = G g G^T for a [3, 3, c, o] kernel: 16 planes [c][o]. */
-export function emitKernelTransform(f: Fn, g: number, u: number, c: number, o: number): void {
-  const plane = 4 * c * o;
+/** The kernel transforms' shared set-up: the plane stride, 12 vector registers and x -> x / 2. */
+function kernelTransformRegisters(f: Fn, c: number, o: number): { plane: number; r: Local[]; h: (x: Expr) => Expr } {
   const vecs = poolOf(f).vec(13);
-  const r = vecs.slice(0, 12);
   const half = vecs[12]!;
   f.emit(I.set(half, I.f32x4Splat(I.f32(0.5))));
-  const h = (x: Expr) => I.f32x4Mul(x, I.get(half));
+  return { plane: 4 * c * o, r: vecs.slice(0, 12), h: (x: Expr) => I.f32x4Mul(x, I.get(half)) };
+}
+
+/** U = G g G^T for a [3, 3, c, o] kernel: 16 planes [c][o]. */
+export function emitKernelTransform(f: Fn, g: number, u: number, c: number, o: number): void {
+  const { plane, r, h } = kernelTransformRegisters(f, c, o);
   forKernelVectors(f, (c * o) / 4, g, u, (p, q) => {
     const code: Expr[] = [];
     const gg = (i: number, j: number) => I.v128Load(I.get(p), (3 * i + j) * plane);
@@ -221,12 +224,7 @@ export function emitKernelTransform(f: Fn, g: number, u: number, c: number, o: n
 
 /** dg = G^T dU G: the kernel gradient [3, 3, c, o] from the 16 planes dU [c][o]. */
 export function emitKernelGradTransform(f: Fn, du: number, dg: number, c: number, o: number): void {
-  const plane = 4 * c * o;
-  const vecs = poolOf(f).vec(13);
-  const r = vecs.slice(0, 12);
-  const half = vecs[12]!;
-  f.emit(I.set(half, I.f32x4Splat(I.f32(0.5))));
-  const h = (x: Expr) => I.f32x4Mul(x, I.get(half));
+  const { plane, r, h } = kernelTransformRegisters(f, c, o);
   forKernelVectors(f, (c * o) / 4, du, dg, (p, q) => {
     const code: Expr[] = [];
     const u = (i: number, j: number) => I.v128Load(I.get(p), (4 * i + j) * plane);
