@@ -27,9 +27,12 @@ interface Rendered {
   errors: string[];
 }
 
-/** Opens `file` offline and reads what each chart drew. */
-async function render(browser: Browser, file: string, shot: string): Promise<Rendered> {
-  const ctx = await browser.newContext({ offline: true, viewport: { width: 1300, height: 1700 } });
+/**
+ * Opens `file` offline (every non-file request aborted and recorded), waits until the page has
+ * rendered, reads it with `read` (run in the page), saves a screenshot.
+ */
+async function readOffline<T>(browser: Browser, file: string, shot: string, height: number, read: () => T): Promise<T & { requests: string[]; errors: string[] }> {
+  const ctx = await browser.newContext({ offline: true, viewport: { width: 1300, height } });
   const requests: string[] = [];
   await ctx.route('**/*', (route) => {
     const url = route.request().url();
@@ -41,7 +44,15 @@ async function render(browser: Browser, file: string, shot: string): Promise<Ren
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(pathToFileURL(file).href);
   await page.waitForSelector('body[data-rendered="true"]', { timeout: 10_000 });
-  const out = await page.evaluate(() => {
+  const out = await page.evaluate(read);
+  await page.screenshot({ path: shot, fullPage: true });
+  await ctx.close();
+  return { ...(out as T), requests, errors };
+}
+
+/** Opens `file` offline and reads what each chart drew. */
+async function render(browser: Browser, file: string, shot: string): Promise<Rendered> {
+  return readOffline(browser, file, shot, 1700, () => {
     const charts: Record<string, { points: number; canvases: number; inked: boolean }> = {};
     for (const el of document.querySelectorAll('.chart')) {
       const canvas = el.querySelector('canvas');
@@ -60,9 +71,6 @@ async function render(browser: Browser, file: string, shot: string): Promise<Ren
       title: document.title,
     };
   });
-  await page.screenshot({ path: shot, fullPage: true });
-  await ctx.close();
-  return { ...out, requests, errors };
 }
 
 test('fedmeta simulate --report and fedmeta status --report write one HTML file each whose charts render with no network', { timeout: 120_000, skip: skipWithout('chromium') }, async (t) => {
@@ -123,18 +131,7 @@ interface FederatedView {
 
 /** Opens a report offline and reads its federated evaluation: the series, the table, the best round. */
 async function federatedView(browser: Browser, file: string, shot: string): Promise<FederatedView> {
-  const ctx = await browser.newContext({ offline: true, viewport: { width: 1300, height: 1900 } });
-  const requests: string[] = [];
-  await ctx.route('**/*', (route) => {
-    requests.push(route.request().url());
-    return route.request().url().startsWith('file:') ? route.continue() : route.abort();
-  });
-  const page = await ctx.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(pathToFileURL(file).href);
-  await page.waitForSelector('body[data-rendered="true"]', { timeout: 10_000 });
-  const out = await page.evaluate(() => {
+  return readOffline(browser, file, shot, 1900, () => {
     const chart = document.getElementById('chart-accuracy');
     const table = document.getElementById('federated-table');
     const note = document.getElementById('chart-accuracy-note');
@@ -155,9 +152,6 @@ async function federatedView(browser: Browser, file: string, shot: string): Prom
       best: { round: document.getElementById('best-round').dataset.round, sub: document.getElementById('best-sub').textContent },
     };
   });
-  await page.screenshot({ path: shot, fullPage: true });
-  await ctx.close();
-  return { ...out, requests, errors };
 }
 
 /** A short real federation (three sites, two rounds, every round evaluated) checkpointed in `ck`. */
