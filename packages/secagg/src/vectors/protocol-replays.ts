@@ -30,41 +30,10 @@ import {
   arrayField, expectFields, expectSame, hexField, intField, objectField, stringField, VectorFormatError, VectorMismatchError,
 } from './fields.js';
 import { registerVectorKind, type Vector, type VectorValue } from './registry.js';
+import { drawSession, type SessionInputs, type SessionShape } from './transcripts.js';
 
 const P_BYTES = Uint8Array.from(Buffer.from('01' + '00'.repeat(30) + '0129', 'hex'));
 
-interface SessionShape {
-  n: number;
-  threshold: number;
-  degree: number;
-  bits: number;
-  vectorLength: number;
-  mode: 'semi-honest' | 'active';
-}
-
-interface SessionInputs {
-  config: SecAggConfig;
-  seeds: Map<number, Uint8Array>;
-  inputs: Map<number, Uint32Array>;
-  /** Ed25519 identity secret keys (active mode), else null. */
-  identities: Map<number, Uint8Array> | null;
-}
-
-/** Draws nonce, seeds, identity keys (active) and inputs from `rng`, in that order. */
-function drawSession(s: SessionShape, rng: Rng): SessionInputs {
-  const ids = Array.from({ length: s.n }, (_, i) => i + 1);
-  const config: SecAggConfig = {
-    sessionNonce: rng.fill(new Uint8Array(32)), clientIds: ids, threshold: s.threshold, bits: s.bits, vectorLength: s.vectorLength, degree: s.degree, mode: s.mode,
-  };
-  const seeds = new Map(ids.map((id) => [id, rng.fill(new Uint8Array(32))]));
-  const identities = s.mode === 'active' ? new Map(ids.map((id) => [id, rng.fill(new Uint8Array(32))])) : null;
-  const inputs = new Map(ids.map((id) => {
-    const w = new Uint32Array(rng.fill(new Uint8Array(4 * s.vectorLength)).buffer);
-    if (s.bits < 32) for (let i = 0; i < w.length; i++) w[i] = w[i]! % 2 ** s.bits;
-    return [id, w];
-  }));
-  return { config, seeds, inputs, identities };
-}
 
 function rosterOf(identities: ReadonlyMap<number, Uint8Array>): Map<number, Uint8Array> {
   return new Map([...identities].map(([id, sk]) => [id, ed25519PublicKey(sk)]));

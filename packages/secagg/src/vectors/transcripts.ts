@@ -221,12 +221,28 @@ function expectKeys(v: { [k: string]: VectorValue }, keys: readonly string[], wh
   for (const k of keys) if (!(k in v)) throw new VectorFormatError(`missing field '${what}.${k}'`);
 }
 
-/** Builds one transcript vector from a scenario, drawing nonce, seeds and inputs from `rng`. */
-export function generateTranscript(s: Scenario, rng: Rng, withFaults = false): Vector {
+export interface SessionShape {
+  n: number;
+  threshold: number;
+  degree: number;
+  bits: number;
+  vectorLength: number;
+  mode: 'semi-honest' | 'active';
+}
+
+export interface SessionInputs {
+  config: SecAggConfig;
+  seeds: Map<number, Uint8Array>;
+  inputs: Map<number, Uint32Array>;
+  /** Ed25519 identity secret keys (active mode), else null. */
+  identities: Map<number, Uint8Array> | null;
+}
+
+/** Draws nonce, seeds, identity keys (active) and inputs from `rng`, in that order. */
+export function drawSession(s: SessionShape, rng: Rng): SessionInputs {
   const ids = Array.from({ length: s.n }, (_, i) => i + 1);
   const config: SecAggConfig = {
-    sessionNonce: rng.fill(new Uint8Array(32)), clientIds: ids, threshold: s.threshold, bits: s.bits,
-    vectorLength: s.vectorLength, degree: s.degree, mode: s.mode,
+    sessionNonce: rng.fill(new Uint8Array(32)), clientIds: ids, threshold: s.threshold, bits: s.bits, vectorLength: s.vectorLength, degree: s.degree, mode: s.mode,
   };
   const seeds = new Map(ids.map((id) => [id, rng.fill(new Uint8Array(32))]));
   const identities = s.mode === 'active' ? new Map(ids.map((id) => [id, rng.fill(new Uint8Array(32))])) : null;
@@ -235,6 +251,13 @@ export function generateTranscript(s: Scenario, rng: Rng, withFaults = false): V
     if (s.bits < 32) for (let i = 0; i < w.length; i++) w[i] = w[i]! % 2 ** s.bits;
     return [id, w];
   }));
+  return { config, seeds, inputs, identities };
+}
+
+/** Builds one transcript vector from a scenario, drawing nonce, seeds and inputs from `rng`. */
+export function generateTranscript(s: Scenario, rng: Rng, withFaults = false): Vector {
+  const { config, seeds, inputs, identities } = drawSession(s, rng);
+  const ids = [...config.clientIds];
   const dropouts = new Map(s.dropouts);
   const clientFloors = new Map(s.clientFloors ?? []);
   const serverFloor = s.serverFloor ?? null;
