@@ -363,12 +363,13 @@ export class Federation {
         });
       }
       // Peers are re-checked against the roster in force: a revoked one never joins a cohort.
-      const ready = this.readyPeers().filter((p) => {
+      const peers = this.readyPeers();
+      const ready = peers.filter((p) => {
         const e = this.roster.lookup(p.publicKey);
         return e !== undefined && !e.revoked;
       });
       const benchedNow = [...this.bench.values()].filter((b) => b.untilRound >= this.nextRound).length;
-      const connected = new Set(this.readyPeers().map((p) => p.publicKeyHex));
+      const connected = new Set(peers.map((p) => p.publicKeyHex));
       for (const k of this.absent) if (connected.has(k)) this.absent.delete(k);
       const absentNow = this.roster.entries().filter((e) => !e.revoked && this.absent.has(toHex(e.publicKey))).length;
       const wanted = Math.max(floor, Math.min(maxClients, active - benchedNow - absentNow));
