@@ -5,7 +5,7 @@
  * distributed discrete Gaussian encoder (clip, rotate, noise). Masking follows in
  * client.ts (the secagg client machine). No training or encoding maths lives here.
  */
-import { activeBackend, selectBackend, type BackendPreference, createAlgorithm, createModel, clippedGradientSum, dpSgdUpdate, type Algorithm, type AlgorithmName, type DpSgdSources, type LocalHyper, type ModelConfig, type ModelSpec, type LocalResult } from '@fedmeta/meta';
+import { activeBackend, selectBackend, type BackendPreference, createAlgorithm, createModel, clippedGradientSum, dpSgdUpdate, poissonSample, type Algorithm, type AlgorithmName, type DpSgdSources, type LocalHyper, type ModelConfig, type ModelSpec, type LocalResult } from '@fedmeta/meta';
 import { cryptoRandom } from '@fedmeta/dp';
 import { encodeUpdate, quantizeParams, type Rng } from '@fedmeta/secagg';
 import { TransportError, type RoundConfig } from '@fedmeta/transport';
@@ -99,8 +99,7 @@ function trainRecordLevel(config: RoundConfig, spec: ModelSpec, params: Float32A
       return dpSgdUpdate(spec, params, data, { steps: dp.localSteps, sampleRate: dp.sampleRate, lr, l2Clip: dp.l2Clip, noiseStd: dp.noiseMultiplier * dp.l2Clip }, src);
     }
     const set = data.support;
-    const indices: number[] = [];
-    for (let j = 0; j < set.count; j++) if (src.uniform() < dp.sampleRate) indices.push(j);
+    const indices = poissonSample(set.count, dp.sampleRate, src.uniform);
     const started = performance.now();
     const g = clippedGradientSum(spec, params, set, indices, dp.l2Clip);
     return { update: g.sum, weight: 1, metrics: { lossFirst: g.lossMean, lossLast: g.lossMean, examples: g.count, steps: 1, millis: performance.now() - started } };

@@ -31,7 +31,7 @@
  *   BENCH_DP_TUNE=1              the tuning sweep (seeds 0, 100, 101; validation split of the training rows)
  */
 import { writeFileSync } from 'node:fs';
-import { createAlgorithm, createModel, selectBackend, clippedGradientSum, dpSgdUpdate, type Dataset, type ModelConfig, type ModelSpec } from '@fedmeta/meta';
+import { createAlgorithm, createModel, selectBackend, clippedGradientSum, dpSgdUpdate, poissonSample, type Dataset, type ModelConfig, type ModelSpec } from '@fedmeta/meta';
 import { addModular, createRecordDdgEncoder, planRecordLevelSettings, sampleStandardNormal, seededRandom, type RandomSource } from '@fedmeta/dp';
 import { SPLIT, loadBreastCancer, loadDigits, splitForSites, type Loaded, type Table } from './tabular-data.js';
 import { SETTINGS } from './tabular-settings.js';
@@ -100,8 +100,7 @@ function distributed(spec: ModelSpec, sites: Dataset[], eps: number, h: Hyper, s
   for (let r = 0; r < rounds; r++) {
     let sum = new Uint32Array(spec.paramCount);
     sites.forEach((d, k) => {
-      const idx: number[] = [];
-      for (let j = 0; j < d.count; j++) if (rs[k]!.uniform53() < h.q) idx.push(j);
+      const idx = poissonSample(d.count, h.q, () => rs[k]!.uniform53());
       sum = addModular(sum, enc.encode(clippedGradientSum(spec, params, d, idx, h.clip).sum, rs[k]!), 32) as Uint32Array<ArrayBuffer>;
     });
     addInto(params, enc.decode(sum), -lr / B);

@@ -278,6 +278,17 @@ function checkDpHyper(h: DpSgdHyper, records: number): number {
 }
 
 /**
+ * Poisson sampling: each of `count` records is in the batch independently with probability
+ * `rate`, one `uniform()` draw per record in order. Written into `into` (a fresh array when
+ * absent); returns the chosen indices.
+ */
+export function poissonSample(count: number, rate: number, uniform: () => number, into: Int32Array = new Int32Array(count)): Int32Array {
+  let size = 0;
+  for (let j = 0; j < count; j++) if (uniform() < rate) into[size++] = j;
+  return into.subarray(0, size);
+}
+
+/**
  * `hyper.steps` DP-SGD steps from `globalParams` on `data.support`: per step a Poisson batch
  * (each record with probability sampleRate, from `sources.uniform`), the sum of the per-example
  * gradients clipped to l2Clip, plus N(0, noiseStd^2) noise per coordinate
@@ -308,9 +319,8 @@ export function dpSgdUpdate(spec: ModelSpec, globalParams: Float32Array, data: C
   let lossFirst = NaN;
   let lossLast = NaN;
   for (let s = 0; s < hyper.steps; s++) {
-    let size = 0;
-    for (let j = 0; j < set.count; j++) if (sources.uniform() < hyper.sampleRate) indices[size++] = j;
-    const batch = indices.subarray(0, size);
+    const batch = poissonSample(set.count, hyper.sampleRate, sources.uniform, indices);
+    const size = batch.length;
     const { clipped, lossSum } = clippedSumIntoAcc(engine, set, batch, hyper.l2Clip);
     if (hyper.noiseStd > 0) {
       sources.gaussian(noise, hyper.noiseStd);

@@ -3,7 +3,7 @@ export { fedAvg, fedAvgFineTune, fedProx, reptile, FEDPROX_DEFAULT_MU } from './
 export { mamlFamily, mamlMetaGradient, finiteDifferenceHvp, type MamlVariant } from './maml.js';
 export { protoNets } from './protonets.js';
 export {
-  perExampleGradients, clippedGradientSum, dpSgdUpdate,
+  perExampleGradients, clippedGradientSum, dpSgdUpdate, poissonSample,
   type DpSgdHyper, type DpSgdSources, type DpSgdMetrics, type DpSgdResult,
 } from './dpsgd.js';
 import { MetaArgumentError } from '../errors.js';
