@@ -148,9 +148,10 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
       if (tty) {
         out.write(`\r\x1b[2K${text}`);
         drawn = true;
-      } else if (!(p.round > 0 && (p.state === 'training' || p.state === 'aggregating' || p.state === 'idle'))) {
+      } else if (p.state !== 'training' && p.state !== 'aggregating' && p.state !== 'idle') {
         // Connection states (connecting, authenticating, backoff, done, failed) stay; a
-        // round's phases are summed up by its 'round N completed' line.
+        // round's phases (the statistics round 0 included) and the idle time between rounds
+        // are summed up by its 'round N completed' line.
         say(text);
       }
     },
