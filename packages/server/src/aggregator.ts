@@ -160,9 +160,10 @@ export class SecAggAggregator implements Aggregator {
 }
 
 /**
- * Plaintext: one collecting phase, bounded by the training deadline; the sum of the
- * inputs received is released when every member answered or dropped, or at the deadline,
- * if at least `minInputs` arrived.
+ * Plaintext: one collecting phase, the training phase (members train, then send their
+ * input), bounded by the training deadline and, through the round driver, by the silence
+ * limit; the sum of the inputs received is released when every member answered or
+ * dropped, or at the deadline, if at least `minInputs` arrived.
  */
 export class PlaintextAggregator implements Aggregator {
   private readonly inputs = new Map<number, Uint32Array>();
@@ -177,7 +178,7 @@ export class PlaintextAggregator implements Aggregator {
   ) {}
 
   get phase(): Aggregator['phase'] {
-    return this.done ? null : { name: 'masked-input', deadline: 'trainingMs' };
+    return this.done ? null : { name: 'training', deadline: 'trainingMs' };
   }
   get state(): AggregatorState {
     return !this.done ? 'collecting' : 'result' in this.done ? 'completed' : 'aborted';

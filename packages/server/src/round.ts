@@ -10,7 +10,16 @@
  * reported as laggards. While training, a member must also show progress (a `progress`
  * frame, or its first SecAgg message) at least every `progressMs`: heartbeats and partial
  * frames do not count, so a member that keeps its socket alive by dripping bytes is
- * dropped after `progressMs`, not after the whole training deadline.
+ * dropped after `progressMs`, not after the whole training deadline. The silence check
+ * runs in plaintext rounds too: their one collecting phase is the training phase.
+ *
+ * A stalled event loop (a synchronous evaluation or checkpoint in the coordinator's
+ * process) runs due timers before it reads the sockets, so a silence check that fires
+ * late would see members as silent whose progress frames are already waiting unread, and
+ * a phase deadline that fires late would drop members whose inputs are already waiting. A
+ * silence check or phase deadline that fires more than `LATE_TIMER_MS` after it was due
+ * therefore re-arms once with no delay, which lets the pending frames be processed, and
+ * decides then.
  */
 import type { Rng, SecAggConfig } from '@fedmeta/secagg';
 import { TransportError, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
@@ -20,6 +29,13 @@ import type { ServerPhase } from './options.js';
 
 /** Bulk cap of an authenticated peer outside its rounds: it has nothing large to send. */
 export const IDLE_BULK_CAP = 64 << 10;
+
+/**
+ * A silence check or phase deadline that fires this much later than it was due is taken as
+ * a sign that the event loop stalled: its verdict is deferred once, so that frames that
+ * arrived during the stall are processed first.
+ */
+export const LATE_TIMER_MS = 100;
 
 export interface RoundDeadlines {
   trainingMs: number;
@@ -240,16 +256,27 @@ export class RoundDriver<M extends RoundMember> {
     this.input.progress(phase, this.input.cohort.length - this.gone.size - pending, this.gone.size);
   }
 
-  private armPhaseTimer(): void {
+  /**
+   * Arms the current phase's deadline. `deferred`: the deadline fired late (the loop
+   * stalled); this check runs as soon as the frames already received are processed.
+   */
+  private armPhaseTimer(deferred = false): void {
     const { clock, deadlines, round } = this.input;
     if (this.phaseTimer) clock.clearTimer(this.phaseTimer);
     this.phaseTimer = null;
     const phase = this.agg.phase;
     if (!phase) return;
     const ms = deadlines[phase.deadline];
+    const due = clock.now() + (deferred ? 0 : ms);
     this.phaseTimer = clock.setTimer(() => {
       this.phaseTimer = null;
       if (this.done) return;
+      const lateMs = clock.now() - due;
+      if (!deferred && lateMs > LATE_TIMER_MS) {
+        this.input.log('info', 'round.timer-late', { round, timer: 'deadline', phase: phase.name, lateMs });
+        this.armPhaseTimer(true);
+        return;
+      }
       this.input.log('info', 'round.deadline', { round, phase: phase.name, ms });
       for (const id of this.agg.pending) {
         const m = this.memberOf.get(id)!;
@@ -258,20 +285,31 @@ export class RoundDriver<M extends RoundMember> {
         this.drop(m, 'round.laggard', { reason: 'deadline' });
       }
       this.advance(true);
-    }, ms);
+    }, deferred ? 0 : ms);
   }
 
-  /** Arms the silence check for the training phase at the earliest moment someone can stall. */
-  private armStallTimer(): void {
-    const { clock, deadlines } = this.input;
+  /**
+   * Arms the silence check for the training phase at the earliest moment someone can stall.
+   * `deferred`: the previous check fired late (the loop stalled); this one runs as soon as
+   * the frames already received are processed, and decides whatever its own timing.
+   */
+  private armStallTimer(deferred = false): void {
+    const { clock, deadlines, round } = this.input;
     if (this.stallTimer) clock.clearTimer(this.stallTimer);
     this.stallTimer = null;
     if (this.done || this.agg.phase?.name !== 'training' || this.heardAt.size === 0) return;
     const oldest = Math.min(...this.heardAt.values());
+    const delay = deferred ? 0 : Math.max(1, oldest + deadlines.progressMs - clock.now());
+    const due = clock.now() + delay;
     this.stallTimer = clock.setTimer(() => {
       this.stallTimer = null;
       if (this.done || this.agg.phase?.name !== 'training') return;
       const now = clock.now();
+      if (!deferred && now - due > LATE_TIMER_MS) {
+        this.input.log('info', 'round.timer-late', { round, timer: 'silence', lateMs: now - due });
+        this.armStallTimer(true);
+        return;
+      }
       for (const [m, at] of [...this.heardAt]) {
         if (now - at < deadlines.progressMs) continue;
         this.laggards.push({ member: m, phase: 'training', reason: `no training progress for ${now - at} ms (limit ${deadlines.progressMs} ms)` });
@@ -280,7 +318,7 @@ export class RoundDriver<M extends RoundMember> {
       this.report();
       this.advance(false);
       this.armStallTimer();
-    }, Math.max(1, oldest + deadlines.progressMs - clock.now()));
+    }, delay);
   }
 
   /** Closes phases for as long as the aggregator is ready (or once, when a deadline fired). */
@@ -332,5 +370,86 @@ export class RoundDriver<M extends RoundMember> {
     this.phaseTimer = this.stallTimer = null;
     for (const m of this.input.cohort) m.setBulkCap(IDLE_BULK_CAP);
     this.settle(o);
+  }
+}
+
+/** The straggler policy's settings (ServerOptions.stragglers, validated). */
+export interface BenchPolicy {
+  /** Rounds out after a first miss; 0 disables benching. */
+  benchRounds: number;
+  /** Cap on the bench period (rounds). */
+  maxBenchRounds: number;
+}
+
+/** A benched member: left out of cohorts up to and including round `untilRound`. */
+export interface BenchEntry {
+  name: string;
+  /** Misses in a row. */
+  strikes: number;
+  untilRound: number;
+  reason: string;
+}
+
+/** What a member benched after a round is told (its roundEnd carries it). */
+export interface BenchVerdict {
+  rounds: number;
+  untilRound: number;
+  strikes: number;
+  reason: string;
+}
+
+/**
+ * The straggler bench: a member that missed a deadline or went silent in a round is left
+ * out of the next cohorts for benchRounds * 2^(strikes-1) rounds, capped at
+ * maxBenchRounds, where strikes counts its misses in a row; a member that takes part in a
+ * round without lagging is forgiven (its strikes drop to zero). Members are keyed by a
+ * stable identity (their public key), so a reconnection keeps its strikes.
+ */
+export class StragglerBench {
+  private readonly entries = new Map<string, BenchEntry>();
+
+  constructor(private readonly policy: BenchPolicy) {}
+
+  /** Bench period of a member's `strikes`-th miss in a row (0: benching disabled). */
+  period(strikes: number): number {
+    const { benchRounds, maxBenchRounds } = this.policy;
+    return Math.min(maxBenchRounds, benchRounds * 2 ** (strikes - 1));
+  }
+
+  /**
+   * Applies round `round`'s laggards: the cohort's punctual members are forgiven, each
+   * laggard gets a strike and is benched.
+   * @returns the members benched now, with their verdicts
+   */
+  update<M extends { readonly name: string }>(round: number, cohort: readonly M[], laggards: readonly Laggard<M>[], key: (m: M) => string): Map<M, BenchVerdict> {
+    const out = new Map<M, BenchVerdict>();
+    const late = new Set(laggards.map((l) => l.member));
+    for (const m of cohort) if (!late.has(m)) this.entries.delete(key(m));
+    for (const l of laggards) {
+      if (out.has(l.member)) continue;
+      const strikes = (this.entries.get(key(l.member))?.strikes ?? 0) + 1;
+      const rounds = this.period(strikes);
+      if (rounds <= 0) continue;
+      const entry: BenchEntry = { name: l.member.name, strikes, untilRound: round + rounds, reason: l.reason };
+      this.entries.set(key(l.member), entry);
+      out.set(l.member, { rounds, untilRound: entry.untilRound, strikes, reason: l.reason });
+    }
+    return out;
+  }
+
+  /** The member's bench record (kept after its period ends, until it is forgiven). */
+  get(key: string): BenchEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  /** True while the member is left out of round `round`'s cohort. */
+  isBenched(key: string, round: number): boolean {
+    const b = this.entries.get(key);
+    return b !== undefined && b.untilRound >= round;
+  }
+
+  /** Members left out of round `round`'s cohort. */
+  benched(round: number): BenchEntry[] {
+    return [...this.entries.values()].filter((b) => b.untilRound >= round);
   }
 }

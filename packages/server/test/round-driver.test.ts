@@ -6,9 +6,9 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMessage, encodeMessage, ready, SecAggClient, systemRng, type SecAggConfig, type ServerMessage } from '@fedmeta/secagg';
+import { decodeMessage, ed25519Keypair, encodeMessage, ready, SecAggClient, systemRng, type ClientMessage, type SecAggConfig, type ServerMessage } from '@fedmeta/secagg';
 import { TransportError, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
-import { RoundDriver, IDLE_BULK_CAP, type RoundDeadlines, type RoundMember, type RoundOutcome } from '../src/round.js';
+import { RoundDriver, IDLE_BULK_CAP, LATE_TIMER_MS, type RoundDeadlines, type RoundMember, type RoundOutcome } from '../src/round.js';
 import type { Clock, TimerHandle } from '../src/clock.js';
 import type { ServerPhase } from '../src/options.js';
 
@@ -42,11 +42,29 @@ class FakeClock implements Clock {
       const next = this.timers[0];
       if (!next || next.at > end) break;
       this.timers.shift();
-      this.t = next.at;
+      this.t = Math.max(this.t, next.at);
       next.fn();
       net.flush();
     }
     this.t = end;
+  }
+  /** A stalled event loop: time passes, no timer runs and nothing is read from the network. */
+  stall(ms: number): void {
+    this.t += ms;
+  }
+  /**
+   * The loop resumes after a stall: timers already due run first (late), as Node runs
+   * them before it reads the sockets; the network is flushed after each. At most `limit`.
+   */
+  runDue(net: Net, limit = Infinity): void {
+    for (let n = 0; n < limit; n++) {
+      this.timers.sort((a, b) => a.at - b.at || a.id - b.id);
+      const next = this.timers[0];
+      if (!next || next.at > this.t) return;
+      this.timers.shift();
+      next.fn();
+      net.flush();
+    }
   }
 }
 
@@ -61,7 +79,17 @@ class Net {
   }
 }
 
-type Behaviour = 'honest' | 'silent' | 'advertise-only' | 'progress-only';
+/**
+ * honest: trains at once and answers every phase. silent: sends nothing. advertise-only:
+ * stops after its advertise-keys. progress-only: sends one progress frame and keeps
+ * training until the test calls finishTraining(). withhold-consistency / withhold-unmask:
+ * honest until the phase named, then silent. advertise-before-progress: its advertise-keys
+ * reaches the driver before its first progress frame (as a late message of an earlier
+ * round would), then again after it.
+ */
+type Behaviour = 'honest' | 'silent' | 'advertise-only' | 'progress-only' | 'withhold-consistency' | 'withhold-unmask' | 'advertise-before-progress';
+
+const WITHHELD: Partial<Record<Behaviour, ClientMessage['kind']>> = { 'withhold-consistency': 'consistency-signature', 'withhold-unmask': 'unmask-response' };
 
 class Member implements RoundMember {
   readonly received: RuntimeMessage[] = [];
@@ -70,6 +98,11 @@ class Member implements RoundMember {
   cap = IDLE_BULK_CAP;
   machine: SecAggClient | null = null;
   driver!: RoundDriver<Member>;
+  /** Active mode: this member's identity secret key and every member's public key. */
+  identity: { secretKey: Uint8Array; roster: Map<number, Uint8Array> } | null = null;
+  /** Sends a progress frame before its first input (an evaluation round's client does). */
+  progressFirst = false;
+  private startMsg: Extract<RuntimeMessage, { type: 'roundStart' }> | null = null;
   constructor(
     readonly name: string,
     readonly input: Uint32Array,
@@ -80,14 +113,30 @@ class Member implements RoundMember {
     this.received.push(msg);
     if (!this.isReady) return;
     if (msg.type === 'roundStart') return this.onStart(msg);
-    if (msg.type === 'secagg' && this.machine && this.behaviour === 'honest') {
+    if (msg.type === 'secagg' && this.machine) {
       const replies = this.machine.receive(decodeMessage(msg.payload) as ServerMessage);
-      for (const r of replies) this.up({ type: 'secagg', round: msg.round, payload: encodeMessage(r) });
+      for (const r of replies) {
+        if (r.kind === WITHHELD[this.behaviour]) {
+          this.machine = null;
+          return;
+        }
+        this.up({ type: 'secagg', round: msg.round, payload: encodeMessage(r) });
+      }
     }
   }
   private onStart(msg: Extract<RuntimeMessage, { type: 'roundStart' }>): void {
+    this.startMsg = msg;
     if (this.behaviour === 'silent') return;
     if (this.behaviour === 'progress-only') return this.up({ type: 'progress', round: msg.round, stage: 'training', fraction: 0.1 });
+    this.train(msg);
+  }
+  /** A progress-only member ends its training and answers from now on. */
+  finishTraining(): void {
+    this.behaviour = 'honest';
+    this.train(this.startMsg!);
+  }
+  private train(msg: Extract<RuntimeMessage, { type: 'roundStart' }>): void {
+    if (this.progressFirst && this.behaviour !== 'advertise-before-progress') this.up({ type: 'progress', round: msg.round, stage: 'training', fraction: 0 });
     const cfg = (msg.config as unknown as RoundConfig).aggregation;
     if (cfg.mode === 'plaintext') return this.up({ type: 'plainInput', round: msg.round, vector: this.input });
     const s = cfg.secagg!;
@@ -96,8 +145,14 @@ class Member implements RoundMember {
       config: { sessionNonce: Buffer.from(s.sessionNonce, 'hex'), clientIds: s.clientIds, threshold: s.threshold, bits: cfg.bits, vectorLength: cfg.vectorLength, degree: s.degree, mode: s.mode },
       rng: systemRng,
       input: this.input,
+      ...(this.identity ? { identity: { secretKey: this.identity.secretKey }, roster: this.identity.roster } : {}),
     });
-    this.up({ type: 'secagg', round: msg.round, payload: encodeMessage(this.machine.start()) });
+    const advertise: RuntimeMessage = { type: 'secagg', round: msg.round, payload: encodeMessage(this.machine.start()) };
+    if (this.behaviour === 'advertise-before-progress') {
+      this.up(advertise);
+      this.up({ type: 'progress', round: msg.round, stage: 'training', fraction: 0 });
+    }
+    this.up(advertise);
     if (this.behaviour === 'advertise-only') this.machine = null;
   }
   /** Queues a message from this member to the driver. */
@@ -120,8 +175,10 @@ interface Setup {
   n?: number;
   threshold?: number;
   minAggregate?: number;
-  mode?: 'secagg' | 'plaintext';
+  /** 'active': SecAgg with identity signatures and the consistency phase. */
+  mode?: 'secagg' | 'active' | 'plaintext';
   behaviours?: Behaviour[];
+  awaitProgress?: boolean;
 }
 
 function setup(o: Setup = {}) {
@@ -133,16 +190,24 @@ function setup(o: Setup = {}) {
   const clientIds = members.map((_, i) => i + 1);
   const threshold = o.threshold ?? 2;
   const mode = o.mode ?? 'secagg';
+  const secMode = mode === 'active' ? 'active' : 'semi-honest';
   const nonce = systemRng.fill(new Uint8Array(32));
-  const secagg: SecAggConfig | null = mode === 'plaintext' ? null : { sessionNonce: nonce, clientIds, threshold, bits: BITS, vectorLength: VECTOR, degree: 0, mode: 'semi-honest' };
+  const secagg: SecAggConfig | null = mode === 'plaintext' ? null : { sessionNonce: nonce, clientIds, threshold, bits: BITS, vectorLength: VECTOR, degree: 0, mode: secMode };
+  let identities: Map<number, Uint8Array> | null = null;
+  if (mode === 'active') {
+    const keys = members.map(() => ed25519Keypair(systemRng));
+    identities = new Map(keys.map((k, i) => [i + 1, k.publicKey]));
+    members.forEach((m, i) => (m.identity = { secretKey: keys[i]!.secretKey, roster: identities! }));
+  }
+  if (o.awaitProgress) for (const m of members) m.progressFirst = true;
   const config = {
     federationId: 'f',
     round: 7,
     aggregation: {
-      mode,
+      mode: mode === 'plaintext' ? 'plaintext' : 'secagg',
       vectorLength: VECTOR,
       bits: BITS,
-      ...(secagg ? { secagg: { sessionNonce: Buffer.from(nonce).toString('hex'), clientIds, threshold, degree: 0, mode: 'semi-honest' } } : {}),
+      ...(secagg ? { secagg: { sessionNonce: Buffer.from(nonce).toString('hex'), clientIds, threshold, degree: 0, mode: secMode } } : {}),
     },
   } as unknown as RoundConfig;
   const events: { event: string; fields: Record<string, unknown> }[] = [];
@@ -153,11 +218,12 @@ function setup(o: Setup = {}) {
     config,
     params: new Float32Array(4),
     secagg,
-    identities: null,
+    identities,
     deadlines,
     rng: systemRng,
     clock,
     minAggregate: o.minAggregate ?? 2,
+    ...(o.awaitProgress ? { awaitProgress: true } : {}),
     log: (_l, event, fields) => events.push({ event, fields }),
     progress: (phase) => {
       if (phases.at(-1) !== phase) phases.push(phase);
@@ -398,4 +464,244 @@ test('driver: a member revealing a corrupted unmask share is named faulty, and t
   assert.ok(o && o.status === 'completed', o && o.status === 'aborted' ? `${o.reason}: ${o.detail}` : 'pending');
   assert.deepEqual([...o.sum], sumOf(s.inputs));
   assert.deepEqual(o.faulty.map((m) => m.name), ['m2']);
+});
+
+const progressOf = (round = 7): RuntimeMessage => ({ type: 'progress', round, stage: 'training', fraction: 0.5 });
+const laggardEvents = (s: ReturnType<typeof setup>) => s.events.filter((e) => e.event === 'round.laggard').map((e) => [e.fields.peer, e.fields.reason]);
+
+test('driver: a silence check that fires late (stalled loop) lets the frames that arrived meanwhile count; the silent member is still dropped', async () => {
+  const s = setup({ n: 4, behaviours: ['progress-only', 'progress-only', 'progress-only', 'silent'] });
+  s.driver.start();
+  s.net.flush();
+  // The loop stalls past progressMs; the training members' progress frames arrive during
+  // the stall and wait unread.
+  s.clock.stall(deadlines.progressMs - 1_000);
+  for (const m of s.members.slice(0, 3)) m.up(progressOf());
+  s.clock.stall(3_000);
+  s.clock.runDue(s.net);
+  assert.deepEqual(laggardEvents(s), [['m4', 'silent']], 'only the member that sent nothing is dropped');
+  const late = s.events.find((e) => e.event === 'round.timer-late');
+  assert.ok(late, 'the late check is logged');
+  assert.equal(late.fields.lateMs, 2_000);
+  assert.equal(await s.settled(), null, 'the training members are still in the round');
+  for (const m of s.members.slice(0, 3)) m.finishTraining();
+  s.net.flush();
+  const o = await s.settled();
+  assert.ok(o && o.status === 'completed', o && o.status === 'aborted' ? `${o.reason}: ${o.detail}` : 'pending');
+  assert.deepEqual(o.survivors.map((m) => m.name), ['m1', 'm2', 'm3']);
+  assert.deepEqual([...o.sum], sumOf(s.inputs.slice(0, 3)));
+  assert.deepEqual(o.laggards.map((l) => [l.member.name, l.phase]), [['m4', 'training']]);
+  assert.match(o.laggards[0]!.reason, /no training progress for 7000 ms/);
+});
+
+test('driver: a late silence check is deferred once only: a second stall before the deferred check does not defer it again', async () => {
+  const s = setup({ n: 4, behaviours: ['progress-only', 'progress-only', 'progress-only', 'progress-only'] });
+  s.driver.start();
+  s.net.flush();
+  s.clock.stall(deadlines.progressMs + 2_000);
+  s.members[0]!.up(progressOf());
+  s.members[1]!.up(progressOf());
+  s.clock.runDue(s.net, 1); // the late check: deferred, and the waiting frames are read
+  assert.deepEqual(laggardEvents(s), []);
+  s.clock.stall(3_000); // stalls again before the deferred check runs
+  s.clock.runDue(s.net);
+  assert.deepEqual(laggardEvents(s), [['m3', 'silent'], ['m4', 'silent']]);
+  assert.equal(s.events.filter((e) => e.event === 'round.timer-late').length, 1);
+  s.members[0]!.finishTraining();
+  s.members[1]!.finishTraining();
+  s.net.flush();
+  const o = await s.settled();
+  assert.ok(o && o.status === 'completed');
+  assert.deepEqual(o.survivors.map((m) => m.name), ['m1', 'm2']);
+});
+
+test('driver: a phase deadline that fires late (stalled loop) lets the inputs that arrived meanwhile count instead of dropping their senders', async () => {
+  const s = setup({ n: 4 });
+  // m1..m3's share-keys messages are held back, then arrive while the loop is stalled.
+  const held: (() => void)[] = [];
+  for (const m of s.members.slice(0, 3)) {
+    const up = m.up.bind(m);
+    m.up = (msg) => {
+      if (msg.type === 'secagg' && decodeMessage(msg.payload).kind === 'share-keys') held.push(() => up(msg));
+      else up(msg);
+    };
+  }
+  s.driver.start();
+  s.net.flush();
+  assert.equal(s.phases.at(-1), 'share-keys');
+  assert.equal(held.length, 3);
+  s.clock.stall(deadlines.shareKeysMs + 2_000);
+  for (const release of held) release();
+  s.clock.runDue(s.net, 1);
+  const late = s.events.find((e) => e.event === 'round.timer-late');
+  assert.ok(late, 'the late deadline is logged');
+  assert.deepEqual([late.fields.timer, late.fields.phase, late.fields.lateMs], ['deadline', 'share-keys', 2_000]);
+  s.net.flush();
+  s.clock.runDue(s.net);
+  const o = await s.settled();
+  assert.ok(o && o.status === 'completed', o && o.status === 'aborted' ? `${o.reason}: ${o.detail}` : 'pending');
+  assert.deepEqual(o.laggards, [], 'nobody is dropped for the stall');
+  assert.deepEqual([...o.sum], sumOf(s.inputs));
+});
+
+test(`driver: a silence check that fires on time (or less than ${LATE_TIMER_MS} ms late) decides at once`, async () => {
+  const s = setup({ n: 4, behaviours: ['progress-only', 'progress-only', 'progress-only', 'silent'] });
+  s.driver.start();
+  s.net.flush();
+  s.clock.stall(deadlines.progressMs + LATE_TIMER_MS);
+  for (const m of s.members.slice(0, 3)) m.up(progressOf());
+  s.clock.runDue(s.net, 1);
+  assert.deepEqual(
+    laggardEvents(s).map(([peer]) => peer),
+    ['m1', 'm2', 'm3', 'm4'],
+    'every member silent for progressMs is dropped by the check itself',
+  );
+  assert.ok(!s.events.some((e) => e.event === 'round.timer-late'));
+});
+
+test('driver: plaintext rounds show the training phase while members train, and drop a silent member after progressMs', async () => {
+  const s = setup({ mode: 'plaintext', n: 4, behaviours: ['honest', 'honest', 'honest', 'silent'] });
+  s.driver.start();
+  s.net.flush();
+  assert.deepEqual(s.phases, ['training']);
+  assert.equal(await s.settled(), null, 'waits for the silent member');
+  s.clock.advance(deadlines.progressMs, s.net);
+  const o = await s.settled();
+  assert.ok(o && o.status === 'completed');
+  assert.deepEqual([...o.sum], sumOf(s.inputs.slice(0, 3)));
+  assert.deepEqual(o.laggards.map((l) => [l.member.name, l.phase]), [['m4', 'training']]);
+  assert.match(o.laggards[0]!.reason, /no training progress for 5000 ms/);
+  assert.deepEqual(s.phases, ['training']);
+});
+
+test('driver: in a plaintext round, a member that sends progress frames stays in the round past progressMs until its input arrives', async () => {
+  const s = setup({ mode: 'plaintext', n: 3, behaviours: ['honest', 'honest', 'progress-only'] });
+  s.driver.start();
+  s.net.flush();
+  for (let t = 0; t < 5; t++) {
+    s.clock.advance(4_000, s.net);
+    s.members[2]!.up(progressOf());
+    s.net.flush();
+  }
+  assert.equal(await s.settled(), null, 'kept alive by its progress');
+  s.members[2]!.finishTraining();
+  s.net.flush();
+  const o = await s.settled();
+  assert.ok(o && o.status === 'completed');
+  assert.deepEqual([...o.sum], sumOf(s.inputs));
+  assert.deepEqual(o.laggards, []);
+});
+
+test('driver: plaintext refusals are typed: a second input, an entry not below 2^bits, a wrong-length vector, a secagg message', async () => {
+  const big = new Uint32Array(VECTOR);
+  big[3] = 2 ** BITS;
+  const cases: [RuntimeMessage[], string, RegExp][] = [
+    [[{ type: 'plainInput', round: 7, vector: new Uint32Array(VECTOR) }, { type: 'plainInput', round: 7, vector: new Uint32Array(VECTOR) }], 'ERR_PROTOCOL', /duplicate plainInput/],
+    [[{ type: 'plainInput', round: 7, vector: big }], 'ERR_BAD_PAYLOAD', /plainInput\[3\] is not below 2\^16/],
+    [[{ type: 'plainInput', round: 7, vector: new Uint32Array(VECTOR + 1) }], 'ERR_VECTOR_LENGTH', /7 entries, expected 6/],
+    [[{ type: 'secagg', round: 7, payload: new Uint8Array(8) }], 'ERR_UNEXPECTED_FRAME', /secagg message in a plaintext round/],
+  ];
+  for (const [msgs, code, message] of cases) {
+    // m2 trains on: the round is still collecting when m1's messages arrive.
+    const s = setup({ mode: 'plaintext', n: 4, behaviours: ['silent', 'progress-only', 'honest', 'honest'] });
+    s.driver.start();
+    for (const msg of msgs) s.members[0]!.up(msg);
+    s.net.flush();
+    s.members[1]!.finishTraining();
+    s.net.flush();
+    const m1 = s.members[0]!;
+    assert.equal(m1.refusedWith?.code, code, m1.refusedWith?.message);
+    assert.match(m1.refusedWith.message, message);
+    assert.ok(s.events.some((e) => e.event === 'round.refused' && e.fields.peer === 'm1' && e.fields.code === code));
+    const o = await s.settled();
+    assert.ok(o && o.status === 'completed');
+    if (code === 'ERR_PROTOCOL') {
+      // Its first input was taken before the duplicate: the sum holds it.
+      assert.deepEqual([...o.sum], sumOf([new Uint32Array(VECTOR), ...s.inputs.slice(1)]));
+    } else {
+      assert.deepEqual([...o.sum], sumOf(s.inputs.slice(1)), 'nothing of the refused input is summed');
+      assert.deepEqual(o.dropped.map((m) => m.name), ['m1']);
+    }
+  }
+});
+
+test('driver: an active-mode round walks the consistency phase and releases the exact sum', async () => {
+  const s = setup({ mode: 'active', n: 4, threshold: 3 });
+  s.driver.start();
+  s.net.flush();
+  const o = await s.settled();
+  assert.ok(o && o.status === 'completed', o && o.status === 'aborted' ? `${o.reason}: ${o.detail}` : 'pending');
+  assert.deepEqual([...o.sum], sumOf(s.inputs));
+  assert.deepEqual(s.phases, ['training', 'share-keys', 'masked-input', 'consistency', 'unmasking']);
+  assert.equal(s.clock.pending, 0);
+});
+
+test('driver: in active mode, a member that withholds its consistency signature misses the consistency deadline', async () => {
+  const s = setup({ mode: 'active', n: 4, threshold: 3, behaviours: ['honest', 'honest', 'honest', 'withhold-consistency'] });
+  s.driver.start();
+  s.net.flush();
+  assert.equal(s.phases.at(-1), 'consistency');
+  s.clock.advance(deadlines.consistencyMs - 1, s.net);
+  assert.equal(await s.settled(), null, 'not before the consistency deadline');
+  s.clock.advance(1, s.net);
+  const o = await s.settled();
+  assert.ok(o && o.status === 'completed', o && o.status === 'aborted' ? `${o.reason}: ${o.detail}` : 'pending');
+  assert.deepEqual(o.laggards.map((l) => [l.member.name, l.phase]), [['m4', 'consistency']]);
+  assert.match(o.laggards[0]!.reason, /missed the consistency deadline \(10000 ms\)/);
+  // Its masked input was taken before the check: the sum holds it.
+  assert.deepEqual([...o.sum], sumOf(s.inputs));
+  assert.ok(s.events.some((e) => e.event === 'round.deadline' && e.fields.phase === 'consistency'));
+});
+
+test('driver: in active mode, too few consistency signatures at the deadline abort the round', async () => {
+  const s = setup({ mode: 'active', n: 4, threshold: 3, behaviours: ['honest', 'honest', 'withhold-consistency', 'withhold-consistency'] });
+  s.driver.start();
+  s.net.flush();
+  s.clock.advance(deadlines.consistencyMs, s.net);
+  const o = await s.settled();
+  assert.ok(o && o.status === 'aborted');
+  assert.deepEqual(o.laggards.map((l) => [l.member.name, l.phase]), [['m3', 'consistency'], ['m4', 'consistency']]);
+  assert.equal(s.clock.pending, 0);
+});
+
+test('driver: a member that withholds its unmask response misses the unmasking deadline; the others release the exact sum', async () => {
+  const s = setup({ n: 4, threshold: 2, behaviours: ['honest', 'honest', 'honest', 'withhold-unmask'] });
+  s.driver.start();
+  s.net.flush();
+  assert.equal(s.phases.at(-1), 'unmasking');
+  s.clock.advance(deadlines.unmaskingMs - 1, s.net);
+  assert.equal(await s.settled(), null, 'not before the unmasking deadline');
+  s.clock.advance(1, s.net);
+  const o = await s.settled();
+  assert.ok(o && o.status === 'completed', o && o.status === 'aborted' ? `${o.reason}: ${o.detail}` : 'pending');
+  assert.deepEqual(o.laggards.map((l) => [l.member.name, l.phase]), [['m4', 'unmasking']]);
+  assert.match(o.laggards[0]!.reason, /missed the unmasking deadline \(10000 ms\)/);
+  assert.deepEqual([...o.sum], sumOf(s.inputs), 'its masked input is in the sum');
+});
+
+test('driver: evaluation rounds (awaitProgress) ignore a member\'s secagg message before its first progress frame', async () => {
+  const s = setup({ n: 3, awaitProgress: true, behaviours: ['advertise-before-progress', 'honest', 'honest'] });
+  s.driver.start();
+  s.net.flush();
+  const m1 = s.members[0]!;
+  assert.equal(m1.refusedWith, null, 'the early copy is not a duplicate: it was never fed to the machine');
+  assert.ok(s.events.some((e) => e.event === 'round.late-message' && e.fields.peer === 'm1' && e.fields.before === 'progress'));
+  const o = await s.settled();
+  assert.ok(o && o.status === 'completed', o && o.status === 'aborted' ? `${o.reason}: ${o.detail}` : 'pending');
+  assert.deepEqual([...o.sum], sumOf(s.inputs));
+});
+
+test('driver: in an evaluation round, a member that sends input but never a progress frame is silent and dropped after progressMs', async () => {
+  const s = setup({ n: 4, awaitProgress: true });
+  // m4 answers like a client of the finished training round: no progress frame of this round.
+  s.members[3]!.progressFirst = false;
+  s.driver.start();
+  s.net.flush();
+  assert.equal(await s.settled(), null);
+  assert.ok(s.events.some((e) => e.event === 'round.late-message' && e.fields.peer === 'm4'));
+  s.clock.advance(deadlines.progressMs, s.net);
+  const o = await s.settled();
+  assert.ok(o && o.status === 'completed');
+  assert.deepEqual(o.survivors.map((m) => m.name), ['m1', 'm2', 'm3']);
+  assert.deepEqual(o.laggards.map((l) => [l.member.name, l.phase]), [['m4', 'training']]);
 });
