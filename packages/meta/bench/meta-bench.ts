@@ -41,7 +41,7 @@ const CLIENTS_PER_ROUND = 5;
 /**
  * BENCH_HELDOUT=k (default 10; 0 = none) adds k clients to the federation that never train
  * (the FedMeta setting: new sites personalise from the learned initialisation); they are
- * reported separately. The README's lr grid was run with BENCH_HELDOUT=0.
+ * reported separately. The lr grid in docs/experiments/meta-learning.md was run with BENCH_HELDOUT=0.
  */
 const HELDOUT = Number(env['BENCH_HELDOUT'] ?? 10);
 /** BENCH_HYPER: JSON per algorithm name of overrides, e.g. {"fomaml":{"innerSteps":5,"evalLr":0.1}}. */
@@ -62,7 +62,7 @@ const spec = mlp({ inputShape: [28, 28, 1], hidden: HIDDEN, numClasses: 10 });
 type DatasetName = 'mnist' | 'mnist-local' | 'fashion';
 const DATASETS = (env['BENCH_DATASETS'] ?? env['BENCH_DATASET'] ?? 'mnist,mnist-local').split(',') as DatasetName[];
 /**
- * `lrs`: where a regime's own lr grid (README) picked another cell than MNIST's grid, per
+ * `lrs`: where a regime's own lr grid (docs/experiments/meta-learning.md) picked another cell than MNIST's grid, per
  * method label; every other method has the same cell in all grids.
  */
 const REGIMES: Record<DatasetName, { title: string; federation: Omit<FederatedOptions, 'seed'>; lrs?: Record<string, { lr?: number; evalLr?: number }> }> = {
@@ -107,7 +107,7 @@ const SERVER: MetaOptimizerConfig = JSON.parse(env['BENCH_SERVER'] ?? 'null') ??
 
 /**
  * Each method's best cell of the BENCH_TUNE grid (tuning seed 100, not a reported seed), per
- * regime (REGIMES[d].lrs); the README has the grids. The FedAvg+FT row at adaptation lr
+ * regime (REGIMES[d].lrs); docs/experiments/meta-learning.md has the grids. The FedAvg+FT row at adaptation lr
  * 0.1 is shown where the tuned one is 0.3, for the held-out clients (see METHODS).
  */
 function methodsFor(dataset: DatasetName): Method[] {
@@ -123,7 +123,7 @@ const METHODS: Method[] = ([
   { label: 'FedAvg', algorithm: 'fedavg', hyper: { lr: 0.3 }, evalLr: 0.3, server: SERVER },
   { label: 'FedAvg+FT', algorithm: 'fedavg-ft', hyper: { lr: 0.3 }, evalLr: 0.3, server: SERVER },
   // The same FedAvg training fine-tuned at the grid's other adaptation lr: on clients that never
-  // trained, fine-tuning at 0.3 overfits the few support examples (README), so the held-out
+  // trained, fine-tuning at 0.3 overfits the few support examples (docs/experiments/meta-learning.md), so the held-out
   // targets use the better of the two FedAvg+FT rows.
   { label: 'FedAvg+FT (adapt lr 0.1)', algorithm: 'fedavg-ft', key: 'fedavg-ft-0.1', hyper: { lr: 0.3 }, evalLr: 0.1, server: SERVER },
   // Reptile's inner loop is the evaluation-time adaptation: full-batch steps on the support set.
@@ -131,7 +131,7 @@ const METHODS: Method[] = ([
   { label: 'FO-MAML', algorithm: 'fomaml', hyper: { lr: 0.3, innerSteps: 2 }, evalLr: 0.1, server: SERVER },
   { label: 'Per-FedAvg(HF)', algorithm: 'perfedavg-hf', hyper: { lr: 0.1 }, evalLr: 0.1, server: SERVER },
   { label: 'ProtoNets', algorithm: 'protonets', hyper: { lr: 0.05 }, evalLr: 0.01, server: SERVER },
-  // Only when named in BENCH_METHODS (explorations; see the README).
+  // Only when named in BENCH_METHODS (explorations; see docs/experiments/meta-learning.md).
   { label: 'MAML', algorithm: 'maml', hyper: { lr: 0.3, innerSteps: 2 }, evalLr: 0.1, server: SERVER },
   { label: 'Per-FedAvg(FO)', algorithm: 'perfedavg-fo', hyper: { lr: 0.3 }, evalLr: 0.1, server: SERVER },
 ] satisfies Method[] as Method[]);

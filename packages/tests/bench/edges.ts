@@ -33,7 +33,7 @@
  *   BENCH_EDGES_PROGRESS_MS [1000]  BENCH_EDGES_PROGRESS_INTERVAL_MS [200] (honest clients)
  *   BENCH_EDGES_CONDITIONS [undisturbed,idle,drip,both]; 'shipped' adds the dripping member
  *     under the shipped progressMs (30 s), which costs about 30 s per strike: slow; 'absent'
- *     adds a roster member that never connects (every round waits waitForClientsMs for it)
+ *     adds a roster member that never connects (it costs one waitForClientsMs wait, then rounds run without it)
  *   BENCH_EDGES_CONNECTIONS [20000]  BENCH_EDGES_CONCURRENCY [50]  BENCH_EDGES_IDLE_S [15]
  *   BENCH_EDGES_DIAGNOSE=auto|always|never [auto]
  */

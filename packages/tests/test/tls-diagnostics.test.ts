@@ -92,7 +92,7 @@ async function withServer<T>(extra: Partial<ServerOptions>, body: (server: Serve
   }
 }
 
-/** Runs a client with the default reconnect policy (10 attempts); its summary, events and how long it took. */
+/** Runs a client with the default reconnect policy (retry forever with capped backoff; TLS certificate errors are final); its summary, events and how long it took. */
 async function client(o: Partial<ClientOptions> & { url: string }): Promise<{ summary: ClientSummary; events: ClientEvent[]; ms: number }> {
   const events: ClientEvent[] = [];
   const t0 = Date.now();

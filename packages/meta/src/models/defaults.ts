@@ -1,6 +1,6 @@
 /**
  * Tuned starting points for the CNN family on 28x28x1 images, from the FedAvg+FT lr grid on
- * non-IID Fashion-MNIST (`BENCH_GRID=1 npm run bench:cnn`, tuning seed 100; README, "The CNN
+ * non-IID Fashion-MNIST (`BENCH_GRID=1 npm run bench:cnn`, tuning seed 100; docs/experiments/meta-learning.md, "The CNN
  * family on Fashion-MNIST"): a model config, the local hyperparameters and the adaptation
  * (fine-tuning) lr. Use them as they are for similar small greyscale images, or as the centre
  * of your own grid.
