@@ -93,7 +93,9 @@ test('plannedDpNumClients: the largest numClients over the range, also where t i
   assert.ok(dpNumClients(16, auto) < dpNumClients(15, auto), `${dpNumClients(16, auto)} vs ${dpNumClients(15, auto)}`);
   assert.equal(plannedDpNumClients({ minClients: 3, maxClients: 40 }, auto), Math.max(...Array.from({ length: 38 }, (_, i) => dpNumClients(i + 3, auto))));
   assert.equal(plannedDpNumClients({ minClients: 3, maxClients: 40 }, auto), dpNumClients(15, auto));
-  assert.equal(plannedDpNumClients({ minClients: 4, maxClients: 9 }, { mode: 'plaintext' }), 9);
+  // Plaintext: a released sum may hold as few inputs as the floor (minAggregate, default minClients).
+  assert.equal(plannedDpNumClients({ minClients: 4, maxClients: 9 }, { mode: 'plaintext' }), 4);
+  assert.equal(plannedDpNumClients({ minClients: 4, maxClients: 9, minAggregate: 6 }, { mode: 'plaintext' }), 6);
   assert.equal(plannedDpNumClients({ minClients: 4, maxClients: 9 }, { mode: 'secagg', threshold: 3 }), 3);
   assert.throws(() => plannedDpNumClients({ minClients: 1, maxClients: 9 }), /cohort\.minClients/);
   assert.throws(() => plannedDpNumClients({ minClients: 5, maxClients: 4 }), /cohort\.maxClients/);

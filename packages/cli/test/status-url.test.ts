@@ -65,7 +65,7 @@ test('wss: --url with --ca reports the live round, phase, a connected client and
     const live = await fedmeta(['status', '--url', server.url, '--ca', join(root, 'cert.pem'), '--json']);
     assert.equal(live.code, 0, live.stderr);
     assert.deepEqual(JSON.parse(live.stdout), {
-      federationId: 'live', round: 1, rounds: 3, phase: 'waiting', connected: 1,
+      federationId: 'live', round: 1, rounds: 3, phase: 'waiting', connected: 1, benched: 0,
       privacy: { epsilonSpent: 0, epsilonBudget: 9, delta: 1e-5 },
     });
     const text = await fedmeta(['status', '--url', server.url.replace('wss:', 'https:'), '--ca', join(root, 'cert.pem')]);
@@ -91,8 +91,9 @@ test('plain ws: --url works over http; wrong usage and unreachable servers are c
   const server = await startServer(options({ insecure: true }));
   try {
     const s = await fetchLiveStatus(server.url);
-    assert.deepEqual(s, { federationId: 'live', round: 1, rounds: 3, phase: 'waiting', connected: 0, privacy: null });
+    assert.deepEqual(s, { federationId: 'live', round: 1, rounds: 3, phase: 'waiting', connected: 0, benched: 0, privacy: null });
     assert.match(renderLiveStatus(s, server.url), /^privacy {6}DP off$/m);
+    assert.match(renderLiveStatus({ ...s, benched: 2 }, server.url), /^connected {4}0 clients, 2 benched \(left out of the next rounds for missing deadlines\)$/m);
     await assert.rejects(fetchLiveStatus(server.url, new Uint8Array([1])), (e: unknown) => e instanceof CliError && /--ca: only for https/.test(e.message));
     // https against a plain server: TLS fails, and the message says what to try.
     await assert.rejects(fetchLiveStatus(server.url.replace('ws:', 'https:')), (e: unknown) => e instanceof CliError && e.exitCode === 1 && /--url: /.test(e.message));

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,4 +87,18 @@ test('status reads the checkpoint and recomputes epsilon from the ledger, not th
   assert.match(text, /^roster {7}2 clients, 1 active/m);
   assert.match(text, /^last round {3}1: completed, 3\/3 clients, accuracy \d+\.\d%/m);
   assert.match(text, /\(written .*, 5\.00s ago\)/);
+});
+
+test('status --report: the traffic tile holds the bytes of the checkpoint\'s rounds, summed', () => {
+  const dir = sharedFixture();
+  const report = join(root, 'traffic.html');
+  const r = spawnSync(process.execPath, [bin, 'status', '--checkpoint', dir, '--report', report], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const html = readFileSync(report, 'utf8');
+  const data = /<script type="application\/json" id="fedmeta-data">([\s\S]*?)<\/script>/.exec(html);
+  assert.ok(data, 'the report embeds its snapshot');
+  const snap = JSON.parse(data[1]!) as { bytes: { in: number; out: number }; roundRows: { bytesIn: number; bytesOut: number }[] };
+  const sum = (k: 'bytesIn' | 'bytesOut') => snap.roundRows.reduce((a, row) => a + row[k], 0);
+  assert.ok(snap.roundRows.length >= 1 && sum('bytesIn') > 0 && sum('bytesOut') > 0, 'the rounds carried traffic');
+  assert.deepEqual(snap.bytes, { in: sum('bytesIn'), out: sum('bytesOut') });
 });

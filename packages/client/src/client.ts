@@ -6,7 +6,7 @@
  * restart it reconnects and joins the next round.
  */
 import { ed25519PublicKey, ready, systemRng } from '@fedmeta/secagg';
-import { parseFederationSettings, resolveLimits, toHex, TransportError, type Limits } from '@fedmeta/transport';
+import { parseFederationSettings, resolveLimits, toHex, TransportError, type FederationSettings, type Limits } from '@fedmeta/transport';
 import type { LocalResult } from '@fedmeta/meta';
 import { backoffDelay, resolveBackoff, type BackoffPolicy } from './backoff.js';
 import { openSession, type Session } from './connection.js';
@@ -115,14 +115,15 @@ class FederationClient {
       failures = 0;
       this.name = session.welcome.name;
       this.log('info', 'connected', { url: this.o.url, nextRound: session.welcome.nextRound });
-      const refusal = this.checkSettings(session);
-      if (refusal) {
+      const accepted = this.checkSettings(session);
+      if (accepted instanceof TransportError) {
+        const refusal = accepted;
         session.conn.fail(refusal);
         this.bytes.in += session.conn.bytesIn;
         this.bytes.out += session.conn.bytesOut;
         return this.end('failed', refusal);
       }
-      const outcome = await this.serve(session);
+      const outcome = await this.serve(session, accepted);
       this.bytes.in += session.conn.bytesIn;
       this.bytes.out += session.conn.bytesOut;
       this.session = null;
@@ -139,14 +140,14 @@ class FederationClient {
 
   /**
    * The federation's announced settings against this site's policy, before any round.
-   * @returns the refusal to close with, or null when accepted (then logged as accepted)
+   * @returns the refusal to close with, or the accepted settings (then logged as accepted)
    */
-  private checkSettings(session: Session): TransportError | null {
-    let settings;
+  private checkSettings(session: Session): TransportError | FederationSettings {
+    let settings: FederationSettings;
     try {
       settings = parseFederationSettings(session.welcome.settings, 'welcome.settings');
     } catch (err) {
-      return err as TransportError;
+      return asTransportError(err);
     }
     const violations = settingsViolations(this.o.policy ?? {}, settings);
     if (violations.length > 0) {
@@ -161,7 +162,7 @@ class FederationClient {
       this.standardisedWith = '';
     } catch (err) {
       this.log('error', 'data.refused', { message: (err as Error).message });
-      return err as TransportError;
+      return asTransportError(err);
     }
     if (settings.dp?.unit === 'record') {
       // Record-level DP: this site's own checks and ledger, before any round (record-dp.ts).
@@ -171,11 +172,11 @@ class FederationClient {
         this.recordDp = SiteRecordDp.accept(this.o.dp, this.o.policy ?? {}, settings, session.welcome.name, session.welcome.nextRound);
       } catch (err) {
         this.log('error', 'policy.refused', { message: (err as Error).message });
-        return err as TransportError;
+        return asTransportError(err);
       }
     }
     this.log('info', 'federation.accepted', { settings, summary: describeSettings(settings), notes: settingsNotes(this.o.policy ?? {}, settings) });
-    return null;
+    return settings;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -198,7 +199,7 @@ class FederationClient {
   }
 
   /** Serves one authenticated connection with a ClientSession until it closes. */
-  private serve(session: Session): Promise<{ kind: 'closed' | 'bye' | 'stopped' | 'dropped-by-hook'; error?: TransportError | null }> {
+  private serve(session: Session, accepted: FederationSettings): Promise<{ kind: 'closed' | 'bye' | 'stopped' | 'dropped-by-hook'; error?: TransportError | null }> {
     this.session = session;
     const seed = this.o.seed ?? (typeof this.data.id === 'number' ? this.data.id : 0);
     const conn = session.conn;
@@ -219,6 +220,7 @@ class FederationClient {
       identity: this.o.identity,
       trusted: this.trusted,
       policy: this.o.policy ?? {},
+      accepted,
       prepare: (config, params) => void prepareModel(config, params),
       // Record-level DP: the site's ledger holds the round's charge before anything is trained or sent.
       train: (config, params) => Promise.resolve().then(() => this.recordDp?.charge(config)).then(() => this.train(config, params, seed)),
@@ -294,6 +296,11 @@ class FederationClient {
     this.session?.conn.close(1000, 'client closing');
     await this.done;
   }
+}
+
+/** A refusal thrown while checking the settings, typed (an unexpected throw is ERR_INTERNAL). */
+function asTransportError(err: unknown): TransportError {
+  return err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err), { cause: err });
 }
 
 /**

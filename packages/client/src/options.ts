@@ -67,12 +67,22 @@ export interface ClientTestHooks {
   tamperSecAgg?: (round: number, message: ClientMessage) => ClientMessage;
 }
 
+/**
+ * How the client reconnects after a lost connection or a failed connect: the delay before
+ * the next attempt, after f consecutive failures, is uniform in
+ * [0, min(maxDelayMs, baseDelayMs * 2^(f - 1))) (exponential backoff, full jitter; the loss
+ * of an established session counts as one failure, a completed handshake resets the count).
+ * Refusals no retry can fix (TLS failures, auth and policy refusals) end the client at once.
+ */
 export interface ReconnectOptions {
-  /** Give up after this many consecutive failed attempts; default 10. */
+  /**
+   * Give up (ERR_CONNECT_FAILED) after this many consecutive failed attempts; 0 = never give
+   * up, keep retrying for as long as the coordinator is away. Default 0.
+   */
   maxAttempts?: number;
-  /** First delay; doubles per attempt with full jitter; default 250 ms. */
+  /** First delay ceiling; doubles per consecutive failure, with full jitter; default 250 ms. */
   baseDelayMs?: number;
-  /** Cap of the delay; default 10 s. */
+  /** Cap of the delay ceiling; default 10 s. */
   maxDelayMs?: number;
 }
 
@@ -124,11 +134,14 @@ export interface ClientOptions {
    */
   trainer?: (globalParams: Float32Array, round: number) => { update: Float32Array; weight: number };
   /**
-   * Train in a worker thread (default false). Recommended for real deployments: local
-   * training is synchronous tfjs work, and on the main thread a long round would stop the
-   * client from answering pings, so the server would declare it dead. In a worker the
-   * main thread keeps answering and sends a progress heartbeat every `progressIntervalMs`.
-   * (Ignored when `trainer` is given: a custom trainer runs where it is.)
+   * Train in a worker thread (default false; the CLI sets true). Recommended for real
+   * deployments: local training is synchronous tfjs work, and on the main thread the client
+   * can send nothing while it trains - no pongs and no progress frames - so a training longer
+   * than the coordinator's `deadlines.progressMs` (default 30 s) drops it from every round
+   * (and benches it), and one longer than `heartbeat.timeoutMs` loses the connection. In a
+   * worker the main thread keeps answering and sends a progress frame every
+   * `progressIntervalMs`. (Ignored when `trainer` is given: a custom trainer runs where it
+   * is, and no periodic progress frames are sent.)
    */
   trainInWorker?: boolean;
   /**
@@ -137,7 +150,12 @@ export interface ClientOptions {
    * reconnects. Default 60 s (the server pings every 5 s by default).
    */
   serverTimeoutMs?: number;
-  /** Progress heartbeat period while training in a worker; default 2000 ms. */
+  /**
+   * Period of the progress frames sent while training in a worker; default 2000 ms. The
+   * coordinator drops a training member from the round when no progress frame arrived for
+   * its `deadlines.progressMs` (default 30 s; not announced to clients): keep this well below
+   * it (protocol-spec/09-transport.md sec. 5.2).
+   */
   progressIntervalMs?: number;
   /** tfjs backend for local training: 'auto' (default), 'wasm', 'cpu' or 'tensorflow'. */
   backend?: BackendPreference;
@@ -170,10 +188,13 @@ export interface ClientEvaluationRecord {
   /** The training round whose global model was evaluated. */
   round: number;
   status: 'completed' | 'aborted' | 'excluded' | 'disconnected';
-  /** This site's held-out rows. */
-  local?: { count: number; correct: number; accuracy: number; loss?: number; auc?: number };
+  /**
+   * This site's held-out rows; `personalised`: scored by the model adapted on this site's
+   * training rows (`steps` steps at `lr`) when the round asked for it.
+   */
+  local?: { count: number; correct: number; accuracy: number; loss?: number; auc?: number; personalised?: { correct: number; accuracy: number; loss?: number; steps: number; lr: number } };
   /** The federation's (weighted over every reporting site's rows), as the coordinator reported it. */
-  federated?: { accuracy: number; loss?: number; auc?: number; sites: number; count: number };
+  federated?: { accuracy: number; loss?: number; auc?: number; sites: number; count: number; personalised?: { accuracy: number; loss?: number } };
   /** Epsilon spent so far, as the coordinator reported it (DP only). */
   epsilon?: number;
 }

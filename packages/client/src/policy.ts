@@ -3,6 +3,9 @@
  * checked against what the coordinator announces (the welcome frame's settings, before
  * any round) and against every round config (before anything is trained or released).
  * The coordinator decides the federation's settings; the policy lets a site refuse them.
+ * Whatever the policy, every round is also held to the settings the site accepted at the
+ * welcome (consistencyViolations): a round whose settings copy, SecAgg plan or DP
+ * parameters give less protection than announced is refused.
  * Pure functions: the client turns a non-empty list of violations into ERR_POLICY_REFUSED.
  */
 import type { FederationSettings, RoundConfig } from '@fedmeta/transport';
@@ -105,6 +108,155 @@ export function roundViolations(policy: SitePolicy, c: RoundConfig): string[] {
   return v;
 }
 
+/** Aggregation modes by what they hide: 'auto' may run SecAgg+ (sparser graph) for large cohorts. */
+const MODE_STRENGTH: Record<FederationSettings['aggregation']['mode'], number> = { plaintext: 0, 'secagg+': 1, auto: 2, secagg: 3 };
+
+/**
+ * How a round's own copy of the federation settings is weaker than the settings this site
+ * accepted at the welcome (empty: as strong or stronger). Not a policy: every site holds
+ * the coordinator to what it announced, whatever client.policy says.
+ */
+export function weakenedSettings(accepted: FederationSettings, now: FederationSettings, round: number): string[] {
+  const v: string[] = [];
+  const at = `round ${round} announces`;
+  const was = accepted.aggregation;
+  const is = now.aggregation;
+  if (is.minClients < was.minClients) v.push(`${at} minClients ${is.minClients}, below the ${was.minClients} this site accepted`);
+  if (is.minAggregate < was.minAggregate) v.push(`${at} minAggregate ${is.minAggregate}, below the ${was.minAggregate} this site accepted`);
+  if (was.security === 'active' && is.security !== 'active') v.push(`${at} ${is.security} secure aggregation; this site accepted active`);
+  if (MODE_STRENGTH[is.mode] < MODE_STRENGTH[was.mode]) v.push(`${at} aggregation mode ${is.mode}, weaker than the ${was.mode} this site accepted`);
+  const f = was.fullCohort;
+  if (f && is.mode !== 'plaintext') {
+    const g = is.fullCohort;
+    if (!g) v.push(`${at} no SecAgg plan; this site accepted threshold ${f.threshold} of a full cohort of ${f.clients}`);
+    else if (g.clients === f.clients && (g.threshold < f.threshold || (f.degree === 0 && g.degree !== 0))) {
+      v.push(`${at} threshold ${g.threshold} (degree ${g.degree}) for a full cohort of ${g.clients}; this site accepted threshold ${f.threshold} (degree ${f.degree})`);
+    }
+  }
+  const a = accepted.dp;
+  const b = now.dp;
+  if (a) {
+    if (!b) v.push(`${at} no differential privacy; this site accepted ${a.unit}-level DP`);
+    else if (b.unit !== a.unit) v.push(`${at} ${b.unit}-level DP; this site accepted ${a.unit}-level DP`);
+    else {
+      if (b.epsilonBudget > a.epsilonBudget) v.push(`${at} an epsilon budget of ${b.epsilonBudget}, above the ${a.epsilonBudget} this site accepted`);
+      if (b.delta > a.delta) v.push(`${at} delta ${b.delta}, above the ${a.delta} this site accepted`);
+      if (b.noiseMultiplier < a.noiseMultiplier) v.push(`${at} a noise multiplier of ${b.noiseMultiplier}, below the ${a.noiseMultiplier} this site accepted`);
+      if (b.l2Clip > a.l2Clip) v.push(`${at} an L2 clip of ${b.l2Clip}, above the ${a.l2Clip} this site accepted`);
+      if (a.unit === 'record' && b.unit === 'record') {
+        if (b.mode !== a.mode) v.push(`${at} ${b.mode} record-level noise; this site accepted ${a.mode}`);
+        if (b.sampleRate > a.sampleRate) v.push(`${at} a sampling rate of ${b.sampleRate}, above the ${a.sampleRate} this site accepted`);
+        if (b.localSteps > a.localSteps) v.push(`${at} ${b.localSteps} DP-SGD steps per round, more than the ${a.localSteps} this site accepted`);
+        if (b.threshold > a.threshold) v.push(`${at} noise shares sized for ${b.threshold} sites, more than the ${a.threshold} this site accepted`);
+      }
+    }
+    if (now.rounds > accepted.rounds) v.push(`${at} ${now.rounds} rounds; this site accepted ${accepted.rounds} (the DP budget is planned over them)`);
+  }
+  if (now.preprocessing && !accepted.preprocessing) v.push(`${at} a statistics round (federated standardisation) that was not announced when this site joined`);
+  if (now.evaluation && !accepted.evaluation) v.push(`${at} federated evaluation that was not announced when this site joined`);
+  else if (now.evaluation?.report === 'per-site' && accepted.evaluation?.report === 'secure') v.push(`${at} per-site evaluation reports; this site accepted secure evaluation`);
+  return v;
+}
+
+/**
+ * The fewest inputs, each with its noise share, in any sum a masked round can release: the
+ * SecAgg protocol unmasks nothing with fewer than its threshold t, and this site's machine
+ * refuses to unmask with fewer than max(the accepted and the round's minAggregate, the
+ * site's own policy.minAggregate) survivors. Null in plaintext (nothing masked: the
+ * coordinator sees every input, and what it releases rests on it alone).
+ */
+export function guaranteedShares(accepted: FederationSettings, c: RoundConfig, policy: SitePolicy): number | null {
+  const s = c.aggregation.secagg;
+  if (c.aggregation.mode === 'plaintext' || !s) return null;
+  return Math.max(s.threshold, minSurvivors(accepted, c, policy));
+}
+
+/** The floor this site's SecAgg machine puts on a released sum (its minSurvivors). */
+export function minSurvivors(accepted: FederationSettings, c: RoundConfig, policy: SitePolicy): number {
+  return Math.max(2, accepted.aggregation.minAggregate, c.federation.aggregation.minAggregate, policy.minAggregate ?? 2);
+}
+
+/**
+ * How one round breaks what the coordinator announced and this site accepted at the
+ * welcome (empty: consistent). Applied to every round whatever the site's policy: its own
+ * settings copy no weaker than accepted (weakenedSettings); the SecAgg threshold of a full
+ * cohort no lower than announced; a masked federation's rounds masked (per-site evaluation
+ * reports aside, when announced); a statistics or evaluation round only when announced;
+ * a DP federation's training rounds carrying its noise, with parameters that give no less
+ * privacy than announced (distributed DP: a noise multiplier no lower, a clip no higher, no
+ * per-client noise override, noise shares sized for no more sites than any released sum
+ * is sure to hold, no round beyond the announced rounds).
+ * @param policy only `minAggregate` is read: this site's own floor on a released sum
+ */
+export function consistencyViolations(accepted: FederationSettings, c: RoundConfig, policy: SitePolicy = {}): string[] {
+  const v = weakenedSettings(accepted, c.federation, c.round);
+  const r = c.round;
+  const e = c.encoding;
+  const a = c.aggregation;
+  const s = a.secagg;
+  const perSiteEvaluation = e.kind === 'evaluation' && e.report === 'per-site';
+  if (accepted.aggregation.mode !== 'plaintext' && a.mode === 'plaintext' && !perSiteEvaluation) v.push(`round ${r} is aggregated in plaintext; this site accepted ${accepted.aggregation.mode}`);
+  if (accepted.aggregation.mode === 'secagg' && a.mode === 'secagg+') v.push(`round ${r} runs SecAgg+ (a sparse graph); this site accepted secagg (the complete graph)`);
+  if (accepted.aggregation.security === 'active' && s && s.mode !== 'active') v.push(`round ${r} runs ${s.mode} secure aggregation; this site accepted active`);
+  if (s && s.clientIds.length < accepted.aggregation.minClients) v.push(`round ${r} has a cohort of ${s.clientIds.length}, below the announced minClients ${accepted.aggregation.minClients}`);
+  const f = accepted.aggregation.fullCohort;
+  if (f && s && s.clientIds.length === f.clients) {
+    if (s.threshold < f.threshold) v.push(`round ${r} unmasks its cohort of ${f.clients} with threshold ${s.threshold}, below the announced ${f.threshold}`);
+    if (f.degree === 0 && s.degree !== 0) v.push(`round ${r} masks its cohort of ${f.clients} over a graph of degree ${s.degree}; the complete graph was announced`);
+  }
+  if (e.kind === 'stats' && accepted.preprocessing !== 'federated-standardise') v.push(`round ${r} is a statistics round that was not announced when this site joined`);
+  if (e.kind === 'evaluation') {
+    if (!accepted.evaluation) v.push(`round ${r} is an evaluation round that was not announced when this site joined`);
+    else if (e.report === 'per-site' && accepted.evaluation.report === 'secure') v.push(`round ${r} asks for a per-site evaluation report; this site accepted secure evaluation`);
+  }
+  const dp = accepted.dp;
+  if (dp && (e.kind === 'quantize' || e.kind === 'ddg' || e.kind === 'record-ddg')) {
+    const want = dp.unit === 'client' ? 'ddg' : dp.mode === 'local' ? 'quantize' : 'record-ddg';
+    if (e.kind !== want) v.push(`round ${r} encodes with ${e.kind}; the ${dp.unit}-level DP this site accepted${dp.unit === 'record' ? ` (${dp.mode} noise)` : ''} encodes with ${want}`);
+  }
+  if ((e.kind === 'ddg' || e.kind === 'record-ddg') && r > accepted.rounds) v.push(`round ${r} is beyond the ${accepted.rounds} rounds announced (the DP budget covers those)`);
+  const shares = guaranteedShares(accepted, c, policy);
+  const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+  if (e.kind === 'ddg') {
+    const ref = dp?.unit === 'client' ? dp : c.federation.dp?.unit === 'client' ? c.federation.dp : null;
+    const p = e.params as Record<string, unknown>;
+    if (!ref) v.push(`round ${r} encodes with client-level DP noise (ddg) that the federation did not announce`);
+    else {
+      const z = num(p['noiseMultiplier']);
+      const clip = num(p['l2Clip']);
+      const n = p['numClients'];
+      if (p['localNoiseStddev'] !== undefined || p['noiseStddevPerClient'] !== undefined) {
+        v.push(`round ${r} sets each site's noise directly (encoding.params.localNoiseStddev / noiseStddevPerClient) instead of the announced noise multiplier ${ref.noiseMultiplier}`);
+      }
+      if (z === null || z < ref.noiseMultiplier) v.push(`round ${r}'s noise multiplier ${String(p['noiseMultiplier'])} (encoding.params.noiseMultiplier) is below the announced ${ref.noiseMultiplier}`);
+      if (clip === null || clip <= 0 || clip > ref.l2Clip) v.push(`round ${r}'s L2 clip ${String(p['l2Clip'])} (encoding.params.l2Clip) is above the announced ${ref.l2Clip}`);
+      if (!(typeof n === 'number' && Number.isInteger(n) && n >= 1)) v.push(`round ${r}'s encoding.params.numClients ${String(n)}: expected an integer >= 1`);
+      else if (shares !== null && n > shares) {
+        v.push(`round ${r} sizes each site's noise for ${n} shares (encoding.params.numClients), but a released sum is only sure to hold ${shares} (the SecAgg threshold ${s!.threshold}, the floor ${minSurvivors(accepted, c, policy)} on survivors): the released noise could fall below the announced noise multiplier`);
+      }
+    }
+  }
+  if (e.kind === 'record-ddg') {
+    const ref = dp?.unit === 'record' ? dp : c.federation.dp?.unit === 'record' ? c.federation.dp : null;
+    const p = e.params as Record<string, unknown>;
+    if (!ref || ref.mode !== 'distributed') v.push(`round ${r} encodes with distributed record-level noise (record-ddg) that the federation did not announce`);
+    else {
+      const z = num(p['noiseMultiplier']);
+      const clip = num(p['l2Clip']);
+      const t = p['threshold'];
+      if (z === null || z < ref.noiseMultiplier) v.push(`round ${r}'s noise multiplier ${String(p['noiseMultiplier'])} (encoding.params.noiseMultiplier) is below the announced ${ref.noiseMultiplier}`);
+      if (clip === null || clip <= 0 || clip > ref.l2Clip) v.push(`round ${r}'s L2 clip ${String(p['l2Clip'])} (encoding.params.l2Clip) is above the announced ${ref.l2Clip}`);
+      if (!(typeof t === 'number' && Number.isInteger(t) && t >= 1)) v.push(`round ${r}'s encoding.params.threshold ${String(t)}: expected an integer >= 1`);
+      else {
+        if (t > ref.threshold) v.push(`round ${r} sizes each site's noise share for ${t} sites (encoding.params.threshold), more than the announced ${ref.threshold}`);
+        if (shares === null) v.push(`round ${r} sends distributed record-level noise shares in plaintext (they need SecAgg)`);
+        else if (t > shares) v.push(`round ${r} sizes each site's noise share for ${t} sites (encoding.params.threshold), but a released sum is only sure to hold ${shares}`);
+      }
+    }
+  }
+  return v;
+}
+
 /** Checks a policy's own fields. @returns the first problem, or null */
 export function policyProblem(p: SitePolicy): string | null {
   if (p === null || typeof p !== 'object') return 'policy: expected an object';
@@ -138,5 +290,11 @@ export function describeSettings(s: FederationSettings): string {
     : s.dp.unit === 'record'
       ? `DP record-level (DP-SGD, ${s.dp.mode} noise), epsilon ${s.dp.epsilonBudget} per site (delta ${s.dp.delta}, noise multiplier ${s.dp.noiseMultiplier.toFixed(3)}, clip ${s.dp.l2Clip}, sampling rate ${s.dp.sampleRate})`
       : `DP ${s.dp.unit}-level, epsilon budget ${s.dp.epsilonBudget} (delta ${s.dp.delta}, noise multiplier ${s.dp.noiseMultiplier.toFixed(3)}, clip ${s.dp.l2Clip})`;
-  return `${a.mode} ${a.security}, rounds of >= ${a.minClients} members, sums of >= ${a.minAggregate} inputs, ${dp}, ${s.rounds} rounds`;
+  const f = a.fullCohort;
+  const plan = !f
+    ? ''
+    : f.degree === 0
+      ? `, SecAgg threshold ${f.threshold} of ${f.clients} in a full cohort of ${f.clients}`
+      : `, SecAgg+ threshold ${f.threshold} of ${f.degree + 1} (each member and its ${f.degree} neighbours) in a full cohort of ${f.clients}`;
+  return `${a.mode} ${a.security}, rounds of >= ${a.minClients} members, sums of >= ${a.minAggregate} inputs, ${dp}, ${s.rounds} rounds${plan}`;
 }

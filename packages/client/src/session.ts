@@ -8,10 +8,10 @@
  * reconnect loop around it.
  */
 import { decodeMessage, encodeFixedPoint, encodeMessage, SecAggAbortError, SecAggClient, SecAggError, type ClientMessage, type Rng, type ServerMessage } from '@fedmeta/secagg';
-import { fromHex, parseRoundConfig, toHex, TransportError, type MessageOf, type RoundConfig, type RuntimeMessage, type Standardisation } from '@fedmeta/transport';
+import { fromHex, parseRoundConfig, toHex, TransportError, type FederationSettings, type MessageOf, type RoundConfig, type RuntimeMessage, type Standardisation } from '@fedmeta/transport';
 import type { LocalResult } from '@fedmeta/meta';
-import { evaluationViolations, roundViolations, type SitePolicy } from './policy.js';
-import { encodeEvaluation, type LocalEvaluation } from './evaluation.js';
+import { consistencyViolations, evaluationViolations, minSurvivors, roundViolations, type SitePolicy } from './policy.js';
+import { encodeEvaluation, evalReportOf, type LocalEvaluation } from './evaluation.js';
 import type { ClientEvaluationRecord, ClientEvent, ClientPhase, ClientRoundRecord, ClientTestHooks } from './options.js';
 
 /** Time, injected (the process clock in production, a fake one in tests). */
@@ -45,6 +45,11 @@ export interface SessionOptions {
   /** Hex of the out-of-band trusted identity keys (active mode), or null to trust the server. */
   trusted: ReadonlySet<string> | null;
   policy: SitePolicy;
+  /**
+   * The federation settings this site accepted at the welcome: every round is held to them
+   * (policy.ts consistencyViolations), whatever the policy says.
+   */
+  accepted: FederationSettings;
   /** Checks the announced model against the params (throws TransportError). */
   prepare(config: RoundConfig, params: Float32Array): void;
   /** Trains one round; `beat` may be called while it runs, to send progress. */
@@ -215,11 +220,17 @@ export class ClientSession {
     this.stopBeat();
     const config = parseRoundConfig(msg.config, { round: msg.round, paramCount: msg.params.length, federationId: this.o.federationId, participantId: msg.participantId });
     const evaluating = config.encoding.kind === 'evaluation';
-    const violations = evaluating ? evaluationViolations(this.o.policy, config) : roundViolations(this.o.policy, config);
-    if (violations.length > 0) {
+    const broken = consistencyViolations(this.o.accepted, config, this.o.policy);
+    const refused = evaluating ? evaluationViolations(this.o.policy, config) : roundViolations(this.o.policy, config);
+    if (broken.length > 0 || refused.length > 0) {
       // Nothing has been trained or sent for this round: leave before anything is released.
+      const violations = [...broken, ...refused];
       this.o.log('error', 'policy.refused', { round: msg.round, violations });
-      throw new TransportError('ERR_POLICY_REFUSED', `this site's policy (client.policy) refuses round ${msg.round}: ${violations.join('; ')}`);
+      const parts = [
+        ...(broken.length > 0 ? [`round ${msg.round} breaks the federation settings this site accepted: ${broken.join('; ')}`] : []),
+        ...(refused.length > 0 ? [`this site's policy (client.policy) refuses round ${msg.round}: ${refused.join('; ')}`] : []),
+      ];
+      throw new TransportError('ERR_POLICY_REFUSED', parts.join('; '));
     }
     this.o.prepare(config, msg.params); // model, algorithm and params checked before any work
     if (config.standardisation) this.o.standardise(config.standardisation);
@@ -291,11 +302,11 @@ export class ClientSession {
       if (this.active !== active || !this.o.link.isOpen) return;
       this.stopBeat();
       active.evaluation = { local };
-      this.o.log('info', 'evaluation.local', { round: active.round, report: enc.report, count: local.count, correct: local.correct, lossSum: local.lossSum, auc: local.auc });
+      this.o.log('info', 'evaluation.local', { round: active.round, report: enc.report, count: local.count, correct: local.correct, lossSum: local.lossSum, auc: local.auc, personalised: local.personalised });
       if (enc.report === 'per-site') {
         // Checked again here: a site under evaluation 'secure' never sends a per-site report.
         if (this.o.policy.evaluation === 'secure') throw new TransportError('ERR_POLICY_REFUSED', `this site's policy (client.policy.evaluation secure) refuses a per-site evaluation report for round ${active.round}`);
-        this.o.link.send({ type: 'evalReport', round: active.round, count: local.count, correct: local.correct, positive: local.positive, negative: local.negative, ...(local.lossSum !== undefined ? { lossSum: local.lossSum } : {}), ...(local.auc !== undefined ? { auc: local.auc } : {}) });
+        this.o.link.send(evalReportOf(local));
         this.o.changed('aggregating');
         return;
       }
@@ -330,7 +341,7 @@ export class ClientSession {
         rng: this.o.rng,
         input: encoded,
         // The floor on the released sum: the federation's announced one, or this site's if higher.
-        minSurvivors: Math.max(2, active.config.federation.aggregation.minAggregate, this.o.policy.minAggregate ?? 2),
+        minSurvivors: minSurvivors(this.o.accepted, active.config, this.o.policy),
         ...(s.mode === 'active' ? { identity: { secretKey: this.o.identity.secretKey }, roster: identities! } : {}),
       });
     } catch (cause) {
@@ -424,6 +435,8 @@ function evaluationRecord(round: number, status: ClientEvaluationRecord['status'
     rec.local = { count: local.count, correct: local.correct, accuracy: local.count > 0 ? local.correct / local.count : 0 };
     if (local.lossSum !== undefined && local.count > 0) rec.local.loss = local.lossSum / local.count;
     if (local.auc !== undefined) rec.local.auc = local.auc;
+    const own = local.personalised;
+    if (own) rec.local.personalised = { correct: own.correct, accuracy: local.count > 0 ? own.correct / local.count : 0, ...(own.lossSum !== undefined && local.count > 0 ? { loss: own.lossSum / local.count } : {}), steps: own.steps, lr: own.lr };
   }
   if (federated) {
     const accuracy = num(federated['accuracy']);
@@ -433,6 +446,12 @@ function evaluationRecord(round: number, status: ClientEvaluationRecord['status'
       const auc = num(federated['auc']);
       if (loss !== undefined) rec.federated.loss = loss;
       if (auc !== undefined) rec.federated.auc = auc;
+      const pers = federated['personalised'];
+      const persAccuracy = pers !== null && typeof pers === 'object' ? num((pers as Record<string, unknown>)['accuracy']) : undefined;
+      if (persAccuracy !== undefined) {
+        const persLoss = num((pers as Record<string, unknown>)['loss']);
+        rec.federated.personalised = { accuracy: persAccuracy, ...(persLoss !== undefined ? { loss: persLoss } : {}) };
+      }
     }
   }
   return rec;

@@ -5,8 +5,9 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMessage, encodeMessage, ready, SecAggServer, systemRng, type ClientMessage, type ServerMessage } from '@fedmeta/secagg';
-import { TransportError, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
+import { ABORT_REASONS, decodeMessage, encodeMessage, ready, SecAggServer, systemRng, type ClientMessage, type ServerMessage } from '@fedmeta/secagg';
+import { paddedLength } from '@fedmeta/dp';
+import { TransportError, type FederationSettings, type RoundConfig, type RuntimeMessage } from '@fedmeta/transport';
 import type { LocalResult } from '@fedmeta/meta';
 import { encodeLocal } from '../src/pipeline.js';
 import { ClientSession, type SessionClock, type SessionOptions } from '../src/session.js';
@@ -49,9 +50,14 @@ class FakeClock implements SessionClock {
 }
 
 const PARAMS = 5;
-const settings = { rounds: 3, aggregation: { mode: 'secagg' as const, security: 'semi-honest' as const, minClients: 3, minAggregate: 3 }, dp: null };
+const settings: FederationSettings = { rounds: 10, aggregation: { mode: 'secagg' as const, security: 'semi-honest' as const, minClients: 3, minAggregate: 3 }, dp: null };
 
-function roundConfig(round: number, ids: number[], nonce: Uint8Array, extra: { mode?: 'secagg' | 'plaintext' } = {}): RoundConfig {
+function roundConfig(
+  round: number,
+  ids: number[],
+  nonce: Uint8Array,
+  extra: { mode?: 'secagg' | 'plaintext'; encoding?: RoundConfig['encoding']; vectorLength?: number; threshold?: number; federation?: FederationSettings } = {},
+): RoundConfig {
   const mode = extra.mode ?? 'secagg';
   return {
     federationId: 'fed',
@@ -60,15 +66,15 @@ function roundConfig(round: number, ids: number[], nonce: Uint8Array, extra: { m
     paramCount: PARAMS,
     algorithm: { name: 'fedavg', hyper: { localSteps: 1, batchSize: 1, lr: 0.1 } },
     trainSeed: 1,
-    encoding: { kind: 'quantize', bits: 32, maxClients: ids.length, elementClip: 1, maxWeight: 100 },
+    encoding: extra.encoding ?? { kind: 'quantize', bits: 32, maxClients: ids.length, elementClip: 1, maxWeight: 100 },
     aggregation: {
       mode,
-      vectorLength: PARAMS + 1,
+      vectorLength: extra.vectorLength ?? PARAMS + 1,
       bits: 32,
-      ...(mode === 'plaintext' ? {} : { secagg: { sessionNonce: Buffer.from(nonce).toString('hex'), clientIds: ids, threshold: 3, degree: 0, mode: 'semi-honest' as const } }),
+      ...(mode === 'plaintext' ? {} : { secagg: { sessionNonce: Buffer.from(nonce).toString('hex'), clientIds: ids, threshold: extra.threshold ?? 3, degree: 0, mode: 'semi-honest' as const } }),
     },
     trainingMs: 10_000,
-    federation: settings,
+    federation: extra.federation ?? settings,
   };
 }
 
@@ -111,6 +117,7 @@ function session(clock: FakeClock, over: Partial<SessionOptions> & { update?: Fl
     identity: { publicKey: new Uint8Array(32), secretKey: new Uint8Array(32) },
     trusted: null,
     policy: {},
+    accepted: settings,
     prepare: () => undefined,
     train: async (): Promise<LocalResult> => {
       if (over.trainGate) await over.trainGate;
@@ -305,4 +312,155 @@ test('session: a left round whose training ends late does not stop the progress 
   const before = beats();
   clock.advance(3_500);
   assert.equal(beats() - before, 3, 'round 2 keeps sending a progress frame every second');
+});
+
+/** Client-level DP as announced: z = 1, clip 1 (the federation the DP tests accepted). */
+const dpSettings: FederationSettings = { ...settings, dp: { unit: 'client', epsilonBudget: 8, delta: 1e-5, noiseMultiplier: 1, l2Clip: 1 } };
+/** A DDG round as the server builds it for a cohort of 3 with t = 3 (numClients = t), with `over` in its params. */
+function ddgRound(round: number, over: Record<string, unknown> = {}, federation: FederationSettings = dpSettings): RoundConfig {
+  return roundConfig(round, [1, 2, 3], new Uint8Array(32), {
+    encoding: { kind: 'ddg', params: { dim: PARAMS, numClients: 3, l2Clip: 1, noiseMultiplier: 1, bits: 32, ...over }, roundSeed: '11'.repeat(32) },
+    vectorLength: paddedLength(PARAMS),
+    federation,
+  });
+}
+const start = (h: Harness, config: RoundConfig) => h.session.receive({ type: 'roundStart', round: config.round, participantId: 1, config: config as unknown as Record<string, unknown>, params: new Float32Array(PARAMS) });
+
+test('session: with no policy, a DP round whose noise is weaker than announced is refused before anything is trained or sent', async () => {
+  const clock = new FakeClock();
+  // The round the server sends is accepted: trained, encoded with DP noise, masked.
+  let trained = 0;
+  const counting = { accepted: dpSettings, train: async (): Promise<LocalResult> => (trained++, { update: new Float32Array(PARAMS).fill(0.1), weight: 1, metrics: { lossFirst: 1, lossLast: 1, examples: 1, steps: 1, millis: 1 } }) };
+  const ok = session(clock, counting);
+  start(ok, ddgRound(1));
+  await settle(clock);
+  assert.deepEqual(ok.failed, []);
+  assert.equal(trained, 1);
+  assert.deepEqual(secaggOut(ok).map((m) => m.kind), ['advertise-keys']);
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ numClients: 1000 }, /sizes each site's noise for 1000 shares \(encoding\.params\.numClients\), but a released sum is only sure to hold 3/],
+    [{ noiseMultiplier: 0.01 }, /noise multiplier 0\.01 \(encoding\.params\.noiseMultiplier\) is below the announced 1/],
+    [{ l2Clip: 100 }, /L2 clip 100 \(encoding\.params\.l2Clip\) is above the announced 1/],
+    [{ localNoiseStddev: 1e-9 }, /sets each site's noise directly/],
+  ];
+  for (const [over, re] of cases) {
+    trained = 0;
+    const h = session(clock, counting);
+    start(h, ddgRound(2, over));
+    await settle(clock);
+    assert.equal(h.failed[0]?.code, 'ERR_POLICY_REFUSED', JSON.stringify(over));
+    assert.match(h.failed[0]!.message, /round 2 breaks the federation settings this site accepted/);
+    assert.match(h.failed[0]!.message, re);
+    assert.deepEqual(h.sent, [], 'nothing sent');
+    assert.equal(trained, 0, 'nothing trained');
+    assert.ok(h.events.some((e) => e.event === 'policy.refused' && e.fields.round === 2));
+  }
+  // A round beyond the announced rounds.
+  const late = session(clock, counting);
+  start(late, ddgRound(11));
+  await settle(clock);
+  assert.match(late.failed[0]?.message ?? '', /round 11 is beyond the 10 rounds announced/);
+  assert.deepEqual(late.sent, []);
+});
+
+test('session: a round whose copy of the settings is weaker than what the site accepted at the welcome is refused, nothing sent', async () => {
+  const clock = new FakeClock();
+  const accepted: FederationSettings = { ...settings, aggregation: { ...settings.aggregation, minAggregate: 5, minClients: 3 } };
+  const weaker: [FederationSettings, RegExp][] = [
+    [{ ...accepted, aggregation: { ...accepted.aggregation, minAggregate: 2 } }, /round 1 announces minAggregate 2, below the 5 this site accepted/],
+    [{ ...accepted, aggregation: { ...accepted.aggregation, minClients: 2 } }, /round 1 announces minClients 2, below the 3/],
+    [{ ...accepted, aggregation: { ...accepted.aggregation, mode: 'plaintext' } }, /aggregation mode plaintext, weaker than the secagg/],
+  ];
+  const five = [1, 2, 3, 4, 5];
+  for (const [federation, re] of weaker) {
+    const h = session(clock, { accepted });
+    start(h, roundConfig(1, five, new Uint8Array(32), { federation, threshold: 4 }));
+    await settle(clock);
+    assert.equal(h.failed[0]?.code, 'ERR_POLICY_REFUSED');
+    assert.match(h.failed[0]!.message, re);
+    assert.deepEqual(h.sent, []);
+  }
+  // DP removed from a round's settings, and its noise with it.
+  const h = session(clock, { accepted: dpSettings });
+  start(h, roundConfig(1, [1, 2, 3], new Uint8Array(32), { federation: settings }));
+  await settle(clock);
+  assert.match(h.failed[0]?.message ?? '', /round 1 announces no differential privacy; this site accepted client-level DP/);
+  assert.match(h.failed[0]!.message, /round 1 encodes with quantize; the client-level DP this site accepted encodes with ddg/);
+  assert.deepEqual(h.sent, []);
+  // The same round against the settings it repeats is accepted.
+  const same = session(clock, { accepted });
+  start(same, roundConfig(1, five, new Uint8Array(32), { federation: accepted, threshold: 4 }));
+  await settle(clock);
+  assert.deepEqual(same.failed, []);
+  assert.deepEqual(secaggOut(same).map((m) => m.kind), ['advertise-keys']);
+});
+
+test('session: a malformed round config, or params of another length, is refused typed (ERR_BAD_PAYLOAD, ERR_VECTOR_LENGTH) before anything is sent', async () => {
+  const clock = new FakeClock();
+  const good = roundConfig(1, [1, 2, 3], new Uint8Array(32));
+  const cases: [Record<string, unknown>, Float32Array, string, RegExp][] = [
+    [{ ...good, encoding: { kind: 'gzip' } }, new Float32Array(PARAMS), 'ERR_BAD_PAYLOAD', /roundStart\.config\.encoding\.kind/],
+    [{ ...good, aggregation: { ...good.aggregation, secagg: { ...good.aggregation.secagg!, clientIds: [2, 3] } } }, new Float32Array(PARAMS), 'ERR_BAD_PAYLOAD', /clientIds: expected to contain this client's id 1/],
+    [{ ...good, aggregation: { ...good.aggregation, secagg: { ...good.aggregation.secagg!, threshold: 9 } } }, new Float32Array(PARAMS), 'ERR_BAD_PAYLOAD', /roundStart\.config\.aggregation\.secagg/],
+    [good as unknown as Record<string, unknown>, new Float32Array(PARAMS + 2), 'ERR_VECTOR_LENGTH', /roundStart\.params has 7 entries, config\.paramCount says 5/],
+  ];
+  for (const [config, params, code, re] of cases) {
+    const h = session(clock);
+    h.session.receive({ type: 'roundStart', round: 1, participantId: 1, config, params });
+    await settle(clock);
+    assert.equal(h.failed[0]?.code, code, JSON.stringify(config.aggregation));
+    assert.match(h.failed[0]!.message, re);
+    assert.deepEqual(secaggOut(h), [], 'no SecAgg message');
+  }
+  // A DDG encoding whose dimension is not the update's: found after training, nothing masked.
+  const h = session(clock, { accepted: dpSettings });
+  start(h, ddgRound(1, { dim: PARAMS + 3 }));
+  await settle(clock);
+  assert.equal(h.failed[0]?.code, 'ERR_VECTOR_LENGTH');
+  assert.match(h.failed[0]!.message, /encoding\.params\.dim 8 differs from the update length 5/);
+  assert.deepEqual(secaggOut(h), []);
+});
+
+test('session: a site whose own floor is above the survivors refuses to unmask: the round aborts TOO_FEW_SURVIVORS and no unmask response leaves', async () => {
+  const clock = new FakeClock();
+  const nonce = systemRng.fill(new Uint8Array(32));
+  const ids = [1, 2, 3];
+  // The federation accepts sums of 2 (t = 2); sites 1 and 2 want at least 3 (client.policy.minAggregate).
+  const low: FederationSettings = { ...settings, aggregation: { ...settings.aggregation, minClients: 2, minAggregate: 2 } };
+  const hs = ids.map((id) => session(clock, { accepted: low, ...(id < 3 ? { policy: { minAggregate: 3 } } : {}) }));
+  const server = new SecAggServer({ sessionNonce: nonce, clientIds: ids, threshold: 2, bits: 32, vectorLength: PARAMS + 1, degree: 0, mode: 'semi-honest' }, systemRng);
+  const cursor = hs.map(() => 0);
+  const deliver = (sends: readonly { to: number; message: ServerMessage }[]) => {
+    for (const { to, message } of sends) hs[to - 1]!.session.receive({ type: 'secagg', round: 1, payload: encodeMessage(message) });
+  };
+  ids.forEach((id, i) => hs[i]!.session.receive({ type: 'roundStart', round: 1, participantId: id, config: roundConfig(1, ids, nonce, { threshold: 2, federation: low }) as unknown as Record<string, unknown>, params: new Float32Array(PARAMS) }));
+  await settle(clock);
+  let dropped = false;
+  for (let pass = 0; pass < 10 && server.state !== 'completed' && server.state !== 'aborted'; pass++) {
+    hs.forEach((h, i) => {
+      const out = secaggOut(h);
+      for (const m of out.slice(cursor[i])) {
+        // Site 3 crashes before its masked input: the survivor set is {1, 2}.
+        if (ids[i] === 3 && m.kind === 'masked-input') {
+          if (!dropped) deliver(server.clientDropped(3).sends);
+          dropped = true;
+          continue;
+        }
+        deliver(server.receive(ids[i]!, m).sends);
+      }
+      cursor[i] = out.length;
+    });
+    while (server.readyToAdvance) deliver(server.closeRound().sends);
+  }
+  assert.ok(dropped);
+  assert.equal(server.state, 'aborted');
+  assert.equal(server.abortReason, ABORT_REASONS.TOO_FEW_SURVIVORS);
+  for (const h of hs.slice(0, 2)) {
+    const kinds = secaggOut(h).map((m) => m.kind);
+    assert.ok(kinds.includes('abort'), kinds.join());
+    assert.ok(!kinds.includes('unmask-response'), 'no unmasking share of a sum of 2 left this site');
+    const e = h.events.find((x) => x.event === 'round.aborted-by-client');
+    assert.equal(e?.fields.reason, 'TOO_FEW_SURVIVORS');
+    assert.deepEqual(h.failed, [], 'the link stays open for the next round');
+  }
 });

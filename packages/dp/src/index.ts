@@ -15,3 +15,4 @@ export { clipL2 } from './clip.js';
 export { gaussianMechanism, addGaussianNoise, sampleStandardNormal, fillGaussian, GAUSSIAN_ZIGGURAT, type GaussianZiggurat } from './gaussian.js';
 export { createDdgEncoder, chooseDdgParams, chooseDdgBits, addModular, paddedLength, type DdgConfig, type DdgParams, type DdgEncoder } from './ddg.js';
 export { createRecordDdgEncoder, recordDdgParams, planRecordLevelSettings, recordLevelEpsilon, recordLevelRoundEvent, checkRecordSettings, type RecordDdgConfig, type RecordDdgParams, type RecordDdgEncoder, type RecordLevelSettingsQuery, type RecordLevelSettingsPlan } from './record-ddg.js';
+export { planRemainingRecordLevelSettings, remainingRecordLevelEpsilon, RecordBudgetSpentError, type RemainingRecordLevelQuery, type RemainingRecordLevelPlan } from './record-remaining.js';

@@ -8,8 +8,9 @@
  * Every value reaches the page through textContent (never innerHTML).
  * Each chart element carries data-points (x values drawn) and data-last (the last value)
  * so tests and scripts can read what is plotted; the accuracy chart also
- * data-federated-points / data-federated-last (the federated evaluation's weighted mean)
- * and data-sites (the sites with a per-site series).
+ * data-federated-points / data-federated-last (the federated evaluation's weighted mean),
+ * data-personalised-points / data-personalised-last (the personalised series) and
+ * data-sites (the sites with a per-site series).
  */
 (function () {
   'use strict';
@@ -165,6 +166,8 @@
       var hasPers = pts.some(function (r) { return typeof r.personalisedAccuracy === 'number'; });
       var hasFed = evaluated.length > 0;
       var hasFedLoss = evaluated.some(function (r) { return typeof r.federated.loss === 'number'; });
+      var persLoss = function (r) { return fed(r) && r.federated.personalised && typeof r.federated.personalised.loss === 'number' ? r.federated.personalised.loss : null; };
+      var hasPersLoss = evaluated.some(function (r) { return persLoss(r) !== null; });
       var sites = evaluatedSites(rows);
       var num = function (v) { return typeof v === 'number' ? v : null; };
       var pc = function (v) { return typeof v === 'number' ? 100 * v : null; };
@@ -182,8 +185,9 @@
       });
       if (hasLoss) { defs.push({ label: 'loss', stroke: '#d07a1e', width: 1.5, scale: 'loss', size: 4, dash: [4, 3] }); data.push(pts.map(function (r) { return num(r.loss); })); }
       if (hasFedLoss) { defs.push({ label: 'federated loss', stroke: '#8c3b1f', width: 1.5, scale: 'loss', size: 4, dash: [8, 3] }); data.push(pts.map(function (r) { return fed(r) ? num(r.federated.loss) : null; })); }
+      if (hasPersLoss) { defs.push({ label: 'personalised loss', stroke: '#b58ad6', width: 1.5, scale: 'loss', size: 4, dash: [8, 3] }); data.push(pts.map(persLoss)); }
       var lastAcc = pts[pts.length - 1].accuracy;
-      var lossAxis = hasLoss || hasFedLoss;
+      var lossAxis = hasLoss || hasFedLoss || hasPersLoss;
       draw('chart-accuracy', 'acc:' + defs.map(function (d) { return d.label; }).join('\u0000'), function () {
         var series = [{ label: 'round' }].concat(defs.map(function (d) {
           var o = { label: d.label, stroke: d.stroke, width: d.width, scale: d.scale, points: { show: true, size: d.size }, spanGaps: true, value: d.scale === '%' ? pctValue : lossValue };
@@ -198,6 +202,9 @@
     // What the federated series hold, for tests and scripts (like data-points / data-last).
     el.setAttribute('data-federated-points', String(evaluated.length));
     el.setAttribute('data-federated-last', lastFed ? String(lastFed.federated.accuracy) : '');
+    var personalised = rows.filter(function (r) { return typeof r.personalisedAccuracy === 'number'; });
+    el.setAttribute('data-personalised-points', String(personalised.length));
+    el.setAttribute('data-personalised-last', personalised.length ? String(personalised[personalised.length - 1].personalisedAccuracy) : '');
     el.setAttribute('data-sites', evaluatedSites(rows).join(','));
   }
 
@@ -214,12 +221,14 @@
     var ev = last.federated;
     var secure = ev.report === 'secure';
     var line = function (name, p, cls) {
-      var tr = row([name, p.count, pct2(p.accuracy), fixed(p.loss, 4), fixed(p.auc, 3) + (typeof p.auc === 'number' && typeof p.aucBound === 'number' ? ' \u00b1 ' + p.aucBound.toFixed(3) : '')], cls);
+      var own = p.personalised || {};
+      var tr = row([name, p.count, pct2(p.accuracy), fixed(p.loss, 4), fixed(p.auc, 3) + (typeof p.auc === 'number' && typeof p.aucBound === 'number' ? ' \u00b1 ' + p.aucBound.toFixed(3) : ''), pct2(own.accuracy), fixed(own.loss, 4)], cls);
       tr.setAttribute('data-site', name);
       tr.setAttribute('data-count', String(p.count));
       tr.setAttribute('data-accuracy', String(p.accuracy));
       tr.setAttribute('data-loss', typeof p.loss === 'number' ? String(p.loss) : '');
       tr.setAttribute('data-auc', typeof p.auc === 'number' ? String(p.auc) : '');
+      tr.setAttribute('data-personalised', typeof own.accuracy === 'number' ? String(own.accuracy) : '');
       return tr;
     };
     var out = (ev.perSite || []).map(function (p) { return line(p.name, p, ''); });

@@ -5,7 +5,7 @@
  */
 import type { Rng, SecAggConfig } from '@fedmeta/secagg';
 import { toHex, type FederationSettings, type RoundConfig } from '@fedmeta/transport';
-import type { CohortPlan } from './cohort.js';
+import { planCohort, type CohortPlan } from './cohort.js';
 import type { RoundEncoding } from './encoding.js';
 import type { Peer } from './peer.js';
 import { recordLevelSettings, type DpRoundEncoding } from './privacy.js';
@@ -27,15 +27,34 @@ export interface Announcement {
   identities: Map<number, Uint8Array> | null;
 }
 
+type FullCohort = NonNullable<FederationSettings['aggregation']['fullCohort']>;
+const fullCohorts = new WeakMap<object, FullCohort | null>();
+/**
+ * The SecAgg plan of a full cohort, as announced: as many members as a round may hold
+ * (cohort.maxClients, at least the start floor, at most the active roster members when the
+ * server started), planned like every round (planCohort). Null in plaintext mode or when
+ * no round could hold two members.
+ */
+export function fullCohortPlan(o: ResolvedServerOptions): FullCohort | null {
+  const known = fullCohorts.get(o);
+  if (known !== undefined) return known;
+  const n = Math.min(Math.max(o.cohort.maxClients, o.cohort.minClients, o.cohort.minAggregate), o.roster.active);
+  const plan = n >= 2 ? planCohort(n, o.aggregation) : null;
+  const planned = plan && plan.mode !== 'plaintext' ? { clients: n, threshold: plan.threshold, degree: plan.degree } : null;
+  fullCohorts.set(o, planned);
+  return planned;
+}
+
 /** The settings announced in every welcome frame and round config. */
 export function federationSettings(o: ResolvedServerOptions): FederationSettings {
   const dp = o.raw.dp;
+  const fullCohort = fullCohortPlan(o);
   return {
     ...(o.raw.dataSchema ? { data: o.raw.dataSchema } : {}),
     ...(o.raw.preprocessing?.standardise === 'federated' ? { preprocessing: 'federated-standardise' as const } : {}),
     ...(o.raw.evaluation ? { evaluation: evaluationSettings(o) } : {}),
     rounds: o.rounds,
-    aggregation: { mode: o.aggregation.mode, security: o.aggregation.security, minClients: o.cohort.minClients, minAggregate: o.cohort.minAggregate },
+    aggregation: { mode: o.aggregation.mode, security: o.aggregation.security, minClients: o.cohort.minClients, minAggregate: o.cohort.minAggregate, ...(fullCohort ? { fullCohort } : {}) },
     dp: !dp
       ? null
       : dp.unit === 'record'

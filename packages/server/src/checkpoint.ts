@@ -190,20 +190,70 @@ export function federationFingerprint(o: {
 }
 
 /**
- * Why a checkpoint cannot be continued under `current`, or null when it can.
- * @returns e.g. "belongs to another configuration: model.config.hidden is [16] in the checkpoint and [32] now"
+ * One bound option whose value differs between a checkpoint and the options now. Values
+ * are canonical JSON text (sorted keys), 'sha256:<hex>' for a value over 160 characters,
+ * or null where that side does not set the option.
  */
-export function checkpointMismatch(ck: Pick<CheckpointState, 'federationId' | 'configHash' | 'configFields'>, current: ConfigFingerprint & { legacyHash: string }, federationId: string): string | null {
-  if (ck.federationId !== federationId) return `belongs to federation '${ck.federationId}', not '${federationId}' (federationId)`;
+export interface CheckpointFieldChange {
+  /** The server option's dotted path, as in ServerOptions (e.g. 'model.config.hidden', 'dp.epsilonBudget', 'federationId'). */
+  path: string;
+  /** The value the checkpoint was written under. */
+  checkpoint: string | null;
+  /** The value in the options now. */
+  now: string | null;
+}
+
+/** Why a checkpoint cannot be continued: the message, and each differing option. */
+export interface CheckpointDiff {
+  message: string;
+  /** Every differing option (all of them; the message lists at most 8); empty when the checkpoint predates per-field records. */
+  fields: CheckpointFieldChange[];
+}
+
+/**
+ * ERR_CHECKPOINT_MISMATCH with each differing option in structured form (`fields`), so that
+ * a front end can name the option as its users write it.
+ */
+export class CheckpointMismatchError extends ServerError {
+  readonly fields: readonly CheckpointFieldChange[];
+  constructor(message: string, fields: readonly CheckpointFieldChange[]) {
+    super('ERR_CHECKPOINT_MISMATCH', message);
+    this.fields = fields;
+  }
+}
+
+/**
+ * Why a checkpoint cannot be continued under `current`, or null when it can.
+ * @returns the message (e.g. "belongs to another configuration: model.config.hidden is [16]
+ *   in the checkpoint and [32] now") and every differing option
+ */
+export function checkpointDiff(ck: Pick<CheckpointState, 'federationId' | 'configHash' | 'configFields'>, current: ConfigFingerprint & { legacyHash: string }, federationId: string): CheckpointDiff | null {
+  if (ck.federationId !== federationId) {
+    return { message: `belongs to federation '${ck.federationId}', not '${federationId}' (federationId)`, fields: [{ path: 'federationId', checkpoint: JSON.stringify(ck.federationId), now: JSON.stringify(federationId) }] };
+  }
   if (ck.configHash === current.hash || ck.configHash === current.legacyHash) return null;
   const stored = ck.configFields;
   if (!stored) {
-    return `belongs to a federation with a different configuration (hash ${ck.configHash.slice(0, 12)} vs ${current.hash.slice(0, 12)}; this checkpoint predates per-field records, so the field cannot be named: compare model, algorithm, optimizer, aggregation, dp and seed with the run that wrote it)`;
+    return {
+      message: `belongs to a federation with a different configuration (hash ${ck.configHash.slice(0, 12)} vs ${current.hash.slice(0, 12)}; this checkpoint predates per-field records, so the field cannot be named: compare model, algorithm, optimizer, aggregation, dp and seed with the run that wrote it)`,
+      fields: [],
+    };
   }
-  const show = (v: string | undefined) => (v === undefined ? '(not set)' : v.startsWith('sha256:') ? `(a value with ${v.slice(0, 19)}...)` : v);
+  const show = (v: string | null) => (v === null ? '(not set)' : v.startsWith('sha256:') ? `(a value with ${v.slice(0, 19)}...)` : v);
   const paths = [...new Set([...Object.keys(stored), ...Object.keys(current.fields)])].sort();
-  const diffs = paths.filter((p) => stored[p] !== current.fields[p]).map((p) => `${p} is ${show(stored[p])} in the checkpoint and ${show(current.fields[p])} now`);
-  if (diffs.length === 0) return `belongs to a federation with a different configuration (hash ${ck.configHash.slice(0, 12)} vs ${current.hash.slice(0, 12)})`;
+  const fields = paths.filter((p) => stored[p] !== current.fields[p]).map((p) => ({ path: p, checkpoint: stored[p] ?? null, now: current.fields[p] ?? null }));
+  if (fields.length === 0) return { message: `belongs to a federation with a different configuration (hash ${ck.configHash.slice(0, 12)} vs ${current.hash.slice(0, 12)})`, fields };
+  const diffs = fields.map((f) => `${f.path} is ${show(f.checkpoint)} in the checkpoint and ${show(f.now)} now`);
   const listed = diffs.length > 8 ? [...diffs.slice(0, 8), `and ${diffs.length - 8} more`] : diffs;
-  return `belongs to a federation with a different configuration: ${listed.join('; ')}. Only rounds and the DP noise multiplier may change to continue it; for a new federation use an empty checkpoint directory`;
+  return {
+    message: `belongs to a federation with a different configuration: ${listed.join('; ')}. Only rounds and the DP noise multiplier may change to continue it; for a new federation use an empty checkpoint directory`,
+    fields,
+  };
+}
+
+/**
+ * Why a checkpoint cannot be continued under `current`, or null when it can (the message of checkpointDiff).
+ */
+export function checkpointMismatch(ck: Pick<CheckpointState, 'federationId' | 'configHash' | 'configFields'>, current: ConfigFingerprint & { legacyHash: string }, federationId: string): string | null {
+  return checkpointDiff(ck, current, federationId)?.message ?? null;
 }

@@ -4,7 +4,7 @@
  * classifies by class prototypes, not by the head, so it has no such loss (undefined).
  */
 import { tf, unflattenParams, type Algorithm, type ModelSpec } from '@fedmeta/meta';
-import type { EvaluationOptions, RoundEvaluation } from './options.js';
+import type { EvaluationOptions, FederatedEvaluationOptions, RoundEvaluation } from './options.js';
 
 /** Examples per forward pass (bounds the memory of a large evaluation set). */
 const BATCH = 1024;
@@ -46,6 +46,22 @@ export interface SiteReport {
   auc?: number;
   positive: ArrayLike<number>;
   negative: ArrayLike<number>;
+  /** The personalised model's (adapted on the site's training rows) on the same rows. */
+  personalCorrect?: number;
+  personalLossSum?: number;
+}
+
+/** Adaptation steps of the personalised evaluation unless configured (fedmeta's meta.evalSteps default). */
+export const DEFAULT_EVAL_STEPS = 5;
+
+/**
+ * The personalised evaluation every evaluation round announces: `evalSteps` (default 5)
+ * adaptation steps at `evalLr` (default the algorithm's innerLr, else its lr; what
+ * `fedmeta simulate` adapts with). `lr` is undefined only when none is a number > 0.
+ */
+export function evaluationAdaptation(ev: FederatedEvaluationOptions | undefined, hyper: Readonly<Record<string, unknown>>): { steps: number; lr: number | undefined } {
+  const lr = ev?.evalLr ?? (typeof hyper['innerLr'] === 'number' ? hyper['innerLr'] : hyper['lr']);
+  return { steps: ev?.evalSteps ?? DEFAULT_EVAL_STEPS, lr: typeof lr === 'number' && Number.isFinite(lr) && lr > 0 ? lr : undefined };
 }
 
 /**
@@ -89,9 +105,11 @@ export function histogramAucBound(positive: ArrayLike<number>, negative: ArrayLi
  * The federation's metrics from the sites' sums: accuracy = sum correct / sum count (the
  * mean of the sites' accuracies weighted by their rows, the same as on the pooled rows),
  * loss likewise, AUC from the summed histograms. `perSite` keeps each report (per-site mode).
+ * With `adaptation` (the announced personalised evaluation), the personalised accuracy and
+ * loss the same way over the reports that carry them.
  * @returns null when no row was evaluated
  */
-export function combineEvaluation(report: RoundEvaluation['report'], sites: readonly SiteReport[], siteCount: number, perSite: boolean): RoundEvaluation | null {
+export function combineEvaluation(report: RoundEvaluation['report'], sites: readonly SiteReport[], siteCount: number, perSite: boolean, adaptation?: { steps: number; lr: number }): RoundEvaluation | null {
   let count = 0;
   let correct = 0;
   let lossSum = 0;
@@ -117,6 +135,22 @@ export function combineEvaluation(report: RoundEvaluation['report'], sites: read
     out.auc = auc;
     out.aucBound = histogramAucBound(positive, negative);
   }
+  const personal = sites.filter((s) => s.personalCorrect !== undefined);
+  const personalCount = personal.reduce((a, s) => a + s.count, 0);
+  if (adaptation && personalCount > 0) {
+    const personalCorrect = personal.reduce((a, s) => a + s.personalCorrect!, 0);
+    const withPersonalLoss = personal.every((s) => s.personalLossSum !== undefined);
+    out.personalised = {
+      // A secure sum is one report for all of its sites.
+      sites: personal.length === sites.length ? siteCount : personal.length,
+      count: personalCount,
+      correct: personalCorrect,
+      accuracy: personalCorrect / personalCount,
+      ...(withPersonalLoss ? { loss: personal.reduce((a, s) => a + s.personalLossSum!, 0) / personalCount } : {}),
+      steps: adaptation.steps,
+      lr: adaptation.lr,
+    };
+  }
   if (perSite) {
     // In name order: a stable line on the console, whatever order the reports arrived in.
     out.perSite = [...sites].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((s) => ({
@@ -126,6 +160,9 @@ export function combineEvaluation(report: RoundEvaluation['report'], sites: read
       accuracy: s.count > 0 ? s.correct / s.count : 0,
       ...(s.lossSum !== undefined && s.count > 0 ? { loss: s.lossSum / s.count } : {}),
       ...(s.auc !== undefined ? { auc: s.auc } : {}),
+      ...(s.personalCorrect !== undefined
+        ? { personalised: { correct: s.personalCorrect, accuracy: s.count > 0 ? s.personalCorrect / s.count : 0, ...(s.personalLossSum !== undefined && s.count > 0 ? { loss: s.personalLossSum / s.count } : {}) } }
+        : {}),
     }));
   }
   return out;

@@ -7,9 +7,9 @@
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { selectBackend, standardise, createAlgorithm, createModel, MetaOptimizer, type AlgorithmName, type MetaOptimizerConfig, type ModelConfig, type ModelSpec, type Algorithm } from '@fedmeta/meta';
-import { evaluationValues, toHex, TransportError, type EvaluationEncoding, type MessageOf, type RoundConfig, type StatsEncoding } from '@fedmeta/transport';
+import { evaluationValues, MAX_EVAL_STEPS, toHex, TransportError, type EvaluationEncoding, type MessageOf, type RoundConfig, type StatsEncoding } from '@fedmeta/transport';
 import { decodeFixedPoint, ready, STATS_FORMAT, type SecAggConfig } from '@fedmeta/secagg';
-import { checkpointMismatch, federationFingerprint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkpointDiff, CheckpointMismatchError, federationFingerprint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { announceRound, evaluationSettings, federationSettings } from './announce.js';
 import { Roster } from './auth.js';
 import { planCohort, sampleCohort } from './cohort.js';
@@ -17,11 +17,11 @@ import { quantizeEncoding, type RoundEncoding } from './encoding.js';
 import { ServerError } from './errors.js';
 import { listen, publicStatus, type Listener } from './listener.js';
 import { Peer } from './peer.js';
-import { BEST_METRIC, betterEvaluation, combineEvaluation, heldOutLoss, type SiteReport } from './evaluation.js';
-import { RoundDriver, type Laggard, type RoundOutcome } from './round.js';
+import { BEST_METRIC, betterEvaluation, combineEvaluation, evaluationAdaptation, heldOutLoss, type SiteReport } from './evaluation.js';
+import { RoundDriver, StragglerBench, type Laggard, type RoundOutcome } from './round.js';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.js';
 import { accountedClients, Privacy, type DpRoundEncoding } from './privacy.js';
-import type { FederationSummary, ModelManifest, RoundEvaluation, ServerStatus as Status, RosterChange, RosterEntry, RoundPlan, RoundSummary, ServerEvent, ServerHandle, ServerOptions, ServerPhase, ServerProgress, ServerStatus } from './options.js';
+import type { FederationSummary, ModelManifest, ResumeInfo, RoundEvaluation, ServerStatus as Status, RosterChange, RosterEntry, RoundPlan, RoundSummary, ServerEvent, ServerHandle, ServerOptions, ServerPhase, ServerProgress, ServerStatus } from './options.js';
 import type { ResolvedServerOptions } from './validate.js';
 
 /** Site failures kept for status. */
@@ -41,7 +41,7 @@ export class Federation {
   private readonly fingerprint: ReturnType<typeof federationFingerprint>;
   private running: RoundDriver<Peer> | null = null;
   /** Members left out of cohorts for a while after missing deadlines (key hex -> state). */
-  private readonly bench = new Map<string, { name: string; strikes: number; untilRound: number; reason: string }>();
+  private readonly bench: StragglerBench;
   private closing = false;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private peersChanged: (() => void) | null = null;
@@ -69,11 +69,14 @@ export class Federation {
    * connect (an offline member would otherwise cost every round the whole wait).
    */
   private readonly absent = new Set<string>();
+  /** What this server resumed from (null: a fresh start). */
+  private resumeInfo: ResumeInfo | null = null;
   private resolveDone!: (s: FederationSummary) => void;
   private rejectDone!: (e: unknown) => void;
   readonly done: Promise<FederationSummary>;
 
   constructor(private readonly o: ResolvedServerOptions) {
+    this.bench = new StragglerBench(o.stragglers);
     this.done = new Promise((res, rej) => {
       this.resolveDone = res;
       this.rejectDone = rej;
@@ -101,6 +104,9 @@ export class Federation {
       if (ev.bins !== undefined && !(Number.isInteger(ev.bins) && ev.bins >= 2 && ev.bins <= 1024)) bad('bins', 'an integer in [2, 1024]');
       if (ev.deadlineMs !== undefined && !(Number.isInteger(ev.deadlineMs) && ev.deadlineMs >= 1)) bad('deadlineMs', 'an integer >= 1 (ms)');
       if (ev.sendToSites !== undefined && ev.sendToSites !== 'last' && ev.sendToSites !== 'best') bad('sendToSites', "'last' or 'best'");
+      if (ev.evalSteps !== undefined && !(Number.isInteger(ev.evalSteps) && ev.evalSteps >= 0 && ev.evalSteps <= MAX_EVAL_STEPS)) bad('evalSteps', `an integer in [0, ${MAX_EVAL_STEPS}]`);
+      if (ev.evalLr !== undefined && !(Number.isFinite(ev.evalLr) && ev.evalLr > 0)) bad('evalLr', 'a finite number > 0');
+      if (evaluationAdaptation(ev, o.raw.algorithm.hyper).lr === undefined && (ev.evalSteps ?? 1) > 0) bad('evalLr', 'a finite number > 0 (the algorithm has no innerLr or lr > 0 to default to)');
     }
     this.roster = o.roster;
     const raw = o.raw;
@@ -164,11 +170,13 @@ export class Federation {
   /** Loads the checkpoint, binds, and starts the round loop. */
   async start(): Promise<ServerHandle> {
     const dir = this.o.raw.checkpointDir;
+    let resumed: { dir: string; nextRound: number; noiseMultiplier: number | null } | null = null;
+    let checkpointedReleases = 0;
     if (dir) {
       const ck = loadCheckpoint(dir);
       if (ck) {
-        const mismatch = checkpointMismatch(ck, this.fingerprint, this.o.federationId);
-        if (mismatch) throw new ServerError('ERR_CHECKPOINT_MISMATCH', `${dir} ${mismatch}`);
+        const mismatch = checkpointDiff(ck, this.fingerprint, this.o.federationId);
+        if (mismatch) throw new CheckpointMismatchError(`${dir} ${mismatch.message}`, mismatch.fields);
         const params = ck.arrays.params;
         if (!params || params.length !== this.spec.paramCount) throw new ServerError('ERR_CHECKPOINT_CORRUPT', `${dir}: params missing or of the wrong length`);
         this.params = params;
@@ -179,10 +187,27 @@ export class Federation {
         if (st) this.standardisation = st;
         const best = ck.meta.best as { round: number; evaluation: RoundEvaluation } | null | undefined;
         if (best && ck.arrays.bestParams?.length === this.spec.paramCount) this.best = { round: best.round, evaluation: best.evaluation, params: ck.arrays.bestParams };
-        this.log('info', 'checkpoint.resumed', { dir, nextRound: ck.nextRound });
+        // Record-level DP: every completed training round was released (checkpoints carry the count since it was recorded).
+        const counted = ck.meta.recordReleases;
+        checkpointedReleases = Math.max(typeof counted === 'number' && Number.isInteger(counted) ? counted : 0, this.summaries.filter((r) => r.status === 'completed').length);
+        const dpMeta = ck.meta.dp as { noiseMultiplier?: unknown } | null | undefined;
+        const recordMeta = ck.meta.recordDp as { noiseMultiplier?: unknown } | null | undefined;
+        const z = dpMeta?.noiseMultiplier ?? recordMeta?.noiseMultiplier;
+        resumed = { dir, nextRound: ck.nextRound, noiseMultiplier: typeof z === 'number' ? z : null };
       }
     }
-    this.privacy?.open();
+    this.privacy?.open(checkpointedReleases);
+    if (resumed) {
+      this.resumeInfo = this.describeResume(resumed);
+      const r = this.resumeInfo;
+      this.log('info', 'checkpoint.resumed', {
+        dir: resumed.dir,
+        nextRound: r.nextRound,
+        roundsCompleted: r.roundsCompleted,
+        rounds: r.rounds,
+        ...(r.dp ? { unit: r.dp.unit, epsilonSpent: r.dp.epsilonSpent, epsilonBudget: r.dp.epsilonBudget, noiseMultiplierBefore: r.dp.noiseMultiplier.before, noiseMultiplier: r.dp.noiseMultiplier.now } : {}),
+      });
+    }
     await ready(); // libsodium, used by the secagg crypto suite
     await selectBackend({ prefer: this.o.raw.backend ?? 'auto', log: null });
     try {
@@ -210,6 +235,8 @@ export class Federation {
       status: () => self.status(),
       updateRoster: (entries) => self.updateRoster(entries),
       plan: (n) => self.plan(n),
+      planForCohort: () => self.planForCohort(),
+      resumed: this.resumeInfo,
       close: async () => {
         await self.close();
       },
@@ -281,6 +308,31 @@ export class Federation {
       old.conn.fail(new TransportError('ERR_SESSION_REPLACED', `a newer session of '${peer.name}' from ${peer.remote} replaced this one, which did not answer a ping within ${probeMs} ms`));
     }
     return null;
+  }
+
+  /** What the restart continued from (null for a fresh start); epsilon as restored, before any new round. */
+  private describeResume(r: { dir: string; nextRound: number; noiseMultiplier: number | null }): ResumeInfo {
+    const dp = this.o.raw.dp;
+    return {
+      checkpointDir: r.dir,
+      nextRound: r.nextRound,
+      roundsCompleted: this.summaries.filter((s) => s.status === 'completed').length,
+      rounds: this.o.rounds,
+      dp:
+        dp && this.privacy
+          ? { unit: dp.unit ?? 'client', epsilonSpent: this.privacy.spent(), epsilonBudget: dp.epsilonBudget, delta: dp.delta, noiseMultiplier: { before: r.noiseMultiplier, now: dp.noiseMultiplier } }
+          : null,
+    };
+  }
+
+  /**
+   * The plan of the largest cohort a round is sampled at: min(cohort.maxClients, the active
+   * roster), raised to the start floor (max(minClients, minAggregate)) when maxClients is
+   * below it, as the cohort picker does.
+   */
+  planForCohort(): RoundPlan {
+    const active = this.roster.active;
+    return this.plan(Math.min(Math.max(this.o.cohort.maxClients, this.startFloor()), active));
   }
 
   plan(n: number): RoundPlan {
@@ -368,7 +420,7 @@ export class Federation {
         const e = this.roster.lookup(p.publicKey);
         return e !== undefined && !e.revoked;
       });
-      const benchedNow = [...this.bench.values()].filter((b) => b.untilRound >= this.nextRound).length;
+      const benchedNow = this.bench.benched(this.nextRound).length;
       const connected = new Set(peers.map((p) => p.publicKeyHex));
       for (const k of this.absent) if (connected.has(k)) this.absent.delete(k);
       const absentNow = this.roster.entries().filter((e) => !e.revoked && this.absent.has(toHex(e.publicKey))).length;
@@ -548,8 +600,8 @@ export class Federation {
       try {
         encoding = this.privacy
           ? this.privacy.record
-            ? this.privacy.recordEncoding(round, cohort.length, accountedClients(plan, cohort.length))
-            : this.privacy.encoding(round, accountedClients(plan, cohort.length))
+            ? this.privacy.recordEncoding(round, cohort.length, accountedClients(plan, cohort.length, this.o.cohort.minAggregate))
+            : this.privacy.encoding(round, accountedClients(plan, cohort.length, this.o.cohort.minAggregate))
           : quantizeEncoding(this.spec.paramCount, cohort.length, this.o.aggregation);
       } catch (cause) {
         throw new ServerError('ERR_SERVER_CONFIG', `encoding for a cohort of ${cohort.length}: ${(cause as Error).message}`, { cause });
@@ -654,7 +706,9 @@ export class Federation {
       const e = this.roster.lookup(p.publicKey);
       return e !== undefined && !e.revoked && !out.has(p);
     });
-    const wire: EvaluationEncoding = { kind: 'evaluation', report: settings.report, bins, limbs: STATS_FORMAT.limbs, fracBits: STATS_FORMAT.fracBits };
+    const adapt = evaluationAdaptation(this.o.raw.evaluation, this.o.raw.algorithm.hyper);
+    const adaptation = { steps: adapt.steps, lr: adapt.lr ?? 0 };
+    const wire: EvaluationEncoding = { kind: 'evaluation', report: settings.report, bins, limbs: STATS_FORMAT.limbs, fracBits: STATS_FORMAT.fracBits, evalSteps: adapt.steps, ...(adapt.lr !== undefined ? { evalLr: adapt.lr } : {}) };
     const secure = settings.report === 'secure';
     const floor = secure ? this.startFloor() : 1;
     if (cohort.length < floor) {
@@ -669,7 +723,7 @@ export class Federation {
     const hasLoss = this.algorithm.name !== 'protonets';
     if (secure) {
       const plan = planCohort(cohort.length, this.o.aggregation);
-      const encoding = { wire, bits: 32, vectorLength: STATS_FORMAT.limbs * evaluationValues(bins) } as unknown as RoundEncoding;
+      const encoding = { wire, bits: 32, vectorLength: STATS_FORMAT.limbs * evaluationValues(bins, true) } as unknown as RoundEncoding;
       const { config, secagg, identities } = announceRound(this.o, round, cohort, plan, encoding, this.spec.paramCount, this.o.rng, this.standardisation);
       const outcome = await this.drive(round, cohort, config, secagg, identities, true);
       if (this.closing) return;
@@ -681,8 +735,17 @@ export class Federation {
       const v = decodeFixedPoint(outcome.sum, STATS_FORMAT);
       const hist = (from: number) => Array.from({ length: bins }, (_, b) => Math.round(v[from + b]!));
       members = outcome.survivors;
-      const sum: SiteReport = { name: 'federation', count: Math.round(v[0]!), correct: Math.round(v[1]!), ...(hasLoss ? { lossSum: v[2]! } : {}), positive: hist(3), negative: hist(3 + bins) };
-      evaluation = combineEvaluation('secure', [sum], outcome.survivors.length, false);
+      const sum: SiteReport = {
+        name: 'federation',
+        count: Math.round(v[0]!),
+        correct: Math.round(v[1]!),
+        ...(hasLoss ? { lossSum: v[2]! } : {}),
+        positive: hist(3),
+        negative: hist(3 + bins),
+        personalCorrect: Math.round(v[3 + 2 * bins]!),
+        ...(hasLoss ? { personalLossSum: v[4 + 2 * bins]! } : {}),
+      };
+      evaluation = combineEvaluation('secure', [sum], outcome.survivors.length, false, adaptation);
     } else {
       const plan = { mode: 'plaintext' as const, degree: 0, threshold: 0 };
       const encoding = { wire, bits: 32, vectorLength: 1 } as unknown as RoundEncoding;
@@ -690,8 +753,18 @@ export class Federation {
       const reports = await this.collectReports(round, cohort, config, bins, settings);
       if (this.closing) return;
       members = [...reports.keys()];
-      const list: SiteReport[] = [...reports].map(([p, r]) => ({ name: p.name, count: r.count, correct: r.correct, ...(r.lossSum !== undefined ? { lossSum: r.lossSum } : {}), ...(r.auc !== undefined ? { auc: r.auc } : {}), positive: r.positive, negative: r.negative }));
-      evaluation = combineEvaluation('per-site', list, list.length, true);
+      const list: SiteReport[] = [...reports].map(([p, r]) => ({
+        name: p.name,
+        count: r.count,
+        correct: r.correct,
+        ...(r.lossSum !== undefined ? { lossSum: r.lossSum } : {}),
+        ...(r.auc !== undefined ? { auc: r.auc } : {}),
+        positive: r.positive,
+        negative: r.negative,
+        ...(r.personalCorrect !== undefined ? { personalCorrect: r.personalCorrect } : {}),
+        ...(r.personalLossSum !== undefined ? { personalLossSum: r.personalLossSum } : {}),
+      }));
+      evaluation = combineEvaluation('per-site', list, list.length, true, adaptation);
     }
     if (!evaluation) {
       this.log('warn', 'evaluation.empty', { round, message: `round ${round}: no site reported held-out rows` });
@@ -747,7 +820,7 @@ export class Federation {
             if (reports.has(p) || gone.has(p)) throw new TransportError('ERR_UNEXPECTED_FRAME', `a second evalReport for round ${round}`);
             if (msg.positive.length !== bins) throw new TransportError('ERR_BAD_PAYLOAD', `evalReport has ${msg.positive.length} score bins, the evaluation of round ${round} announced ${bins}`);
             reports.set(p, msg);
-            this.log('debug', 'evaluation.report', { round, peer: p.name, count: msg.count, correct: msg.correct });
+            this.log('debug', 'evaluation.report', { round, peer: p.name, count: msg.count, correct: msg.correct, ...(msg.personalCorrect !== undefined ? { personalCorrect: msg.personalCorrect } : {}) });
           } catch (err) {
             const e = err instanceof TransportError ? err : new TransportError('ERR_INTERNAL', String((err as Error)?.message ?? err));
             this.log('warn', 'evaluation.refused', { round, peer: p.name, code: e.code, message: e.message });
@@ -786,25 +859,16 @@ export class Federation {
    */
   private updateBench(round: number, cohort: readonly Peer[], laggards: readonly Laggard<Peer>[]): Map<Peer, Record<string, unknown>> {
     const out = new Map<Peer, Record<string, unknown>>();
-    const late = new Set(laggards.map((l) => l.member));
-    for (const p of cohort) if (!late.has(p)) this.bench.delete(p.publicKeyHex);
-    const { benchRounds, maxBenchRounds } = this.o.stragglers;
-    for (const l of laggards) {
-      const prev = this.bench.get(l.member.publicKeyHex);
-      const strikes = (prev?.strikes ?? 0) + 1;
-      const rounds = Math.min(maxBenchRounds, benchRounds * 2 ** (strikes - 1));
-      if (rounds <= 0) continue;
-      const entry = { name: l.member.name, strikes, untilRound: round + rounds, reason: l.reason };
-      this.bench.set(l.member.publicKeyHex, entry);
-      this.log('warn', 'peer.benched', { peer: l.member.name, round, rounds, untilRound: entry.untilRound, strikes, reason: l.reason });
-      out.set(l.member, { rounds, untilRound: entry.untilRound, reason: l.reason });
+    for (const [p, v] of this.bench.update(round, cohort, laggards, (m) => m.publicKeyHex)) {
+      this.log('warn', 'peer.benched', { peer: p.name, round, rounds: v.rounds, untilRound: v.untilRound, strikes: v.strikes, reason: v.reason });
+      // What the member's roundEnd tells it (the strike count stays in the coordinator's log).
+      out.set(p, { rounds: v.rounds, untilRound: v.untilRound, reason: v.reason });
     }
     return out;
   }
 
   private isBenched(p: Peer): boolean {
-    const b = this.bench.get(p.publicKeyHex);
-    return b !== undefined && b.untilRound >= this.nextRound;
+    return this.bench.isBenched(p.publicKeyHex, this.nextRound);
   }
 
   private checkpoint(): void {
@@ -822,6 +886,10 @@ export class Federation {
         optimizer: opt.meta,
         rounds: this.summaries,
         epsilon: this.privacy?.spent() ?? null,
+        // The noise multiplier of the rounds so far (a restart may re-plan it for the rest).
+        dp: this.o.raw.dp ? { unit: this.o.raw.dp.unit ?? 'client', noiseMultiplier: this.o.raw.dp.noiseMultiplier } : null,
+        // Record-level DP: rounds released so far, journalled before each release (see Privacy.open).
+        ...(this.privacy?.record ? { recordReleases: this.privacy.releases } : {}),
         // Record-level DP keeps no ledger here (every site keeps its own): what was announced.
         recordDp: this.privacy?.record ? { mode: this.privacy.record.mode, epsilonBudget: this.privacy.record.epsilonBudget, delta: this.privacy.record.delta, noiseMultiplier: this.privacy.record.noiseMultiplier, sampleRate: this.privacy.record.sampleRate } : null,
         standardisation: this.standardisation ?? null,
@@ -838,7 +906,7 @@ export class Federation {
       rounds: this.o.rounds,
       phase: this.phase,
       connected: this.readyPeers().map((p) => ({ name: p.name, since: p.connectedAt.toISOString() })),
-      benched: [...this.bench.values()].filter((b) => b.untilRound >= this.nextRound).map((b) => ({ name: b.name, untilRound: b.untilRound, reason: b.reason })),
+      benched: this.bench.benched(this.nextRound).map((b) => ({ name: b.name, untilRound: b.untilRound, reason: b.reason })),
       ...(this.privacy ? { epsilon: this.privacy.spent() } : {}),
       ...(this.lastEvaluation() ? { evaluation: this.lastEvaluation()! } : {}),
       ...(this.best ? { best: { round: this.best.round, accuracy: this.best.evaluation.accuracy, ...(this.best.evaluation.loss !== undefined ? { loss: this.best.evaluation.loss } : {}) } } : {}),

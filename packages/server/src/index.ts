@@ -4,8 +4,8 @@
 export { startServer } from './server.js';
 export type * from './options.js';
 export { ServerError, SERVER_ERROR_CODES, type ServerErrorCode } from './errors.js';
-export { loadCheckpoint, saveCheckpoint, CHECKPOINT_FILE, type CheckpointState } from './checkpoint.js';
-export { dpNumClients, plannedDpNumClients, recordDpThreshold, recordLevelQuery } from './privacy.js';
+export { loadCheckpoint, saveCheckpoint, CHECKPOINT_FILE, CheckpointMismatchError, type CheckpointState, type CheckpointFieldChange } from './checkpoint.js';
+export { dpNumClients, plannedDpNumClients, recordDpThreshold, recordLevelQuery, readRecordReleases, recordReleasesPath, type RecordRelease } from './privacy.js';
 export type { PublicStatus } from './listener.js';
 export { systemClock, type Clock, type TimerHandle } from './clock.js';
 export { FederationMonitor, auditText, type DashboardSnapshot, type MonitorRound, type AuditEntry, type MonitorInit } from './dashboard/monitor.js';

@@ -4,7 +4,7 @@
  * header, so ws itself refuses any bigger frame (close 1009) before buffering it.
  *
  * The same port answers one plain HTTP(S) request: GET /status, a read-only JSON
- * snapshot (PublicStatus: round, phase, how many are connected, epsilon spent and
+ * snapshot (PublicStatus: round, phase, how many are connected and benched, epsilon spent and
  * budget). It is public like the TLS handshake itself, so it carries counts only: no
  * client names, keys or addresses, nothing about any one client's update.
  *
@@ -47,6 +47,8 @@ export interface PublicStatus {
   phase: string;
   /** Authenticated client connections right now (a count only). */
   connected: number;
+  /** Roster members benched for missed deadlines right now (a count only). */
+  benched: number;
   /** DP accounting, or null when DP is off. */
   privacy: { epsilonSpent: number; epsilonBudget: number; delta: number } | null;
 }
@@ -59,6 +61,7 @@ export function publicStatus(s: ServerStatus, dp: DpOptions | undefined): Public
     rounds: s.rounds,
     phase: s.phase,
     connected: s.connected.length,
+    benched: s.benched.length,
     privacy: dp ? { epsilonSpent: s.epsilon ?? 0, epsilonBudget: dp.epsilonBudget, delta: dp.delta } : null,
   };
 }

@@ -104,6 +104,12 @@ export function renderMetrics(m: FederationMonitor): string {
     x.family('fedmeta_federated_round', 'gauge', 'The training round of the latest federated evaluation.', [[{}, fed.round]]);
     x.family('fedmeta_federated_accuracy', 'gauge', "Accuracy (0-1) of the latest federated evaluation on the sites' held-out rows: the mean weighted by rows, and per site in per-site mode (label site).", [[{}, ev.accuracy], ...bySite((p) => p.accuracy)]);
     if (ev.loss !== undefined) x.family('fedmeta_federated_loss', 'gauge', "Mean cross-entropy of the latest federated evaluation on the sites' held-out rows: the mean weighted by rows, and per site in per-site mode (label site).", [[{}, ev.loss], ...bySite((p) => p.loss)]);
+    const own = ev.personalised;
+    if (own) {
+      const byOwn = (pick: (q: { accuracy: number; loss?: number }) => number | undefined) => bySite((p) => (p.personalised ? pick(p.personalised) : undefined));
+      x.family('fedmeta_federated_personalised_accuracy', 'gauge', "Personalised accuracy (0-1) of the latest federated evaluation: each site's model adapted on its own training rows, scored on its held-out rows; the mean weighted by rows, and per site in per-site mode (label site).", [[{}, own.accuracy], ...byOwn((q) => q.accuracy)]);
+      if (own.loss !== undefined) x.family('fedmeta_federated_personalised_loss', 'gauge', "Mean cross-entropy of the latest federated evaluation's personalised models on the sites' held-out rows: the mean weighted by rows, and per site in per-site mode (label site).", [[{}, own.loss], ...byOwn((q) => q.loss)]);
+    }
     x.family('fedmeta_federated_rows', 'gauge', 'Held-out rows in the latest federated evaluation, in all and per site in per-site mode (label site).', [[{}, ev.count], ...bySite((p) => p.count)]);
   }
   const best = m.bestRound();

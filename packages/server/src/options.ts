@@ -228,6 +228,14 @@ export interface FederatedEvaluationOptions {
   deadlineMs?: number;
   /** The model the `finalModel` frame carries to the sites: 'last' (default) or 'best'. */
   sendToSites?: 'last' | 'best';
+  /**
+   * Personalised evaluation: every site also scores its held-out rows with the global model
+   * adapted on its training rows by the algorithm's adaptation (FedAvg and FedProx:
+   * fine-tuning), `evalSteps` steps (default 5; 0: the global model itself) at `evalLr`
+   * (default the algorithm's innerLr, else its lr).
+   */
+  evalSteps?: number;
+  evalLr?: number;
 }
 
 /** One round's federated evaluation: the federation's metrics over every reporting site's held-out rows. */
@@ -245,8 +253,14 @@ export interface RoundEvaluation {
   /** From the summed score histograms (binary tasks); within `aucBound` of the exact AUC of the pooled rows. */
   auc?: number;
   aucBound?: number;
+  /**
+   * Each site's model adapted on its own training rows (`steps` steps at `lr`), scored on
+   * the same held-out rows: sum personal correct / sum count over the `sites` sites that
+   * reported it (`count` rows), the loss likewise.
+   */
+  personalised?: { sites: number; count: number; correct: number; accuracy: number; loss?: number; steps: number; lr: number };
   /** Per-site mode only: each site's own numbers. */
-  perSite?: { name: string; count: number; correct: number; accuracy: number; loss?: number; auc?: number }[];
+  perSite?: { name: string; count: number; correct: number; accuracy: number; loss?: number; auc?: number; personalised?: { correct: number; accuracy: number; loss?: number } }[];
 }
 
 export interface ServerOptions {
@@ -477,6 +491,25 @@ export interface RoundPlan {
   toleratedDropouts: number;
 }
 
+/** A federation continued from its checkpoint, as restored before any new round ran. */
+export interface ResumeInfo {
+  /** The checkpoint directory. */
+  checkpointDir: string;
+  /** The round the federation continues with (every round before it completed or aborted). */
+  nextRound: number;
+  /** Training rounds completed before the restart. */
+  roundsCompleted: number;
+  /** The federation's rounds now (may have been raised since the checkpoint was written). */
+  rounds: number;
+  /**
+   * DP, when on: the epsilon spent so far (client level: the ledger; record level: the
+   * per-site epsilon of every released round), the budget and delta, and the noise
+   * multiplier the checkpoint was written under (null when the checkpoint does not record
+   * it) and the one the remaining rounds run with.
+   */
+  dp: { unit: 'client' | 'record'; epsilonSpent: number; epsilonBudget: number; delta: number; noiseMultiplier: { before: number | null; now: number } } | null;
+}
+
 export interface ServerHandle {
   /** The bound port (useful with port 0). */
   readonly port: number;
@@ -487,6 +520,14 @@ export interface ServerHandle {
   status(): ServerStatus;
   /** The plan of a round of `n` members under this server's options (mode, t, dropouts tolerated). */
   plan(n: number): RoundPlan;
+  /**
+   * The plan of the largest cohort a round is sampled at: min(cohort.maxClients, active
+   * roster members), at least the start floor (max(minClients, minAggregate)) when
+   * maxClients is below it. Follows roster updates.
+   */
+  planForCohort(): RoundPlan;
+  /** What the server continued from its checkpoint, as restored at start (null: a fresh federation). */
+  readonly resumed: ResumeInfo | null;
   /**
    * Replaces the roster on the running server (e.g. after `fedmeta keygen --revoke`). A
    * member that is revoked or removed has its session closed with ERR_AUTH_REVOKED at once,

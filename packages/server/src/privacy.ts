@@ -6,26 +6,29 @@
  * then stops without using that round's aggregate.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { BudgetExceededError, createDdgEncoder, createRecordDdgEncoder, openLedger, paddedLength, recordLevelEpsilon, type DdgConfig, type DdgEncoder, type Ledger, type RecordDdgEncoder, type RecordLevelSettingsQuery } from '@fedmeta/dp';
+import { BudgetExceededError, createDdgEncoder, createRecordDdgEncoder, epsilonOfEvents, openLedger, paddedLength, recordLevelRoundEvent, type DdgConfig, type DdgEncoder, type Ledger, type PrivacyEvent, type RecordDdgEncoder, type RecordLevelSettingsQuery } from '@fedmeta/dp';
 import { toHex, type DdgEncoding, type RecordLevelDpSettings } from '@fedmeta/transport';
+import { atomicWrite } from './checkpoint.js';
 import { planCohort, type CohortPlan } from './cohort.js';
+import { ServerError } from './errors.js';
 import { quantizeEncoding, type RoundEncoding } from './encoding.js';
 import type { AggregationOptions, DpOptions } from './options.js';
 import type { ResolvedServerOptions } from './validate.js';
 
 /**
  * How many clients a round's DP event is accounted with: the secagg threshold t (the
- * fewest clients whose noise can end up in a released sum), or the whole cohort when
- * nothing is masked (plaintext: every cohort member must answer). Every client's
+ * fewest clients whose noise can end up in a released sum), or, when nothing is masked,
+ * the plaintext floor (server minAggregate, at most the cohort: a plaintext round releases
+ * the sum of as few inputs as that after dropouts). Every client's
  * local noise is sized for this count too (std z * clip / sqrt(numClients)), so
  * numClients survivors together add exactly the planned central noise z * clip.
  * The ONE rule: the server charges each round with it, and the CLI plans through
  * plannedDpNumClients, which applies it to every cohort size the server may run.
  */
-export function accountedClients(plan: CohortPlan, cohortSize: number): number {
-  return plan.threshold > 0 ? plan.threshold : cohortSize;
+export function accountedClients(plan: CohortPlan, cohortSize: number, minAggregate: number = cohortSize): number {
+  return plan.threshold > 0 ? plan.threshold : Math.min(cohortSize, Math.max(2, minAggregate));
 }
 
 /** The aggregation policy with the server's defaults filled in (validate.ts applies the same ones). */
@@ -50,9 +53,9 @@ function aggregationPolicy(a: AggregationOptions = {}): ResolvedServerOptions['a
  * server picks it (planCohort's threshold for that size, then accountedClients).
  * @param aggregation the server's `aggregation` options (defaults as the server's)
  */
-export function dpNumClients(cohortSize: number, aggregation?: AggregationOptions): number {
+export function dpNumClients(cohortSize: number, aggregation?: AggregationOptions, minAggregate?: number): number {
   const policy = aggregationPolicy(aggregation);
-  return accountedClients(planCohort(cohortSize, policy), cohortSize);
+  return accountedClients(planCohort(cohortSize, policy), cohortSize, minAggregate);
 }
 
 /**
@@ -73,13 +76,15 @@ export function dpNumClients(cohortSize: number, aggregation?: AggregationOption
  * every size in the range is checked.
  * @throws RangeError when minClients < 2 or maxClients < minClients
  */
-export function plannedDpNumClients(cohort: { minClients: number; maxClients: number }, aggregation?: AggregationOptions): number {
+export function plannedDpNumClients(cohort: { minClients: number; maxClients: number; minAggregate?: number }, aggregation?: AggregationOptions): number {
   const { minClients, maxClients } = cohort;
   if (!Number.isInteger(minClients) || minClients < 2) throw new RangeError(`cohort.minClients: expected an integer >= 2, got ${minClients}`);
   if (!Number.isInteger(maxClients) || maxClients < minClients) throw new RangeError(`cohort.maxClients: expected an integer >= minClients (${minClients}), got ${maxClients}`);
   const policy = aggregationPolicy(aggregation);
   let most = 0;
-  for (let n = minClients; n <= maxClients; n++) most = Math.max(most, accountedClients(planCohort(n, policy), n));
+  // The plaintext floor defaults to minClients, as the server's own (validate.ts).
+  const floor = cohort.minAggregate ?? minClients;
+  for (let n = minClients; n <= maxClients; n++) most = Math.max(most, accountedClients(planCohort(n, policy), n, floor));
   return most;
 }
 
@@ -147,11 +152,53 @@ export function recordLevelQuery(s: RecordLevelDpSettings, rounds: number): Reco
   return { mode: s.mode, epsilon: s.epsilonBudget, delta: s.delta, l2Clip: s.l2Clip, sampleRate: s.sampleRate, rounds, localSteps: s.localSteps, threshold: s.threshold, ...(e ? { dim: e.dim, bits: e.bits, scaleBits: e.scaleBits } : {}) };
 }
 
+/**
+ * Record-level DP: where the coordinator journals its released rounds, next to the ledger
+ * path (which a record-level coordinator leaves unused: every site keeps its own ledger).
+ * `<checkpointDir>/ledger.json` -> `<checkpointDir>/ledger.record-releases.json`.
+ */
+export function recordReleasesPath(ledgerPath: string): string {
+  return `${ledgerPath.replace(/\.jsonl?$/, '')}.record-releases.json`;
+}
+
+const RELEASES_FORMAT = 'fedmeta-record-releases/1';
+
+/** One released record-level round: its number and the event every site charged for it. */
+export interface RecordRelease {
+  /** The round; 0 for a release the checkpoint counted and the journal did not hold (see Privacy.open). */
+  round: number;
+  event: PrivacyEvent;
+}
+
+/**
+ * Reads a record-level release journal (none yet: empty).
+ * @throws ServerError ERR_CHECKPOINT_CORRUPT when the file is not a journal
+ */
+export function readRecordReleases(path: string): RecordRelease[] {
+  if (!existsSync(path)) return [];
+  let doc: { format?: unknown; releases?: unknown };
+  try {
+    doc = JSON.parse(readFileSync(path, 'utf8')) as typeof doc;
+  } catch (cause) {
+    throw new ServerError('ERR_CHECKPOINT_CORRUPT', `${path}: the record-level release journal is not JSON (it is written atomically, so this is not a torn write: restore it from a backup, or move it away to count only the rounds the checkpoint holds)`, { cause });
+  }
+  const ok = doc !== null && typeof doc === 'object' && doc.format === RELEASES_FORMAT && Array.isArray(doc.releases) && doc.releases.every((r: unknown) => {
+    const x = r as RecordRelease | null;
+    return x !== null && typeof x === 'object' && Number.isInteger(x.round) && x.event !== null && typeof x.event === 'object' && (x.event.mechanism === 'gaussian' || x.event.mechanism === 'ddg');
+  });
+  if (!ok) throw new ServerError('ERR_CHECKPOINT_CORRUPT', `${path}: not a record-level release journal (${RELEASES_FORMAT})`);
+  return doc.releases as RecordRelease[];
+}
+
 export class Privacy {
   private ledger: Ledger | null = null;
   private readonly rounds = new Map<number, DpRoundEncoding>();
   private readonly recordRounds = new Map<number, { local: RoundEncoding } | { encoder: RecordDdgEncoder; expectedBatchSize: number }>();
-  private recordCharged = 0;
+  /**
+   * Record-level DP: every round released so far (this run and, restored by open(), the
+   * runs before), each with the event the sites charged for it.
+   */
+  private recordReleases: RecordRelease[] = [];
   readonly record: RecordLevelDpSettings | null;
 
   constructor(
@@ -185,10 +232,26 @@ export class Privacy {
     return { wire: { kind: 'record-ddg', params }, vectorLength: this.paramCount, bits: encoder.params.bits } as unknown as DpRoundEncoding;
   }
 
-  /** Opens (or creates) the ledger; a restarted server sees everything charged before the crash. */
-  open(): void {
-    // Record-level DP: every site accounts its own records in its own ledger.
-    if (this.record) return;
+  /**
+   * Opens (or creates) the ledger; a restarted server sees everything charged before the crash.
+   *
+   * Record-level DP: every site accounts its own records in its own ledger; the coordinator
+   * reports the per-site epsilon of the rounds it released, which it journals (fsync'd,
+   * atomic) BEFORE each release. A restart restores them from the journal, and from
+   * `checkpointedReleases` (the completed rounds the checkpoint holds) when that is more,
+   * counting each missing one at the current setting: a crash after the journal was written
+   * and before the release over-counts by one round, never under-counts.
+   * @param checkpointedReleases record-level rounds the checkpoint counts as released
+   */
+  open(checkpointedReleases = 0): void {
+    if (this.record) {
+      this.recordReleases = readRecordReleases(recordReleasesPath(this.ledgerPath));
+      if (checkpointedReleases > this.recordReleases.length) {
+        const event = this.recordEvent();
+        while (this.recordReleases.length < checkpointedReleases) this.recordReleases.push({ round: 0, event });
+      }
+      return;
+    }
     mkdirSync(dirname(this.ledgerPath), { recursive: true });
     this.ledger = openLedger(this.ledgerPath, { budget: this.o.epsilonBudget, delta: this.o.delta });
   }
@@ -226,9 +289,11 @@ export class Privacy {
    */
   charge(round: number): { ok: boolean; epsilon: number } {
     if (this.record) {
-      // Each site charged its own ledger before its input left; this is the planned per-site epsilon so far.
-      this.recordCharged++;
-      return { ok: true, epsilon: recordLevelEpsilon(recordLevelQuery(this.record, this.ctx!.rounds), this.o.noiseMultiplier, this.recordCharged) };
+      // Each site charged its own ledger before its input left; this is the per-site epsilon
+      // of every round released so far, journalled before this one is released.
+      this.recordReleases.push({ round, event: this.recordEvent() });
+      this.writeRecordReleases();
+      return { ok: true, epsilon: this.recordEpsilon() };
     }
     const enc = this.rounds.get(round);
     if (!enc || !this.ledger) throw new Error(`privacy: round ${round} was not prepared`);
@@ -263,10 +328,35 @@ export class Privacy {
     return { mean: total, totalWeight: survivors };
   }
 
-  /** Epsilon spent so far, recomputed from every ledger record. */
+  /** Epsilon spent so far, recomputed from every ledger record (record-level: from every released round). */
   spent(): number {
-    if (this.record) return this.recordCharged === 0 ? 0 : recordLevelEpsilon(recordLevelQuery(this.record, this.ctx!.rounds), this.o.noiseMultiplier, this.recordCharged);
+    if (this.record) return this.recordEpsilon();
     return this.ledger?.spent() ?? 0;
+  }
+
+  /** Record-level DP: the rounds released so far, this run and before (0 at client level). */
+  get releases(): number {
+    return this.recordReleases.length;
+  }
+
+  /** The event each site charges for one round of the record-level setting now in force. */
+  private recordEvent(): PrivacyEvent {
+    return recordLevelRoundEvent(recordLevelQuery(this.record!, this.ctx!.rounds), this.o.noiseMultiplier);
+  }
+
+  /**
+   * The sites' accounting of the released rounds (dp's epsilonOfEvents, as their ledgers;
+   * n rounds of one setting give exactly dp's recordLevelEpsilon for n rounds).
+   */
+  private recordEpsilon(): number {
+    return epsilonOfEvents(this.recordReleases.map((r) => r.event), this.o.delta, 'rdp');
+  }
+
+  private writeRecordReleases(): void {
+    const path = recordReleasesPath(this.ledgerPath);
+    const dir = dirname(path);
+    mkdirSync(dir, { recursive: true });
+    atomicWrite(path, dir, [Buffer.from(JSON.stringify({ format: RELEASES_FORMAT, releases: this.recordReleases }), 'utf8')]);
   }
 
   close(): void {

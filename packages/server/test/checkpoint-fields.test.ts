@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519Keypair, systemRng } from '@fedmeta/secagg';
-import { checkpointMismatch, federationFingerprint, loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
+import { checkpointDiff, checkpointMismatch, CheckpointMismatchError, federationFingerprint, loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
 import { ServerError } from '../src/errors.js';
 import { startServer } from '../src/server.js';
 import { resolveServerOptions } from '../src/validate.js';
@@ -68,6 +68,43 @@ test('a checkpoint written with the single hash of earlier versions still resume
     const now = fp(o);
     saveCheckpoint(dir, { federationId: 'fields', configHash: now.hash, configFields: now.fields, nextRound: 2, arrays: { params: new Float32Array(23) }, meta: {} });
     assert.deepEqual(loadCheckpoint(dir)!.configFields, now.fields);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a refused checkpoint carries every differing option in structured form (server option path, canonical JSON in the checkpoint and now)', async () => {
+  const base = fp(options());
+  const ck = { federationId: 'fields', configHash: base.hash, configFields: base.fields };
+  const diff = checkpointDiff(ck, fp(options({ model: { config: { kind: 'mlp', inputShape: [4], hidden: [5], numClasses: 2 } }, dp: { l2Clip: 1, noiseMultiplier: 1.2, delta: 1e-5, epsilonBudget: 8 } })), 'fields')!;
+  assert.deepEqual(diff.fields, [
+    { path: 'dp.epsilonBudget', checkpoint: '9', now: '8' },
+    { path: 'model.config.hidden', checkpoint: '[3]', now: '[5]' },
+  ]);
+  assert.equal(diff.message, checkpointMismatch(ck, fp(options({ model: { config: { kind: 'mlp', inputShape: [4], hidden: [5], numClasses: 2 } }, dp: { l2Clip: 1, noiseMultiplier: 1.2, delta: 1e-5, epsilonBudget: 8 } })), 'fields'));
+  // Unset on one side: null (JSON null is the text 'null').
+  const off = checkpointDiff(ck, fp(options({ dp: undefined })), 'fields')!;
+  assert.deepEqual(off.fields.find((f) => f.path === 'dp'), { path: 'dp', checkpoint: null, now: 'null' });
+  assert.deepEqual(off.fields.find((f) => f.path === 'dp.delta'), { path: 'dp.delta', checkpoint: '0.00001', now: null });
+  // More than 8: the message lists 8, the fields all of them.
+  const many = checkpointDiff(ck, fp(options({ seed: 7, algorithm: { name: 'reptile', hyper: { localSteps: 2, batchSize: 2, lr: 0.2, innerLr: 0.1 } }, dp: { l2Clip: 2, noiseMultiplier: 1.2, delta: 1e-4, epsilonBudget: 8, bits: 20 } })), 'fields')!;
+  assert.ok(many.fields.length > 8, `${many.fields.length} fields`);
+  assert.match(many.message, new RegExp(`and ${many.fields.length - 8} more`));
+  assert.deepEqual(checkpointDiff({ ...ck, federationId: 'other' }, base, 'fields')!.fields, [{ path: 'federationId', checkpoint: '"other"', now: '"fields"' }]);
+  assert.deepEqual(checkpointDiff({ federationId: 'fields', configHash: 'f'.repeat(64) }, base, 'fields')!.fields, [], 'a checkpoint without per-field records names none');
+  assert.equal(checkpointDiff(ck, base, 'fields'), null);
+
+  // startServer throws it: a ServerError with code ERR_CHECKPOINT_MISMATCH and the fields.
+  const dir = mkdtempSync(join(tmpdir(), 'fedmeta-fields-structured-'));
+  try {
+    saveCheckpoint(dir, { federationId: 'fields', configHash: base.hash, configFields: base.fields, nextRound: 2, arrays: { params: new Float32Array(23) }, meta: {} });
+    await assert.rejects(startServer(options({ checkpointDir: dir, model: { config: { kind: 'mlp', inputShape: [4], hidden: [5], numClasses: 2 } } })), (e: unknown) => {
+      assert.ok(e instanceof CheckpointMismatchError && e instanceof ServerError, String(e));
+      assert.equal(e.code, 'ERR_CHECKPOINT_MISMATCH');
+      assert.deepEqual(e.fields, [{ path: 'model.config.hidden', checkpoint: '[3]', now: '[5]' }]);
+      assert.match(e.message, /model\.config\.hidden is \[3\] in the checkpoint and \[5\] now/);
+      return true;
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,6 +4,7 @@ import { planCohort, sampleCohort } from '../src/cohort.js';
 import { defaultMinAggregate, resolveServerOptions } from '../src/validate.js';
 import { ServerError } from '../src/errors.js';
 import { Roster, checkAuth } from '../src/auth.js';
+import { startServer } from '../src/server.js';
 import { ed25519Keypair, ed25519Sign, systemRng } from '@fedmeta/secagg';
 import { authTranscript, TransportError } from '@fedmeta/transport';
 
@@ -105,4 +106,30 @@ test('roster and challenge-response: unknown, revoked, bad signature, ok', () =>
   assert.equal(code(() => checkAuth(roster, 'f', nonce, auth(rev))), 'ERR_AUTH_REVOKED');
   assert.equal(code(() => checkAuth(roster, 'f', nonce, auth(ok, 'other-federation'))), 'ERR_AUTH_BAD_SIGNATURE');
   assert.equal(code(() => checkAuth(roster, 'f', nonce, auth(ok, 'f', new Uint8Array(32)))), 'ERR_AUTH_BAD_SIGNATURE');
+});
+
+test('planForCohort plans the sampled cohort: min(maxClients, active roster), raised to the start floor, following roster updates', async () => {
+  const roster = Array.from({ length: 20 }, (_, i) => ({ name: `m${i}`, publicKey: ed25519Keypair(systemRng).publicKey }));
+  const sampled = await startServer({ ...base({ roster, cohort: { minClients: 3, maxClients: 6 } }), backend: 'cpu' });
+  try {
+    assert.deepEqual(sampled.planForCohort(), sampled.plan(6), 'clients per round below the roster: the cohort of 6');
+    assert.equal(sampled.planForCohort().n, 6);
+    // Revoking 16 members leaves 4 active: the cohort cannot exceed them.
+    sampled.updateRoster(roster.map((e, i) => (i >= 4 ? { ...e, revoked: true } : e)));
+    assert.deepEqual(sampled.planForCohort(), sampled.plan(4));
+  } finally {
+    await sampled.close();
+  }
+  const whole = await startServer({ ...base({ roster, cohort: { minClients: 3 } }), backend: 'cpu' });
+  try {
+    assert.deepEqual(whole.planForCohort(), whole.plan(20), 'no clients per round: the whole active roster');
+  } finally {
+    await whole.close();
+  }
+  const floor = await startServer({ ...base({ roster, cohort: { minClients: 2, maxClients: 2, minAggregate: 5 } }), backend: 'cpu' });
+  try {
+    assert.equal(floor.planForCohort().n, 5, 'a cohort is never sampled below max(minClients, minAggregate)');
+  } finally {
+    await floor.close();
+  }
 });

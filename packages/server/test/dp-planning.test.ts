@@ -79,3 +79,18 @@ test('the real Privacy, driven as the federation drives it, spends within a budg
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('plaintext DP rounds are accounted with the floor on a released sum: every sum the round can release holds the planned central noise', () => {
+  const resolved = resolveServerOptions(options({ mode: 'plaintext' })).aggregation;
+  for (let n = 2; n <= 20; n++) {
+    for (let minAggregate = 2; minAggregate <= n; minAggregate++) {
+      const numClients = accountedClients(planCohort(n, resolved), n, minAggregate);
+      // Each site adds variance (z C)^2 / numClients; a released sum holds at least
+      // minAggregate of them (the plaintext aggregator's floor), so at least (z C)^2 in all.
+      assert.ok(minAggregate / numClients >= 1, `n ${n}, minAggregate ${minAggregate}: numClients ${numClients}`);
+      assert.equal(dpNumClients(n, { mode: 'plaintext' }, minAggregate), numClients);
+    }
+  }
+  assert.equal(plannedDpNumClients({ minClients: 3, maxClients: 12, minAggregate: 4 }, { mode: 'plaintext' }), 4);
+  assert.equal(plannedDpNumClients({ minClients: 3, maxClients: 12 }, { mode: 'plaintext' }), 3, 'the floor defaults to minClients, as the server\'s');
+});

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ed25519Keypair, systemRng } from '@fedmeta/secagg';
 import { startServer } from '../src/server.js';
 import type { ServerOptions } from '../src/options.js';
+import { site } from './resume-sites.js';
 
 function options(extra: Partial<ServerOptions> = {}): ServerOptions {
   return {
@@ -40,6 +41,7 @@ test('GET /status returns the public status as JSON; other paths and methods are
       rounds: 4,
       phase: 'waiting',
       connected: 0,
+      benched: 0,
       privacy: { epsilonSpent: 0, epsilonBudget: 7, delta: 1e-5 },
     });
     assert.doesNotMatch(text, /secret-name/, 'no roster names');
@@ -68,5 +70,38 @@ test('without DP the status has privacy null', async () => {
     assert.equal(s.phase, 'waiting');
   } finally {
     await server.close();
+  }
+});
+
+test('GET /status counts the benched members, without naming them', { timeout: 60_000 }, async () => {
+  const keys = [ed25519Keypair(systemRng), ed25519Keypair(systemRng), ed25519Keypair(systemRng)];
+  const server = await startServer(
+    options({
+      roster: keys.map((k, i) => ({ name: `secret-name-${i}`, publicKey: k.publicKey })),
+      aggregation: { mode: 'plaintext' },
+      deadlines: { trainingMs: 500 },
+      stragglers: { benchRounds: 3 },
+    }),
+  );
+  const paramCount = 4 * 3 + 3 + 3 * 2 + 2;
+  // Round 1: the silent member misses its deadline and is benched; the other two carry the
+  // round and leave, so the server waits for a cohort with the benched member connected.
+  const sites = keys.map((k, i) => site(server.url, k, i === 2 ? { paramCount, silent: true } : { paramCount, leaveAfterRound: 1 }));
+  try {
+    await Promise.all(sites.slice(0, 2));
+    const deadline = Date.now() + 30_000;
+    const idle = () => server.status().connected.length === 1 && server.status().phase === 'waiting';
+    while (!idle() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(idle(), 'waiting for a cohort, the benched member connected');
+    assert.deepEqual(server.status().benched.map((b) => b.name), ['secret-name-2']);
+    const res = await fetch(`${server.url.replace(/^ws/, 'http')}/status`);
+    const text = await res.text();
+    const s = JSON.parse(text) as Record<string, unknown>;
+    assert.equal(s['benched'], 1);
+    assert.equal(s['connected'], 1);
+    assert.doesNotMatch(text, /secret-name/, 'no names of benched members');
+  } finally {
+    await server.close();
+    await Promise.all(sites);
   }
 });

@@ -4,8 +4,8 @@
  * non-numeric cell, an extra column or a missing one are refused before round 1 with the
  * column named on their own console and the site named on the coordinator's; the sites
  * that take part see the federation's accuracy each round on their consoles; the
- * coordinator prints per-site and weighted-mean metrics and exports the best round next
- * to the last.
+ * coordinator prints per-site and weighted-mean metrics (personalised ones too, on its
+ * console, in `fedmeta status` and its report) and exports the best round next to the last.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,7 +64,7 @@ test('bad files are refused before round 1 naming the column (site and coordinat
         '  evaluation: { report: per-site }',
         'secagg: { mode: secagg }',
         'dp: { enabled: false }',
-        'meta: { algorithm: fedavg, hidden: 16 }',
+        'meta: { algorithm: fedavg, hidden: 16, evalSteps: 4 }',
         dataLine,
         'output: { model: model, log: server.log.jsonl }',
         '',
@@ -103,6 +103,15 @@ test('bad files are refused before round 1 naming the column (site and coordinat
     for (const round of [1, 2, 3]) {
       assert.match(out, new RegExp(`round ${round} federated evaluation \\(per-site, 3 sites, \\d+ held-out rows\\): accuracy \\d+\\.\\d% \\(weighted mean\\), loss \\d+\\.\\d+, AUC \\d\\.\\d+; site-a \\d+\\.\\d% \\(\\d+ rows, AUC`));
     }
+    // Personalised (each site's model adapted on its training rows, meta.evalSteps 4 steps): on the console as logged.
+    const evaluatedLog = readFileSync(join(coord, 'server.log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"round.evaluated"')).map((l) => JSON.parse(l) as { round: number; personalised: { accuracy: number; loss: number; steps: number; lr: number } });
+    assert.deepEqual(evaluatedLog.map((e) => e.round), [1, 2, 3]);
+    for (const e of evaluatedLog) {
+      const p = e.personalised;
+      assert.equal(p.steps, 4, 'meta.evalSteps reaches the sites');
+      const line = out.split('\n').find((l) => l.startsWith(`round ${e.round} federated evaluation (`)) ?? '';
+      assert.ok(line.includes(`; personalised ${(100 * p.accuracy).toFixed(1)}% (loss ${p.loss.toFixed(4)}; 4 adaptation steps at lr ${p.lr}); best round so far`), `round ${e.round}: the personalised numbers on the console: ${line}`);
+    }
     const best = JSON.parse(readFileSync(join(coord, 'best', 'fedmeta-model.json'), 'utf8')) as { round: number; selection: { kind: string; metric: string; lastRound: number; bestRound: number }; metrics: { federated: { accuracy: number; sites: number } } };
     const last = JSON.parse(readFileSync(join(coord, 'model', 'fedmeta-model.json'), 'utf8')) as { round: number; selection: { kind: string; bestRound: number } };
     assert.equal(last.round, 3);
@@ -118,6 +127,15 @@ test('bad files are refused before round 1 naming the column (site and coordinat
     const status = fedmetaSync(coord, 'status', '--config', 'server.yaml');
     assert.match(status, /federated    round 3 \(per-site\): accuracy \d+\.\d+% over 3 sites/);
     assert.match(status, new RegExp(`best round   ${best.round}: federated accuracy`));
+    const lastOwn = evaluatedLog[2]!.personalised;
+    assert.ok(status.includes(`personalised round 3: accuracy ${(100 * lastOwn.accuracy).toFixed(1)}% over 3 sites`), status);
+    assert.match(status, /pers\. acc \(4 steps\)/);
+    // The status report's round rows carry the personalised accuracy of every evaluated round.
+    fedmetaSync(coord, 'status', '--config', 'server.yaml', '--report', 'report.html');
+    const html = readFileSync(join(coord, 'report.html'), 'utf8');
+    const embedded = /<script type="application\/json" id="fedmeta-data">(.*?)<\/script>/s.exec(html)!;
+    const snap = JSON.parse(embedded[1]!) as { roundRows: { round: number; personalisedAccuracy?: number }[] };
+    assert.deepEqual(snap.roundRows.map((r) => r.personalisedAccuracy), evaluatedLog.map((e) => e.personalised.accuracy));
     // Each site: the federation's accuracy, its own, each round.
     for (const c of clients.slice(0, 3)) {
       // Its console is a log here (not a terminal): one summary line per round, no line per phase.

@@ -27,7 +27,8 @@ interface Evaluated {
   loss?: number;
   count: number;
   best: number;
-  perSite: { name: string; count: number; accuracy: number; loss?: number }[];
+  personalised: { accuracy: number; loss?: number };
+  perSite: { name: string; count: number; accuracy: number; loss?: number; personalised: { accuracy: number; loss?: number } }[];
 }
 
 const pct2 = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -39,7 +40,7 @@ function sample(text: string, series: string): number | undefined {
 }
 
 test(
-  'the dashboard draws the per-site federated evaluation live: one federated point per evaluated round, a legend naming every site, a table equal to round.evaluated, the best round; /metrics exports it per site and passes promtool',
+  'the dashboard draws the per-site federated evaluation live: one federated and one personalised point per evaluated round, a legend naming every site, a table equal to round.evaluated, the best round; /metrics exports it (personalised too) per site and passes promtool',
   { timeout: 120_000, skip: skipWithout('chromium', 'promtool') },
   async (t) => {
     const insts = institutions(3, 'clinic');
@@ -64,6 +65,7 @@ test(
     );
     base = server.url.replace(/^ws/, 'http');
     const browser = await launchChromium();
+    let clients: ReturnType<typeof runClient>[] = [];
     try {
       const ctx = await browser.newContext({ viewport: { width: 1400, height: 2000 }, extraHTTPHeaders: { authorization: `Bearer ${TOKEN}` } });
       const page = await ctx.newPage();
@@ -79,6 +81,8 @@ test(
           return {
             federatedPoints: Number(chart.dataset['federatedPoints']),
             federatedLast: chart.dataset['federatedLast'] ?? '',
+            personalisedPoints: Number(chart.dataset['personalisedPoints']),
+            personalisedLast: chart.dataset['personalisedLast'] ?? '',
             legend: [...chart.querySelectorAll('.u-legend .u-series .u-label')].map((l: { textContent: string }) => l.textContent),
             pixels: chart.querySelector('canvas')?.toDataURL() ?? '',
             sectionHidden: document.getElementById('federated-section')!.hidden as boolean,
@@ -88,6 +92,7 @@ test(
               count: Number(tr.dataset['count']),
               accuracy: Number(tr.dataset['accuracy']),
               loss: Number(tr.dataset['loss']),
+              personalised: Number(tr.dataset['personalised']),
               cells: [...tr.children].map((c) => c.textContent),
             })),
             note: document.getElementById('federated-note')!.textContent,
@@ -101,7 +106,7 @@ test(
       assert.equal(before.best.text, '-');
       await page.evaluate(() => (window.noReload = true));
 
-      const clients = insts.map((inst, i) => runClient({ url: server.url, identity: inst.keys, data: fed.clients[i]!, backend: 'cpu', trainInWorker: true }));
+      clients = insts.map((inst, i) => runClient({ url: server.url, identity: inst.keys, data: fed.clients[i]!, backend: 'cpu', trainInWorker: true }));
       const evaluated = () => log.named('round.evaluated') as unknown as Evaluated[];
       const shown: Awaited<ReturnType<typeof read>>[] = [];
       for (let k = 1; k <= ROUNDS; k++) {
@@ -113,6 +118,8 @@ test(
         assert.ok(ev, `round ${now.tableRound} was evaluated`);
         assert.equal(now.federatedPoints, evaluated().filter((e) => e.round <= now.tableRound).length, 'one federated point per evaluated round');
         assert.equal(Number(now.federatedLast), ev.accuracy, 'the federated series ends at the weighted mean');
+        assert.equal(now.personalisedPoints, now.federatedPoints, 'one personalised point per evaluated round');
+        assert.equal(Number(now.personalisedLast), ev.personalised.accuracy, 'the personalised series ends at the personalised weighted mean');
         assert.deepEqual(now.rows.map((r) => r.site), [...ev.perSite.map((p) => p.name), 'weighted mean'], 'a row per site, then the weighted mean');
         for (const [i, p] of [...ev.perSite, ev].entries()) {
           const r = now.rows[i]!;
@@ -120,6 +127,8 @@ test(
           assert.equal(r.accuracy, p.accuracy, `${r.site}: accuracy`);
           assert.equal(r.loss, p.loss, `${r.site}: loss`);
           assert.deepEqual(r.cells.slice(1, 4), [String(p.count), pct2(p.accuracy), p.loss!.toFixed(4)], `${r.site}: shown`);
+          assert.equal(r.personalised, p.personalised.accuracy, `${r.site}: personalised accuracy`);
+          assert.deepEqual(r.cells.slice(5, 7), [pct2(p.personalised.accuracy), p.personalised.loss!.toFixed(4)], `${r.site}: personalised shown`);
         }
         const bestEv = evaluated().find((e) => e.round === ev.best)!;
         assert.equal(now.best.round, String(ev.best), 'the best round is the coordinator\'s');
@@ -131,7 +140,7 @@ test(
       assert.equal(end.tableRound, ROUNDS);
       assert.equal(end.federatedPoints, ROUNDS);
       assert.equal(end.sectionHidden, false);
-      for (const name of ['federated (weighted mean)', 'federated loss', ...insts.map((i) => i.name)]) assert.ok(end.legend.includes(name), `the legend names ${name}: ${end.legend.join(', ')}`);
+      for (const name of ['federated (weighted mean)', 'federated loss', 'personalised', 'personalised loss', ...insts.map((i) => i.name)]) assert.ok(end.legend.includes(name), `the legend names ${name}: ${end.legend.join(', ')}`);
       assert.match(end.note, /^per-site:/);
       if (shown.length > 1) assert.notEqual(end.pixels, shown[0]!.pixels, 'the chart was redrawn');
       assert.ok(end.marker, 'the page was never reloaded');
@@ -157,8 +166,13 @@ test(
       assert.equal(sample(text, 'fedmeta_federated_accuracy'), ev.accuracy);
       assert.equal(sample(text, 'fedmeta_federated_loss'), ev.loss);
       for (const p of ev.perSite) assert.equal(sample(text, `fedmeta_federated_accuracy{site="${p.name}"}`), p.accuracy, p.name);
+      assert.equal(sample(text, 'fedmeta_federated_personalised_accuracy'), ev.personalised.accuracy);
+      assert.equal(sample(text, 'fedmeta_federated_personalised_loss'), ev.personalised.loss);
+      for (const p of ev.perSite) assert.equal(sample(text, `fedmeta_federated_personalised_accuracy{site="${p.name}"}`), p.personalised.accuracy, p.name);
       assert.equal(sample(text, 'fedmeta_federated_best_round'), ev.best);
     } finally {
+      // A failed assertion must not leave clients reconnecting forever (the process would never exit).
+      await Promise.all(clients.map((c) => c.close()));
       await browser.close();
       await server.close();
     }

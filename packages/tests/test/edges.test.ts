@@ -195,7 +195,11 @@ test('the same identity twice: the second process is refused with ERR_SESSION_DU
   assert.equal(first.rounds.filter((r) => r.status === 'completed').length, 40);
 });
 
-/** A coordinator whose settings violate one policy field; the client must refuse before any round. */
+/**
+ * A coordinator whose settings violate one policy field of one site. The federation has
+ * enough other members that its rounds run: the refusing site must refuse before any
+ * round and never be part of one, while the others' rounds complete.
+ */
 const violations: { field: string; server: Partial<ServerOptions>; policy: ClientOptions['policy']; message: RegExp }[] = [
   { field: 'requireDp', server: {}, policy: { requireDp: true }, message: /requireDp: the federation adds no differential-privacy noise/ },
   {
@@ -204,35 +208,72 @@ const violations: { field: string; server: Partial<ServerOptions>; policy: Clien
     policy: { maxEpsilon: 10 },
     message: /maxEpsilon 10: the federation's epsilon budget is 50/,
   },
-  { field: 'minCohort', server: { cohort: { minClients: 3 } }, policy: { minCohort: 5 }, message: /minCohort 5: the federation may run rounds with 3 members/ },
+  { field: 'minCohort', server: {}, policy: { minCohort: 5 }, message: /minCohort 5: the federation may run rounds with 3 members/ },
   { field: 'requireSecurity', server: { aggregation: { security: 'semi-honest' } }, policy: { requireSecurity: 'active' }, message: /requireSecurity active: the federation runs semi-honest/ },
   { field: 'requireSecAgg', server: { aggregation: { mode: 'plaintext' } }, policy: { requireSecAgg: true }, message: /requireSecAgg: the federation aggregates in plaintext/ },
 ];
 
 for (const v of violations) {
-  test(`policy ${v.field}: a coordinator that violates it is refused before the site trains or releases anything`, { timeout: 60_000 }, async () => {
-    const insts = institutions(3, `pol-${v.field}`);
+  test(`policy ${v.field}: a coordinator that violates it is refused before the site trains or releases anything, while the other members' rounds run`, { timeout: 90_000 }, async () => {
+    const insts = institutions(4, `pol-${v.field}`);
+    const refusing = insts[3]!;
     const dir = mkdtempSync(join(tmpdir(), 'fedmeta-policy-'));
     const log = new EventLog();
-    const server = await startServer(baseServerOptions(insts, { ...light, rounds: 1, checkpointDir: dir, logger: log.logger, ...v.server }));
+    const released: string[][] = [];
+    const server = await startServer(
+      baseServerOptions(insts, {
+        ...light,
+        rounds: 2,
+        cohort: { minClients: 3 },
+        // The refusing member is on the roster: the first round waits this long for it, then starts without it.
+        deadlines: { waitForClientsMs: 300 },
+        checkpointDir: dir,
+        logger: log.logger,
+        onAggregate: (_r, a) => released.push(a.survivors),
+        ...v.server,
+      }),
+    );
+    const others: ReturnType<typeof client>[] = [];
     try {
       const encoded: number[] = [];
-      const s = await client(server, insts[0]!, 0, { policy: v.policy, hooks: { onEncodedInput: (r) => encoded.push(r) } }).done;
+      // The refusing site connects first, so that it is connected when the others make a cohort possible.
+      const s = await client(server, refusing, 3, { policy: v.policy, hooks: { onEncodedInput: (r) => encoded.push(r) } }).done;
       assert.equal(s.endReason, 'failed');
       assert.equal(s.error?.code, 'ERR_POLICY_REFUSED');
       assert.match(s.error!.message, v.message);
       assert.match(s.error!.message, /client\.policy/);
-      assert.deepEqual(encoded, [], 'nothing was trained or encoded');
-      assert.deepEqual(s.rounds, []);
       // The coordinator's log names the site and the reason.
       for (let i = 0; i < 50 && !log.named('peer.policy-refused').length; i++) await sleep(20);
       const seen = log.named('peer.policy-refused');
       assert.equal(seen.length, 1);
-      assert.equal(seen[0]!.peer, insts[0]!.name);
+      assert.equal(seen[0]!.peer, refusing.name);
       assert.match(String(seen[0]!.message), v.message);
-      assert.equal(log.named('round.started').length, 0);
+      const events: ClientEvent[] = [];
+      others.push(...insts.slice(0, 3).map((inst, i) => client(server, inst, i, {}, i === 0 ? events : undefined)));
+      const summary = await server.done;
+      const done = await Promise.all(others.map((c) => c.done));
+      // The federation ran without it: every round completed with the three others.
+      assert.equal(summary.rounds.length, 2);
+      assert.ok(summary.rounds.every((r) => r.status === 'completed' && r.survivors === 3), JSON.stringify(summary.rounds));
+      for (const d of done) {
+        assert.equal(d.endReason, 'federation-done');
+        assert.deepEqual(d.rounds.map((r) => r.status), ['completed', 'completed']);
+      }
+      // The refusing site trained nothing, encoded nothing, was in no cohort and in no released sum.
+      assert.deepEqual(encoded, [], 'nothing was trained or encoded');
+      assert.deepEqual(s.rounds, []);
+      const cohorts = log.named('round.started').map((e) => e.cohort as string[]);
+      assert.equal(cohorts.length, 2);
+      for (const c of cohorts) assert.deepEqual([...c].sort(), insts.slice(0, 3).map((i) => i.name).sort());
+      assert.equal(released.length, 2);
+      for (const r of released) assert.ok(!r.includes(refusing.name));
+      // The accepting sites were told the SecAgg threshold of a full cohort (the 4 roster members).
+      const line = String(events.find((e) => e.event === 'federation.accepted')?.summary);
+      if (v.field === 'requireSecAgg') assert.doesNotMatch(line, /threshold/);
+      else assert.match(line, new RegExp(`, SecAgg threshold ${server.plan(4).threshold} of 4 in a full cohort of 4$`));
     } finally {
       await server.close();
+      await Promise.all(others.map((c) => c.close()));
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -5,7 +5,9 @@
  * of the pooled held-out rows; a secure mode (the sites' sums through SecAgg) that gives
  * the same federation-wide metrics while the coordinator receives no per-site report; AUC
  * from score histograms within their bound of the exact AUC; the best round kept and
- * exported next to the last; and a site's local training failure reaching the coordinator's
+ * exported next to the last; the personalised accuracy and loss (each site's model adapted
+ * on its training rows, scored on its held-out rows) as the weighted mean of what the sites
+ * computed, in both modes; and a site's local training failure reaching the coordinator's
  * status as a typed reason.
  */
 import { test } from 'node:test';
@@ -13,7 +15,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { createAlgorithm, createModel, tf, unflattenParams, type ModelConfig } from '@fedmeta/meta';
 import { heldOutLoss, histogramAuc, startServer, type FederationSummary, type ServerOptions } from '@fedmeta/server';
-import { runClient, type ClientDataOptions, type ClientDataset, type SitePolicy } from '@fedmeta/client';
+import { runClient, type ClientDataOptions, type ClientDataset, type ClientEvent, type SitePolicy } from '@fedmeta/client';
 import { EventLog, institutions, rosterOf, type Institution } from '../src/harness.js';
 
 const SOURCE = '/usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv';
@@ -105,10 +107,56 @@ async function federate(report: 'per-site' | 'secure', policies: SitePolicy[], e
     logger: log.logger,
     ...extra,
   });
-  const clients = insts.map((inst, k) => runClient({ url: server.url, identity: inst.keys, data: data[k % 3]!, backend: 'cpu', policy: policies[k] ?? {}, reconnect: { maxAttempts: 3 } }));
+  // Each site's own log: its round.evaluated events hold the numbers it computed itself.
+  const siteLogs = insts.map(() => [] as ClientEvent[]);
+  const clients = insts.map((inst, k) => runClient({ url: server.url, identity: inst.keys, data: data[k % 3]!, backend: 'cpu', policy: policies[k] ?? {}, reconnect: { maxAttempts: 3 }, logger: (e) => siteLogs[k]!.push(e) }));
   const summary = await server.done;
   const done = await Promise.all(clients.map((c) => c.done));
-  return { summary, done, log, held: pooled(data.map((d) => d.query)), server };
+  return { summary, done, log, held: pooled(data.map((d) => d.query)), server, siteLogs };
+}
+
+interface SiteEvaluated {
+  round: number;
+  local: { count: number; correct: number; loss?: number; personalised?: { correct: number; accuracy: number; loss?: number; steps: number; lr: number } };
+  federated?: { personalised?: { accuracy: number; loss?: number } };
+}
+
+/**
+ * The personalised numbers of every evaluated round: the coordinator's equal the weighted
+ * mean of what the sites logged of their own, and each site's equal the model adapted
+ * independently here (FedAvg adapts by fine-tuning: FedAvg+FT's full-batch SGD on the
+ * site's training rows, `steps` steps at `lr`), for the last round's model.
+ */
+function checkPersonalised(summary: FederationSummary, siteLogs: ClientEvent[][], sitesData: ClientDataOptions[], steps: number, lr: number): void {
+  const own = siteLogs.map((l) => l.filter((e) => e.event === 'round.evaluated') as unknown as SiteEvaluated[]);
+  for (const r of summary.rounds) {
+    const p = r.evaluation!.personalised!;
+    assert.ok(p, `round ${r.round}: personalised numbers in the summary`);
+    const mine = own.map((l) => l.find((e) => e.round === r.round)!.local);
+    assert.ok(mine.every((m) => m.personalised !== undefined), `round ${r.round}: every site computed its personalised numbers`);
+    const count = mine.reduce((a, m) => a + m.count, 0);
+    const correct = mine.reduce((a, m) => a + m.personalised!.correct, 0);
+    const lossSum = mine.reduce((a, m) => a + m.personalised!.loss! * m.count, 0);
+    assert.equal(p.count, count);
+    assert.equal(p.correct, correct);
+    assert.equal(p.accuracy, correct / count, `round ${r.round}: personalised accuracy = sum of the sites' correct / sum of their rows`);
+    assert.ok(Math.abs(p.loss! - lossSum / count) <= 1e-6 * (lossSum / count), `round ${r.round}: personalised loss ${p.loss} vs the sites' ${lossSum / count}`);
+    assert.equal(p.sites, 3);
+    assert.deepEqual([p.steps, p.lr], [steps, lr]);
+    for (const m of mine) assert.deepEqual([m.personalised!.steps, m.personalised!.lr], [steps, lr], 'the site adapted as announced');
+    // Each site saw the federation's personalised accuracy in its roundEnd.
+    for (const l of own) assert.equal(l.find((e) => e.round === r.round)!.federated!.personalised!.accuracy, p.accuracy);
+  }
+  const spec = createModel(MODEL as unknown as ModelConfig);
+  const fineTune = createAlgorithm('fedavg-ft', spec);
+  const last = summary.rounds.at(-1)!.round;
+  sitesData.forEach((d, k) => {
+    const adapted = fineTune.adapt(summary.finalParams, d.support, steps, lr);
+    const ref = reference(adapted, d.query);
+    const logged = own[k]!.find((e) => e.round === last)!.local;
+    assert.equal(logged.personalised!.accuracy, ref.accuracy, `site ${k}: personalised accuracy = the model adapted here`);
+    assert.ok(Math.abs(logged.personalised!.loss! - ref.loss) <= 1e-6 * ref.loss, `site ${k}: personalised loss ${logged.personalised!.loss} vs ${ref.loss}`);
+  });
 }
 
 function checkAgainstPooled(summary: FederationSummary, held: ClientDataset): void {
@@ -121,10 +169,10 @@ function checkAgainstPooled(summary: FederationSummary, held: ClientDataset): vo
   assert.ok(Math.abs(last.auc! - ref.auc) <= last.aucBound! + 1e-12, `histogram AUC ${last.auc} vs exact ${ref.auc}, bound ${last.aucBound}`);
 }
 
-test('per-site reports: the weighted mean is the pooled held-out metric, the best round is kept and exported, a secure-only site refuses', { timeout: 240_000, skip }, async () => {
+test('per-site reports: the weighted mean is the pooled held-out metric, personalised accuracy is the weighted mean of the sites\' own, the best round is kept and exported, a secure-only site refuses', { timeout: 240_000, skip }, async () => {
   const insts = institutions(4, 'per-site');
   // The fourth site (the first site's data again) will only report inside a secure sum.
-  const { summary, done, log } = await federate('per-site', [{}, {}, {}, { evaluation: 'secure' }], {}, insts);
+  const { summary, done, log, siteLogs } = await federate('per-site', [{}, {}, {}, { evaluation: 'secure' }], {}, insts);
   const held = pooled(sites().map((d) => d.query));
   assert.equal(done[3]!.endReason, 'failed');
   assert.equal(done[3]!.error?.code, 'ERR_POLICY_REFUSED');
@@ -144,6 +192,19 @@ test('per-site reports: the weighted mean is the pooled held-out metric, the bes
   }
   assert.equal(log.named('evaluation.report').length, 9, 'three reports per round');
   checkAgainstPooled(summary, held);
+  // Personalised: 5 steps at the algorithm's lr (the defaults), per site and weighted.
+  checkPersonalised(summary, siteLogs.slice(0, 3), sites(), 5, 0.1);
+  for (const r of summary.rounds) {
+    const ev = r.evaluation!;
+    const own = siteLogs.slice(0, 3).map((l, k) => ({ name: insts[k]!.name, local: (l.find((e) => e.event === 'round.evaluated' && e['round'] === r.round) as unknown as SiteEvaluated).local }));
+    for (const p of ev.perSite!) {
+      const mine = own.find((o) => o.name === p.name)!.local.personalised!;
+      assert.equal(p.personalised!.accuracy, mine.accuracy, `${p.name}: its personalised accuracy as it reported it`);
+      assert.equal(p.personalised!.correct, mine.correct);
+    }
+    const logged = log.named('round.evaluated').find((e) => e['round'] === r.round)!;
+    assert.deepEqual(logged['personalised'], ev.personalised, 'round.evaluated carries the personalised numbers');
+  }
 
   // The best round by federated accuracy (loss breaks ties), exported with its manifest.
   const evals = summary.rounds.map((r) => r.evaluation!);
@@ -170,8 +231,8 @@ test('per-site reports: the weighted mean is the pooled held-out metric, the bes
   }
 });
 
-test('secure evaluation: the same federation-wide metrics through SecAgg, no per-site report reaches the coordinator', { timeout: 240_000, skip }, async () => {
-  const { summary, done, log, held } = await federate('secure', [{ evaluation: 'secure' }, { evaluation: 'secure' }, { evaluation: 'secure' }], { evaluation: { report: 'secure', bins: BINS, sendToSites: 'best' } });
+test('secure evaluation: the same federation-wide metrics through SecAgg (personalised ones too, with the configured adaptation), no per-site report reaches the coordinator', { timeout: 240_000, skip }, async () => {
+  const { summary, done, log, held, siteLogs } = await federate('secure', [{ evaluation: 'secure' }, { evaluation: 'secure' }, { evaluation: 'secure' }], { evaluation: { report: 'secure', bins: BINS, sendToSites: 'best', evalSteps: 3, evalLr: 0.05 } });
   assert.deepEqual(summary.rounds.map((r) => r.status), ['completed', 'completed', 'completed']);
   for (const r of summary.rounds) {
     assert.equal(r.evaluation!.report, 'secure');
@@ -181,6 +242,8 @@ test('secure evaluation: the same federation-wide metrics through SecAgg, no per
   assert.equal(log.named('evaluation.report').length, 0, 'no per-site report was received');
   assert.ok(log.named('round.evaluated').every((e) => e.perSite === undefined));
   checkAgainstPooled(summary, held);
+  // Personalised through the secure sum, with the configured evalSteps / evalLr announced.
+  checkPersonalised(summary, siteLogs, sites(), 3, 0.05);
   // sendToSites 'best': the sites received the best round's model.
   assert.equal(summary.sentToSites, 'best');
   for (const d of done) {

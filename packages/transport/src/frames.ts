@@ -55,6 +55,7 @@ const MAX_ERROR_MESSAGE_BYTES = 1024;
 export const MAX_EVAL_BINS = 1024;
 const EVAL_FLAG_LOSS = 1;
 const EVAL_FLAG_AUC = 2;
+const EVAL_FLAG_PERSONAL = 4;
 
 export type RoundEndStatus = 'completed' | 'aborted' | 'excluded';
 const ROUND_END_STATUS: readonly RoundEndStatus[] = ['completed', 'aborted', 'excluded'];
@@ -92,8 +93,11 @@ export type RuntimeMessage =
    * site's exact AUC (binary tasks). For binary tasks `positive[b]` / `negative[b]` count the
    * rows of class 1 / class 0 whose class-1 score falls in bin b of `positive.length` equal
    * bins over [0, 1] (the coordinator computes the federation's AUC from their sums).
+   * `personalCorrect` / `personalLossSum`: the same `count` rows scored by the model the site
+   * adapted from the global one on its training rows (the algorithm's adaptation with the
+   * announced evalSteps / evalLr); `personalLossSum` is present exactly when `lossSum` is.
    */
-  | { type: 'evalReport'; round: number; count: number; correct: number; lossSum?: number; auc?: number; positive: Uint32Array; negative: Uint32Array }
+  | { type: 'evalReport'; round: number; count: number; correct: number; lossSum?: number; auc?: number; positive: Uint32Array; negative: Uint32Array; personalCorrect?: number; personalLossSum?: number }
   /** Both: keep-alive with the sender's clock (ms since epoch). */
   | { type: 'heartbeat'; sentAt: number }
   /** Both: a typed refusal; usually followed by a close with the code's close code. */
@@ -207,10 +211,12 @@ export function encodePayload(msg: RuntimeMessage, limits: Limits): Uint8Array {
       return w.u32(msg.round).u32(msg.vector.length).bytes(typedBytes(msg.vector)).finish();
     case 'evalReport': {
       checkEvalReport(msg);
-      const flags = (msg.lossSum !== undefined ? EVAL_FLAG_LOSS : 0) | (msg.auc !== undefined ? EVAL_FLAG_AUC : 0);
+      const flags = (msg.lossSum !== undefined ? EVAL_FLAG_LOSS : 0) | (msg.auc !== undefined ? EVAL_FLAG_AUC : 0) | (msg.personalCorrect !== undefined ? EVAL_FLAG_PERSONAL : 0);
       w.u32(msg.round).u32(msg.count).u32(msg.correct).u8(flags).f64(msg.lossSum ?? 0).f64(msg.auc ?? 0).u16(msg.positive.length);
       for (const v of msg.positive) w.u32(v);
       for (const v of msg.negative) w.u32(v);
+      // The personalised numbers follow the histograms, so every older field keeps its offset.
+      if (msg.personalCorrect !== undefined) w.u32(msg.personalCorrect).f64(msg.personalLossSum ?? 0);
       return w.finish();
     }
     case 'heartbeat':
@@ -229,7 +235,8 @@ export function encodePayload(msg: RuntimeMessage, limits: Limits): Uint8Array {
 /**
  * The rules of an evaluation report, on both sides: correct <= count, a finite loss sum
  * >= 0, an AUC in [0, 1], histograms of equal length (<= MAX_EVAL_BINS) that count every
- * row exactly once.
+ * row exactly once; personalCorrect <= count, and a personalised loss sum (finite, >= 0)
+ * exactly when there is a personalCorrect and a loss sum.
  * @throws TransportError ERR_BAD_PAYLOAD naming the field
  */
 export function checkEvalReport(m: MessageOf<'evalReport'>): void {
@@ -245,6 +252,12 @@ export function checkEvalReport(m: MessageOf<'evalReport'>): void {
   if (!(m.positive instanceof Uint32Array) || !(m.negative instanceof Uint32Array)) no('positive and negative must be Uint32Arrays');
   if (m.positive.length !== m.negative.length) no(`positive has ${m.positive.length} bins, negative ${m.negative.length}`);
   if (m.positive.length > MAX_EVAL_BINS) no(`bins: ${m.positive.length}, at most ${MAX_EVAL_BINS}`);
+  if (m.personalCorrect !== undefined) {
+    checkU32(m.personalCorrect, 'evalReport.personalCorrect');
+    if (m.personalCorrect > m.count) no(`personalCorrect (${m.personalCorrect}) exceeds count (${m.count})`);
+    if ((m.personalLossSum !== undefined) !== (m.lossSum !== undefined)) no(`personalLossSum must be present exactly when lossSum is (lossSum ${m.lossSum === undefined ? 'absent' : 'present'})`);
+  } else if (m.personalLossSum !== undefined) no('personalLossSum without personalCorrect');
+  if (m.personalLossSum !== undefined && !(typeof m.personalLossSum === 'number' && Number.isFinite(m.personalLossSum) && m.personalLossSum >= 0)) no(`personalLossSum must be a finite number >= 0, got ${String(m.personalLossSum)}`);
   if (m.positive.length > 0) {
     let rows = 0;
     for (let b = 0; b < m.positive.length; b++) rows += m.positive[b]! + m.negative[b]!;
@@ -329,7 +342,7 @@ export function decodePayload(type: FrameTypeName, payload: Uint8Array, limits: 
       const count = r.u32('count');
       const correct = r.u32('correct');
       const flags = r.u8('flags');
-      if (flags & ~(EVAL_FLAG_LOSS | EVAL_FLAG_AUC)) throw new TransportError('ERR_BAD_PAYLOAD', `evalReport.flags: unknown bits set (0x${flags.toString(16)})`);
+      if (flags & ~(EVAL_FLAG_LOSS | EVAL_FLAG_AUC | EVAL_FLAG_PERSONAL)) throw new TransportError('ERR_BAD_PAYLOAD', `evalReport.flags: unknown bits set (0x${flags.toString(16)})`);
       const lossSum = r.f64('lossSum');
       const auc = r.f64('auc');
       const bins = r.u16('bins');
@@ -341,7 +354,15 @@ export function decodePayload(type: FrameTypeName, payload: Uint8Array, limits: 
       for (let b = 0; b < bins; b++) negative[b] = r.u32(`negative[${b}]`);
       if (!(flags & EVAL_FLAG_LOSS) && lossSum !== 0) throw new TransportError('ERR_BAD_PAYLOAD', 'evalReport.lossSum must be 0 when the loss flag is clear');
       if (!(flags & EVAL_FLAG_AUC) && auc !== 0) throw new TransportError('ERR_BAD_PAYLOAD', 'evalReport.auc must be 0 when the AUC flag is clear');
-      const m: MessageOf<'evalReport'> = { type, round, count, correct, positive, negative, ...(flags & EVAL_FLAG_LOSS ? { lossSum } : {}), ...(flags & EVAL_FLAG_AUC ? { auc } : {}) };
+      // Present only with the personalised flag (a report without it ends after the histograms).
+      let personal: { personalCorrect: number; personalLossSum?: number } | null = null;
+      if (flags & EVAL_FLAG_PERSONAL) {
+        const personalCorrect = r.u32('personalCorrect');
+        const personalLossSum = r.f64('personalLossSum');
+        if (!(flags & EVAL_FLAG_LOSS) && personalLossSum !== 0) throw new TransportError('ERR_BAD_PAYLOAD', 'evalReport.personalLossSum must be 0 when the loss flag is clear');
+        personal = { personalCorrect, ...(flags & EVAL_FLAG_LOSS ? { personalLossSum } : {}) };
+      }
+      const m: MessageOf<'evalReport'> = { type, round, count, correct, positive, negative, ...(flags & EVAL_FLAG_LOSS ? { lossSum } : {}), ...(flags & EVAL_FLAG_AUC ? { auc } : {}), ...(personal ?? {}) };
       checkEvalReport(m);
       msg = m;
       break;

@@ -43,9 +43,14 @@ export interface StatsEncoding {
  * An evaluation round: no training; every site evaluates the round's params (the global
  * model of round `round`) on its held-out rows. `report: 'per-site'`: it sends an
  * `evalReport` frame (plaintext, per site) and no aggregation runs. `report: 'secure'`: it
- * sends [count, correct, loss sum, positive histogram (bins), negative histogram (bins)] as
- * fixed-point limbs (the statistics round's encoding, secagg's encodeFixedPoint) through
- * the round's aggregation, so the coordinator learns only the federation's sums.
+ * sends [count, correct, loss sum, positive histogram (bins), negative histogram (bins)]
+ * (then, with `evalSteps`, [personal correct, personal loss sum]) as fixed-point limbs (the
+ * statistics round's encoding, secagg's encodeFixedPoint) through the round's aggregation,
+ * so the coordinator learns only the federation's sums.
+ *
+ * With `evalSteps` the site also scores its held-out rows with a personalised model: the
+ * global model adapted on its training rows by the algorithm's adaptation, `evalSteps`
+ * steps at `evalLr` (absent: the algorithm's innerLr, else its lr).
  */
 export interface EvaluationEncoding {
   kind: 'evaluation';
@@ -54,7 +59,14 @@ export interface EvaluationEncoding {
   bins: number;
   limbs: number;
   fracBits: number;
+  /** Adaptation steps of the personalised evaluation; absent: no personalised numbers. */
+  evalSteps?: number;
+  /** Adaptation lr of the personalised evaluation (only with evalSteps). */
+  evalLr?: number;
 }
+
+/** Most adaptation steps a personalised evaluation may announce. */
+export const MAX_EVAL_STEPS = 10_000;
 
 /**
  * Record-level DP-SGD under SecAgg (distributed mode): each site encodes its clipped
@@ -94,9 +106,12 @@ export interface RecordLevelDpSettings {
   encoding?: { dim: number; bits: number; scaleBits: number };
 }
 
-/** Entries of a secure evaluation vector before fixed-point encoding: count, correct, loss sum, 2 histograms. */
-export function evaluationValues(bins: number): number {
-  return 3 + 2 * bins;
+/**
+ * Entries of a secure evaluation vector before fixed-point encoding: count, correct, loss
+ * sum, 2 histograms, then (personalised) personal correct and personal loss sum.
+ */
+export function evaluationValues(bins: number, personalised = false): number {
+  return 3 + 2 * bins + (personalised ? 2 : 0);
 }
 
 /** The federation's feature standardisation, from the statistics round: x' = (x - mean) / std. */
@@ -131,6 +146,14 @@ export interface FederationSettings {
     minClients: number;
     /** No sum of fewer inputs is unmasked or released. */
     minAggregate: number;
+    /**
+     * The SecAgg plan of a full cohort (absent in plaintext mode, or when not announced):
+     * a round of `clients` members unmasks with `threshold` shares of every member's
+     * secrets, held by all the others (`degree` 0, the complete graph) or by its `degree`
+     * neighbours (SecAgg+). A round of that size announcing a lower threshold, or a sparse
+     * graph where the complete one was announced, is refused by the client.
+     */
+    fullCohort?: { clients: number; threshold: number; degree: number };
   };
   /**
    * The data every site must bring (absent: not announced). A table: the feature columns
@@ -303,6 +326,16 @@ export function parseFederationSettings(raw: unknown, where: string): Federation
     const bins = typeof ev.bins === 'number' && Number.isInteger(ev.bins) && ev.bins >= 0 && ev.bins <= MAX_EVAL_BINS ? ev.bins : no('evaluation.bins', `an integer in [0, ${MAX_EVAL_BINS}]`);
     evaluation = { everyRounds: count(ev.everyRounds, 'evaluation.everyRounds', 1), report: ev.report as 'per-site' | 'secure', bins };
   }
+  let fullCohort: NonNullable<FederationSettings['aggregation']['fullCohort']> | undefined;
+  if (a.fullCohort !== undefined) {
+    const f = isObj(a.fullCohort) ? a.fullCohort : no('aggregation.fullCohort', 'an object or absent');
+    if (a.mode === 'plaintext') no('aggregation.fullCohort', "absent with mode 'plaintext' (nothing is masked)");
+    const clients = count(f.clients, 'aggregation.fullCohort.clients', 2);
+    const degree = typeof f.degree === 'number' && Number.isInteger(f.degree) && f.degree >= 0 && f.degree < clients ? f.degree : no('aggregation.fullCohort.degree', `an integer in [0, ${clients - 1}] (0: the complete graph)`);
+    const holders = degree === 0 ? clients : degree + 1;
+    const threshold = typeof f.threshold === 'number' && Number.isInteger(f.threshold) && f.threshold >= 2 && f.threshold <= holders ? f.threshold : no('aggregation.fullCohort.threshold', `an integer in [2, ${holders}]`);
+    fullCohort = { clients, threshold, degree };
+  }
   return {
     ...(evaluation ? { evaluation } : {}),
     ...(raw.data === undefined || raw.data === null ? {} : { data: parseDataSchema(raw.data, `${where}.data`) }),
@@ -313,6 +346,7 @@ export function parseFederationSettings(raw: unknown, where: string): Federation
       security: a.security as FederationSettings['aggregation']['security'],
       minClients: count(a.minClients, 'aggregation.minClients', 2),
       minAggregate: count(a.minAggregate, 'aggregation.minAggregate', 2),
+      ...(fullCohort ? { fullCohort } : {}),
     },
     dp,
   };
@@ -374,7 +408,12 @@ export function parseRoundConfig(raw: JsonObject, expected: { round: number; par
       bins: int(e.bins, 'encoding.bins', 0, MAX_EVAL_BINS),
       limbs: int(e.limbs, 'encoding.limbs', 2, 8),
       fracBits: int(e.fracBits, 'encoding.fracBits', 0, 126),
+      ...(e.evalSteps === undefined ? {} : { evalSteps: int(e.evalSteps, 'encoding.evalSteps', 0, MAX_EVAL_STEPS) }),
     };
+    if (e.evalLr !== undefined) {
+      if (e.evalSteps === undefined) bad('encoding.evalLr', 'absent without encoding.evalSteps');
+      encoding.evalLr = num(e.evalLr, 'encoding.evalLr');
+    }
   } else if (e.kind === 'ddg') {
     fromHex(e.roundSeed, 32, 'roundStart.config.encoding.roundSeed');
     encoding = { kind: 'ddg', params: obj(e.params, 'encoding.params'), roundSeed: e.roundSeed as string };

@@ -4,7 +4,7 @@ import { decodePayload, encodePayload, FRAME_TYPE, MAX_EVAL_BINS, payloadCap, ty
 import { TransportError } from '../src/errors.js';
 import { resolveLimits } from '../src/limits.js';
 import { FrameReader, FrameWriter } from '../src/chunking.js';
-import { parseFederationSettings, parseRoundConfig } from '../src/round-config.js';
+import { evaluationValues, parseFederationSettings, parseRoundConfig } from '../src/round-config.js';
 
 const limits = resolveLimits();
 
@@ -55,7 +55,7 @@ test('evalReport refusals name the field: counts, loss, AUC, flags, histograms, 
   };
   // Decoding applies the same rules to what a peer sent.
   expectCode(() => decodePayload('evalReport', flip((v) => v.setUint32(8, 12)), limits), 'ERR_BAD_PAYLOAD', 'correct (12) exceeds count (10)');
-  expectCode(() => decodePayload('evalReport', flip((v) => v.setUint8(12, 7)), limits), 'ERR_BAD_PAYLOAD', 'flags');
+  expectCode(() => decodePayload('evalReport', flip((v) => v.setUint8(12, 8 | 3)), limits), 'ERR_BAD_PAYLOAD', 'flags');
   expectCode(() => decodePayload('evalReport', flip((v) => v.setUint8(12, 2)), limits), 'ERR_BAD_PAYLOAD', 'lossSum must be 0');
   expectCode(() => decodePayload('evalReport', flip((v) => v.setFloat64(13, -1)), limits), 'ERR_BAD_PAYLOAD', 'lossSum');
   expectCode(() => decodePayload('evalReport', flip((v) => v.setFloat64(21, 2)), limits), 'ERR_BAD_PAYLOAD', 'auc');
@@ -66,6 +66,67 @@ test('evalReport refusals name the field: counts, loss, AUC, flags, histograms, 
   trailing.set(p);
   expectCode(() => decodePayload('evalReport', trailing, limits), 'ERR_BAD_PAYLOAD', 'trailing');
   expectCode(() => decodePayload('evalReport', p.subarray(0, 20), limits), 'ERR_BAD_PAYLOAD', 'lossSum');
+});
+
+const personal: MessageOf<'evalReport'> = { ...report, personalCorrect: 9, personalLossSum: 1.5 };
+
+test('evalReport with the personalised bit: flags bit 2, the older fields at their offsets, personalCorrect and personalLossSum after the histograms', () => {
+  const p = encodePayload(personal, limits);
+  const old = encodePayload(report, limits);
+  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  assert.equal(p.length, old.length + 4 + 8);
+  assert.equal(v.getUint8(12), 7, 'flags: loss, AUC and personalised');
+  // Every byte but the flags is the report without the personalised numbers, then 12 bytes more.
+  const same = p.slice(0, old.length);
+  same[12] = 3;
+  assert.deepEqual(same, old);
+  assert.equal(v.getUint32(old.length), 9);
+  assert.equal(v.getFloat64(old.length + 4), 1.5);
+  assert.deepEqual(decodePayload('evalReport', p, limits), personal);
+  // Without a classifier head: personalCorrect alone (the loss field written as 0).
+  const protonets: MessageOf<'evalReport'> = { type: 'evalReport', round: 2, count: 6, correct: 3, personalCorrect: 5, positive: new Uint32Array(0), negative: new Uint32Array(0) };
+  const q = encodePayload(protonets, limits);
+  assert.equal(q.length, 31 + 12);
+  assert.equal(q[12], 4);
+  assert.equal(new DataView(q.buffer, q.byteOffset).getFloat64(35), 0);
+  const frames = new FrameWriter(limits).frames(protonets);
+  const reader = new FrameReader(limits);
+  let got = null;
+  for (const f of frames) got = reader.push(f) ?? got;
+  assert.deepEqual(got, protonets);
+  assert.equal(evaluationValues(4), 11);
+  assert.equal(evaluationValues(4, true), 13, 'a secure evaluation vector with the personalised sums');
+});
+
+test('evalReport personalised refusals name the field, on both sides', () => {
+  expectCode(() => encodePayload({ ...personal, personalCorrect: 11 }, limits), 'ERR_BAD_PAYLOAD', 'personalCorrect (11) exceeds count (10)');
+  expectCode(() => encodePayload({ ...personal, personalCorrect: -1 }, limits), 'ERR_BAD_PAYLOAD', 'personalCorrect');
+  expectCode(() => encodePayload({ ...personal, personalLossSum: Number.POSITIVE_INFINITY }, limits), 'ERR_BAD_PAYLOAD', 'personalLossSum must be a finite number');
+  expectCode(() => encodePayload({ ...personal, personalLossSum: -0.5 }, limits), 'ERR_BAD_PAYLOAD', 'personalLossSum must be a finite number');
+  const { personalLossSum: _drop, ...noPersonalLoss } = personal;
+  expectCode(() => encodePayload(noPersonalLoss, limits), 'ERR_BAD_PAYLOAD', 'personalLossSum must be present exactly when lossSum is');
+  const { lossSum: _loss, ...noLoss } = personal;
+  expectCode(() => encodePayload(noLoss, limits), 'ERR_BAD_PAYLOAD', 'personalLossSum must be present exactly when lossSum is');
+  const { personalCorrect: _c, ...lossOnly } = personal;
+  expectCode(() => encodePayload(lossOnly, limits), 'ERR_BAD_PAYLOAD', 'personalLossSum without personalCorrect');
+
+  const p = encodePayload(personal, limits);
+  const end = p.length - 12;
+  const flip = (fn: (v: DataView) => void, bytes = p) => {
+    const q = bytes.slice();
+    fn(new DataView(q.buffer));
+    return q;
+  };
+  expectCode(() => decodePayload('evalReport', flip((v) => v.setUint32(end, 12)), limits), 'ERR_BAD_PAYLOAD', 'personalCorrect (12) exceeds count (10)');
+  expectCode(() => decodePayload('evalReport', flip((v) => v.setFloat64(end + 4, Number.NaN)), limits), 'ERR_BAD_PAYLOAD', 'personalLossSum');
+  expectCode(() => decodePayload('evalReport', flip((v) => v.setFloat64(end + 4, -2)), limits), 'ERR_BAD_PAYLOAD', 'personalLossSum');
+  // Bit 2 set, the 12 bytes missing; bit 2 clear, the 12 bytes there.
+  expectCode(() => decodePayload('evalReport', p.subarray(0, end), limits), 'ERR_BAD_PAYLOAD', 'personalCorrect');
+  expectCode(() => decodePayload('evalReport', p.subarray(0, end + 6), limits), 'ERR_BAD_PAYLOAD', 'personalLossSum');
+  expectCode(() => decodePayload('evalReport', flip((v) => v.setUint8(12, 3)), limits), 'ERR_BAD_PAYLOAD', 'trailing');
+  // No loss (flag 0 clear): the personal loss must be written as 0.
+  const noHead = encodePayload({ type: 'evalReport', round: 2, count: 6, correct: 3, personalCorrect: 5, positive: new Uint32Array(0), negative: new Uint32Array(0) }, limits);
+  expectCode(() => decodePayload('evalReport', flip((v) => v.setFloat64(35, 0.25), noHead), limits), 'ERR_BAD_PAYLOAD', 'personalLossSum must be 0 when the loss flag is clear');
 });
 
 const settings = { rounds: 3, aggregation: { mode: 'secagg', security: 'semi-honest', minClients: 3, minAggregate: 3 }, dp: null };
@@ -95,4 +156,11 @@ test('an evaluation round config: encoding kind evaluation, checked like the sta
   assert.deepEqual(parseRoundConfig(config, expected).encoding, { kind: 'evaluation', report: 'per-site', bins: 10, limbs: 6, fracBits: 40 });
   expectCode(() => parseRoundConfig({ ...config, encoding: { ...config.encoding, report: 'loud' } }, expected), 'ERR_BAD_PAYLOAD', 'encoding.report');
   expectCode(() => parseRoundConfig({ ...config, encoding: { ...config.encoding, bins: MAX_EVAL_BINS + 1 } }, expected), 'ERR_BAD_PAYLOAD', 'encoding.bins');
+  // The personalised evaluation: evalSteps (and optionally evalLr) announced.
+  assert.deepEqual(parseRoundConfig({ ...config, encoding: { ...config.encoding, evalSteps: 5, evalLr: 0.1 } }, expected).encoding, { kind: 'evaluation', report: 'per-site', bins: 10, limbs: 6, fracBits: 40, evalSteps: 5, evalLr: 0.1 });
+  assert.deepEqual(parseRoundConfig({ ...config, encoding: { ...config.encoding, evalSteps: 0 } }, expected).encoding, { kind: 'evaluation', report: 'per-site', bins: 10, limbs: 6, fracBits: 40, evalSteps: 0 });
+  expectCode(() => parseRoundConfig({ ...config, encoding: { ...config.encoding, evalSteps: 10_001 } }, expected), 'ERR_BAD_PAYLOAD', 'encoding.evalSteps');
+  expectCode(() => parseRoundConfig({ ...config, encoding: { ...config.encoding, evalSteps: 2.5 } }, expected), 'ERR_BAD_PAYLOAD', 'encoding.evalSteps');
+  expectCode(() => parseRoundConfig({ ...config, encoding: { ...config.encoding, evalSteps: 5, evalLr: 0 } }, expected), 'ERR_BAD_PAYLOAD', 'encoding.evalLr');
+  expectCode(() => parseRoundConfig({ ...config, encoding: { ...config.encoding, evalLr: 0.1 } }, expected), 'ERR_BAD_PAYLOAD', 'encoding.evalLr: expected absent without encoding.evalSteps');
 });

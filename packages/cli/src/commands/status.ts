@@ -74,7 +74,9 @@ export interface FederatedRow {
   accuracy: number;
   loss?: number;
   auc?: number;
-  perSite?: { name: string; count: number; accuracy: number; loss?: number; auc?: number }[];
+  /** Each site's model adapted on its training rows (`steps` steps at `lr`), on the same held-out rows. */
+  personalised?: { sites: number; count: number; accuracy: number; loss?: number; steps: number; lr: number };
+  perSite?: { name: string; count: number; accuracy: number; loss?: number; auc?: number; personalised?: { accuracy: number; loss?: number } }[];
 }
 
 /** Reads the status; every missing or corrupt file is a typed error naming the file. */
@@ -92,6 +94,7 @@ export async function readStatus(dir: string, rosterFile: string | undefined): P
     degree: Number(r['degree'] ?? 0),
     threshold: Number(r['threshold'] ?? 0),
     globalAccuracy: typeof r['accuracy'] === 'number' ? r['accuracy'] : undefined,
+    ...(typeof (r['evaluation'] as FederatedRow | null | undefined)?.personalised?.accuracy === 'number' ? { personalisedAccuracy: (r['evaluation'] as FederatedRow).personalised!.accuracy } : {}),
     epsilon: typeof r['epsilon'] === 'number' ? r['epsilon'] : undefined,
     bytesUp: Number(r['bytesIn'] ?? 0),
     bytesDown: Number(r['bytesOut'] ?? 0),
@@ -170,14 +173,16 @@ export function renderStatus(s: FederationStatus, now = Date.now()): string {
   }
   const ev = s.evaluations.at(-1);
   if (ev) {
-    const site = (p: NonNullable<FederatedRow['perSite']>[number]) => `${p.name} ${formatPercent(p.accuracy)} (${p.count} rows${p.auc !== undefined ? `, AUC ${p.auc.toFixed(3)}` : ''})`;
+    const site = (p: NonNullable<FederatedRow['perSite']>[number]) => `${p.name} ${formatPercent(p.accuracy)} (${p.count} rows${p.auc !== undefined ? `, AUC ${p.auc.toFixed(3)}` : ''}${p.personalised ? `, personalised ${formatPercent(p.personalised.accuracy)}` : ''})`;
     lines.push(
       `federated    round ${ev.round} (${ev.report}): accuracy ${formatPercent(ev.accuracy)} over ${ev.sites} sites (${ev.count} held-out rows)${ev.loss !== undefined ? `, loss ${ev.loss.toFixed(4)}` : ''}${ev.auc !== undefined ? `, AUC ${ev.auc.toFixed(3)}` : ''}`,
     );
+    const own = ev.personalised;
+    if (own) lines.push(`personalised round ${ev.round}: accuracy ${formatPercent(own.accuracy)} over ${own.sites} sites (${own.count} held-out rows)${own.loss !== undefined ? `, loss ${own.loss.toFixed(4)}` : ''}; each site's model adapted on its training rows, ${own.steps} steps at lr ${own.lr}`);
     if (ev.perSite?.length) lines.push(`per site     ${ev.perSite.map(site).join(', ')}`);
   }
   if (s.best) lines.push(`best round   ${s.best.round}: federated accuracy ${formatPercent(s.best.accuracy)}${s.best.loss !== undefined ? `, loss ${s.best.loss.toFixed(4)}` : ''} (exported to best/ beside the model)`);
-  if (s.rounds.length > 0) lines.push('', renderRoundsTable(s.rounds));
+  if (s.rounds.length > 0) lines.push('', renderRoundsTable(s.rounds, s.evaluations.findLast((e) => e.personalised)?.personalised?.steps ?? 0));
   return lines.join('\n');
 }
 
@@ -256,7 +261,7 @@ export async function fetchLiveStatus(url: string, ca?: Uint8Array): Promise<Pub
   const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
   const privacyOk = (p: unknown) =>
     p === null || (typeof p === 'object' && ['epsilonSpent', 'epsilonBudget', 'delta'].every((k) => typeof (p as Record<string, unknown>)[k] === 'number'));
-  if (!o || typeof o.federationId !== 'string' || !int(o.round) || !int(o.rounds) || typeof o.phase !== 'string' || !int(o.connected) || !privacyOk(o.privacy)) {
+  if (!o || typeof o.federationId !== 'string' || !int(o.round) || !int(o.rounds) || typeof o.phase !== 'string' || !int(o.connected) || (o.benched !== undefined && !int(o.benched)) || !privacyOk(o.privacy)) {
     throw new CliError(`--url: ${where} answered GET /status with JSON that is not a fedmeta status`, 1);
   }
   return o as PublicStatus;
@@ -268,7 +273,7 @@ export function renderLiveStatus(s: PublicStatus, url: string): string {
   return [
     `federation   ${s.federationId} (live, ${url})`,
     `round        ${done ? `done after ${Math.min(s.round - 1, s.rounds)}` : `${s.round}`} of ${s.rounds}${done ? '' : `, phase ${s.phase}`}`,
-    `connected    ${s.connected} client${s.connected === 1 ? '' : 's'}`,
+    `connected    ${s.connected} client${s.connected === 1 ? '' : 's'}${s.benched ? `, ${s.benched} benched (left out of the next rounds for missing deadlines)` : ''}`,
     s.privacy
       ? `privacy      epsilon ${formatEpsilon(s.privacy.epsilonSpent)} of ${s.privacy.epsilonBudget} spent (delta ${s.privacy.delta})`
       : 'privacy      DP off',
@@ -356,6 +361,12 @@ export async function statusSnapshot(s: FederationStatus, logFile: string | unde
   for (const [k, v] of facts) monitor.addFact(k, v);
   const snap = monitor.snapshot('report');
   snap.round = s.nextRound;
+  // The traffic of record: the rounds' own counts in the checkpoint (the live counter, which
+  // also holds the traffic between rounds, is not on disk).
+  snap.bytes = {
+    in: Math.max(snap.bytes.in, s.rounds.reduce((a, r) => a + r.bytesUp, 0)),
+    out: Math.max(snap.bytes.out, s.rounds.reduce((a, r) => a + r.bytesDown, 0)),
+  };
   if (logFile === undefined) {
     // Without the log all we know is where the checkpoint stands.
     snap.phase = planned !== undefined && s.nextRound > planned ? 'done' : 'checkpointed';

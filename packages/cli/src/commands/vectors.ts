@@ -111,7 +111,8 @@ function verifyDdg(v: Vector): void {
 // ---------------------------------------------------------------- transport-frames (09-transport.md)
 
 /** How each runtime message field is written in a vector. */
-const FIELD_KINDS: Record<FrameTypeName, Record<string, 'hex' | 'f32' | 'u32s' | 'json' | 'number' | 'string'>> = {
+/** 'number?': an optional number, absent from the vector when absent from the message. */
+const FIELD_KINDS: Record<FrameTypeName, Record<string, 'hex' | 'f32' | 'u32s' | 'json' | 'number' | 'number?' | 'string'>> = {
   challenge: { serverNonce: 'hex', federationId: 'string', chunkBytes: 'number', maxMessageBytes: 'number' },
   auth: { publicKey: 'hex', clientNonce: 'hex', signature: 'hex' },
   welcome: { name: 'string', nextRound: 'number', sessionId: 'hex', settings: 'json' },
@@ -120,7 +121,7 @@ const FIELD_KINDS: Record<FrameTypeName, Record<string, 'hex' | 'f32' | 'u32s' |
   roundEnd: { round: 'number', status: 'string', summary: 'json' },
   progress: { round: 'number', stage: 'string', fraction: 'number' },
   plainInput: { round: 'number', vector: 'u32s' },
-  evalReport: { round: 'number', count: 'number', correct: 'number', lossSum: 'number', auc: 'number', positive: 'u32s', negative: 'u32s' },
+  evalReport: { round: 'number', count: 'number', correct: 'number', lossSum: 'number', auc: 'number', positive: 'u32s', negative: 'u32s', personalCorrect: 'number?', personalLossSum: 'number?' },
   heartbeat: { sentAt: 'number' },
   error: { code: 'string', message: 'string' },
   bye: { summary: 'json' },
@@ -134,6 +135,7 @@ function messageJson(m: RuntimeMessage): VectorValue {
     if (kind === 'hex') out[field] = toHex(value as Uint8Array);
     else if (kind === 'f32') out[field] = f32Hex(value as Float32Array);
     else if (kind === 'u32s') out[field] = u32Hex(value as Uint32Array);
+    else if (kind === 'number?' && value === undefined) continue;
     else out[field] = value as VectorValue;
   }
   return out;
@@ -151,7 +153,9 @@ function readMessage(o: { [k: string]: VectorValue }): RuntimeMessage {
       m[field] = kind === 'f32' ? new Float32Array(b.slice().buffer) : new Uint32Array(b.slice().buffer);
     } else if (kind === 'json') m[field] = objectField(o, field);
     else if (kind === 'number') m[field] = numberField(o, field);
-    else m[field] = stringField(o, field);
+    else if (kind === 'number?') {
+      if (o[field] !== undefined) m[field] = numberField(o, field);
+    } else m[field] = stringField(o, field);
   }
   return m as unknown as RuntimeMessage;
 }
@@ -199,6 +203,9 @@ function generateTransport(rng: Rng): Vector[] {
     const [frame] = framesOf([m], limits);
     vectors.push({ name: `frame-${m.type}`, chunk_bytes: limits.chunkBytes, message: messageJson(m), frames: [toHex(frame!)] });
   });
+  // The same report with the personalised numbers (flags bit 2): 9 rows right after adapting, loss sum 1.5.
+  const personal: RuntimeMessage = { type: 'evalReport', round: 4, count: 10, correct: 8, lossSum: 3.25, auc: 0.875, positive: Uint32Array.from([0, 1, 2, 3]), negative: Uint32Array.from([2, 1, 1, 0]), personalCorrect: 9, personalLossSum: 1.5 };
+  vectors.push({ name: 'frame-evalReport-personalised', chunk_bytes: limits.chunkBytes, message: messageJson(personal), frames: framesOf([personal], limits).map(toHex) });
   // One message over several frames: 2500 payload bytes in chunks of 1024, sequence numbers 0..2.
   const small = resolveLimits({ chunkBytes: 1024 });
   const chunked: RuntimeMessage = { type: 'secagg', round: 7, payload: bytes(2496) };
@@ -221,7 +228,8 @@ function verifyTransport(v: Vector): void {
   expectFields(v, ['chunk_bytes', 'message', 'frames']);
   const limits = resolveLimits({ chunkBytes: intField(v, 'chunk_bytes', 1024, 1 << 30) });
   const message = readMessage(objectField(v, 'message'));
-  const named = v.name === 'frames-chunked-secagg' ? 'secagg' : v.name.replace(/^frame-/, '');
+  // frame-<type>, or frame-<type>-<variant> for a second message of the same type.
+  const named = v.name === 'frames-chunked-secagg' ? 'secagg' : v.name.replace(/^frame-/, '').replace(/-.*$/, '');
   if (named !== message.type) throw new VectorFormatError(`vector '${v.name}' holds a ${message.type} message`);
   const frames = arrayField(v, 'frames').map((f) => hexField({ f }, 'f'));
   const want = framesOf([message], limits);

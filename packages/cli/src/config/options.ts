@@ -65,11 +65,11 @@ export function aggregationOptions(c: FedmetaConfig): NonNullable<ServerOptions[
  * the clients per round and the population (the roster's active entries for a real
  * server, simulate.clients for `fedmeta simulate`, which builds its roster itself).
  */
-export function cohortRange(c: FedmetaConfig): { minClients: number; maxClients: number } {
+export function cohortRange(c: FedmetaConfig): { minClients: number; maxClients: number; minAggregate?: number } {
   const population = c.server.roster !== undefined ? readRoster(c.server.roster).clients.filter((e) => !e.revoked).length : c.simulate.clients;
   const perRound = c.server.clientsPerRound > 0 ? Math.min(c.server.clientsPerRound, population) : population;
   const minClients = Math.max(2, c.server.minClients);
-  return { minClients, maxClients: Math.max(minClients, perRound) };
+  return { minClients, maxClients: Math.max(minClients, perRound), ...(c.server.minAggregate !== undefined ? { minAggregate: c.server.minAggregate } : {}) };
 }
 
 /**
@@ -215,12 +215,12 @@ export async function serverOptionsFromConfig(c: FedmetaConfig, paramCount: numb
     connections: { max: s.connections.max, perAddress: s.connections.perAddress, idleTimeoutMs: s.connections.idleTimeout, headersTimeoutMs: s.connections.headersTimeout },
     checkpointDir: s.checkpointDir,
     seed: c.data.seed,
-    ...(s.evaluation.report !== 'off' ? { evaluation: { report: s.evaluation.report, everyRounds: s.evaluation.everyRounds, bins: s.evaluation.bins, sendToSites: s.evaluation.sendToSites } } : {}),
+    ...(s.evaluation.report !== 'off' ? { evaluation: { report: s.evaluation.report, everyRounds: s.evaluation.everyRounds, bins: s.evaluation.bins, sendToSites: s.evaluation.sendToSites, evalSteps: c.meta.evalSteps } } : {}),
   };
   const dashboard = serverDashboard(c);
   if (dashboard) options.dashboard = dashboard;
   if (c.dp.enabled && c.dp.unit === 'record') {
-    options.dp = await recordDpOptions(c, paramCount);
+    options.dp = await recordDpOptions(c, paramCount, resumeFrom);
   } else if (c.dp.enabled) {
     options.dp = {
       l2Clip: c.dp.l2Clip,
@@ -283,12 +283,18 @@ export function clientOptionsFromConfig(c: FedmetaConfig, identity: Identity, da
 }
 
 /**
- * Record-level DP server options: the DP-SGD noise multiplier is the configured one or the
+ * Record-level DP server options. The DP-SGD noise multiplier is the configured one or the
  * smallest whose epsilon over server.rounds rounds (the event every site's ledger charges,
- * @fedmeta/dp planRecordLevelSettings) is within dp.epsilon.
- * @throws CliError naming the dp field
+ * @fedmeta/dp planRecordLevelSettings) is within dp.epsilon. A federation continued from
+ * `resumeFrom` with rounds left after the ones its coordinator released there plans only
+ * the remaining rounds, composed with the released ones at the noise each was charged at
+ * (@fedmeta/dp planRemainingRecordLevelSettings, as every site's ledger composes them); a
+ * configured noise multiplier is then checked to fit with them.
+ * @param resumeFrom the checkpoint directory the server will continue (default
+ *   server.checkpointDir); null for a fresh federation
+ * @throws CliError naming the dp field (dp.epsilon and server.rounds when the budget is spent)
  */
-export async function recordDpOptions(c: FedmetaConfig, dim: number): Promise<NonNullable<ServerOptions['dp']>> {
+export async function recordDpOptions(c: FedmetaConfig, dim: number, resumeFrom: string | null = c.server.checkpointDir): Promise<NonNullable<ServerOptions['dp']>> {
   const dp = await import('@fedmeta/dp');
   const { recordDpThreshold } = await import('@fedmeta/server');
   const mode = c.dp.mode;
@@ -296,12 +302,17 @@ export async function recordDpOptions(c: FedmetaConfig, dim: number): Promise<No
   const a = aggregationOptions(c);
   const threshold = mode === 'distributed' ? recordDpThreshold(cohortRange(c), a) : 1;
   const localSteps = mode === 'distributed' ? 1 : c.meta.localSteps;
+  const setting = { mode, epsilon: c.dp.epsilon, delta: c.dp.delta, l2Clip: c.dp.l2Clip, sampleRate: c.dp.sampleRate, localSteps, threshold, dim, ...(a.bits !== undefined ? { bits: a.bits } : {}) };
+  const rounds = c.server.rounds;
+  const resumed = resumeFrom === null ? null : await resumedRecordReleases(resumeFrom, (sigma) => dp.recordLevelRoundEvent({ ...setting, rounds }, sigma));
   let sigma = c.dp.noiseMultiplier;
-  if (sigma === undefined) {
+  if (resumed && resumed.events.length > 0 && rounds > resumed.roundsDone) {
+    sigma = planRemainingRecordNoise(dp, c, { ...setting, past: resumed.events, remainingRounds: rounds - resumed.roundsDone, announcedRounds: rounds }, resumed);
+  } else if (sigma === undefined) {
     try {
-      sigma = dp.planRecordLevelSettings({ mode, epsilon: c.dp.epsilon, delta: c.dp.delta, l2Clip: c.dp.l2Clip, sampleRate: c.dp.sampleRate, rounds: c.server.rounds, localSteps, threshold, dim, ...(a.bits !== undefined ? { bits: a.bits } : {}) }).sigma;
+      sigma = dp.planRecordLevelSettings({ ...setting, rounds }).sigma;
     } catch (err) {
-      throw new CliError(`dp.epsilon: cannot plan record-level noise for epsilon ${c.dp.epsilon} over ${c.server.rounds} rounds: ${(err as Error).message}`);
+      throw new CliError(`dp.epsilon: cannot plan record-level noise for epsilon ${c.dp.epsilon} over ${rounds} rounds: ${(err as Error).message}`);
     }
   }
   return {
@@ -313,6 +324,91 @@ export async function recordDpOptions(c: FedmetaConfig, dim: number): Promise<No
     ...(a.bits !== undefined ? { bits: a.bits } : {}),
     record: { mode, sampleRate: c.dp.sampleRate, localSteps, threshold, ...(c.dp.expectedBatchSize !== undefined ? { expectedBatchSize: c.dp.expectedBatchSize } : {}) },
   };
+}
+
+/** What a checkpoint directory says about a record-level federation being continued. */
+export interface ResumedRecordReleases {
+  /** The coordinator's journal of released record-level rounds. */
+  journal: string;
+  /** Rounds run before (completed or not): the next round is roundsDone + 1. */
+  roundsDone: number;
+  /** The event every site charged for each released round, oldest first. */
+  events: import('@fedmeta/dp').PrivacyEvent[];
+}
+
+/**
+ * The released record-level rounds of the checkpoint in `dir` (@fedmeta/server's release
+ * journal), or null without a readable checkpoint (a fresh federation; an unreadable one
+ * the server itself reports, naming the file). Releases the checkpoint counts and the
+ * journal lacks (a checkpoint written before the journal was kept) are counted at the
+ * noise multiplier the checkpoint records, through `roundEventAt`.
+ */
+export async function resumedRecordReleases(dir: string, roundEventAt: (sigma: number) => import('@fedmeta/dp').PrivacyEvent): Promise<ResumedRecordReleases | null> {
+  const { loadCheckpoint, readRecordReleases, recordReleasesPath } = await import('@fedmeta/server');
+  const journal = recordReleasesPath(join(dir, 'ledger.json'));
+  let ck: ReturnType<typeof loadCheckpoint>;
+  let releases: ReturnType<typeof readRecordReleases>;
+  try {
+    ck = loadCheckpoint(dir);
+    releases = readRecordReleases(journal);
+  } catch {
+    return null;
+  }
+  if (!ck) return null;
+  const events = releases.map((r) => r.event);
+  const counted = ck.meta.recordReleases;
+  const completed = ((ck.meta.rounds as Array<{ status?: unknown }> | undefined) ?? []).filter((r) => r.status === 'completed').length;
+  const released = Math.max(typeof counted === 'number' && Number.isInteger(counted) ? counted : 0, completed);
+  const z = (ck.meta.recordDp as { noiseMultiplier?: unknown } | null | undefined)?.noiseMultiplier;
+  if (released > events.length && typeof z === 'number' && z > 0) {
+    const ev = roundEventAt(z);
+    while (events.length < released) events.push(ev);
+  }
+  return { journal, roundsDone: ck.nextRound - 1, events };
+}
+
+/**
+ * The noise multiplier of the rounds a continued record-level federation has left: the
+ * configured one when the released rounds and the remaining ones at it fit dp.epsilon, or
+ * the planned one (at least what every site's check of the announced setting requires).
+ * @throws CliError naming dp.epsilon and server.rounds when the released rounds leave no
+ *   room for the remaining ones, or dp.noiseMultiplier and dp.epsilon when the configured
+ *   noise is too small for them
+ */
+function planRemainingRecordNoise(dp: typeof import('@fedmeta/dp'), c: FedmetaConfig, q: import('@fedmeta/dp').RemainingRecordLevelQuery, r: ResumedRecordReleases): number {
+  const rounds = c.server.rounds;
+  const remaining = q.remainingRounds;
+  const released = `the ${r.events.length} record-level round(s) released in ${r.journal}`;
+  const spentError = (past: number): CliError =>
+    new CliError(
+      `dp.epsilon: ${released} spend epsilon ${past.toFixed(4)} of ${c.dp.epsilon} per site; ${remaining} more round(s) (server.rounds ${rounds}) do not fit within dp.epsilon ${c.dp.epsilon} at any noise multiplier: ` +
+        `this federation's privacy budget is spent (lower server.rounds to ${r.roundsDone}, or start a new federation in an empty server.checkpointDir)`,
+    );
+  const configured = c.dp.noiseMultiplier;
+  if (configured !== undefined) {
+    let past: number;
+    let total: number;
+    try {
+      past = dp.epsilonOfEvents(r.events, c.dp.delta);
+      total = dp.remainingRecordLevelEpsilon(q, configured);
+    } catch (err) {
+      throw new CliError(`dp.noiseMultiplier: cannot account ${configured} for the ${remaining} remaining round(s) after ${released}: ${(err as Error).message}`);
+    }
+    if (!(past < c.dp.epsilon)) throw spentError(past);
+    if (!(total <= c.dp.epsilon)) {
+      throw new CliError(
+        `dp.noiseMultiplier: ${configured} for the ${remaining} remaining round(s) (server.rounds ${rounds}) brings epsilon to ${total.toFixed(4)} per site with ${released} (epsilon ${past.toFixed(4)}), above dp.epsilon ${c.dp.epsilon}: ` +
+          'raise dp.noiseMultiplier, or leave it unset to plan the noise of the remaining rounds',
+      );
+    }
+    return configured;
+  }
+  try {
+    return dp.planRemainingRecordLevelSettings(q).sigma;
+  } catch (err) {
+    if (err instanceof dp.RecordBudgetSpentError) throw spentError(err.epsilonPast);
+    throw new CliError(`dp.epsilon: cannot plan record-level noise for the ${remaining} remaining round(s) of server.rounds ${rounds} within epsilon ${c.dp.epsilon} after ${released}: ${(err as Error).message}`);
+  }
 }
 
 /** The site policy from client.policy (omitted fields impose nothing). */

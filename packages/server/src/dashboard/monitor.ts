@@ -27,7 +27,10 @@ export interface MonitorRound {
   loss?: number;
   /** Cumulative epsilon after this round (DP only). */
   epsilon?: number;
-  /** Personalised accuracy (fedmeta simulate's report only). */
+  /**
+   * Personalised accuracy: the federated evaluation's (each site's model adapted on its
+   * training rows, weighted by held-out rows), or fedmeta simulate's.
+   */
   personalisedAccuracy?: number;
   /** The federated evaluation of this round's model on the sites' held-out rows (per-site numbers in per-site mode). */
   federated?: RoundEvaluation;
@@ -191,7 +194,9 @@ export function auditText(e: ServerEvent): string | null {
       const pct = (v: unknown) => (typeof v === 'number' ? `${(100 * v).toFixed(1)}%` : '?');
       const loss = typeof f.loss === 'number' ? `, loss ${f.loss.toFixed(4)}` : '';
       const auc = typeof f.auc === 'number' ? `, AUC ${f.auc.toFixed(3)}` : '';
-      return `round ${str(f.round)} evaluated (${str(f.report)}, ${str(f.sites)} sites, ${str(f.count)} held-out rows): federated accuracy ${pct(f.accuracy)}${loss}${auc}; best round ${str(f.best)}`;
+      const own = personalisedOf(f.personalised);
+      const pers = own ? `, personalised ${pct(own.accuracy)}${own.loss !== undefined ? ` (loss ${own.loss.toFixed(4)})` : ''}` : '';
+      return `round ${str(f.round)} evaluated (${str(f.report)}, ${str(f.sites)} sites, ${str(f.count)} held-out rows): federated accuracy ${pct(f.accuracy)}${loss}${auc}${pers}; best round ${str(f.best)}`;
     }
     case 'evaluation.skipped':
     case 'evaluation.empty':
@@ -420,6 +425,7 @@ export class FederationMonitor {
         const ev = evaluationOf(f);
         if (i >= 0 && ev) {
           this.rows[i]!.federated = ev;
+          if (ev.personalised) this.rows[i]!.personalisedAccuracy = ev.personalised.accuracy;
           this.rowRevs[i] = ++this.rowSeq;
         }
         break;
@@ -591,7 +597,17 @@ function toRow(f: Record<string, unknown>, phases: Record<string, number>): Moni
   if (pers !== undefined) row.personalisedAccuracy = pers;
   const fed = f['evaluation'] !== null && typeof f['evaluation'] === 'object' ? evaluationOf(f['evaluation'] as Record<string, unknown>) : null;
   if (fed) row.federated = fed;
+  if (fed?.personalised && row.personalisedAccuracy === undefined) row.personalisedAccuracy = fed.personalised.accuracy;
   return row;
+}
+
+/** A federated evaluation's personalised numbers, when well-formed. */
+function personalisedOf(v: unknown): RoundEvaluation['personalised'] | undefined {
+  if (v === null || typeof v !== 'object') return undefined;
+  const p = v as Record<string, unknown>;
+  if (typeof p['accuracy'] !== 'number') return undefined;
+  const n = (k: string) => (typeof p[k] === 'number' ? (p[k] as number) : 0);
+  return { sites: n('sites'), count: n('count'), correct: n('correct'), accuracy: p['accuracy'], ...(typeof p['loss'] === 'number' ? { loss: p['loss'] } : {}), steps: n('steps'), lr: n('lr') };
 }
 
 /** A federated evaluation from a round.evaluated event or a RoundSummary's `evaluation`. */
@@ -607,6 +623,8 @@ function evaluationOf(f: Record<string, unknown>): RoundEvaluation | null {
   if (typeof f['loss'] === 'number') ev.loss = f['loss'];
   if (typeof f['auc'] === 'number') ev.auc = f['auc'];
   if (typeof f['aucBound'] === 'number') ev.aucBound = f['aucBound'];
+  const own = personalisedOf(f['personalised']);
+  if (own) ev.personalised = own;
   if (Array.isArray(f['perSite'])) ev.perSite = f['perSite'] as NonNullable<RoundEvaluation['perSite']>;
   return ev;
 }

@@ -74,7 +74,7 @@ const BODY = `
   </section>
   <section class="charts">
     <figure><figcaption>Privacy budget burn-down: epsilon left after each round</figcaption><div class="chart" id="chart-epsilon"></div></figure>
-    <figure><figcaption>Global model on the held-out data: accuracy and loss per round (federated: on the sites' held-out rows)</figcaption><div class="chart" id="chart-accuracy"></div><p class="muted note" id="chart-accuracy-note" hidden></p></figure>
+    <figure><figcaption>Global model on the held-out data: accuracy and loss per round (federated: on the sites' held-out rows; personalised: each site's model adapted on its training rows)</figcaption><div class="chart" id="chart-accuracy"></div><p class="muted note" id="chart-accuracy-note" hidden></p></figure>
     <figure><figcaption>Cohort, surviving inputs and dropouts per round</figcaption><div class="chart" id="chart-dropouts"></div></figure>
     <figure><figcaption>Round duration by phase (seconds)</figcaption><div class="chart" id="chart-phases"></div></figure>
   </section>
@@ -83,7 +83,7 @@ const BODY = `
     <div><h2>Refusals by code</h2><table id="refusals-table"><thead><tr><th>code</th><th>count</th></tr></thead><tbody></tbody></table></div>
   </section>
   <section id="federated-section" hidden><h2>Federated evaluation <span class="muted" id="federated-round"></span></h2><div class="scroll"><table id="federated-table"><thead><tr>
-    <th>site</th><th>held-out rows</th><th>accuracy</th><th>loss</th><th>AUC</th>
+    <th>site</th><th>held-out rows</th><th>accuracy</th><th>loss</th><th>AUC</th><th>personalised</th><th>personalised loss</th>
   </tr></thead><tbody></tbody></table><p class="muted note" id="federated-note"></p></div></section>
   <section><h2>Rounds</h2><div class="scroll"><table id="rounds-table"><thead><tr>
     <th>round</th><th>status</th><th>mode</th><th>cohort</th><th>survivors</th><th>dropped</th><th>k / t</th><th>accuracy</th><th>loss</th><th>personalised</th><th>epsilon</th><th>received</th><th>sent</th><th>wall time</th><th>slowest phase</th>
