@@ -141,7 +141,10 @@ test('bad files are refused before round 1 naming the column (site and coordinat
       // Its console is a log here (not a terminal): one summary line per round, no line per phase.
       assert.doesNotMatch(c.out(), /^(round \d+: )?(idle|training|aggregating)\b/m);
       for (const round of [1, 2, 3]) assert.match(c.out(), new RegExp(`round ${round} completed: 3/3 sites in the sum`));
-      for (const round of [1, 2, 3]) assert.match(c.out(), new RegExp(`round ${round} evaluated \\(completed\\): federated accuracy \\d+\\.\\d% over 3 sites \\(\\d+ held-out rows\\), loss \\d+\\.\\d+, AUC \\d\\.\\d+; this site \\d+\\.\\d% \\(\\d+ rows`));
+      for (const round of [1, 2, 3]) {
+        const own = evaluatedLog[round - 1]!.personalised;
+        assert.match(c.out(), new RegExp(`round ${round} evaluated \\(completed\\): federated accuracy \\d+\\.\\d% over 3 sites \\(\\d+ held-out rows\\), loss \\d+\\.\\d+, AUC \\d\\.\\d+, personalised ${(100 * own.accuracy).toFixed(1)}%; this site \\d+\\.\\d% \\(\\d+ rows\\), AUC \\d\\.\\d+, personalised \\d+\\.\\d% after 4 adaptation steps`));
+      }
     }
   } finally {
     for (const r of running) r.child.kill('SIGKILL');

@@ -127,11 +127,12 @@ async function participate(c: FedmetaConfig, json: boolean, log: ReturnType<type
         ].filter(Boolean);
         say(`round ${e.round} ${String(e.status)}${parts.length ? `: ${parts.join(', ')}` : ''}`);
       } else if (e.event === 'round.evaluated') {
-        const fed = e.federated as { accuracy: number; loss?: number; auc?: number; sites: number; count: number } | undefined;
-        const local = e.local as { accuracy: number; count: number; loss?: number; auc?: number } | undefined;
+        const fed = e.federated as { accuracy: number; loss?: number; auc?: number; sites: number; count: number; personalised?: { accuracy: number } } | undefined;
+        const local = e.local as { accuracy: number; count: number; loss?: number; auc?: number; personalised?: { accuracy: number; steps: number } } | undefined;
+        const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
         const parts = [
-          fed ? `federated accuracy ${(fed.accuracy * 100).toFixed(1)}% over ${fed.sites} sites (${fed.count} held-out rows)${fed.loss !== undefined ? `, loss ${fed.loss.toFixed(4)}` : ''}${fed.auc !== undefined ? `, AUC ${fed.auc.toFixed(3)}` : ''}` : 'no federated metrics',
-          local ? `this site ${(local.accuracy * 100).toFixed(1)}% (${local.count} rows)${local.auc !== undefined ? `, AUC ${local.auc.toFixed(3)}` : ''}` : '',
+          fed ? `federated accuracy ${pct(fed.accuracy)} over ${fed.sites} sites (${fed.count} held-out rows)${fed.loss !== undefined ? `, loss ${fed.loss.toFixed(4)}` : ''}${fed.auc !== undefined ? `, AUC ${fed.auc.toFixed(3)}` : ''}${fed.personalised ? `, personalised ${pct(fed.personalised.accuracy)}` : ''}` : 'no federated metrics',
+          local ? `this site ${pct(local.accuracy)} (${local.count} rows)${local.auc !== undefined ? `, AUC ${local.auc.toFixed(3)}` : ''}${local.personalised ? `, personalised ${pct(local.personalised.accuracy)} after ${local.personalised.steps} adaptation steps` : ''}` : '',
           typeof e.epsilon === 'number' ? `epsilon spent ${e.epsilon.toFixed(3)}` : '',
         ].filter(Boolean);
         say(`round ${e.round} evaluated (${String(e.status)}): ${parts.join('; ')}`);
