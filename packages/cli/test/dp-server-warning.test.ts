@@ -4,24 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './run-cli.js';
 
 const bin = fileURLToPath(new URL('../../bin/fedmeta.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'fedmeta-dp-warning-'));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts `fedmeta server` with `dp` config for a 3-site roster, waits for the banner, stops it; returns stdout and the JSON log. */
 async function startupOutput(name: string, dp: Record<string, unknown>): Promise<{ out: string; log: string }> {

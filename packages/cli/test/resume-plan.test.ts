@@ -8,10 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bin } from './run-cli.js';
+import { bin, freePort } from './run-cli.js';
 import { createDdgEncoder, epsilonOfEvents, openLedger, planDdgNoiseMultiplier } from '@fedmeta/dp';
 import { saveCheckpoint } from '@fedmeta/server';
 import { validate } from '../src/config/schema.js';
@@ -86,17 +85,6 @@ test('with the budget spent, more rounds are refused naming dp.epsilon and what 
 // Through the real command line: a checkpoint of a real (tiny) federation written by
 // `fedmeta simulate --checkpoint`, continued by `fedmeta server` with the same config.
 
-/** A port that was free a moment ago on loopback. */
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createNetServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 const fedmeta = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8' });
 

@@ -6,10 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './run-cli.js';
 
 const bin = fileURLToPath(new URL('../../bin/fedmeta.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'fedmeta-realfed-'));
@@ -44,16 +44,6 @@ async function until(what: string, check: () => boolean, ms = 60_000): Promise<v
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A self-signed certificate for localhost, as docs/deployment.md tells coordinators to make one. */
 function selfSignedCert(dir: string): boolean {

@@ -19,16 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { startServer, type ServerEvent, type ServerHandle, type ServerOptions } from '@fedmeta/server';
 import { runClient, type ClientEvent, type ClientOptions, type ClientSummary } from '@fedmeta/client';
 import { baseServerOptions, EventLog, institutions, mnistFederation } from '../src/harness.js';
+import { skipWithout } from '../src/tools.js';
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip = hasOpenssl() ? false : 'openssl not found';
+const skip = skipWithout('openssl');
 
 const dir = mkdtempSync(join(tmpdir(), 'fedmeta-e2e-tlsdiag-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));

@@ -13,17 +13,10 @@ import { join } from 'node:path';
 import { startServer, ServerError } from '@fedmeta/server';
 import { runClient } from '@fedmeta/client';
 import { baseServerOptions, institutions, mnistFederation } from '../src/harness.js';
+import { skipWithout } from '../src/tools.js';
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-test('wss with a pinned self-signed certificate', { timeout: 120_000, skip: hasOpenssl() ? false : 'openssl not found' }, async () => {
+test('wss with a pinned self-signed certificate', { timeout: 120_000, skip: skipWithout('openssl') }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedmeta-e2e-tls-'));
   try {
     execFileSync('openssl', [
