@@ -322,6 +322,7 @@ export class Federation {
         dp && this.privacy
           ? { unit: dp.unit ?? 'client', epsilonSpent: this.privacy.spent(), epsilonBudget: dp.epsilonBudget, delta: dp.delta, noiseMultiplier: { before: r.noiseMultiplier, now: dp.noiseMultiplier } }
           : null,
+      standardisationRestored: this.standardisation !== null,
     };
   }
 

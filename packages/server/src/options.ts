@@ -508,6 +508,8 @@ export interface ResumeInfo {
    * it) and the one the remaining rounds run with.
    */
   dp: { unit: 'client' | 'record'; epsilonSpent: number; epsilonBudget: number; delta: number; noiseMultiplier: { before: number | null; now: number } } | null;
+  /** Federated standardisation: the statistics round's result came back from the checkpoint (it does not run again). */
+  standardisationRestored: boolean;
 }
 
 export interface ServerHandle {

@@ -104,6 +104,7 @@ test('raising server.rounds of a finished record-level (distributed) federation:
     const ledgers = SITES.map((n) => join(root, n, 'ledger.jsonl'));
 
     /** One run of the coordinator and the 3 sites to the end; the coordinator's log lines. */
+    let coordinatorConsole = '';
     const run = async (rounds: number): Promise<LogLine[]> => {
       writeFileSync(join(coord, 'server.yaml'), serverYaml(port, rounds));
       const server = startFedmeta(coord, 'server', '--config', 'server.yaml');
@@ -118,11 +119,13 @@ test('raising server.rounds of a finished record-level (distributed) federation:
         assert.match(c.out(), new RegExp(`fedmeta client '${SITES[k]}': federation-done`));
       }
       assert.equal(await server.exit, 0, server.err());
+      coordinatorConsole = server.out();
       return logLines(server.err());
     };
 
     // The federation as first configured: FIRST rounds at the FIRST-round plan.
     const first = await run(FIRST);
+    assert.match(coordinatorConsole, /^before round 1 the sites standardise their features together/m);
     const finished1 = first.filter((l) => l.event === 'round.finished');
     assert.deepEqual(finished1.map((l) => [l.round, l['status']]), Array.from({ length: FIRST }, (_, i) => [i + 1, 'completed']));
     const before = ledgers.map((f, k) => ledgerOf(f, SITES[k]!));
@@ -130,6 +133,9 @@ test('raising server.rounds of a finished record-level (distributed) federation:
 
     // The operator raises server.rounds by 2 and starts the coordinator again.
     const second = await run(RAISED);
+    // The statistics round's result comes back with the checkpoint; the console says so.
+    assert.doesNotMatch(coordinatorConsole, /before round 1 the sites standardise/);
+    assert.match(coordinatorConsole, /^the sites' shared feature standardisation \(from the statistics round before round 1\) comes back from the checkpoint; that round does not run again$/m);
     const resumed = second.find((l) => l.event === 'checkpoint.resumed');
     assert.ok(resumed, 'the coordinator continued its checkpoint');
     assert.equal(resumed['nextRound'], FIRST + 1);

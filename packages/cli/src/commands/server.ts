@@ -205,7 +205,9 @@ async function serve(c: FedmetaConfig, json: boolean, view: ProgressView, log: R
       `${c.secagg.mode}, ${dpBanner(c, base.dp)}, tfjs ${backend.name}`,
   );
   if (server.resumed) view.log(resumeLine(c, server.resumed));
-  if (reference.federatedStandardise) {
+  if (reference.federatedStandardise && server.resumed?.standardisationRestored) {
+    view.log('the sites\' shared feature standardisation (from the statistics round before round 1) comes back from the checkpoint; that round does not run again');
+  } else if (reference.federatedStandardise) {
     view.log(
       `before round 1 the sites standardise their features together: a statistics round sums their feature count, sum and sum of squares under SecAgg${base.dp ? '; these sums are released without DP noise, so the epsilon budget covers the training rounds only (data.standardise: false keeps everything under the budget)' : ''}`,
     );
