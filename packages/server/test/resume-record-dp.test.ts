@@ -59,7 +59,7 @@ async function run(server: ServerHandle): Promise<FederationSummary> {
   }
 }
 
-test('record-level DP: a coordinator resumed after 2 rounds reports, after round 3, the epsilon of 3 released rounds, as a fresh 3-round run does', { timeout: 60_000 }, async () => {
+test('record-level DP: a coordinator resumed after 2 rounds reports, after round 3, the epsilon of 3 released rounds, as a fresh 3-round run does', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fedmeta-resume-record-'));
   const fresh = mkdtempSync(join(tmpdir(), 'fedmeta-resume-record-fresh-'));
   try {
@@ -69,6 +69,8 @@ test('record-level DP: a coordinator resumed after 2 rounds reports, after round
 
     const events: ServerEvent[] = [];
     const server = await startServer(options(dir, 3, { logger: (e) => events.push(e) }));
+    // A failed assertion below must not leave the coordinator waiting for its sites.
+    t.after(() => server.close());
     // Before round 3 runs: what was spent in the first run.
     assert.deepEqual(server.resumed, {
       checkpointDir: dir,
@@ -76,6 +78,7 @@ test('record-level DP: a coordinator resumed after 2 rounds reports, after round
       roundsCompleted: 2,
       rounds: 3,
       dp: { unit: 'record', epsilonSpent: epsilonOf(2), epsilonBudget: BUDGET, delta: DELTA, noiseMultiplier: { before: SIGMA, now: SIGMA } },
+      standardisationRestored: false,
     });
     assert.equal(server.status().epsilon, epsilonOf(2));
     const resumedEvent = events.find((e) => e.event === 'checkpoint.resumed');
@@ -145,13 +148,14 @@ test('record-level DP: without the release journal (a checkpoint written before 
   }
 });
 
-test('record-level DP: rounds run with a re-planned noise multiplier after a restart are accounted with it, the earlier ones with theirs', { timeout: 60_000 }, async () => {
+test('record-level DP: rounds run with a re-planned noise multiplier after a restart are accounted with it, the earlier ones with theirs', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fedmeta-resume-record-replan-'));
   try {
     await run(await startServer(options(dir, 2)));
     const louder = SIGMA * 1.5;
     const o = options(dir, 3);
     const server = await startServer({ ...o, dp: { ...o.dp!, noiseMultiplier: louder } });
+    t.after(() => server.close());
     assert.deepEqual(server.resumed?.dp?.noiseMultiplier, { before: SIGMA, now: louder });
     const summary = await run(server);
     const event = (sigma: number) => recordLevelRoundEvent({ ...SETTING, rounds: 3 }, sigma);
