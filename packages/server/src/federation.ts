@@ -50,6 +50,7 @@ export class Federation {
   private readonly privacy: Privacy | null;
   /** The global feature standardisation once the statistics round completed. */
   private standardisation: { mean: number[]; std: number[]; count: number; sites: number } | null = null;
+  /** Round 0 (the statistics round) is being waited for or run: progress reports round 0. */
   private inStatisticsRound = false;
   /** The training round whose model an evaluation round in progress evaluates. */
   private evaluatingRound: number | null = null;
@@ -525,7 +526,11 @@ export class Federation {
   private async statisticsRound(): Promise<boolean> {
     const features = this.featureCount();
     while (!this.standardisation) {
-      const cohort = await this.waitForCohort();
+      // The wait for its cohort belongs to round 0 too (progress shows round 0, not round 1).
+      this.inStatisticsRound = true;
+      const cohort = await this.waitForCohort().finally(() => {
+        this.inStatisticsRound = false;
+      });
       if (!cohort) return false;
       const plan = planCohort(cohort.length, this.o.aggregation);
       const wire: StatsEncoding = { kind: 'stats', features, limbs: STATS_FORMAT.limbs, fracBits: STATS_FORMAT.fracBits };

@@ -96,6 +96,9 @@ test('bad files are refused before round 1 naming the column (site and coordinat
     assert.deepEqual(await Promise.all(clients.slice(0, 3).map((c) => c.exit)), [0, 0, 0], clients.map((c) => c.err()).join('\n'));
     assert.equal(await server.exit, 0, server.err());
     const out = server.out();
+    // The wait before the statistics round is round 0's: its first progress line says so.
+    const progressLines = out.split('\n').filter((l) => /^round +\d+\/\d+ \[/.test(l));
+    assert.match(progressLines[0] ?? '', /^round +0\/3 \[.*waiting/, progressLines.slice(0, 3).join('\n'));
     // Round 1 started only after the refusals: none of the refused sites is in any sum.
     const started = readFileSync(join(coord, 'server.log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"round.started"')).map((l) => JSON.parse(l) as { cohort: string[] });
     assert.ok(started.every((r) => r.cohort.every((n) => ['site-a', 'site-b', 'site-c'].includes(n))));
