@@ -10,7 +10,7 @@
  * by the algorithm's adaptation (what `evaluatePersonalized` measures in simulation), the
  * number meta-learning is trained for.
  */
-import { createAlgorithm, tf, unflattenParams, type Algorithm, type ModelSpec } from '@fedmeta/meta';
+import { adaptationLr, createAlgorithm, scoreHead, type Algorithm } from '@fedmeta/meta';
 import { encodeFixedPoint } from '@fedmeta/secagg';
 import { evaluationValues, TransportError, type EvaluationEncoding, type MessageOf, type RoundConfig } from '@fedmeta/transport';
 import { prepareModel } from './pipeline.js';
@@ -34,9 +34,6 @@ export interface LocalEvaluation {
    */
   personalised?: { correct: number; lossSum?: number; steps: number; lr: number };
 }
-
-/** Examples per forward pass. */
-const BATCH = 1024;
 
 /** The bin of a score in [0, 1] among `bins` equal bins (1 falls in the last). */
 export function scoreBin(score: number, bins: number): number {
@@ -63,43 +60,6 @@ export function exactAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): 
   return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
 }
 
-/** Correct rows and summed cross-entropy of `params` on `rows`, with the class-1 scores when `scores` is given. */
-function scoreRows(spec: ModelSpec, params: Float32Array, rows: ClientDataset, scores: Float64Array | null): { correct: number; lossSum: number } {
-  const k = spec.numClasses;
-  const per = rows.shape.reduce((a, b) => a * b, 1);
-  const ps = unflattenParams(spec, params);
-  let correct = 0;
-  let lossSum = 0;
-  try {
-    for (let start = 0; start < rows.count; start += BATCH) {
-      const n = Math.min(BATCH, rows.count - start);
-      const logits = tf.tidy(() => spec.forward(ps, tf.tensor(rows.x.subarray(start * per, (start + n) * per), [n, ...rows.shape])));
-      const z = logits.dataSync() as Float32Array;
-      logits.dispose();
-      for (let i = 0; i < n; i++) {
-        const y = rows.y[start + i]!;
-        let max = -Infinity;
-        let best = 0;
-        for (let j = 0; j < k; j++) {
-          const v = z[i * k + j]!;
-          if (v > max) {
-            max = v;
-            best = j;
-          }
-        }
-        let sum = 0;
-        for (let j = 0; j < k; j++) sum += Math.exp(z[i * k + j]! - max);
-        lossSum += max + Math.log(sum) - z[i * k + y]!;
-        if (best === y) correct++;
-        if (scores) scores[start + i] = Math.exp(z[i * k + 1]! - max) / sum;
-      }
-    }
-  } finally {
-    for (const p of ps) p.dispose();
-  }
-  return { correct, lossSum };
-}
-
 /**
  * The adaptation a personalised evaluation runs: the algorithm's own (Reptile, the MAML
  * family, Per-FedAvg, FedAvg+FT: full-batch SGD on the support rows; ProtoNets: episodes
@@ -116,10 +76,10 @@ export function personalisationOf(algorithm: Algorithm): Algorithm {
  */
 export function evaluationLr(config: RoundConfig, enc: EvaluationEncoding): number {
   const hyper = config.algorithm.hyper as Record<string, unknown>;
-  const lr = enc.evalLr ?? (typeof hyper['innerLr'] === 'number' ? hyper['innerLr'] : hyper['lr']);
-  if (typeof lr === 'number' && Number.isFinite(lr) && lr > 0) return lr;
+  const lr = adaptationLr(hyper, enc.evalLr);
+  if (lr !== undefined) return lr;
   if ((enc.evalSteps ?? 0) === 0) return 0;
-  throw new TransportError('ERR_BAD_PAYLOAD', `roundStart.config.encoding.evalLr: absent, and algorithm.hyper has no innerLr or lr > 0 to adapt with (got ${String(lr)})`);
+  throw new TransportError('ERR_BAD_PAYLOAD', `roundStart.config.encoding.evalLr: no finite lr > 0 to adapt with (evalLr ${String(enc.evalLr)}, algorithm.hyper innerLr ${String(hyper['innerLr'])}, lr ${String(hyper['lr'])})`);
 }
 
 /**
@@ -153,7 +113,7 @@ export function evaluateHeldOut(config: RoundConfig, params: Float32Array, suppo
       return out;
     }
     const scores = binary ? new Float64Array(query.count) : null;
-    const global = scoreRows(spec, params, query, scores);
+    const global = scoreHead(spec, params, query, scores);
     out.correct = global.correct;
     out.lossSum = global.lossSum;
     if (scores) {
@@ -162,7 +122,7 @@ export function evaluateHeldOut(config: RoundConfig, params: Float32Array, suppo
       if (auc !== undefined) out.auc = auc;
     }
     if (adapted) {
-      const own = scoreRows(spec, adapted, query, null);
+      const own = scoreHead(spec, adapted, query);
       out.personalised = { correct: own.correct, lossSum: own.lossSum, steps: steps!, lr };
     }
     return out;

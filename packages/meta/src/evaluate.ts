@@ -1,6 +1,61 @@
 import { MetaArgumentError, requireInt, requirePositive } from './errors.js';
-import { checkParamLength } from './models/spec.js';
+import { checkParamLength, unflattenParams, type ModelSpec } from './models/spec.js';
 import type { Algorithm, ClientSet } from './algorithms/types.js';
+import type { Dataset } from './data/dataset.js';
+import { tf } from './tf.js';
+
+/**
+ * The lr a personalised evaluation adapts with: `explicit` when given, else the algorithm's
+ * innerLr, else its lr; undefined unless that is a finite number > 0.
+ */
+export function adaptationLr(hyper: Readonly<Record<string, unknown>>, explicit?: number): number | undefined {
+  const lr = explicit ?? (typeof hyper['innerLr'] === 'number' ? hyper['innerLr'] : hyper['lr']);
+  return typeof lr === 'number' && Number.isFinite(lr) && lr > 0 ? lr : undefined;
+}
+
+/** Examples per forward pass of scoreHead (bounds the memory of a large evaluation set). */
+const SCORE_BATCH = 1024;
+
+/**
+ * The classifier head's logits on `rows`, in batches: the rows whose argmax is their label,
+ * the summed softmax cross-entropy in nats and, when `scores` is given (length >= count), each
+ * row's class-1 softmax score.
+ */
+export function scoreHead(spec: ModelSpec, params: Float32Array, rows: Pick<Dataset, 'x' | 'y' | 'count' | 'shape'>, scores: Float64Array | null = null): { correct: number; lossSum: number } {
+  const k = spec.numClasses;
+  const per = rows.shape.reduce((a, b) => a * b, 1);
+  const ps = unflattenParams(spec, params);
+  let correct = 0;
+  let lossSum = 0;
+  try {
+    for (let start = 0; start < rows.count; start += SCORE_BATCH) {
+      const n = Math.min(SCORE_BATCH, rows.count - start);
+      const logits = tf.tidy(() => spec.forward(ps, tf.tensor(rows.x.subarray(start * per, (start + n) * per), [n, ...rows.shape])));
+      const z = logits.dataSync() as Float32Array;
+      logits.dispose();
+      for (let i = 0; i < n; i++) {
+        const y = rows.y[start + i]!;
+        let max = -Infinity;
+        let best = 0;
+        for (let j = 0; j < k; j++) {
+          const v = z[i * k + j]!;
+          if (v > max) {
+            max = v;
+            best = j;
+          }
+        }
+        let sum = 0;
+        for (let j = 0; j < k; j++) sum += Math.exp(z[i * k + j]! - max);
+        lossSum += max + Math.log(sum) - z[i * k + y]!;
+        if (best === y) correct++;
+        if (scores) scores[start + i] = Math.exp(z[i * k + 1]! - max) / sum;
+      }
+    }
+  } finally {
+    for (const p of ps) p.dispose();
+  }
+  return { correct, lossSum };
+}
 
 export interface Spread {
   mean: number;

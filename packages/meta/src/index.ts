@@ -6,7 +6,7 @@ export * from './backend.js';
 export * from './models/index.js';
 export * from './algorithms/index.js';
 export { MetaOptimizer, type MetaOptimizerConfig, type MetaOptimizerState } from './meta-optimizer.js';
-export { evaluatePersonalized, spread, type PersonalizedReport, type Spread } from './evaluate.js';
+export { adaptationLr, evaluatePersonalized, scoreHead, spread, type PersonalizedReport, type Spread } from './evaluate.js';
 export { runFederatedSimulation, type SimulationOptions, type SimulationResult, type RoundMetrics } from './simulate.js';
 export { referenceRuns, trainCentrally, type ReferenceOptions, type ReferenceReport, type ReferenceRun, type SgdBudget } from './reference.js';
 export { exportTfjsModel, toLayersModel } from './export.js';
