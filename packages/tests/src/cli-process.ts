@@ -96,3 +96,8 @@ export function siteIdentities(root: string, coord: string, names: readonly stri
 export function serverYamlHead(port: number, federationId: string): string[] {
   return ['server:', '  host: 127.0.0.1', `  port: ${port}`, '  insecure: true', '  roster: roster.json', `  federationId: ${federationId}`, '  checkpointDir: checkpoint'];
 }
+
+/** The head of a site's client.yaml for a coordinator from serverYamlHead (identity NAME.json in the site's folder). */
+export function clientYamlHead(name: string, port: number, federationId: string): string[] {
+  return ['client:', `  identity: ${name}.json`, `  server: ws://127.0.0.1:${port}`, `  federationId: ${federationId}`];
+}

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fedmetaSync, freePort, siteIdentities, serverYamlHead, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
+import { fedmetaSync, clientYamlHead, freePort, siteIdentities, serverYamlHead, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
 import { stepsLasting } from '../src/harness.js';
 
 function roundsFinished(logFile: string): number {
@@ -49,10 +49,7 @@ test('fedmeta processes: a revoked site is closed within 5 s and refused again, 
       writeFileSync(
         join(root, name, 'client.yaml'),
         [
-          'client:',
-          `  identity: ${name}.json`,
-          `  server: ws://127.0.0.1:${port}`,
-          '  federationId: edges',
+          ...clientYamlHead(name, port, 'edges'),
           '  policy: { minCohort: 3 }',
           '  reconnect: { maxAttempts: 3 }',
           `data: { clientIndex: ${i}, supportPerClass: 20, queryPerClass: 5, shards: 4 }`,

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, freePort, siteIdentities, serverYamlHead, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
+import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, clientYamlHead, freePort, siteIdentities, serverYamlHead, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
 
 const skip = existsSync(BREAST_CANCER_CSV) ? false : `${BREAST_CANCER_CSV} not found (Debian python3-sklearn; .ci/run installs it)`;
 
@@ -71,7 +71,7 @@ test('bad files are refused before round 1 naming the column (site and coordinat
       ].join('\n'),
     );
     for (const s of sites) {
-      writeFileSync(join(root, s.name, 'client.yaml'), ['client:', `  identity: ${s.name}.json`, `  server: ws://127.0.0.1:${port}`, '  federationId: evaluation', "data: { source: csv, path: data.csv, labelColumn: diagnosis, classNames: 'malignant,benign' }", 'meta: { hidden: 16 }', ''].join('\n'));
+      writeFileSync(join(root, s.name, 'client.yaml'), [...clientYamlHead(s.name, port, 'evaluation'), "data: { source: csv, path: data.csv, labelColumn: diagnosis, classNames: 'malignant,benign' }", 'meta: { hidden: 16 }', ''].join('\n'));
     }
     const server = startFedmeta(coord, 'server', '--config', 'server.yaml');
     running.push(server);

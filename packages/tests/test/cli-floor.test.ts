@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fedmetaSync, freePort, serverYamlHead, siteIdentities, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
+import { fedmetaSync, clientYamlHead, freePort, serverYamlHead, siteIdentities, startFedmeta, until, type RunningCommand } from '../src/cli-process.js';
 
 function logEvents(file: string, event: string): Record<string, unknown>[] {
   if (!existsSync(file)) return [];
@@ -48,10 +48,7 @@ test('fedmeta server with fewer active roster members than server.minClients sta
       writeFileSync(
         join(root, name, 'client.yaml'),
         [
-          'client:',
-          `  identity: ${name}.json`,
-          `  server: ws://127.0.0.1:${port}`,
-          '  federationId: floor',
+          ...clientYamlHead(name, port, 'floor'),
           `data: { clientIndex: ${i}, supportPerClass: 5, queryPerClass: 2, shards: 3 }`,
           'meta: { backend: cpu }',
           '',

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, freePort, siteIdentities, startFedmeta, until, writeCsvColumns, type RunningCommand } from '../src/cli-process.js';
+import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, clientYamlHead, freePort, siteIdentities, startFedmeta, until, writeCsvColumns, type RunningCommand } from '../src/cli-process.js';
 
 const skip = existsSync(BREAST_CANCER_CSV) ? false : `${BREAST_CANCER_CSV} not found (Debian python3-sklearn; .ci/run installs it)`;
 const rows = () => breastCancerRows();
@@ -38,7 +38,7 @@ async function federation(sites: { name: string; columns: (names: string[]) => s
   const data_ = "data: { source: csv, path: reference.csv, labelColumn: diagnosis, classNames: 'malignant,benign' }";
   writeFileSync(join(coord, 'server.yaml'), ['server:', '  host: 127.0.0.1', `  port: ${port}`, '  insecure: true', '  roster: roster.json', '  federationId: schema', '  checkpointDir: checkpoint', ...serverExtra, 'secagg: { mode: secagg }', 'dp: { enabled: false }', 'meta: { algorithm: fedavg, hidden: 16 }', data_, 'output: { model: model, log: server.log.jsonl }', ''].join('\n'));
   for (const s of sites) {
-    writeFileSync(join(root, s.name, 'client.yaml'), ['client:', `  identity: ${s.name}.json`, `  server: ws://127.0.0.1:${port}`, '  federationId: schema', "data: { source: csv, path: data.csv, labelColumn: diagnosis, classNames: 'malignant,benign' }", 'meta: { hidden: 16 }', ''].join('\n'));
+    writeFileSync(join(root, s.name, 'client.yaml'), [...clientYamlHead(s.name, port, 'schema'), "data: { source: csv, path: data.csv, labelColumn: diagnosis, classNames: 'malignant,benign' }", 'meta: { hidden: 16 }', ''].join('\n'));
   }
   return { root, port, running: [] };
 }

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { epsilonOfEvents, openLedger, planRecordLevelSettings, recordLevelRoundEvent, type LedgerRecord, type PrivacyEvent } from '@fedmeta/dp';
-import { BREAST_CANCER_CSV, breastCancerRows, freePort, siteIdentities, serverYamlHead, startFedmeta, until, writeCsvColumns, type RunningCommand } from '../src/cli-process.js';
+import { BREAST_CANCER_CSV, breastCancerRows, clientYamlHead, freePort, siteIdentities, serverYamlHead, startFedmeta, until, writeCsvColumns, type RunningCommand } from '../src/cli-process.js';
 
 const skip = existsSync(BREAST_CANCER_CSV) ? false : `${BREAST_CANCER_CSV} not found (Debian python3-sklearn; .ci/run installs it)`;
 
@@ -85,10 +85,7 @@ test("a site's record-level ledger never under-counts across a SIGKILLed and res
       writeFileSync(
         join(root, name, 'client.yaml'),
         [
-          'client:',
-          `  identity: ${name}.json`,
-          `  server: ws://127.0.0.1:${port}`,
-          '  federationId: dp-record-kill',
+          ...clientYamlHead(name, port, 'dp-record-kill'),
           // The restarted process finds its earlier charges, the charge of the round it died in
           // among them, plus the rounds still to come: its own budget leaves room for that
           // over-count (the default, the announced epsilon, would refuse the restart).

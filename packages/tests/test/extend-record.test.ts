@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSiteLedger, planRecordLevelSettings, type LedgerRecord } from '@fedmeta/dp';
-import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, freePort, siteIdentities, serverYamlHead, startFedmeta, until, writeCsvColumns, type RunningCommand } from '../src/cli-process.js';
+import { BREAST_CANCER_CSV, breastCancerRows, fedmetaSync, clientYamlHead, freePort, siteIdentities, serverYamlHead, startFedmeta, until, writeCsvColumns, type RunningCommand } from '../src/cli-process.js';
 
 const skip = existsSync(BREAST_CANCER_CSV) ? false : `${BREAST_CANCER_CSV} not found (Debian python3-sklearn; .ci/run installs it)`;
 
@@ -88,10 +88,7 @@ test('raising server.rounds of a finished record-level (distributed) federation:
       writeFileSync(
         join(root, name, 'client.yaml'),
         [
-          'client:',
-          `  identity: ${name}.json`,
-          `  server: ws://127.0.0.1:${port}`,
-          '  federationId: extend-record',
+          ...clientYamlHead(name, port, 'extend-record'),
           // The site's budget is the announced epsilon (the default).
           '  dp: { ledger: ledger.jsonl }',
           '  reconnect: { maxAttempts: 3 }',
