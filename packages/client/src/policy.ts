@@ -176,6 +176,17 @@ export function minSurvivors(accepted: FederationSettings, c: RoundConfig, polic
   return Math.max(2, accepted.aggregation.minAggregate, c.federation.aggregation.minAggregate, policy.minAggregate ?? 2);
 }
 
+/** A DP encoding's noise multiplier and clip against the announced ones (no lower, no higher). */
+function noiseViolations(r: number, p: Record<string, unknown>, ref: { noiseMultiplier: number; l2Clip: number }): string[] {
+  const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+  const z = num(p['noiseMultiplier']);
+  const clip = num(p['l2Clip']);
+  const v: string[] = [];
+  if (z === null || z < ref.noiseMultiplier) v.push(`round ${r}'s noise multiplier ${String(p['noiseMultiplier'])} (encoding.params.noiseMultiplier) is below the announced ${ref.noiseMultiplier}`);
+  if (clip === null || clip <= 0 || clip > ref.l2Clip) v.push(`round ${r}'s L2 clip ${String(p['l2Clip'])} (encoding.params.l2Clip) is above the announced ${ref.l2Clip}`);
+  return v;
+}
+
 /**
  * How one round breaks what the coordinator announced and this site accepted at the
  * welcome (empty: consistent). Applied to every round whatever the site's policy: its own
@@ -216,20 +227,16 @@ export function consistencyViolations(accepted: FederationSettings, c: RoundConf
   }
   if ((e.kind === 'ddg' || e.kind === 'record-ddg') && r > accepted.rounds) v.push(`round ${r} is beyond the ${accepted.rounds} rounds announced (the DP budget covers those)`);
   const shares = guaranteedShares(accepted, c, policy);
-  const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
   if (e.kind === 'ddg') {
     const ref = dp?.unit === 'client' ? dp : c.federation.dp?.unit === 'client' ? c.federation.dp : null;
     const p = e.params as Record<string, unknown>;
     if (!ref) v.push(`round ${r} encodes with client-level DP noise (ddg) that the federation did not announce`);
     else {
-      const z = num(p['noiseMultiplier']);
-      const clip = num(p['l2Clip']);
       const n = p['numClients'];
       if (p['localNoiseStddev'] !== undefined || p['noiseStddevPerClient'] !== undefined) {
         v.push(`round ${r} sets each site's noise directly (encoding.params.localNoiseStddev / noiseStddevPerClient) instead of the announced noise multiplier ${ref.noiseMultiplier}`);
       }
-      if (z === null || z < ref.noiseMultiplier) v.push(`round ${r}'s noise multiplier ${String(p['noiseMultiplier'])} (encoding.params.noiseMultiplier) is below the announced ${ref.noiseMultiplier}`);
-      if (clip === null || clip <= 0 || clip > ref.l2Clip) v.push(`round ${r}'s L2 clip ${String(p['l2Clip'])} (encoding.params.l2Clip) is above the announced ${ref.l2Clip}`);
+      v.push(...noiseViolations(r, p, ref));
       if (!(typeof n === 'number' && Number.isInteger(n) && n >= 1)) v.push(`round ${r}'s encoding.params.numClients ${String(n)}: expected an integer >= 1`);
       else if (shares !== null && n > shares) {
         v.push(`round ${r} sizes each site's noise for ${n} shares (encoding.params.numClients), but a released sum is only sure to hold ${shares} (the SecAgg threshold ${s!.threshold}, the floor ${minSurvivors(accepted, c, policy)} on survivors): the released noise could fall below the announced noise multiplier`);
@@ -241,11 +248,8 @@ export function consistencyViolations(accepted: FederationSettings, c: RoundConf
     const p = e.params as Record<string, unknown>;
     if (!ref || ref.mode !== 'distributed') v.push(`round ${r} encodes with distributed record-level noise (record-ddg) that the federation did not announce`);
     else {
-      const z = num(p['noiseMultiplier']);
-      const clip = num(p['l2Clip']);
       const t = p['threshold'];
-      if (z === null || z < ref.noiseMultiplier) v.push(`round ${r}'s noise multiplier ${String(p['noiseMultiplier'])} (encoding.params.noiseMultiplier) is below the announced ${ref.noiseMultiplier}`);
-      if (clip === null || clip <= 0 || clip > ref.l2Clip) v.push(`round ${r}'s L2 clip ${String(p['l2Clip'])} (encoding.params.l2Clip) is above the announced ${ref.l2Clip}`);
+      v.push(...noiseViolations(r, p, ref));
       if (!(typeof t === 'number' && Number.isInteger(t) && t >= 1)) v.push(`round ${r}'s encoding.params.threshold ${String(t)}: expected an integer >= 1`);
       else {
         if (t > ref.threshold) v.push(`round ${r} sizes each site's noise share for ${t} sites (encoding.params.threshold), more than the announced ${ref.threshold}`);
