@@ -5,6 +5,7 @@
  * config key it comes from (config/options.ts builds the options from those keys) and
  * shows the values as the config file writes them.
  */
+import type { CheckpointFieldChange } from '@fedmeta/server';
 import { CliError } from '../errors.js';
 
 /** One option that differs between the checkpoint and the configuration now. */
@@ -81,34 +82,15 @@ function configValue(key: string, v: string | undefined): string {
 }
 
 /**
- * The differing fields of a mismatch: the structured list when the error carries one
- * (`fields` of @fedmeta/server CheckpointMismatchError: path, checkpoint, now; null for
- * not set), else read from the message ("PATH is A in the checkpoint and B now", the
- * wording of @fedmeta/server checkpointMismatch). Empty when neither names a field.
+ * The differing fields of a mismatch: the `fields` of @fedmeta/server's
+ * CheckpointMismatchError (path, checkpoint, now; null for not set). Empty when the error
+ * names none (another federationId names its own; a checkpoint without per-field records
+ * names none).
  */
 export function mismatchFields(err: unknown): MismatchField[] {
-  const structured = (err as { fields?: unknown } | null)?.fields;
-  if (Array.isArray(structured)) {
-    const out: MismatchField[] = [];
-    for (const f of structured as Record<string, unknown>[]) {
-      const path = typeof f?.['path'] === 'string' ? f['path'] : typeof f?.['field'] === 'string' ? f['field'] : undefined;
-      if (path === undefined) continue;
-      const pick = (...names: string[]) => {
-        for (const n of names) if (typeof f[n] === 'string') return f[n] as string;
-        return undefined;
-      };
-      out.push({ path, checkpoint: pick('checkpoint', 'stored', 'was'), now: pick('now', 'current') });
-    }
-    if (out.length > 0) return out;
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  const out: MismatchField[] = [];
-  const re = /(?:^|: |; )([A-Za-z][\w.]*) is (.+?) in the checkpoint and (.+?) now(?=; |\. |\.?$)/g;
-  for (let m = re.exec(message); m; m = re.exec(message)) {
-    const raw = (v: string) => (v === '(not set)' ? undefined : v);
-    out.push({ path: m[1]!, checkpoint: raw(m[2]!), now: raw(m[3]!) });
-  }
-  return out;
+  const fields = (err as { fields?: unknown } | null)?.fields;
+  if (!Array.isArray(fields)) return [];
+  return (fields as CheckpointFieldChange[]).map((f) => ({ path: f.path, checkpoint: f.checkpoint ?? undefined, now: f.now ?? undefined }));
 }
 
 /**
@@ -151,13 +133,8 @@ export function checkpointMismatchError(err: unknown, dir: string, configFile: s
   const fields = mismatchFields(err);
   if (fields.length === 0) return null;
   const lines = mismatchLines(fields, configFile);
-  // The message lists at most 8 fields; a structured list has them all.
-  const listed = (err as { fields?: unknown }).fields;
-  const structured = Array.isArray(listed) && listed.length > 0;
-  const more = structured ? null : /; and (\d+) more\b/.exec(err.message);
   return new CliError(
-    `ERR_CHECKPOINT_MISMATCH: the checkpoint in ${dir} (server.checkpointDir) belongs to a federation with another configuration: ${lines.join('; ')}` +
-      `${more ? `; and ${more[1]} more` : ''}. ` +
+    `ERR_CHECKPOINT_MISMATCH: the checkpoint in ${dir} (server.checkpointDir) belongs to a federation with another configuration: ${lines.join('; ')}. ` +
       `To continue it, set these back in ${configFile} (only server.rounds and dp.noiseMultiplier may change); for a new federation point server.checkpointDir at an empty directory`,
     1,
   );
